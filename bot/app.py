@@ -1,0 +1,43 @@
+"""Wiring: settings → storage → router → services → outbox. No feature code here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.events import Event
+from bot.messages import Message
+from bot.outbox import OutboxWorker
+from bot.router import LanguageModel, Router, Services
+from bot.settings import Settings
+from handlers import register_all
+from storage.db import create_engine_for, migrate, session_factory
+from storage.types import utcnow
+
+
+class Starling:
+    """One Starling process: its database, router, services and outbox worker."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        llm: LanguageModel | None = None,
+        run_migrations: bool = True,
+    ) -> None:
+        self.settings = settings
+        if run_migrations:
+            migrate(settings.database_url)
+        self.engine = create_engine_for(settings.database_url)
+        self.sessions = session_factory(self.engine)
+        self.router = register_all(Router())
+        self.services = Services(settings=settings, sessions=self.sessions, clock=clock, llm=llm)
+        self.outbox = OutboxWorker(self.services)
+        self.services.on_outbox = self.outbox.wake
+
+    async def dispatch(self, event: Event) -> list[Message]:
+        return await self.router.dispatch(event, self.services)
+
+    async def close(self) -> None:
+        await self.engine.dispose()

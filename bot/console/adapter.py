@@ -1,0 +1,239 @@
+"""The terminal adapter: the real router, handlers and database, driven by lines of text.
+
+Lines are said to the bot as in a direct chat (``kudos @anna danke … #kundenfokus``). Console
+commands: ``/as @anna`` switches the acting person, ``/channel name`` the channel, ``/click N``
+presses a button, ``/who`` lists people, ``/help`` and ``exit``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import AsyncIterator, Callable
+from typing import TextIO
+
+from sqlalchemy import select
+
+from bot.app import Starling
+from bot.console.demo import member_count, seed_demo
+from bot.console.render import render
+from bot.events import ActionEvent, Actor, Conversation, Event, MessageEvent, Platform
+from bot.messages import Form, Message
+from storage import core
+from storage.db import transaction
+from storage.models import Member, OutboxMessage
+
+WORKSPACE = "console:local"
+HANDLE_RE = re.compile(r"(?<![\w<])@([\w.\-]+)")
+
+CONSOLE_HELP = """Console commands:
+  /as @name        act as another person        /who         list people
+  /channel name    switch channel               /click N     press button N
+  /help            this help                     exit         leave
+Everything else is said to Starling, e.g.  kudos @anna danke für die Hilfe #kundenfokus"""
+
+
+class ConsoleAdapter:
+    platform = Platform.CONSOLE
+
+    def __init__(self, app: Starling, *, write: Callable[[str], None] | None = None, user: str = "max") -> None:
+        self.app = app
+        self.user = user
+        self.channel = "general"
+        self.write = write or (lambda s: print(s, flush=True))  # noqa: T201 - the terminal is our output
+        self.buttons: list[tuple[str, str, str]] = []
+        self._form: Form | None = None
+        self._form_values: dict[str, str] = {}
+        self._form_index = 0
+        app.outbox.senders[Platform.CONSOLE.value] = self
+
+    # setup -------------------------------------------------------------------------------------------
+    async def start(self, *, demo: bool = False) -> None:
+        async with transaction(self.app.sessions) as session:
+            await core.ensure_workspace(
+                session,
+                workspace_id=WORKSPACE,
+                platform="console",
+                locale=self.app.settings.default_locale,
+                timezone=self.app.settings.default_timezone,
+                name="Console",
+            )
+            if demo or await member_count(session, workspace_id=WORKSPACE) == 0:
+                seeded = await seed_demo(session, workspace_id=WORKSPACE, now=self.app.services.clock())
+                if seeded:
+                    self.write("(demo colleagues loaded: max, anna, ben, clara, deniz, emma, felix, greta)")
+        self.write(f"Starling console — you are @{self.user} in #{self.channel}. Type /help for console commands.")
+
+    # identity ----------------------------------------------------------------------------------------
+    async def _member(self, session: object, user_id: str) -> Member | None:
+        return await core.get_member(session, workspace_id=WORKSPACE, user_id=user_id)  # type: ignore[arg-type]
+
+    async def _actor(self) -> Actor:
+        async with self.app.sessions() as session:
+            m = await core.get_member(session, workspace_id=WORKSPACE, user_id=self.user)
+        return Actor(
+            platform=Platform.CONSOLE,
+            workspace_id=WORKSPACE,
+            user_id=self.user,
+            display_name=(m.display_name if m else self.user),
+            is_admin=bool(m and m.is_admin) or self.user == "max",
+        )
+
+    async def _names(self) -> dict[str, str]:
+        async with self.app.sessions() as session:
+            rows = (await session.execute(select(Member).where(Member.workspace_id == WORKSPACE))).scalars().all()
+        return {m.user_id: (m.display_name or m.user_id) for m in rows}
+
+    async def to_neutral(self, text: str) -> str:
+        """``@anna`` → ``<@anna>`` by handle, id or first name; unknown names stay as typed ids."""
+        async with self.app.sessions() as session:
+            out = text
+            for handle in set(HANDLE_RE.findall(text)):
+                m = await core.find_member_by_name(session, workspace_id=WORKSPACE, name=handle)
+                uid = m.user_id if m else handle.lower()
+                out = re.sub(rf"(?<![\w<])@{re.escape(handle)}\b", f"<@{uid}>", out)
+        return out
+
+    # lines -------------------------------------------------------------------------------------------
+    async def handle_line(self, line: str) -> bool:
+        """Process one line; False when the user asked to leave."""
+        line = line.rstrip("\n")
+        if self._form is not None:
+            await self._form_answer(line)
+            return True
+        stripped = line.strip()
+        if not stripped:
+            return True
+        if stripped in ("exit", "quit", "/exit", "/quit"):
+            return False
+        if stripped.startswith("/as "):
+            who = stripped[4:].strip().lstrip("@")
+            async with self.app.sessions() as session:
+                m = await core.find_member_by_name(session, workspace_id=WORKSPACE, name=who)
+            self.user = m.user_id if m else who.lower()
+            self.write(f"(you are now @{self.user})")
+            return True
+        if stripped.startswith("/channel "):
+            self.channel = stripped.split(None, 1)[1].lstrip("#")
+            self.write(f"(now in #{self.channel})")
+            return True
+        if stripped == "/who":
+            names = await self._names()
+            self.write("\n".join(f"@{uid}  {name}" for uid, name in sorted(names.items())))
+            return True
+        if stripped == "/help":
+            self.write(CONSOLE_HELP)
+            return True
+        if stripped.startswith("/click"):
+            await self._click(stripped)
+            return True
+        event = MessageEvent(
+            actor=await self._actor(),
+            conversation=Conversation(id=self.channel, kind="channel", name=self.channel),
+            text=await self.to_neutral(stripped),
+            addressed=True,
+        )
+        await self.send_event(event)
+        return True
+
+    async def send_event(self, event: Event) -> None:
+        messages = await self.app.dispatch(event)
+        await self.show(messages)
+        await self.app.outbox.drain()
+
+    async def show(self, messages: list[Message]) -> None:
+        names = await self._names()
+        for msg in messages:
+            if msg.target.kind == "modal":
+                form = next((b for b in msg.blocks if isinstance(b, Form)), None)
+                if form is not None:
+                    self._open_form(form)
+                continue
+            prefix = "(only you) " if msg.target.kind == "ephemeral" else ""
+            self.write(prefix + render(msg, lambda uid: names.get(uid, uid), buttons=self._fresh_buttons()))
+
+    def _fresh_buttons(self) -> list[tuple[str, str, str]]:
+        self.buttons = []
+        return self.buttons
+
+    async def _click(self, stripped: str) -> None:
+        parts = stripped.split()
+        if len(parts) != 2 or not parts[1].isdigit() or not 1 <= int(parts[1]) <= len(self.buttons):
+            self.write("(no such button: /click N, N as shown in [brackets])")
+            return
+        _label, action_id, value = self.buttons[int(parts[1]) - 1]
+        await self.send_event(
+            ActionEvent(
+                actor=await self._actor(),
+                conversation=Conversation(id=self.channel, kind="channel"),
+                action_id=action_id,
+                value=value,
+            )
+        )
+
+    # forms ---------------------------------------------------------------------------------------------
+    def _open_form(self, form: Form) -> None:
+        self._form, self._form_values, self._form_index = form, {}, 0
+        self.write(f"== {form.title} ==  (empty line skips an optional field)")
+        self._ask()
+
+    def _ask(self) -> None:
+        assert self._form is not None
+        field = self._form.inputs[self._form_index]
+        extra = ""
+        if field.options:
+            extra = " [" + ", ".join(f"{o.value}={o.label}" for o in field.options) + "]"
+        if field.type == "checkbox":
+            extra = " [y/n]"
+        self.write(f"{field.label}{'' if field.required else ' (optional)'}{extra}:")
+
+    async def _form_answer(self, line: str) -> None:
+        assert self._form is not None
+        field = self._form.inputs[self._form_index]
+        value = line.strip()
+        if field.type == "checkbox":
+            value = "true" if value.lower() in ("y", "yes", "j", "ja", "true", "1") else ""
+        self._form_values[field.id] = value
+        self._form_index += 1
+        if self._form_index < len(self._form.inputs):
+            self._ask()
+            return
+        form, values = self._form, self._form_values
+        self._form = None
+        await self.send_event(
+            ActionEvent(
+                actor=await self._actor(),
+                conversation=Conversation(id=self.channel, kind="channel"),
+                action_id=form.action_id,
+                value=form.private_metadata,
+                form=values,
+                is_form=True,
+            )
+        )
+
+    # outbox sender -----------------------------------------------------------------------------------
+    async def send(self, row: OutboxMessage, message: Message) -> str | None:
+        names = await self._names()
+        where = f"DM to @{row.target_id}" if row.target_kind == "dm" else f"#{row.target_id}"
+        self.write(f"→ {where}:\n" + render(message, lambda uid: names.get(uid, uid)))
+        return f"console-{row.id}"
+
+    # loop --------------------------------------------------------------------------------------------
+    async def run(self, lines: AsyncIterator[str]) -> None:
+        async for line in lines:
+            if not await self.handle_line(line):
+                break
+
+
+async def stdin_lines(stream: TextIO = sys.stdin) -> AsyncIterator[str]:
+    import asyncio
+
+    interactive = stream.isatty()
+    while True:
+        if interactive:
+            sys.stderr.write("> ")
+            sys.stderr.flush()
+        line = await asyncio.to_thread(stream.readline)
+        if not line:
+            return
+        yield line

@@ -1,0 +1,73 @@
+"""Plain-text rendering of the neutral message model for the terminal."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from bot.events import MENTION_RE
+from bot.messages import (
+    Actions,
+    BarList,
+    Context,
+    Divider,
+    Fields,
+    Form,
+    Header,
+    Message,
+    Section,
+    render_markup,
+)
+
+BAR_WIDTH = 20
+
+
+def render(message: Message, name_of: Callable[[str], str], *, buttons: list[tuple[str, str, str]] | None = None) -> str:
+    """Render for a terminal; ``buttons`` collects (label, action_id, value) so the console can click them."""
+
+    def text(s: str) -> str:
+        # Our own mentions become @names; user-typed text is shown as typed (the terminal cannot ping).
+        return render_markup(s, escape=lambda u: u, markup=lambda own: MENTION_RE.sub(lambda m: "@" + name_of(m.group(1)), own))
+
+    lines: list[str] = []
+    for block in message.blocks:
+        if isinstance(block, Header):
+            title = text(block.text)
+            lines += [title, "=" * min(len(title), 60)]
+        elif isinstance(block, Section):
+            lines.append(text(block.text))
+        elif isinstance(block, Fields):
+            width = max((len(text(k)) for k, _ in block.items), default=0)
+            lines += [f"{text(k).ljust(width)}  {text(v)}" for k, v in block.items]
+        elif isinstance(block, BarList):
+            if block.title:
+                lines.append(text(block.title))
+            top = max((r.value for r in block.rows), default=0) or 1
+            label_w = max((len(text(r.label)) for r in block.rows), default=0)
+            for r in block.rows:
+                bar = "█" * max(1, round(BAR_WIDTH * r.value / top)) if r.value else ""
+                rank = f"{r.rank:>2}. " if r.rank is not None else "    "
+                mark = " ◀" if r.highlight else ""
+                shown = r.display or _num(r.value)
+                lines.append(f"{rank}{text(r.label).ljust(label_w)}  {bar.ljust(BAR_WIDTH)}  {shown}{mark}")
+        elif isinstance(block, Context):
+            lines.append("  · " + text(block.text))
+        elif isinstance(block, Divider):
+            lines.append("-" * 40)
+        elif isinstance(block, Actions):
+            labels = []
+            for b in block.buttons:
+                if buttons is not None:
+                    buttons.append((b.label, b.action_id, b.value))
+                    labels.append(f"[{len(buttons)}] {text(b.label)}")
+                else:
+                    labels.append(f"[{text(b.label)}]")
+            lines.append("   ".join(labels) + ("   (/click N)" if buttons is not None else ""))
+        elif isinstance(block, Form):
+            lines.append(f"[{text(block.title)}]")
+    out = "\n".join(lines)
+    return re.sub(r"\*(\S[^*\n]*?)\*", r"\1", out) if out else message.fallback()
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:.1f}"

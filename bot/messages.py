@@ -1,0 +1,168 @@
+"""The neutral message model. Handlers build these; each adapter renders them natively
+(Block Kit on Slack, Adaptive Cards on Teams, plain text in the terminal).
+
+Text uses a tiny markup: ``*bold*``, ``_italic_`` and ``<@USER_ID>`` mentions. Anything a person typed
+is wrapped with :func:`user_text`, and every renderer escapes the wrapped part for its platform, so
+``<!channel>``, ``@here``, forged ``<@U…>``, Teams ``<at>`` tags and markdown links never ping or link.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+USER_OPEN = "\ue000"
+USER_CLOSE = "\ue001"
+_USER_SPAN = re.compile(f"{USER_OPEN}(.*?){USER_CLOSE}", re.S)
+
+
+def user_text(s: str) -> str:
+    """Mark text that came from a person, so renderers escape it."""
+    clean = s.replace(USER_OPEN, "").replace(USER_CLOSE, "")
+    return f"{USER_OPEN}{clean}{USER_CLOSE}"
+
+
+def render_markup(text: str, escape: Callable[[str], str], markup: Callable[[str], str] | None = None) -> str:
+    """Escape the user-typed spans with ``escape`` and pass our own markup through ``markup``."""
+    out: list[str] = []
+    pos = 0
+    for m in _USER_SPAN.finditer(text):
+        own = text[pos : m.start()]
+        out.append(markup(own) if markup else own)
+        out.append(escape(m.group(1)))
+        pos = m.end()
+    tail = text[pos:]
+    out.append(markup(tail) if markup else tail)
+    return "".join(out)
+
+
+def plain(text: str) -> str:
+    """Strip the user-text markers (for logs and the terminal)."""
+    return text.replace(USER_OPEN, "").replace(USER_CLOSE, "")
+
+
+class Header(BaseModel):
+    kind: Literal["header"] = "header"
+    text: str
+
+
+class Section(BaseModel):
+    kind: Literal["section"] = "section"
+    text: str
+
+
+class Fields(BaseModel):
+    kind: Literal["fields"] = "fields"
+    items: list[tuple[str, str]]
+
+
+class Bar(BaseModel):
+    label: str
+    value: float
+    display: str | None = None
+    rank: int | None = None
+    highlight: bool = False
+
+
+class BarList(BaseModel):
+    """A ranked list with proportional bars: leaderboards, value mixes, participation."""
+
+    kind: Literal["bars"] = "bars"
+    title: str | None = None
+    rows: list[Bar]
+
+
+class Context(BaseModel):
+    kind: Literal["context"] = "context"
+    text: str
+
+
+class Divider(BaseModel):
+    kind: Literal["divider"] = "divider"
+
+
+class Button(BaseModel):
+    label: str
+    action_id: str
+    value: str = ""
+    style: Literal["primary", "danger"] | None = None
+
+
+class Actions(BaseModel):
+    kind: Literal["actions"] = "actions"
+    buttons: list[Button]
+
+
+class Option(BaseModel):
+    value: str
+    label: str
+
+
+class Input(BaseModel):
+    id: str
+    label: str
+    type: Literal["text", "multiline", "select", "checkbox"] = "text"
+    required: bool = True
+    placeholder: str | None = None
+    max_length: int | None = None
+    options: list[Option] = Field(default_factory=list)
+    initial: str | None = None
+
+
+class Form(BaseModel):
+    """A simple form: a Slack modal, inputs on a Teams card, prompt-by-prompt in the terminal."""
+
+    kind: Literal["form"] = "form"
+    title: str
+    action_id: str
+    submit_label: str
+    inputs: list[Input]
+    private_metadata: str = ""
+
+
+Block = Annotated[Header | Section | Fields | BarList | Context | Divider | Actions | Form, Field(discriminator="kind")]
+
+
+class Target(BaseModel):
+    """Where a message goes.
+
+    ``reply`` answers where the event came from (publicly); ``ephemeral`` only to the actor;
+    ``dm`` privately to ``user_id``; ``channel`` a post in ``channel_id``; ``update`` replaces the
+    message a button was pressed on; ``home`` the person's app home; ``modal`` opens a form.
+    """
+
+    kind: Literal["reply", "ephemeral", "dm", "channel", "update", "home", "modal"] = "reply"
+    user_id: str | None = None
+    channel_id: str | None = None
+    thread_id: str | None = None
+
+
+class Message(BaseModel):
+    blocks: list[Block] = Field(default_factory=list)
+    text: str = ""  # fallback / notification text
+    target: Target = Field(default_factory=Target)
+    dedupe_key: str | None = None  # for proactive messages: never sent twice
+
+    def fallback(self) -> str:
+        if self.text:
+            return plain(self.text)
+        for b in self.blocks:
+            if isinstance(b, Header | Section | Context):
+                return plain(b.text)
+        return ""
+
+
+def bar_rows(pairs: list[tuple[str, float]], *, highlight: str | None = None) -> list[Bar]:
+    """Bars with dense ranks: equal values share a rank."""
+    rows: list[Bar] = []
+    rank = 0
+    last: float | None = None
+    for label, value in pairs:
+        if value != last:
+            rank += 1
+            last = value
+        rows.append(Bar(label=label, value=value, rank=rank, highlight=label == highlight))
+    return rows

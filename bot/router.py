@@ -1,0 +1,421 @@
+"""The router: features register commands, message patterns, reactions, actions and events;
+every event passes the same middleware (dedupe, workspace and locale, error reporting) in one
+database transaction, and the handler's proactive messages enter the outbox in that transaction."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+import structlog
+from rapidfuzz import process
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.events import (
+    ActionEvent,
+    Actor,
+    AppOpenedEvent,
+    CommandEvent,
+    Event,
+    MemberJoinedEvent,
+    MessageDeletedEvent,
+    MessageEvent,
+    ReactionEvent,
+)
+from bot.i18n import Translator, translator_for
+from bot.messages import Block, Context as ContextLine, Form, Message, Section, Target
+from bot.settings import Settings
+from storage import core
+from storage.db import transaction
+from storage.models import Member, OutboxMessage, Workspace
+from storage.types import utcnow
+
+log = structlog.get_logger("starling.router")
+
+Handler = Callable[["Context"], Awaitable[None]]
+F = TypeVar("F", bound=Handler)
+
+
+class UserError(Exception):
+    """A friendly, localized refusal shown only to the actor. Nothing the handler wrote is kept."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+@dataclass
+class PersonInfo:
+    """What a platform's user directory tells us about a person."""
+
+    user_id: str
+    display_name: str
+    is_bot: bool = False
+    is_admin: bool = False
+    locale: str | None = None
+    timezone: str | None = None
+    department: str | None = None
+    handle: str | None = None
+
+
+class Directory(Protocol):
+    async def fetch(self, workspace_id: str, user_id: str) -> PersonInfo | None: ...
+
+
+class LanguageModel(Protocol):
+    async def complete(self, system: str, prompt: str, *, max_tokens: int = 400) -> str | None: ...
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]] | None: ...
+
+
+@dataclass
+class Services:
+    """What the platform layer hands to handlers: nothing platform-specific."""
+
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Callable[[], datetime] = utcnow
+    directories: dict[str, Directory] = field(default_factory=dict)
+    llm: LanguageModel | None = None
+    on_outbox: Callable[[], None] | None = None  # wakes the outbox worker after a commit
+    directory_ttl: timedelta = timedelta(hours=12)
+
+
+@dataclass
+class Context:
+    event: Event
+    services: Services
+    session: AsyncSession
+    workspace: Workspace
+    member: Member
+    t: Translator
+    out: list[Message] = field(default_factory=list)
+    args: list[str] = field(default_factory=list)
+
+    @property
+    def actor(self) -> Actor:
+        return self.event.actor
+
+    @property
+    def now(self) -> datetime:
+        return self.services.clock()
+
+    def _msg(self, content: Message | Sequence[Block] | str, target: Target) -> Message:
+        if isinstance(content, Message):
+            msg = content.model_copy(update={"target": target})
+        elif isinstance(content, str):
+            msg = Message(blocks=[Section(text=content)], text=content, target=target)
+        else:
+            msg = Message(blocks=list(content), target=target)
+        self.out.append(msg)
+        return msg
+
+    def reply(self, content: Message | Sequence[Block] | str) -> Message:
+        thread = self.event.conversation.thread_id if self.event.conversation else None
+        return self._msg(content, Target(kind="reply", thread_id=thread))
+
+    def ephemeral(self, content: Message | Sequence[Block] | str) -> Message:
+        return self._msg(content, Target(kind="ephemeral", user_id=self.actor.user_id))
+
+    def dm(self, user_id: str, content: Message | Sequence[Block] | str, *, dedupe_key: str | None = None) -> Message:
+        msg = self._msg(content, Target(kind="dm", user_id=user_id))
+        msg.dedupe_key = dedupe_key
+        return msg
+
+    def post(
+        self,
+        channel_id: str,
+        content: Message | Sequence[Block] | str,
+        *,
+        thread_id: str | None = None,
+        dedupe_key: str | None = None,
+    ) -> Message:
+        msg = self._msg(content, Target(kind="channel", channel_id=channel_id, thread_id=thread_id))
+        msg.dedupe_key = dedupe_key
+        return msg
+
+    def update(self, content: Message | Sequence[Block] | str) -> Message:
+        return self._msg(content, Target(kind="update", user_id=self.actor.user_id))
+
+    def home(self, content: Message | Sequence[Block]) -> Message:
+        return self._msg(content, Target(kind="home", user_id=self.actor.user_id))
+
+    def modal(self, form: Form) -> Message:
+        return self._msg([form], Target(kind="modal", user_id=self.actor.user_id))
+
+    def translator_for_member(self, member: Member | None) -> Translator:
+        return translator_for(member.locale if member else None, self.workspace.locale, tone=self.workspace.tone)
+
+    async def person(self, user_id: str) -> Member | None:
+        """A person by platform id: from the database, refreshed from the platform's directory when stale."""
+        ws = self.workspace.id
+        member = await core.get_member(self.session, workspace_id=ws, user_id=user_id)
+        directory = self.services.directories.get(self.actor.platform)
+        stale = member is None or (self.now - member.updated_at) > self.services.directory_ttl
+        if directory is not None and stale:
+            info = await directory.fetch(ws, user_id)
+            if info is not None:
+                return await core.upsert_member(
+                    self.session,
+                    workspace_id=ws,
+                    user_id=user_id,
+                    display_name=info.display_name,
+                    is_bot=info.is_bot,
+                    is_admin=info.is_admin,
+                    locale=info.locale,
+                    timezone=info.timezone,
+                    department=info.department,
+                    handle=info.handle,
+                )
+        return member
+
+
+@dataclass
+class CommandSpec:
+    name: str
+    handler: Handler
+    aliases: tuple[str, ...] = ()
+    help_key: str | None = None
+    admin: bool = False
+    hidden: bool = False
+
+
+@dataclass
+class Route:
+    matcher: Callable[[Event], bool]
+    handler: Handler
+
+
+class Router:
+    def __init__(self) -> None:
+        self.commands: dict[str, CommandSpec] = {}
+        self._names: dict[str, CommandSpec] = {}
+        self._messages: list[Route] = []
+        self._actions: list[tuple[str, Handler]] = []
+        self._events: list[tuple[type[Event], Handler]] = []
+
+    # registration -------------------------------------------------------------------------------
+    def command(
+        self,
+        name: str,
+        *,
+        aliases: Sequence[str] = (),
+        help_key: str | None = None,
+        admin: bool = False,
+        hidden: bool = False,
+    ) -> Callable[[F], F]:
+        def deco(fn: F) -> F:
+            spec = CommandSpec(name, fn, tuple(aliases), help_key, admin, hidden)
+            self.commands[name] = spec
+            for n in (name, *aliases):
+                if n in self._names:
+                    raise ValueError(f"command {n!r} registered twice")
+                self._names[n] = spec
+            return fn
+
+        return deco
+
+    def message(self, pattern: str | re.Pattern[str] | Callable[[MessageEvent], bool]) -> Callable[[F], F]:
+        """Messages in channels that are not addressed to the bot (e.g. ``@anna :star: danke``)."""
+        if callable(pattern) and not isinstance(pattern, re.Pattern):
+            test = pattern
+        else:
+            rx = re.compile(pattern) if isinstance(pattern, str) else pattern
+            test = lambda ev: bool(rx.search(ev.text))  # noqa: E731
+
+        def deco(fn: F) -> F:
+            self._messages.append(Route(lambda ev: isinstance(ev, MessageEvent) and test(ev), fn))
+            return fn
+
+        return deco
+
+    def action(self, prefix: str) -> Callable[[F], F]:
+        """Buttons and forms whose action id equals ``prefix`` or starts with ``prefix:``."""
+
+        def deco(fn: F) -> F:
+            self._actions.append((prefix, fn))
+            return fn
+
+        return deco
+
+    def on(self, event_type: type[Event]) -> Callable[[F], F]:
+        def deco(fn: F) -> F:
+            self._events.append((event_type, fn))
+            return fn
+
+        return deco
+
+    def reaction(self, fn: F) -> F:
+        self._events.append((ReactionEvent, fn))
+        return fn
+
+    # lookup ---------------------------------------------------------------------------------------
+    def resolve_command(self, word: str) -> CommandSpec | None:
+        return self._names.get(word.lower().lstrip("/"))
+
+    def closest_commands(self, word: str, limit: int = 2) -> list[str]:
+        visible = [n for n, s in self._names.items() if not s.hidden]
+        found = process.extract(word.lower(), visible, limit=limit, score_cutoff=55)
+        return [m[0] for m in found]
+
+    def _find(self, event: Event) -> tuple[Handler | None, Event]:
+        if isinstance(event, CommandEvent):
+            spec = self.resolve_command(event.name)
+            return (spec.handler if spec else None), event
+        if isinstance(event, MessageEvent) and event.addressed:
+            text = event.text.strip()
+            if not text:
+                return None, event
+            parts = text.split(None, 1)
+            first, rest = parts[0], (parts[1] if len(parts) > 1 else "")
+            cmd = CommandEvent(
+                actor=event.actor,
+                conversation=event.conversation,
+                event_id=event.event_id,
+                received_at=event.received_at,
+                raw=event.raw,
+                name=first.lower().lstrip("/"),
+                text=rest,
+                mentions=event.mentions,
+                message_id=event.message_id,
+            )
+            spec = self.resolve_command(cmd.name)
+            return (spec.handler if spec else None), cmd
+        if isinstance(event, MessageEvent):
+            for route in self._messages:
+                if route.matcher(event):
+                    return route.handler, event
+            return None, event
+        if isinstance(event, ActionEvent):
+            for prefix, fn in self._actions:
+                if event.action_id == prefix or event.action_id.startswith(prefix + ":"):
+                    return fn, event
+            return None, event
+        for etype, fn in self._events:
+            if isinstance(event, etype):
+                return fn, event
+        return None, event
+
+    # dispatch -------------------------------------------------------------------------------------
+    async def dispatch(self, event: Event, services: Services) -> list[Message]:
+        """Run one event through the middleware and its handler; returns the messages to render now."""
+        handler, event = self._find(event)
+        if handler is None and not _wants_unknown_reply(event):
+            return []
+        settings = services.settings
+        out: list[Message] = []
+        bound = log.bind(platform=event.actor.platform.value, workspace=event.actor.workspace_id, kind=type(event).__name__)
+        try:
+            async with transaction(services.sessions) as session:
+                if event.event_id and not await core.claim_event(
+                    session, key=f"{event.actor.workspace_id}:{event.event_id}"
+                ):
+                    bound.info("duplicate_event_ignored", event_id=event.event_id)
+                    return []
+                ws = await core.ensure_workspace(
+                    session,
+                    workspace_id=event.actor.workspace_id,
+                    platform=event.actor.platform.value,
+                    locale=settings.default_locale,
+                    timezone=settings.default_timezone,
+                )
+                member = await core.upsert_member(
+                    session,
+                    workspace_id=ws.id,
+                    user_id=event.actor.user_id,
+                    display_name=event.actor.display_name or None,
+                    locale=event.actor.locale,
+                    timezone=event.actor.timezone,
+                    is_bot=event.actor.is_bot or None,
+                    is_admin=event.actor.is_admin or None,
+                    department=event.actor.department,
+                )
+                t = translator_for(member.locale, ws.locale, tone=ws.tone)
+                ctx = Context(event=event, services=services, session=session, workspace=ws, member=member, t=t)
+                if isinstance(event, CommandEvent):
+                    ctx.args = event.args
+                if handler is None:
+                    _unknown_command(ctx, self)
+                else:
+                    try:
+                        async with session.begin_nested():
+                            await handler(ctx)
+                    except UserError as err:
+                        ctx.out = [_error_message(ctx, err)]
+                out = await _queue_proactive(ctx)
+        except Exception:
+            bound.exception("handler_failed")
+            t = translator_for(event.actor.locale, settings.default_locale)
+            return [Message(blocks=[Section(text=t("core.error"))], text=t("core.error"), target=_ephemeral(event))]
+        if len(out) != len(ctx.out) and services.on_outbox is not None:
+            services.on_outbox()
+        return out
+
+
+def _ephemeral(event: Event) -> Target:
+    return Target(kind="ephemeral", user_id=event.actor.user_id)
+
+
+def _wants_unknown_reply(event: Event) -> bool:
+    return isinstance(event, CommandEvent) or (isinstance(event, MessageEvent) and event.addressed and bool(event.text))
+
+
+def _error_message(ctx: Context, err: UserError) -> Message:
+    text = ctx.t(err.key, **err.params)
+    return Message(blocks=[Section(text=text)], text=text, target=_ephemeral(ctx.event))
+
+
+def _unknown_command(ctx: Context, router: Router) -> None:
+    word = ctx.event.name if isinstance(ctx.event, CommandEvent) else ""
+    close = router.closest_commands(word)
+    if close:
+        hint = ctx.t("core.unknown_command_close", command=word, suggestions=", ".join(f"`{c}`" for c in close))
+    else:
+        hint = ctx.t("core.unknown_command", command=word)
+    ctx.ephemeral([Section(text=hint), ContextLine(text=ctx.t("core.help_hint"))])
+
+
+async def _queue_proactive(ctx: Context) -> list[Message]:
+    """Proactive messages go to the outbox in the event's transaction; the rest is rendered now."""
+    now_msgs: list[Message] = []
+    for msg in ctx.out:
+        if msg.target.kind in ("dm", "channel"):
+            target_id = msg.target.user_id if msg.target.kind == "dm" else msg.target.channel_id
+            await core.enqueue(
+                ctx.session,
+                OutboxMessage(
+                    workspace_id=ctx.workspace.id,
+                    platform=ctx.actor.platform.value,
+                    target_kind=msg.target.kind,
+                    target_id=target_id or "",
+                    thread_id=msg.target.thread_id,
+                    payload=msg.model_dump(mode="json"),
+                    cause=type(ctx.event).__name__,
+                    dedupe_key=msg.dedupe_key,
+                    next_attempt_at=utcnow(),
+                    created_at=utcnow(),
+                ),
+            )
+        else:
+            now_msgs.append(msg)
+    return now_msgs
+
+
+def require_admin(ctx: Context) -> None:
+    if not (ctx.member.is_admin or ctx.actor.is_admin):
+        raise UserError("core.admin_only")
+
+
+ALL_EVENT_TYPES = (
+    CommandEvent,
+    MessageEvent,
+    MessageDeletedEvent,
+    ReactionEvent,
+    ActionEvent,
+    MemberJoinedEvent,
+    AppOpenedEvent,
+)

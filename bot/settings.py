@@ -1,0 +1,108 @@
+"""Starling's one typed configuration, read from ``STARLING_*`` variables and a ``.env`` file."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from storage.db import to_async_url, to_sync_url
+
+PLACEHOLDERS = {"changeme", "change-me", "xxx", "secret", "your-secret", "todo", "placeholder"}
+
+
+class Settings(BaseSettings):
+    """Process-wide settings. Workspace-level choices (values, budgets, language) live in the database."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STARLING_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    environment: Literal["dev", "production"] = "dev"
+    database_url: str = "sqlite:///starling.db"
+    default_locale: Literal["de", "en"] = "de"
+    default_timezone: str = "Europe/Berlin"
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    # Slack
+    slack_bot_token: str | None = Field(
+        default=None, validation_alias=AliasChoices("STARLING_SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN")
+    )
+    slack_signing_secret: str | None = Field(
+        default=None, validation_alias=AliasChoices("STARLING_SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: str | None = Field(
+        default=None, validation_alias=AliasChoices("STARLING_SLACK_APP_TOKEN", "SLACK_APP_TOKEN")
+    )
+    slack_api_url: str = "https://slack.com/api/"
+
+    # Microsoft Teams (Bot Framework)
+    teams_app_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("STARLING_TEAMS_APP_ID", "MicrosoftAppId", "MICROSOFTAPPID")
+    )
+    teams_app_password: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("STARLING_TEAMS_APP_PASSWORD", "MicrosoftAppPassword", "MICROSOFTAPPPASSWORD"),
+    )
+    teams_app_tenant_id: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("STARLING_TEAMS_APP_TENANT_ID", "MicrosoftAppTenantId", "MICROSOFTAPPTENANTID"),
+    )
+    teams_app_type: str = Field(
+        default="MultiTenant",
+        validation_alias=AliasChoices("STARLING_TEAMS_APP_TYPE", "MicrosoftAppType", "MICROSOFTAPPTYPE"),
+    )
+
+    # Optional language model (OpenAI or any OpenAI-compatible server)
+    openai_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("STARLING_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("STARLING_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout_seconds: float = 20.0
+
+    # Web server and scheduler
+    host: str = "0.0.0.0"
+    port: int = Field(default=3000, validation_alias=AliasChoices("STARLING_PORT", "PORT"))
+    scheduler_grace_hours: float = 6.0
+    outbox_max_attempts: int = 8
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token)
+
+    @property
+    def teams_enabled(self) -> bool:
+        return bool(self.teams_app_id)
+
+    @property
+    def async_database_url(self) -> str:
+        """The database URL with an async driver, as the request path needs it."""
+        return to_async_url(self.database_url)
+
+    @property
+    def sync_database_url(self) -> str:
+        """The database URL with a sync driver, as Alembic needs it."""
+        return to_sync_url(self.database_url)
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Settings:
+        if self.environment != "production":
+            return self
+        for name in ("slack_bot_token", "slack_signing_secret", "teams_app_password", "openai_api_key"):
+            value = getattr(self, name)
+            if value is not None and value.strip().lower() in PLACEHOLDERS:
+                raise ValueError(f"{name} is a placeholder; set a real secret for production")
+        if self.slack_bot_token and not self.slack_signing_secret and not self.slack_app_token:
+            raise ValueError("SLACK_SIGNING_SECRET is required in production (or SLACK_APP_TOKEN for Socket Mode)")
+        if self.teams_app_id and not self.teams_app_password:
+            raise ValueError("MicrosoftAppPassword is required when MicrosoftAppId is set")
+        return self

@@ -1,0 +1,13 @@
+"""Starling's features. ``register_all`` is the one list of them."""
+
+from __future__ import annotations
+
+from bot.router import Router
+
+
+def register_all(router: Router) -> Router:
+    from handlers import admin, help, kudos
+
+    for feature in (kudos, admin, help):
+        feature.register(router)
+    return router

@@ -1,0 +1,181 @@
+"""``starling``: workspace settings (admins) and personal preferences (everyone)."""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.events import mention_ids
+from bot.i18n import normalize_locale
+from bot.messages import Context, Fields, Header, Message, Section
+from bot.router import Context as Ctx
+from bot.router import Router, UserError, require_admin
+from storage import core
+
+INT_SETTINGS = {
+    "budget": ("daily_budget", 1, 100),
+    "min-reason": ("min_reason_length", 0, 200),
+    "max-recipients": ("max_recipients", 1, 50),
+    "pair-cap": ("pair_daily_cap", 1, 100),
+    "max-length": ("max_text_length", 50, 4000),
+    "undo-minutes": ("undo_minutes", 0, 120),
+}
+TAG_RE = re.compile(r"^#?([^\W_][\w\-]{0,39})$")
+CHANNEL_RE = re.compile(r"^<#([A-Za-z0-9_.:@;\-]+)(?:\|[^>]*)?>$")
+
+
+async def show_settings(ctx: Ctx) -> None:
+    ws = ctx.workspace
+    values = await core.list_values(ctx.session, workspace_id=ws.id)
+    ctx.ephemeral(
+        Message(
+            blocks=[
+                Header(text=ctx.t("admin.settings.title")),
+                Fields(
+                    items=[
+                        (ctx.t("admin.settings.language"), ws.locale),
+                        (ctx.t("admin.settings.tone"), ws.tone),
+                        (ctx.t("admin.settings.timezone"), ws.timezone),
+                        (ctx.t("admin.settings.budget"), str(ws.daily_budget)),
+                        (ctx.t("admin.settings.min_reason"), str(ws.min_reason_length)),
+                        (ctx.t("admin.settings.max_recipients"), str(ws.max_recipients)),
+                        (ctx.t("admin.settings.pair_cap"), str(ws.pair_daily_cap)),
+                        (ctx.t("admin.settings.emoji"), f":{ws.kudos_emoji}:"),
+                        (ctx.t("admin.settings.kudos_channel"), f"<#{ws.kudos_channel_id}>" if ws.kudos_channel_id else "—"),
+                        (ctx.t("admin.settings.privacy"), ws.privacy_profile),
+                    ]
+                ),
+                Section(text=ctx.t("admin.settings.values", values=", ".join(f"#{v.tag}" for v in values))),
+                Context(text=ctx.t("admin.settings.howto")),
+            ],
+            text=ctx.t("admin.settings.title"),
+        )
+    )
+
+
+async def set_setting(ctx: Ctx, key: str, raw: list[str]) -> None:
+    require_admin(ctx)
+    ws = ctx.workspace
+    if not raw:
+        raise UserError("admin.err.missing_value", key=key)
+    value = " ".join(raw)
+    if key in INT_SETTINGS:
+        field, lo, hi = INT_SETTINGS[key]
+        if not value.isdigit() or not lo <= int(value) <= hi:
+            raise UserError("admin.err.number", key=key, min=lo, max=hi)
+        setattr(ws, field, int(value))
+    elif key in ("language", "sprache"):
+        lang = normalize_locale(value)
+        if lang is None:
+            raise UserError("admin.err.language")
+        ws.locale = lang
+    elif key in ("tone", "anrede"):
+        if value.lower() not in ("du", "sie"):
+            raise UserError("admin.err.tone")
+        ws.tone = value.lower()
+    elif key in ("timezone", "zeitzone"):
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UserError("admin.err.timezone", value=value) from None
+        ws.timezone = value
+    elif key == "emoji":
+        ws.kudos_emoji = value.strip(":").lower()
+    elif key in ("kudos-channel", "channel"):
+        m = CHANNEL_RE.match(value)
+        if value.lower() in ("off", "none", "aus"):
+            ws.kudos_channel_id = None
+        elif m:
+            ws.kudos_channel_id = m.group(1)
+        else:
+            raise UserError("admin.err.channel")
+    else:
+        raise UserError("admin.err.unknown_setting", key=key, keys=", ".join([*INT_SETTINGS, "language", "tone", "timezone", "emoji", "kudos-channel"]))
+    ctx.session.add(ws)
+    ctx.ephemeral(ctx.t("admin.saved", key=key, value=value))
+
+
+async def values_command(ctx: Ctx, args: list[str]) -> None:
+    ws = ctx.workspace
+    values = await core.list_values(ctx.session, workspace_id=ws.id)
+    sub = args[0].lower() if args else "list"
+    if sub == "list":
+        lines = [f"#{v.tag} — {v.label_de} / {v.label_en}" for v in values]
+        ctx.ephemeral("\n".join(lines) or ctx.t("admin.values.none"))
+        return
+    require_admin(ctx)
+    if sub == "add":
+        if len(args) < 2 or not TAG_RE.match(args[1]):
+            raise UserError("admin.err.value_usage")
+        tag = TAG_RE.match(args[1]).group(1).lower()  # type: ignore[union-attr]
+        if any(v.tag == tag for v in values):
+            raise UserError("admin.err.value_exists", tag=tag)
+        labels = " ".join(args[2:]).split("/")
+        label_de = labels[0].strip() or tag
+        label_en = (labels[1].strip() if len(labels) > 1 else label_de) or tag
+        rows = [v.model_dump(include={"tag", "label_de", "label_en", "aliases"}) for v in values]
+        rows.append({"tag": tag, "label_de": label_de, "label_en": label_en, "aliases": []})
+        await core.replace_values(ctx.session, workspace_id=ws.id, values=rows)
+        ctx.ephemeral(ctx.t("admin.values.added", tag=tag))
+    elif sub in ("remove", "entfernen"):
+        tag = args[1].lstrip("#").lower() if len(args) > 1 else ""
+        rows = [v.model_dump(include={"tag", "label_de", "label_en", "aliases"}) for v in values if v.tag != tag]
+        if len(rows) == len(values):
+            raise UserError("admin.err.value_unknown", tag=tag)
+        await core.replace_values(ctx.session, workspace_id=ws.id, values=rows)
+        ctx.ephemeral(ctx.t("admin.values.removed", tag=tag))
+    else:
+        raise UserError("admin.err.value_usage")
+
+
+async def member_command(ctx: Ctx, key: str, args: list[str]) -> None:
+    """``starling department @anna Support``, ``starling admin @anna``."""
+    require_admin(ctx)
+    ids = mention_ids(" ".join(args))
+    if not ids:
+        raise UserError("admin.err.need_mention")
+    person = await ctx.person(ids[0])
+    if person is None:
+        raise UserError("kudos.err.unknown_user", user=ids[0])
+    if key in ("department", "abteilung"):
+        dept = " ".join(a for a in args if not a.startswith("<@")).strip()
+        person.department = dept or None
+        ctx.ephemeral(ctx.t("admin.department_set", user=f"<@{person.user_id}>", department=dept or "—"))
+    else:
+        person.is_admin = True
+        ctx.ephemeral(ctx.t("admin.admin_set", user=f"<@{person.user_id}>"))
+    ctx.session.add(person)
+
+
+async def my_language(ctx: Ctx, args: list[str]) -> None:
+    lang = normalize_locale(args[0]) if args else None
+    if lang is None:
+        raise UserError("admin.err.language")
+    ctx.member.locale = lang
+    ctx.session.add(ctx.member)
+    ctx.t = ctx.translator_for_member(ctx.member)
+    ctx.ephemeral(ctx.t("admin.my_language", language=lang))
+
+
+def register(router: Router) -> None:
+    @router.command("starling", aliases=("settings", "einstellungen"), help_key="admin.help.short")
+    async def starling_command(ctx: Ctx) -> None:
+        args = ctx.args
+        sub = args[0].lower() if args else "settings"
+        rest = args[1:]
+        if sub in ("settings", "einstellungen", "config"):
+            await show_settings(ctx)
+        elif sub in ("set", "setze"):
+            if not rest:
+                raise UserError("admin.err.missing_value", key="set")
+            await set_setting(ctx, rest[0].lower(), rest[1:])
+        elif sub in ("values", "werte"):
+            await values_command(ctx, rest)
+        elif sub in ("department", "abteilung", "admin"):
+            await member_command(ctx, sub, rest)
+        elif sub in ("language", "sprache"):
+            await my_language(ctx, rest)
+        elif sub in ("help", "hilfe"):
+            ctx.ephemeral(ctx.t("admin.help.long"))
+        else:
+            raise UserError("admin.err.unknown_setting", key=sub, keys="settings, set, values, department, admin, language")

@@ -1,0 +1,510 @@
+"""Peer kudos tied to company values: give, undo, leaderboards, personal stats, opt-out."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from rapidfuzz import process
+
+from bot.events import CommandEvent, MessageDeletedEvent, MessageEvent, ReactionEvent, mention_ids
+from bot.messages import Bar, BarList, Context, Fields, Header, Message, Section, user_text
+from bot.router import Context as Ctx
+from bot.router import Router, UserError
+from storage import core
+from storage import kudos as q
+from storage.models import CompanyValue, Kudos, Member
+
+HASHTAG_RE = re.compile(r"(?<![\w&])#([^\W_][\w\-]{0,39})", re.UNICODE)
+MENTION_TOKEN_RE = re.compile(r"<@[A-Za-z0-9_.:\-]+>")
+PERIODS = ("week", "month", "quarter", "year", "all")
+PERIOD_WORDS = {
+    "woche": "week",
+    "monat": "month",
+    "quartal": "quarter",
+    "jahr": "year",
+    "alle": "all",
+    "alltime": "all",
+    "gesamt": "all",
+    "immer": "all",
+}
+DIRECTION_WORDS = {"given": "given", "gegeben": "given", "givers": "given", "received": "received", "erhalten": "received"}
+
+
+@dataclass
+class ParsedKudos:
+    recipients: list[str]
+    reason: str
+    tags: list[str] = field(default_factory=list)
+    emoji_count: int = 0
+
+
+def parse_kudos(text: str, emoji: str | None = None) -> ParsedKudos:
+    """Split neutral kudos text into recipients (``<@id>`` tokens), hashtags and the reason.
+
+    Never raises: any input yields a (possibly empty) result.
+    """
+    recipients = mention_ids(text)
+    tags = [t.lower() for t in HASHTAG_RE.findall(text)]
+    emoji_count = text.count(f":{emoji}:") if emoji else 0
+    reason = MENTION_TOKEN_RE.sub(" ", text)
+    reason = HASHTAG_RE.sub(" ", reason)
+    if emoji:
+        reason = reason.replace(f":{emoji}:", " ")
+    reason = " ".join(reason.split())
+    return ParsedKudos(recipients, reason.strip(" ,.:;-"), tags, emoji_count)
+
+
+def local_day(now: datetime, tz: str | None) -> date:
+    try:
+        zone = ZoneInfo(tz) if tz else ZoneInfo("UTC")
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    return now.astimezone(zone).date()
+
+
+def zone_of(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def period_start(period: str, now: datetime, tz: str) -> datetime | None:
+    """Start of the current week (Monday) / month / quarter / year in the workspace's time zone."""
+    local = now.astimezone(zone_of(tz))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "week":
+        return midnight - timedelta(days=local.weekday())
+    if period == "month":
+        return midnight.replace(day=1)
+    if period == "quarter":
+        return midnight.replace(month=3 * ((local.month - 1) // 3) + 1, day=1)
+    if period == "year":
+        return midnight.replace(month=1, day=1)
+    return None
+
+
+def match_value(tag: str, values: list[CompanyValue]) -> CompanyValue | None:
+    norm = tag.lower().replace("-", "").replace("_", "")
+    for v in values:
+        names = {v.tag.lower(), *[a.lower() for a in v.aliases]}
+        labels = {v.label_de.lower().replace(" ", ""), v.label_en.lower().replace(" ", "")}
+        if norm in names or norm in labels:
+            return v
+    return None
+
+
+def value_label(ctx: Ctx, v: CompanyValue | None, tag: str | None = None) -> str:
+    if v is None:
+        return ctx.t("kudos.no_value") if tag is None else f"#{tag}"
+    return v.label_de if ctx.t.lang == "de" else v.label_en
+
+
+def name_of(member: Member | None, user_id: str) -> str:
+    if member is None:
+        return user_id
+    return member.display_name or member.handle or user_id
+
+
+# --- giving ------------------------------------------------------------------------------------------
+
+
+async def give(ctx: Ctx, text: str, *, source: str, message_id: str | None = None) -> None:
+    ws = ctx.workspace
+    parsed = parse_kudos(text, ws.kudos_emoji)
+    giver = ctx.actor.user_id
+    if len(text) > ws.max_text_length:
+        raise UserError("kudos.err.too_long", max=ws.max_text_length, length=len(text))
+    if not parsed.recipients:
+        raise UserError("kudos.err.no_recipient")
+    if giver in parsed.recipients:
+        raise UserError("kudos.err.self")
+    if len(parsed.recipients) > ws.max_recipients:
+        raise UserError("kudos.err.too_many", max=ws.max_recipients)
+    values = await core.list_values(ctx.session, workspace_id=ws.id)
+    value: CompanyValue | None = None
+    for tag in parsed.tags:
+        found = match_value(tag, values)
+        if found is None:
+            close = process.extractOne(tag, [v.tag for v in values])
+            known = ", ".join(f"#{v.tag}" for v in values)
+            if close and close[1] >= 50:
+                raise UserError("kudos.err.unknown_value_close", tag=tag, closest=close[0], values=known)
+            raise UserError("kudos.err.unknown_value", tag=tag, values=known)
+        value = value or found
+    if len(parsed.reason) < ws.min_reason_length:
+        raise UserError("kudos.err.reason_short", min=ws.min_reason_length)
+
+    receivers: list[Member] = []
+    for uid in parsed.recipients:
+        person = await ctx.person(uid)
+        if person is None:
+            raise UserError("kudos.err.unknown_user", user=uid)
+        if person.is_bot:
+            raise UserError("kudos.err.bot", name=name_of(person, uid))
+        receivers.append(person)
+
+    points = max(1, parsed.emoji_count)
+    day = local_day(ctx.now, ctx.member.timezone or ws.timezone)
+    left = await q.spend_budget(
+        ctx.session, workspace_id=ws.id, user_id=giver, day=day, points=points * len(receivers), budget=ws.daily_budget
+    )
+    if left is None:
+        spent = await q.spent_on(ctx.session, workspace_id=ws.id, user_id=giver, day=day)
+        raise UserError("kudos.err.budget", left=max(ws.daily_budget - spent, 0), budget=ws.daily_budget)
+    for person in receivers:
+        pair = await q.pair_points_on(
+            ctx.session, workspace_id=ws.id, giver_id=giver, receiver_id=person.user_id, day=day
+        )
+        if pair + points > ws.pair_daily_cap:
+            raise UserError("kudos.err.pair_cap", name=name_of(person, person.user_id), cap=ws.pair_daily_cap)
+
+    batch = uuid.uuid4().hex
+    conv = ctx.event.conversation.id if ctx.event.conversation else None
+    for person in receivers:
+        cross = bool(ctx.member.department and person.department and ctx.member.department != person.department)
+        ctx.session.add(
+            Kudos(
+                workspace_id=ws.id,
+                batch_id=batch,
+                giver_id=giver,
+                receiver_id=person.user_id,
+                points=points,
+                value_tag=value.tag if value else None,
+                reason=parsed.reason,
+                cross_team=cross,
+                source=source,
+                conversation_id=conv,
+                message_id=message_id,
+                giver_day=day,
+                created_at=ctx.now,
+            )
+        )
+    await ctx.session.flush()
+
+    names = [f"<@{p.user_id}>" for p in receivers]
+    label = value_label(ctx, value)
+    cross_any = any(
+        ctx.member.department and p.department and p.department != ctx.member.department for p in receivers
+    )
+    celebration = [
+        Header(text=ctx.t("kudos.celebrate.header")),
+        Section(
+            text=ctx.t(
+                "kudos.celebrate.text",
+                giver=f"<@{giver}>",
+                recipients=ctx.t.join(names),
+                points=points,
+            )
+            + "\n> "
+            + user_text(parsed.reason)
+        ),
+        Context(text=ctx.t("kudos.celebrate.value", value=label) + ("  ·  " + ctx.t("kudos.cross_team") if cross_any else "")),
+    ]
+    channel = ws.kudos_channel_id or conv
+    if source == "command" or ws.kudos_channel_id:
+        if channel and not (ctx.event.conversation and ctx.event.conversation.kind == "dm" and not ws.kudos_channel_id):
+            ctx.post(channel, Message(blocks=celebration, text=ctx.t("kudos.celebrate.header")), dedupe_key=f"kudos:{batch}:post")
+    for person in receivers:
+        t = ctx.translator_for_member(person)
+        ctx.dm(
+            person.user_id,
+            Message(
+                blocks=[
+                    Section(text=t("kudos.dm.text", giver=f"<@{giver}>", points=points) + "\n> " + user_text(parsed.reason)),
+                    Context(text=t("kudos.celebrate.value", value=(value.label_de if t.lang == "de" else value.label_en) if value else t("kudos.no_value"))),
+                ],
+                text=t("kudos.dm.text", giver=name_of(ctx.member, giver), points=points),
+            ),
+            dedupe_key=f"kudos:{batch}:dm:{person.user_id}",
+        )
+    ctx.ephemeral(
+        [
+            Section(text=ctx.t("kudos.confirm", recipients=ctx.t.join(names), left=left, budget=ws.daily_budget)),
+            Context(text=ctx.t("kudos.undo_hint", minutes=ws.undo_minutes)),
+        ]
+    )
+
+
+async def undo(ctx: Ctx) -> None:
+    ws = ctx.workspace
+    rows = await q.last_batch(
+        ctx.session,
+        workspace_id=ws.id,
+        giver_id=ctx.actor.user_id,
+        since=ctx.now - timedelta(minutes=ws.undo_minutes),
+    )
+    if not rows:
+        raise UserError("kudos.err.nothing_to_undo", minutes=ws.undo_minutes)
+    await q.delete_kudos(ctx.session, rows)
+    day = rows[0].giver_day
+    spent = await q.spent_on(ctx.session, workspace_id=ws.id, user_id=ctx.actor.user_id, day=day)
+    names = ctx.t.join(f"<@{r.receiver_id}>" for r in rows)
+    ctx.ephemeral(ctx.t("kudos.undone", recipients=names, left=ws.daily_budget - spent))
+
+
+# --- reading -----------------------------------------------------------------------------------------
+
+
+def parse_board_args(args: list[str], values: list[CompanyValue]) -> tuple[str, str, str | None, str | None]:
+    period, direction, tag, dept = "month", "received", None, None
+    for raw in args:
+        a = raw.lower()
+        if a in PERIODS:
+            period = a
+        elif a in PERIOD_WORDS:
+            period = PERIOD_WORDS[a]
+        elif a in DIRECTION_WORDS:
+            direction = DIRECTION_WORDS[a]
+        elif a.startswith("#"):
+            v = match_value(a[1:], values)
+            if v is None:
+                raise UserError("kudos.err.unknown_value", tag=a[1:], values=", ".join(f"#{x.tag}" for x in values))
+            tag = v.tag
+        elif a.startswith(("dept:", "team:", "abteilung:")):
+            dept = raw.split(":", 1)[1]
+        else:
+            raise UserError("kudos.err.board_args", arg=raw)
+    return period, direction, tag, dept
+
+
+async def show_leaderboard(ctx: Ctx, args: list[str]) -> None:
+    ws = ctx.workspace
+    values = await core.list_values(ctx.session, workspace_id=ws.id)
+    period, direction, tag, dept = parse_board_args(args, values)
+    since = period_start(period, ctx.now, ws.timezone)
+    works_council = ws.privacy_profile == "works-council"
+    rows = await q.leaderboard(
+        ctx.session,
+        workspace_id=ws.id,
+        since=since,
+        direction=direction,
+        value_tag=tag,
+        department=dept,
+        require_opt_in=works_council,
+    )
+    title = ctx.t(f"kudos.board.title.{direction}", period=ctx.t(f"kudos.period.{period}"))
+    if tag:
+        title += f" · #{tag}"
+    if dept:
+        title += f" · {dept}"
+    blocks: list = [Header(text=title)]
+    if not rows:
+        blocks.append(Section(text=ctx.t("kudos.board.empty")))
+    else:
+        bars = []
+        for r in rows:
+            m = await core.get_member(ctx.session, workspace_id=ws.id, user_id=r.user_id)
+            bars.append(
+                Bar(
+                    label=name_of(m, r.user_id),
+                    value=r.points,
+                    rank=r.rank,
+                    display=ctx.t.plural("kudos.points", r.points),
+                    highlight=r.user_id == ctx.actor.user_id,
+                )
+            )
+        blocks.append(BarList(rows=bars))
+    if ctx.member.leaderboard_opt_out:
+        blocks.append(Context(text=ctx.t("kudos.board.you_opted_out")))
+    else:
+        mine = await q.rank_of(
+            ctx.session, workspace_id=ws.id, user_id=ctx.actor.user_id, since=since, direction=direction, value_tag=tag
+        )
+        if mine is not None:
+            blocks.append(Context(text=ctx.t("kudos.board.your_rank", rank=mine.rank, points=mine.points)))
+    ctx.reply(Message(blocks=blocks, text=title))
+
+
+async def budget_left(ctx: Ctx) -> int:
+    day = local_day(ctx.now, ctx.member.timezone or ctx.workspace.timezone)
+    spent = await q.spent_on(ctx.session, workspace_id=ctx.workspace.id, user_id=ctx.actor.user_id, day=day)
+    return max(ctx.workspace.daily_budget - spent, 0)
+
+
+async def giving_streak(ctx: Ctx) -> int:
+    """Consecutive weeks (up to this one or the last) in which the person gave kudos."""
+    today = local_day(ctx.now, ctx.member.timezone or ctx.workspace.timezone)
+    days = await q.giving_days(
+        ctx.session, workspace_id=ctx.workspace.id, user_id=ctx.actor.user_id, since=today - timedelta(weeks=104)
+    )
+    weeks = {d.isocalendar()[:2] for d in days}
+    monday = today - timedelta(days=today.weekday())
+    if monday.isocalendar()[:2] not in weeks:
+        monday -= timedelta(weeks=1)
+    streak = 0
+    while monday.isocalendar()[:2] in weeks:
+        streak += 1
+        monday -= timedelta(weeks=1)
+    return streak
+
+
+async def stats_blocks(ctx: Ctx) -> list:
+    ws = ctx.workspace
+    me = ctx.actor.user_id
+    values = {v.tag: v for v in await core.list_values(ctx.session, workspace_id=ws.id)}
+    received = await q.total_points(ctx.session, workspace_id=ws.id, user_id=me)
+    given = await q.total_points(ctx.session, workspace_id=ws.id, user_id=me, direction="given")
+    by_value = await q.points_by_value(ctx.session, workspace_id=ws.id, user_id=me)
+    left = await budget_left(ctx)
+    streak = await giving_streak(ctx)
+    blocks: list = [
+        Header(text=ctx.t("kudos.stats.title")),
+        Fields(
+            items=[
+                (ctx.t("kudos.stats.received"), str(received)),
+                (ctx.t("kudos.stats.given"), str(given)),
+                (ctx.t("kudos.stats.budget"), ctx.t("kudos.stats.budget_value", left=left, budget=ws.daily_budget)),
+                (ctx.t("kudos.stats.streak"), ctx.t.plural("kudos.weeks", streak)),
+            ]
+        ),
+    ]
+    if by_value:
+        blocks.append(
+            BarList(
+                title=ctx.t("kudos.stats.by_value"),
+                rows=[Bar(label=value_label(ctx, values.get(tag or ""), tag), value=n) for tag, n in by_value],
+            )
+        )
+    return blocks
+
+
+async def show_stats(ctx: Ctx) -> None:
+    ctx.ephemeral(Message(blocks=await stats_blocks(ctx), text=ctx.t("kudos.stats.title")))
+
+
+async def set_opt_out(ctx: Ctx, out: bool) -> None:
+    ctx.member.leaderboard_opt_out = out
+    if not out:
+        ctx.member.leaderboard_opt_in = True
+    ctx.session.add(ctx.member)
+    ctx.ephemeral(ctx.t("kudos.optout_done" if out else "kudos.optin_done"))
+
+
+async def show_help(ctx: Ctx) -> None:
+    ws = ctx.workspace
+    values = await core.list_values(ctx.session, workspace_id=ws.id)
+    tags = ", ".join(f"#{v.tag} ({value_label(ctx, v)})" for v in values)
+    ctx.ephemeral(
+        Message(
+            blocks=[
+                Header(text=ctx.t("kudos.help.title")),
+                Section(text=ctx.t("kudos.help.text", emoji=ws.kudos_emoji, budget=ws.daily_budget)),
+                Section(text=ctx.t("kudos.help.values", values=tags)),
+            ],
+            text=ctx.t("kudos.help.title"),
+        )
+    )
+
+
+# --- registration --------------------------------------------------------------------------------------
+
+
+def register(router: Router) -> None:
+    @router.command("kudos", aliases=("lob", "danke"), help_key="kudos.help.short")
+    async def kudos_command(ctx: Ctx) -> None:
+        assert isinstance(ctx.event, CommandEvent)
+        args = ctx.args
+        sub = args[0].lower() if args else "help"
+        rest = args[1:]
+        if sub in ("leaderboard", "rangliste", "top"):
+            await show_leaderboard(ctx, rest)
+        elif sub in ("stats", "statistik", "me"):
+            await show_stats(ctx)
+        elif sub in ("undo", "rückgängig", "zurück"):
+            await undo(ctx)
+        elif sub in ("optout", "opt-out", "abmelden"):
+            await set_opt_out(ctx, True)
+        elif sub in ("optin", "opt-in", "anmelden"):
+            await set_opt_out(ctx, False)
+        elif sub in ("help", "hilfe", "?"):
+            await show_help(ctx)
+        else:
+            await give(ctx, ctx.event.text, source="command", message_id=ctx.event.message_id or ctx.event.event_id)
+
+    @router.command("leaderboard", aliases=("rangliste",), help_key="kudos.help.leaderboard")
+    async def leaderboard_command(ctx: Ctx) -> None:
+        await show_leaderboard(ctx, ctx.args)
+
+    @router.command("stats", aliases=("statistik",), help_key="kudos.help.stats")
+    async def stats_command(ctx: Ctx) -> None:
+        await show_stats(ctx)
+
+    def has_emoji_kudos(ev: MessageEvent) -> bool:
+        return bool(mention_ids(ev.text)) and ":" in ev.text
+
+    @router.message(has_emoji_kudos)
+    async def emoji_message(ctx: Ctx) -> None:
+        assert isinstance(ctx.event, MessageEvent)
+        emoji = f":{ctx.workspace.kudos_emoji}:"
+        if emoji not in ctx.event.text:
+            return
+        await give(ctx, ctx.event.text, source="message", message_id=ctx.event.message_id)
+
+    @router.reaction
+    async def on_reaction(ctx: Ctx) -> None:
+        ev = ctx.event
+        assert isinstance(ev, ReactionEvent)
+        if ev.emoji != ctx.workspace.kudos_emoji or not ev.item_author_id:
+            return
+        if ev.item_author_id == ctx.actor.user_id:
+            if ev.added:
+                raise UserError("kudos.err.self")
+            return
+        if ev.added:
+            await give_reaction(ctx, ev)
+        else:
+            rows = await q.kudos_for_message(
+                ctx.session, workspace_id=ctx.workspace.id, message_id=ev.message_id, giver_id=ctx.actor.user_id, source="reaction"
+            )
+            await q.delete_kudos(ctx.session, rows[:1])
+
+    @router.on(MessageDeletedEvent)
+    async def on_deleted(ctx: Ctx) -> None:
+        ev = ctx.event
+        assert isinstance(ev, MessageDeletedEvent)
+        rows = await q.kudos_for_message(ctx.session, workspace_id=ctx.workspace.id, message_id=ev.message_id, source="message")
+        await q.delete_kudos(ctx.session, rows)
+
+
+async def give_reaction(ctx: Ctx, ev: ReactionEvent) -> None:
+    """One point to the author of the message the kudos emoji was added to."""
+    ws = ctx.workspace
+    assert ev.item_author_id
+    person = await ctx.person(ev.item_author_id)
+    if person is None or person.is_bot:
+        return
+    day = local_day(ctx.now, ctx.member.timezone or ws.timezone)
+    left = await q.spend_budget(
+        ctx.session, workspace_id=ws.id, user_id=ctx.actor.user_id, day=day, points=1, budget=ws.daily_budget
+    )
+    if left is None:
+        raise UserError("kudos.err.budget", left=0, budget=ws.daily_budget)
+    pair = await q.pair_points_on(
+        ctx.session, workspace_id=ws.id, giver_id=ctx.actor.user_id, receiver_id=person.user_id, day=day
+    )
+    if pair + 1 > ws.pair_daily_cap:
+        raise UserError("kudos.err.pair_cap", name=name_of(person, person.user_id), cap=ws.pair_daily_cap)
+    cross = bool(ctx.member.department and person.department and ctx.member.department != person.department)
+    ctx.session.add(
+        Kudos(
+            workspace_id=ws.id,
+            batch_id=uuid.uuid4().hex,
+            giver_id=ctx.actor.user_id,
+            receiver_id=person.user_id,
+            points=1,
+            reason="",
+            cross_team=cross,
+            source="reaction",
+            conversation_id=ctx.event.conversation.id if ctx.event.conversation else None,
+            message_id=ev.message_id,
+            giver_day=day,
+            created_at=ctx.now,
+        )
+    )
+    t = ctx.translator_for_member(person)
+    ctx.dm(person.user_id, t("kudos.dm.reaction", giver=f"<@{ctx.actor.user_id}>"), dedupe_key=f"kudos:react:{ev.event_id or uuid.uuid4().hex}")

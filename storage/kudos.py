@@ -1,0 +1,211 @@
+"""Kudos queries: the give transaction, undo, reversal, leaderboards and personal stats."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.core import insert_ignore
+from storage.models import BudgetDay, Kudos, Member
+
+
+async def spend_budget(
+    session: AsyncSession, *, workspace_id: str, user_id: str, day: date, points: int, budget: int
+) -> int | None:
+    """Atomically take ``points`` from the giver's budget for ``day``; returns what is left, or None.
+
+    The conditional UPDATE is the budget check: under concurrency the row lock (PostgreSQL) or the
+    write lock (SQLite) serializes a giver's transactions, so the budget can never be overspent.
+    """
+    await insert_ignore(
+        session,
+        BudgetDay,
+        {"workspace_id": workspace_id, "user_id": user_id, "day": day, "spent": 0},
+        ["workspace_id", "user_id", "day"],
+    )
+    key = and_(BudgetDay.workspace_id == workspace_id, BudgetDay.user_id == user_id, BudgetDay.day == day)
+    result = await session.execute(
+        update(BudgetDay)
+        .where(key, BudgetDay.spent + points <= budget)
+        .values(spent=BudgetDay.spent + points)
+        .returning(BudgetDay.spent)
+    )
+    spent = result.scalar_one_or_none()
+    return None if spent is None else budget - spent
+
+
+async def refund_budget(session: AsyncSession, *, workspace_id: str, user_id: str, day: date, points: int) -> None:
+    await session.execute(
+        update(BudgetDay)
+        .where(BudgetDay.workspace_id == workspace_id, BudgetDay.user_id == user_id, BudgetDay.day == day)
+        .values(spent=func.max(BudgetDay.spent - points, 0) if _is_sqlite(session) else func.greatest(BudgetDay.spent - points, 0))
+    )
+
+
+def _is_sqlite(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "sqlite"
+
+
+async def spent_on(session: AsyncSession, *, workspace_id: str, user_id: str, day: date) -> int:
+    row = await session.get(BudgetDay, (workspace_id, user_id, day))
+    return row.spent if row else 0
+
+
+async def pair_points_on(
+    session: AsyncSession, *, workspace_id: str, giver_id: str, receiver_id: str, day: date
+) -> int:
+    stmt = select(func.coalesce(func.sum(Kudos.points), 0)).where(
+        Kudos.workspace_id == workspace_id,
+        Kudos.giver_id == giver_id,
+        Kudos.receiver_id == receiver_id,
+        Kudos.giver_day == day,
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def last_batch(session: AsyncSession, *, workspace_id: str, giver_id: str, since: datetime) -> list[Kudos]:
+    stmt = (
+        select(Kudos.batch_id)
+        .where(Kudos.workspace_id == workspace_id, Kudos.giver_id == giver_id, Kudos.created_at >= since)
+        .where(Kudos.source != "reaction")
+        .order_by(Kudos.created_at.desc(), Kudos.id.desc())  # type: ignore[union-attr]
+        .limit(1)
+    )
+    batch = (await session.execute(stmt)).scalar_one_or_none()
+    if batch is None:
+        return []
+    rows = await session.execute(select(Kudos).where(Kudos.batch_id == batch))
+    return list(rows.scalars().all())
+
+
+async def delete_kudos(session: AsyncSession, rows: Sequence[Kudos]) -> None:
+    """Remove kudos and give the points back to the givers' budgets of that day."""
+    for row in rows:
+        await refund_budget(
+            session, workspace_id=row.workspace_id, user_id=row.giver_id, day=row.giver_day, points=row.points
+        )
+    ids = [r.id for r in rows]
+    if ids:
+        await session.execute(delete(Kudos).where(Kudos.id.in_(ids)))  # type: ignore[union-attr]
+
+
+async def kudos_for_message(
+    session: AsyncSession, *, workspace_id: str, message_id: str, giver_id: str | None = None, source: str | None = None
+) -> list[Kudos]:
+    stmt = select(Kudos).where(Kudos.workspace_id == workspace_id, Kudos.message_id == message_id)
+    if giver_id is not None:
+        stmt = stmt.where(Kudos.giver_id == giver_id)
+    if source is not None:
+        stmt = stmt.where(Kudos.source == source)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+@dataclass
+class Ranked:
+    user_id: str
+    points: int
+    rank: int
+
+
+async def leaderboard(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    since: datetime | None,
+    until: datetime | None = None,
+    direction: str = "received",
+    value_tag: str | None = None,
+    department: str | None = None,
+    limit: int = 10,
+    require_opt_in: bool = False,
+) -> list[Ranked]:
+    """Top people by points in a period, with dense ranks. Opted-out people never appear."""
+    who = Kudos.receiver_id if direction == "received" else Kudos.giver_id
+    total = func.sum(Kudos.points).label("total")
+    stmt = select(who, total).where(Kudos.workspace_id == workspace_id)
+    if since is not None:
+        stmt = stmt.where(Kudos.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(Kudos.created_at < until)
+    if value_tag:
+        stmt = stmt.where(Kudos.value_tag == value_tag)
+    hidden = select(Member.user_id).where(Member.workspace_id == workspace_id)
+    if require_opt_in:
+        visible = hidden.where(Member.leaderboard_opt_in.is_(True), Member.leaderboard_opt_out.is_(False))  # type: ignore[attr-defined]
+        stmt = stmt.where(who.in_(visible))  # type: ignore[attr-defined]
+    else:
+        stmt = stmt.where(who.not_in(hidden.where(Member.leaderboard_opt_out.is_(True))))  # type: ignore[attr-defined]
+    if department:
+        dept = select(Member.user_id).where(
+            Member.workspace_id == workspace_id, func.lower(Member.department) == department.lower()
+        )
+        stmt = stmt.where(who.in_(dept))  # type: ignore[attr-defined]
+    stmt = stmt.group_by(who).order_by(total.desc(), who).limit(limit)
+    rows = (await session.execute(stmt)).all()
+    out: list[Ranked] = []
+    rank, last = 0, None
+    for uid, pts in rows:
+        if pts != last:
+            rank += 1
+            last = pts
+        out.append(Ranked(uid, int(pts), rank))
+    return out
+
+
+async def rank_of(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    user_id: str,
+    since: datetime | None,
+    direction: str = "received",
+    value_tag: str | None = None,
+) -> Ranked | None:
+    """The caller's own dense rank among visible people (None when they have no points)."""
+    who = Kudos.receiver_id if direction == "received" else Kudos.giver_id
+    base = select(who.label("uid"), func.sum(Kudos.points).label("total")).where(Kudos.workspace_id == workspace_id)
+    if since is not None:
+        base = base.where(Kudos.created_at >= since)
+    if value_tag:
+        base = base.where(Kudos.value_tag == value_tag)
+    hidden = select(Member.user_id).where(Member.workspace_id == workspace_id, Member.leaderboard_opt_out.is_(True))  # type: ignore[attr-defined]
+    sub = base.where(who.not_in(hidden) | (who == user_id)).group_by(who).subquery()  # type: ignore[attr-defined]
+    mine = (await session.execute(select(sub.c.total).where(sub.c.uid == user_id))).scalar_one_or_none()
+    if mine is None:
+        return None
+    higher = (
+        await session.execute(select(func.count(func.distinct(sub.c.total))).where(sub.c.total > mine, sub.c.uid != user_id))
+    ).scalar_one()
+    return Ranked(user_id, int(mine), int(higher) + 1)
+
+
+async def points_by_value(
+    session: AsyncSession, *, workspace_id: str, user_id: str, direction: str = "received"
+) -> list[tuple[str | None, int]]:
+    who = Kudos.receiver_id if direction == "received" else Kudos.giver_id
+    stmt = (
+        select(Kudos.value_tag, func.sum(Kudos.points))
+        .where(Kudos.workspace_id == workspace_id, who == user_id)
+        .group_by(Kudos.value_tag)
+        .order_by(func.sum(Kudos.points).desc())
+    )
+    return [(tag, int(n)) for tag, n in (await session.execute(stmt)).all()]
+
+
+async def total_points(session: AsyncSession, *, workspace_id: str, user_id: str, direction: str = "received") -> int:
+    who = Kudos.receiver_id if direction == "received" else Kudos.giver_id
+    stmt = select(func.coalesce(func.sum(Kudos.points), 0)).where(Kudos.workspace_id == workspace_id, who == user_id)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def giving_days(session: AsyncSession, *, workspace_id: str, user_id: str, since: date) -> list[date]:
+    stmt = (
+        select(Kudos.giver_day)
+        .where(Kudos.workspace_id == workspace_id, Kudos.giver_id == user_id, Kudos.giver_day >= since)
+        .distinct()
+    )
+    return [d for (d,) in (await session.execute(stmt)).all()]
