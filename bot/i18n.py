@@ -90,7 +90,7 @@ class Translator:
         return self(f"{key}.{'one' if n == 1 else 'other'}", n=n, **params)
 
     def join(self, items: Iterable[str]) -> str:
-        """"a, b and c" / "a, b und c"."""
+        """ "a, b and c" / "a, b und c"."""
         xs = list(items)
         if len(xs) <= 1:
             return "".join(xs)

@@ -90,7 +90,7 @@ class OutboxWorker:
             next_at = self.clock() + timedelta(seconds=max(err.seconds, 0.0))
         except PermanentFailure as err:
             status, error = "dead", str(err)[:2000]
-        except Exception as err:  # noqa: BLE001 - a failed send is logged and retried, never raised
+        except Exception as err:
             status, error = "pending", f"{type(err).__name__}: {err}"[:2000]
             next_at = self.clock() + timedelta(seconds=min(2 ** max(row.attempts - 1, 0), 300))
         if status == "pending" and row.attempts >= self.max_attempts:
@@ -117,7 +117,7 @@ class OutboxWorker:
         while not stop.is_set():
             try:
                 await self.drain()
-            except Exception:  # noqa: BLE001 - keep the worker alive through database hiccups
+            except Exception:
                 log.exception("outbox_drain_failed")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):

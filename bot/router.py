@@ -26,7 +26,8 @@ from bot.events import (
     ReactionEvent,
 )
 from bot.i18n import Translator, translator_for
-from bot.messages import Block, Context as ContextLine, Form, Message, Section, Target
+from bot.messages import Block, Form, Message, Section, Target
+from bot.messages import Context as ContextLine
 from bot.settings import Settings
 from storage import core
 from storage.db import transaction
@@ -42,7 +43,7 @@ F = TypeVar("F", bound=Handler)
 class UserError(Exception):
     """A friendly, localized refusal shown only to the actor. Nothing the handler wrote is kept."""
 
-    def __init__(self, key: str, **params: Any) -> None:
+    def __init__(self, key: str, /, **params: Any) -> None:
         super().__init__(key)
         self.key = key
         self.params = params
@@ -308,7 +309,9 @@ class Router:
             return []
         settings = services.settings
         out: list[Message] = []
-        bound = log.bind(platform=event.actor.platform.value, workspace=event.actor.workspace_id, kind=type(event).__name__)
+        bound = log.bind(
+            platform=event.actor.platform.value, workspace=event.actor.workspace_id, kind=type(event).__name__
+        )
         try:
             async with transaction(services.sessions) as session:
                 if event.event_id and not await core.claim_event(
@@ -396,8 +399,8 @@ async def _queue_proactive(ctx: Context) -> list[Message]:
                     payload=msg.model_dump(mode="json"),
                     cause=type(ctx.event).__name__,
                     dedupe_key=msg.dedupe_key,
-                    next_attempt_at=utcnow(),
-                    created_at=utcnow(),
+                    next_attempt_at=ctx.now,
+                    created_at=ctx.now,
                 ),
             )
         else:

@@ -41,7 +41,10 @@ async def show_settings(ctx: Ctx) -> None:
                         (ctx.t("admin.settings.max_recipients"), str(ws.max_recipients)),
                         (ctx.t("admin.settings.pair_cap"), str(ws.pair_daily_cap)),
                         (ctx.t("admin.settings.emoji"), f":{ws.kudos_emoji}:"),
-                        (ctx.t("admin.settings.kudos_channel"), f"<#{ws.kudos_channel_id}>" if ws.kudos_channel_id else "—"),
+                        (
+                            ctx.t("admin.settings.kudos_channel"),
+                            f"<#{ws.kudos_channel_id}>" if ws.kudos_channel_id else "—",
+                        ),
                         (ctx.t("admin.settings.privacy"), ws.privacy_profile),
                     ]
                 ),
@@ -90,7 +93,11 @@ async def set_setting(ctx: Ctx, key: str, raw: list[str]) -> None:
         else:
             raise UserError("admin.err.channel")
     else:
-        raise UserError("admin.err.unknown_setting", key=key, keys=", ".join([*INT_SETTINGS, "language", "tone", "timezone", "emoji", "kudos-channel"]))
+        raise UserError(
+            "admin.err.unknown_setting",
+            key=key,
+            keys=", ".join([*INT_SETTINGS, "language", "tone", "timezone", "emoji", "kudos-channel"]),
+        )
     ctx.session.add(ws)
     ctx.ephemeral(ctx.t("admin.saved", key=key, value=value))
 
@@ -178,4 +185,6 @@ def register(router: Router) -> None:
         elif sub in ("help", "hilfe"):
             ctx.ephemeral(ctx.t("admin.help.long"))
         else:
-            raise UserError("admin.err.unknown_setting", key=sub, keys="settings, set, values, department, admin, language")
+            raise UserError(
+                "admin.err.unknown_setting", key=sub, keys="settings, set, values, department, admin, language"
+            )

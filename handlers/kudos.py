@@ -31,7 +31,13 @@ PERIOD_WORDS = {
     "gesamt": "all",
     "immer": "all",
 }
-DIRECTION_WORDS = {"given": "given", "gegeben": "given", "givers": "given", "received": "received", "erhalten": "received"}
+DIRECTION_WORDS = {
+    "given": "given",
+    "gegeben": "given",
+    "givers": "given",
+    "received": "received",
+    "erhalten": "received",
+}
 
 
 @dataclass
@@ -188,9 +194,7 @@ async def give(ctx: Ctx, text: str, *, source: str, message_id: str | None = Non
 
     names = [f"<@{p.user_id}>" for p in receivers]
     label = value_label(ctx, value)
-    cross_any = any(
-        ctx.member.department and p.department and p.department != ctx.member.department for p in receivers
-    )
+    cross_any = any(ctx.member.department and p.department and p.department != ctx.member.department for p in receivers)
     celebration = [
         Header(text=ctx.t("kudos.celebrate.header")),
         Section(
@@ -203,20 +207,36 @@ async def give(ctx: Ctx, text: str, *, source: str, message_id: str | None = Non
             + "\n> "
             + user_text(parsed.reason)
         ),
-        Context(text=ctx.t("kudos.celebrate.value", value=label) + ("  ·  " + ctx.t("kudos.cross_team") if cross_any else "")),
+        Context(
+            text=ctx.t("kudos.celebrate.value", value=label)
+            + ("  ·  " + ctx.t("kudos.cross_team") if cross_any else "")
+        ),
     ]
     channel = ws.kudos_channel_id or conv
     if source == "command" or ws.kudos_channel_id:
         if channel and not (ctx.event.conversation and ctx.event.conversation.kind == "dm" and not ws.kudos_channel_id):
-            ctx.post(channel, Message(blocks=celebration, text=ctx.t("kudos.celebrate.header")), dedupe_key=f"kudos:{batch}:post")
+            ctx.post(
+                channel,
+                Message(blocks=celebration, text=ctx.t("kudos.celebrate.header")),
+                dedupe_key=f"kudos:{batch}:post",
+            )
     for person in receivers:
         t = ctx.translator_for_member(person)
         ctx.dm(
             person.user_id,
             Message(
                 blocks=[
-                    Section(text=t("kudos.dm.text", giver=f"<@{giver}>", points=points) + "\n> " + user_text(parsed.reason)),
-                    Context(text=t("kudos.celebrate.value", value=(value.label_de if t.lang == "de" else value.label_en) if value else t("kudos.no_value"))),
+                    Section(
+                        text=t("kudos.dm.text", giver=f"<@{giver}>", points=points) + "\n> " + user_text(parsed.reason)
+                    ),
+                    Context(
+                        text=t(
+                            "kudos.celebrate.value",
+                            value=(value.label_de if t.lang == "de" else value.label_en)
+                            if value
+                            else t("kudos.no_value"),
+                        )
+                    ),
                 ],
                 text=t("kudos.dm.text", giver=name_of(ctx.member, giver), points=points),
             ),
@@ -459,7 +479,11 @@ def register(router: Router) -> None:
             await give_reaction(ctx, ev)
         else:
             rows = await q.kudos_for_message(
-                ctx.session, workspace_id=ctx.workspace.id, message_id=ev.message_id, giver_id=ctx.actor.user_id, source="reaction"
+                ctx.session,
+                workspace_id=ctx.workspace.id,
+                message_id=ev.message_id,
+                giver_id=ctx.actor.user_id,
+                source="reaction",
             )
             await q.delete_kudos(ctx.session, rows[:1])
 
@@ -467,7 +491,9 @@ def register(router: Router) -> None:
     async def on_deleted(ctx: Ctx) -> None:
         ev = ctx.event
         assert isinstance(ev, MessageDeletedEvent)
-        rows = await q.kudos_for_message(ctx.session, workspace_id=ctx.workspace.id, message_id=ev.message_id, source="message")
+        rows = await q.kudos_for_message(
+            ctx.session, workspace_id=ctx.workspace.id, message_id=ev.message_id, source="message"
+        )
         await q.delete_kudos(ctx.session, rows)
 
 
@@ -507,4 +533,8 @@ async def give_reaction(ctx: Ctx, ev: ReactionEvent) -> None:
         )
     )
     t = ctx.translator_for_member(person)
-    ctx.dm(person.user_id, t("kudos.dm.reaction", giver=f"<@{ctx.actor.user_id}>"), dedupe_key=f"kudos:react:{ev.event_id or uuid.uuid4().hex}")
+    ctx.dm(
+        person.user_id,
+        t("kudos.dm.reaction", giver=f"<@{ctx.actor.user_id}>"),
+        dedupe_key=f"kudos:react:{ev.event_id or uuid.uuid4().hex}",
+    )

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
 
 from storage.models import CompanyValue, Member, OutboxMessage, ProcessedEvent, Workspace
 from storage.types import utcnow
@@ -73,7 +74,8 @@ async def upsert_member(session: AsyncSession, *, workspace_id: str, user_id: st
         _insert(session, Member)
         .values(workspace_id=workspace_id, user_id=user_id, created_at=now, updated_at=now, **known)
         .on_conflict_do_update(
-            index_elements=["workspace_id", "user_id"], set_={**known, "updated_at": now} if known else {"updated_at": now}
+            index_elements=["workspace_id", "user_id"],
+            set_={**known, "updated_at": now} if known else {"updated_at": now},
         )
     )
     await session.execute(stmt)
@@ -82,9 +84,7 @@ async def upsert_member(session: AsyncSession, *, workspace_id: str, user_id: st
     return member
 
 
-async def get_member(
-    session: AsyncSession, *, workspace_id: str, user_id: str, refresh: bool = False
-) -> Member | None:
+async def get_member(session: AsyncSession, *, workspace_id: str, user_id: str, refresh: bool = False) -> Member | None:
     stmt = select(Member).where(Member.workspace_id == workspace_id, Member.user_id == user_id)
     if refresh:
         stmt = stmt.execution_options(populate_existing=True)
@@ -96,7 +96,9 @@ async def find_member_by_name(session: AsyncSession, *, workspace_id: str, name:
     low = name.lower().lstrip("@")
     stmt = select(Member).where(
         Member.workspace_id == workspace_id,
-        or_(func.lower(Member.handle) == low, func.lower(Member.user_id) == low, func.lower(Member.display_name) == low),
+        or_(
+            func.lower(Member.handle) == low, func.lower(Member.user_id) == low, func.lower(Member.display_name) == low
+        ),
     )
     return (await session.execute(stmt)).scalars().first()
 

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, delete, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
 
 from storage.core import insert_ignore
 from storage.models import BudgetDay, Kudos, Member
@@ -42,7 +43,11 @@ async def refund_budget(session: AsyncSession, *, workspace_id: str, user_id: st
     await session.execute(
         update(BudgetDay)
         .where(BudgetDay.workspace_id == workspace_id, BudgetDay.user_id == user_id, BudgetDay.day == day)
-        .values(spent=func.max(BudgetDay.spent - points, 0) if _is_sqlite(session) else func.greatest(BudgetDay.spent - points, 0))
+        .values(
+            spent=func.max(BudgetDay.spent - points, 0)
+            if _is_sqlite(session)
+            else func.greatest(BudgetDay.spent - points, 0)
+        )
     )
 
 
@@ -178,7 +183,9 @@ async def rank_of(
     if mine is None:
         return None
     higher = (
-        await session.execute(select(func.count(func.distinct(sub.c.total))).where(sub.c.total > mine, sub.c.uid != user_id))
+        await session.execute(
+            select(func.count(func.distinct(sub.c.total))).where(sub.c.total > mine, sub.c.uid != user_id)
+        )
     ).scalar_one()
     return Ranked(user_id, int(mine), int(higher) + 1)
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from typing import TextIO
 
-from sqlalchemy import select
+from sqlmodel import select
 
 from bot.app import Starling
 from bot.console.demo import member_count, seed_demo

@@ -6,8 +6,9 @@ import random
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
 
 from storage import core
 from storage.models import Kudos, Member
@@ -34,10 +35,18 @@ REASONS = [
 
 async def seed_demo(session: AsyncSession, *, workspace_id: str, now: datetime, seed: int = 7) -> bool:
     """Create the demo colleagues and history once; False if the workspace already has kudos."""
-    has = (await session.execute(select(func.count()).select_from(Kudos).where(Kudos.workspace_id == workspace_id))).scalar_one()
+    has = (
+        await session.execute(select(func.count()).select_from(Kudos).where(Kudos.workspace_id == workspace_id))
+    ).scalar_one()
     for uid, name, dept, admin in COLLEAGUES:
         await core.upsert_member(
-            session, workspace_id=workspace_id, user_id=uid, display_name=name, handle=uid, department=dept, is_admin=admin
+            session,
+            workspace_id=workspace_id,
+            user_id=uid,
+            display_name=name,
+            handle=uid,
+            department=dept,
+            is_admin=admin,
         )
     if has:
         return False

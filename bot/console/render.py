@@ -22,12 +22,16 @@ from bot.messages import (
 BAR_WIDTH = 20
 
 
-def render(message: Message, name_of: Callable[[str], str], *, buttons: list[tuple[str, str, str]] | None = None) -> str:
+def render(
+    message: Message, name_of: Callable[[str], str], *, buttons: list[tuple[str, str, str]] | None = None
+) -> str:
     """Render for a terminal; ``buttons`` collects (label, action_id, value) so the console can click them."""
 
     def text(s: str) -> str:
         # Our own mentions become @names; user-typed text is shown as typed (the terminal cannot ping).
-        return render_markup(s, escape=lambda u: u, markup=lambda own: MENTION_RE.sub(lambda m: "@" + name_of(m.group(1)), own))
+        return render_markup(
+            s, escape=lambda u: u, markup=lambda own: MENTION_RE.sub(lambda m: "@" + name_of(m.group(1)), own)
+        )
 
     lines: list[str] = []
     for block in message.blocks:

@@ -11,7 +11,6 @@ from sqlmodel.sql.sqltypes import AutoString
 from storage.tables import metadata
 from storage.types import UTCDateTime
 
-
 config = context.config
 
 
