@@ -198,6 +198,7 @@ class Router:
         self._messages: list[Route] = []
         self._actions: list[tuple[str, Handler]] = []
         self._events: list[tuple[type[Event], Handler]] = []
+        self.schedules: dict[str, Callable[[Any], Awaitable[None]]] = {}
 
     # registration -------------------------------------------------------------------------------
     def command(
@@ -246,6 +247,17 @@ class Router:
     def on(self, event_type: type[Event]) -> Callable[[F], F]:
         def deco(fn: F) -> F:
             self._events.append((event_type, fn))
+            return fn
+
+        return deco
+
+    def schedule(self, name: str) -> Callable[[Callable[[Any], Awaitable[None]]], Callable[[Any], Awaitable[None]]]:
+        """A scheduled function, called on every scheduler tick with a ``bot.jobs.JobContext``."""
+
+        def deco(fn: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
+            if name in self.schedules:
+                raise ValueError(f"schedule {name!r} registered twice")
+            self.schedules[name] = fn
             return fn
 
         return deco

@@ -212,14 +212,16 @@ async def give(ctx: Ctx, text: str, *, source: str, message_id: str | None = Non
             + ("  ·  " + ctx.t("kudos.cross_team") if cross_any else "")
         ),
     ]
-    channel = ws.kudos_channel_id or conv
-    if source == "command" or ws.kudos_channel_id:
-        if channel and not (ctx.event.conversation and ctx.event.conversation.kind == "dm" and not ws.kudos_channel_id):
-            ctx.post(
-                channel,
-                Message(blocks=celebration, text=ctx.t("kudos.celebrate.header")),
-                dedupe_key=f"kudos:{batch}:post",
-            )
+    # A /kudos command is celebrated where it was given (or in the kudos channel); an emoji message in a
+    # channel is already public, so it is celebrated only when a kudos channel is configured.
+    in_dm = bool(ctx.event.conversation and ctx.event.conversation.kind == "dm")
+    channel = ws.kudos_channel_id or (conv if source == "command" and not in_dm else None)
+    if channel:
+        ctx.post(
+            channel,
+            Message(blocks=celebration, text=ctx.t("kudos.celebrate.header")),
+            dedupe_key=f"kudos:{batch}:post",
+        )
     for person in receivers:
         t = ctx.translator_for_member(person)
         ctx.dm(

@@ -148,3 +148,16 @@ class OutboxMessage(SQLModel, table=True):
     platform_message_id: str | None = Field(default=None, max_length=255)
     created_at: datetime = ts_column()
     sent_at: datetime | None = opt_ts_column()
+
+
+class ScheduledClaim(SQLModel, table=True):
+    """A scheduled post claimed before it is sent: one row per (workspace, channel, kind, period)."""
+
+    __tablename__ = "scheduled_claim"
+
+    workspace_id: str = Field(primary_key=True, max_length=120)
+    channel_id: str = Field(primary_key=True, max_length=255)
+    kind: str = Field(primary_key=True, max_length=40)
+    period: str = Field(primary_key=True, max_length=40)
+    claimed_at: datetime = ts_column()
+    claimed_by: str = Field(default="", max_length=120)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_core
 Revises:
-Create Date: 2026-11-22 21:44:03.650811
+Create Date: 2026-11-22 21:51:17.097632
 """
 
 from collections.abc import Sequence
@@ -63,6 +63,16 @@ def upgrade() -> None:
     with op.batch_alter_table("processed_event", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_processed_event_created_at"), ["created_at"], unique=False)
 
+    op.create_table(
+        "scheduled_claim",
+        sa.Column("workspace_id", sa.String(length=120), nullable=False),
+        sa.Column("channel_id", sa.String(length=255), nullable=False),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("period", sa.String(length=40), nullable=False),
+        sa.Column("claimed_at", storage.types.UTCDateTime(), nullable=False),
+        sa.Column("claimed_by", sa.String(length=120), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "channel_id", "kind", "period"),
+    )
     op.create_table(
         "workspace",
         sa.Column("id", sa.String(length=120), nullable=False),
@@ -182,6 +192,7 @@ def downgrade() -> None:
 
     op.drop_table("company_value")
     op.drop_table("workspace")
+    op.drop_table("scheduled_claim")
     with op.batch_alter_table("processed_event", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_processed_event_created_at"))
 
