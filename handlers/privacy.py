@@ -364,7 +364,7 @@ async def build_sheet(
         if policy is None:
             rule = t("privacy.sheet.rule_none")
         elif policy.action == "keep":
-            rule = t("privacy.sheet.rule_keep")
+            rule = t("privacy.sheet.rule_keep_person" if store.person_columns(table) else "privacy.sheet.rule_keep")
         else:
             rule = t(f"privacy.sheet.rule_{policy.action}", months=cfg.retention_months)
         cols = ", ".join(store.person_columns(table)) or "—"
