@@ -338,3 +338,15 @@ async def test_privacy_sheet_in_chat_reflects_configuration(bot: BotHarness) -> 
     assert "SQLite" in en and "none configured" in en and "none (terminal only)" in en
     for table in store.all_tables():
         assert f"`{table.name}`" in en
+
+
+async def test_delivered_export_file_is_not_kept_in_the_queue(bot: BotHarness) -> None:
+    out = await bot.say("privacy export", as_="anna")
+    assert attachment(out, "starling-data-anna").exists()
+    async with bot.app.sessions() as s:
+        from storage.models import OutboxMessage
+
+        rows = (await s.execute(select(OutboxMessage).where(OutboxMessage.target_id == "anna"))).scalars().all()
+    exports = [r for r in rows if "Datensätze" in json.dumps(r.payload, ensure_ascii=False)]
+    assert len(exports) == 1 and exports[0].status == "sent"
+    assert exports[0].payload["attachments"] == []
