@@ -340,6 +340,10 @@ def _scope(table: Table, workspace_id: str) -> Any:
         return table.c.key.startswith(f"{workspace_id}:", autoescape=True)
     if table.name == "workspace":
         return table.c.id == workspace_id
+    for fk in table.foreign_keys:  # a child row belongs to its parent's workspace
+        parent = fk.column.table
+        if "workspace_id" in parent.c:
+            return fk.parent.in_(select(fk.column).where(parent.c.workspace_id == workspace_id))
     return None
 
 
@@ -575,7 +579,7 @@ async def apply_retention(
             continue
         scope = _scope(table, workspace_id)
         if scope is None:
-            continue  # rows without a workspace go with their parent (foreign key) instead
+            continue
         ts = table.c[policy.timestamp]
         is_day = isinstance(_base_type(ts), Date) and not isinstance(_base_type(ts), DateTime)
         old = ts < (cutoff_day or cutoff.date()) if is_day else ts < cutoff
