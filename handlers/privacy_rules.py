@@ -11,13 +11,14 @@ from datetime import datetime
 
 from bot.messages import Bar, BarList, Context, Header, Message, Section
 from bot.router import Context as Ctx
-from bot.router import UserError
+from bot.router import LanguageModel, UserError
 from storage import privacy
 from storage.privacy import feature_enabled, min_group_ok, min_group_size, person_figures_visible
 
 __all__ = [
     "feature_enabled",
     "individual_boards",
+    "language_model",
     "min_group_ok",
     "min_group_size",
     "person_figures_visible",
@@ -30,6 +31,13 @@ async def require_feature(ctx: Ctx, feature: str) -> None:
     """Raise a localized refusal when ``feature`` is switched off in the workspace."""
     if not await feature_enabled(ctx.session, ctx.workspace.id, feature):
         raise UserError("privacy.err.feature_off", feature=ctx.t(f"privacy.features.{feature}"))
+
+
+async def language_model(ctx: Ctx) -> LanguageModel | None:
+    """The language model if one is configured and the workspace allows its use, else None."""
+    if ctx.services.llm is None or not await feature_enabled(ctx.session, ctx.workspace.id, "llm"):
+        return None
+    return ctx.services.llm
 
 
 async def individual_boards(ctx: Ctx) -> bool:
