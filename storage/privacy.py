@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Date, DateTime, String, Table, and_, cast, delete, func, or_, select, update
@@ -64,7 +64,13 @@ PERSON_COLUMNS = frozenset(
     }
 )
 # Columns that hold a person's id only in some rows (a DM's recipient).
-CONDITIONAL_PERSON_COLUMNS = {"outbox": ("target_id", "target_kind", "dm")}
+CONDITIONAL_PERSON_COLUMNS = {
+    "outbox": ("target_id", "target_kind", "dm"),
+    "outbox_lane": ("target_id", "target_kind", "dm"),
+}
+# Tables whose rows about an erased person are deleted rather than pseudonymised: they describe only
+# that person (roles, platform identities, personal chats, queued DMs) and keep other identifiers.
+ERASE_ROWS = frozenset({"outbox", "outbox_lane", "privacy_role", "teams_user", "teams_conversation"})
 PSEUDONYM_PREFIX = "former-"
 
 PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -351,8 +357,8 @@ def _mention(user_id: str) -> str:
     return f"<@{user_id}>"
 
 
-def _person_rows_clause(table: Table, user_id: str) -> Any:
-    """Rows naming the person: an id column equal to their id, or a ``<@id>`` mention in any text."""
+def _person_id_clause(table: Table, user_id: str) -> Any:
+    """Rows whose person columns hold the person's id; None for tables without such columns."""
     conds: list[Any] = []
     for c in _string_columns(table):
         if c.name in PERSON_COLUMNS or c.name in ("channel_id",):
@@ -360,6 +366,13 @@ def _person_rows_clause(table: Table, user_id: str) -> Any:
     extra = CONDITIONAL_PERSON_COLUMNS.get(table.name)
     if extra:
         conds.append(and_(table.c[extra[0]] == user_id, table.c[extra[1]] == extra[2]))
+    return or_(*conds) if conds else None
+
+
+def _person_rows_clause(table: Table, user_id: str) -> Any:
+    """Rows naming the person: an id column equal to their id, or a ``<@id>`` mention in any text."""
+    own = _person_id_clause(table, user_id)
+    conds: list[Any] = [own] if own is not None else []
     for c in _text_columns(table):
         conds.append(cast(c, String).contains(_mention(user_id), autoescape=True))
     return or_(*conds) if conds else None
@@ -440,14 +453,16 @@ async def erase_person(
         names += [member.display_name or "", member.handle or ""]
     scrub = Scrubber(user_id=user_id, pseudonym=pseudonym, label=label, names=[n for n in names if n])
     counts: dict[str, int] = {}
-    outbox = SQLModel.metadata.tables["outbox"]
-    res = await session.execute(
-        delete(outbox).where(
-            outbox.c.workspace_id == workspace_id, outbox.c.target_kind == "dm", outbox.c.target_id == user_id
-        )
-    )
-    if res.rowcount:  # type: ignore[attr-defined]
-        counts["outbox"] = int(res.rowcount)  # type: ignore[attr-defined]
+    for table in all_tables():
+        if table.name not in ERASE_ROWS:
+            continue
+        clause = _person_id_clause(table, user_id)
+        scope = _scope(table, workspace_id)
+        if clause is None:
+            continue
+        res = await session.execute(delete(table).where(clause, *([scope] if scope is not None else [])))
+        if res.rowcount:  # type: ignore[attr-defined]
+            counts[table.name] = int(res.rowcount)  # type: ignore[attr-defined]
     if member is not None:
         member_t = SQLModel.metadata.tables["member"]
         await session.execute(
@@ -527,6 +542,27 @@ RETENTION: dict[str, Retention] = {
     "privacy_settings": KEEP_CONFIG,
     "feature_switch": KEEP_CONFIG,
     "privacy_role": Retention("keep", reason="current roles"),
+    # prompts
+    "prompt_subscription": KEEP_CONFIG,
+    "custom_prompt": Retention("keep", reason="the workspace's own prompt library"),
+    "prompt_post": Retention("delete", "posted_at"),
+    "prompt_answer": Retention("delete", "created_at"),
+    "prompt_highlight": Retention("delete", "created_at"),
+    "prompt_draft_request": Retention("delete", "created_at"),
+    "customer_feedback": Retention("delete", "created_at"),
+    # suggestions and their audit trail
+    "suggestion_settings": KEEP_CONFIG,
+    "suggestion_approver": Retention("keep", reason="current approvers"),
+    "suggestion": Retention("delete", "created_at"),
+    "suggestion_event": Retention("delete", "at"),
+    "suggestion_vote": Retention("delete", "created_at"),
+    "suggestion_follower": Retention("delete", "created_at"),
+    "suggestion_draft": Retention("delete", "created_at"),
+    "suggestion_anon_bucket": Retention("delete", "hour"),
+    # platforms and delivery
+    "teams_conversation": Retention("keep", reason="where to deliver; personal chats erased with the person"),
+    "teams_user": Retention("keep", reason="platform identity; erased with the person"),
+    "outbox_lane": Retention("keep", reason="delivery state"),
 }
 
 
@@ -582,7 +618,12 @@ async def apply_retention(
             continue
         ts = table.c[policy.timestamp]
         is_day = isinstance(_base_type(ts), Date) and not isinstance(_base_type(ts), DateTime)
-        old = ts < (cutoff_day or cutoff.date()) if is_day else ts < cutoff
+        if is_day:
+            old = ts < (cutoff_day or cutoff.date())
+        elif isinstance(_base_type(ts), String):  # an ISO text such as "2026-11-18T09"
+            old = ts < cutoff.astimezone(UTC).strftime("%Y-%m-%dT%H")
+        else:
+            old = ts < cutoff
         where = and_(scope, old, *[table.c[k].in_(v) for k, v in policy.only.items()])
         if policy.action == "delete":
             await _delete_with_children(session, table, where, tables, counts)
