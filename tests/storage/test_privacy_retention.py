@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from structlog.testing import capture_logs
 
 from bot.scheduler import run_tick
 from storage import core
@@ -86,7 +87,17 @@ async def test_retention_deletes_exactly_what_is_older_than_the_period(anybot: B
         await store.record_audit(s, ws, "max", "old.action", at=just_before)
         await store.record_audit(s, ws, "max", "kept.action", at=cutoff)
 
-    await run_tick(bot.app.router, bot.app.services, now)
+    with capture_logs() as logs:
+        await run_tick(bot.app.router, bot.app.services, now)
+    done = [e for e in logs if e["event"] == "retention_done" and e["workspace"] == ws]
+    assert len(done) == 1
+    assert {k: done[0].get(k) for k in ("kudos", "processed_event", "outbox", "budget_day", "audit_log")} == {
+        "kudos": 1,
+        "processed_event": 1,
+        "outbox": 2,
+        "budget_day": 1,
+        "audit_log": 1,
+    }
 
     assert await reasons(bot) == {"ret-at-cutoff", "ret-now", "ret-other-workspace"}
     async with bot.app.sessions() as s:
