@@ -3,6 +3,7 @@ private messages to one person (their 1:1 chat, created when needed) and the peo
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import email.utils
 import time
@@ -97,6 +98,8 @@ class TeamsSender:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], connectors: Connectors) -> None:
         self.sessions = sessions
         self.connectors = connectors
+        # Opening a 1:1 chat twice is harmless (Teams returns the same one) but wasteful: one at a time per person.
+        self._opening: dict[tuple[str, str], asyncio.Lock] = {}
 
     # -- the outbox Sender protocol -----------------------------------------------------------------
     async def send(self, row: OutboxMessage, message: Message) -> str | None:
@@ -157,6 +160,13 @@ class TeamsSender:
 
     async def personal_reference(
         self, workspace_id: str, user_id: str, *, hint: TeamsConversation | None = None
+    ) -> TeamsConversation:
+        lock = self._opening.setdefault((workspace_id, user_id), asyncio.Lock())
+        async with lock:
+            return await self._personal_reference(workspace_id, user_id, hint)
+
+    async def _personal_reference(
+        self, workspace_id: str, user_id: str, hint: TeamsConversation | None
     ) -> TeamsConversation:
         async with self.sessions() as session:
             ref = await store.personal_conversation(session, workspace_id=workspace_id, user_id=user_id)

@@ -22,6 +22,7 @@ from tests.teams.conftest import (
     THREAD_ID,
     WORKSPACE,
     TeamsClient,
+    load,
 )
 
 
@@ -288,6 +289,7 @@ async def test_invoke_refusal_is_a_message_for_the_clicker_only(teams: TeamsClie
 async def test_unreadable_invoke_gets_the_expected_response_shape(teams: TeamsClient) -> None:
     activity = teams._base("invoke_adaptive_card_action.json")  # the published one: no verb, no action id
     status, body = await teams.post(activity)
-    assert status == 200
-    assert body["statusCode"] == 200 and body["type"] == "application/vnd.microsoft.activity.message"
-    assert "can't read this card" in body["value"]
+    expected = load("invoke_adaptive_card_action.expected_response.json")
+    assert status == expected["http_status"]
+    assert set(body) == set(expected["body"]) and body["type"] == expected["body"]["type"]
+    assert body["statusCode"] == 200 and "can't read this card" in body["value"]
