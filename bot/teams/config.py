@@ -21,11 +21,6 @@ def auth_required(settings: Settings) -> bool:
     return bool(settings.teams_app_id) or settings.environment == "production"
 
 
-def local_mode(settings: Settings) -> bool:
-    """The unauthenticated local mode: no app id, and not production."""
-    return not auth_required(settings)
-
-
 def teams_auth_warning(settings: Settings) -> str | None:
     """Log the loud start-up warning of the unauthenticated local mode; returns it (None when authenticated).
 

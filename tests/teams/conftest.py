@@ -146,6 +146,18 @@ async def connector() -> AsyncIterator[FakeBotConnector]:
 @pytest.fixture
 async def teams(db_url: str, connector: FakeBotConnector) -> AsyncIterator[TeamsClient]:
     """Starling in the unauthenticated local mode (no app id), as with the Bot Framework Emulator."""
+    async for client in _running(db_url, connector):
+        yield client
+
+
+@pytest.fixture
+async def teams_any_db(any_db_url: str, connector: FakeBotConnector) -> AsyncIterator[TeamsClient]:
+    """The same on SQLite and on PostgreSQL."""
+    async for client in _running(any_db_url, connector):
+        yield client
+
+
+async def _running(db_url: str, connector: FakeBotConnector) -> AsyncIterator[TeamsClient]:
     settings = Settings(database_url=db_url, _env_file=None)  # type: ignore[call-arg]
     app = Starling(settings, run_migrations=False)
     web_app = web.Application()

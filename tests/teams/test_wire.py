@@ -46,7 +46,8 @@ def texts_of(card: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-async def test_channel_kudos_gives_one_kudos_and_celebrates_in_the_thread(teams: TeamsClient) -> None:
+async def test_channel_kudos_gives_one_kudos_and_celebrates_in_the_thread(teams_any_db: TeamsClient) -> None:
+    teams = teams_any_db
     activity = teams.channel_message(
         "kudos <at>Anna Schmidt</at> danke für die schnelle Hilfe beim Kunden #kundenfokus", {"Anna Schmidt": ANNA}
     )
