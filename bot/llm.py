@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import openai
 import structlog
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    import openai
 
 log = structlog.get_logger("starling.llm")
 
@@ -34,7 +37,11 @@ class OpenAIModel:
         self.model = model
         self.embedding_model = embedding_model
         self.timeout = timeout
-        self._client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
+        import openai  # imported only when a model is configured: it is a large package
+
+        self._client: openai.AsyncOpenAI = openai.AsyncOpenAI(
+            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+        )
 
     async def complete(self, system: str, prompt: str, *, max_tokens: int = 400) -> str | None:
         """The model's answer, or None when it failed or took longer than the time limit."""
