@@ -7,9 +7,13 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from bot.logging import configure
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def _console(args: argparse.Namespace, settings: Settings) -> int:
@@ -37,12 +41,12 @@ def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _resolve_workspace(session: object, wanted: str | None) -> str:
-    from sqlmodel import select
+async def _resolve_workspace(session: AsyncSession, wanted: str | None) -> str:
+    from sqlmodel import col, select
 
     from storage.models import Workspace
 
-    ids = list((await session.execute(select(Workspace.id).order_by(Workspace.id))).scalars().all())  # type: ignore[attr-defined]
+    ids = list((await session.execute(select(Workspace.id).order_by(col(Workspace.id)))).scalars().all())
     if wanted:
         if wanted not in ids:
             raise SystemExit(f"no workspace {wanted!r}; known: {', '.join(ids) or 'none yet'}")

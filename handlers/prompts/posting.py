@@ -15,7 +15,7 @@ from storage import prompts as store
 from storage.models import Workspace
 
 VOICE = "voice"  # prompts built around a real customer quote
-QUOTE_EVERY = 3  # every third prompt is a customer quote while unused quotes exist
+QUOTE_EVERY = 3  # every third prompt is a customer quote while unused quotes exist (every one: voice only)
 QUOTE_MAX = 300
 TEMPLATE_KINDS = {"quote-005": "praise", "quote-011": "survey", "quote-012": "cancellation"}
 
@@ -103,7 +103,7 @@ async def compose(
     feedback = None
     if not categories or VOICE in categories:
         since_quote = await store.posts_since_quote(session, workspace_id=ws, channel_id=channel_id)
-        if since_quote >= QUOTE_EVERY - 1:
+        if since_quote >= QUOTE_EVERY - 1 or categories == [VOICE]:
             feedback = await store.next_unused_feedback(session, workspace_id=ws, channel_id=channel_id)
     cycle = await store.current_cycle(session, workspace_id=ws, channel_id=channel_id)
     if feedback is not None:

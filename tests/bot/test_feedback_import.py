@@ -176,3 +176,20 @@ async def test_every_third_prompt_is_built_around_a_real_quote(bot: BotHarness) 
     async with bot.app.sessions() as s:
         later = (await s.execute(select(PromptPost).where(PromptPost.day > posts[-1].day))).scalars().all()
     assert len(later) == 3 and all(p.category == "perspective" for p in later)
+
+
+async def test_a_channel_with_only_customer_voice_gets_a_quote_every_day_while_there_are_quotes(
+    bot: BotHarness,
+) -> None:
+    await bot.say("prompt zitat Warum muss ich meine Kundennummer dreimal nennen?")
+    await bot.say("prompt zitat Der Techniker kam pünktlich und hat alles erklärt, danke!")
+    await bot.say("prompt subscribe 09:30 täglich Europe/Berlin")
+    await bot.say("prompt kategorien kundenstimme")
+    start = datetime(2026, 11, 19, 8, 30, tzinfo=UTC)
+    for day in range(3):
+        await run_tick(bot.app.router, bot.app.services, start + timedelta(days=day))
+    async with bot.app.sessions() as s:
+        posts = (await s.execute(select(PromptPost).order_by(PromptPost.day))).scalars().all()
+    assert [p.category for p in posts[:2]] == ["voice", "voice"]
+    assert "Kundennummer dreimal" in posts[0].text and "Techniker kam pünktlich" in posts[1].text
+    assert posts[2].feedback_id is None  # quotes used up: the library fills in

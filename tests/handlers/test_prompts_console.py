@@ -140,3 +140,19 @@ async def test_own_prompts_join_the_rotation_and_can_be_removed(bot: BotHarness)
     assert "What does accounting need from you today?" in [p.text for p in await posts(bot)]
     assert "aus der Rotation entfernt" in await bot.say("prompt entfernen 1")
     assert "gibt es in diesem Workspace nicht" in await bot.say("prompt entfernen 1")
+
+
+async def test_channel_commands_are_refused_in_a_direct_message(bot: BotHarness) -> None:
+    from bot.console.adapter import WORKSPACE
+    from bot.events import Actor, Conversation, MessageEvent, Platform
+
+    await bot.console.send_event(
+        MessageEvent(
+            actor=Actor(platform=Platform.CONSOLE, workspace_id=WORKSPACE, user_id="max", is_admin=True),
+            conversation=Conversation(id="D-max", kind="dm"),
+            text="prompt subscribe 09:30",
+            addressed=True,
+        )
+    )
+    assert "nicht in einer Direktnachricht" in bot.output[-1]
+    assert await subscription(bot, "D-max") is None
