@@ -40,13 +40,11 @@ def _channel_t(ctx: Ctx, language: str) -> Translator:
 
 
 def _local(ctx: Ctx, when: datetime, zone: str) -> str:
+    """``Do 19.11. 09:30`` / ``Thu 2026-11-19 09:30`` in the channel's zone."""
     local = when.astimezone(ZoneInfo(zone))
-    days = ctx.t("prompts.weekdays").split(",")
-    return (
-        f"{days[local.weekday()]} {local:%d.%m.} {local:%H:%M}"
-        if ctx.t.lang == "de"
-        else (f"{days[local.weekday()]} {local:%Y-%m-%d} {local:%H:%M}")
-    )
+    day = ctx.t("prompts.weekdays").split(",")[local.weekday()]
+    date_part = f"{local:%d.%m.}" if ctx.t.lang == "de" else f"{local:%Y-%m-%d}"
+    return f"{day} {date_part} {local:%H:%M}"
 
 
 def _rest_text(ctx: Ctx) -> str:
