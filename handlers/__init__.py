@@ -6,8 +6,8 @@ from bot.router import Router
 
 
 def register_all(router: Router) -> Router:
-    from handlers import admin, help, kudos, privacy
+    from handlers import admin, help, kudos, privacy, prompts, welcome
 
-    for feature in (kudos, admin, privacy, help):
+    for feature in (kudos, prompts, admin, privacy, help, welcome):
         feature.register(router)
     return router
