@@ -11,9 +11,13 @@ from sqlalchemy import and_, func, or_, select
 
 from bot.console.demo import COLLEAGUES
 from storage import privacy as store
+from storage import teams
+from storage.db import transaction
 from storage.models import Kudos
 from tests.kit import BotHarness, Clock
 
+AAD_ID = "9f1c-aad-7"
+PERSONAL_CHAT = "a:1personal-chat-7"
 ATTACHMENT_RE = re.compile(r"📎 (\S+): (\S+)")
 
 
@@ -208,6 +212,25 @@ async def make_data_everywhere(bot: BotHarness, who: str = "anna") -> None:
     await bot.say(f"kudos @{who} danke für die Hilfe beim schwierigen Kunden #kundenfokus", as_="max")  # DM
     await bot.say("kudos @ben danke, dass du für mich eingesprungen bist #teamwork", as_=who)  # budget_day
     await bot.say("kudos @clara danke, dass du mit Anna Schmidt den Kunden gerettet hast", as_="ben")
+    # prompts: subscription and custom prompt (created_by), an answer (author_id), a highlight (user_id)
+    assert "Impuls" in await bot.say("prompt subscribe 09:30 mon-fri Europe/Berlin", as_=who)
+    assert "gepostet" in await bot.say("prompt now", as_=who)
+    await bot.say("prompt add #internal Wie würde der Kunde das sehen? | How would the customer see it?", as_=who)
+    assert "Danke für" in await bot.say("prompt answer Ich würde zuerst den Kunden anrufen und fragen", as_=who)
+    await bot.say("prompt answers", as_=who)
+    assert "Hervorgehoben" in await bot.say("/click 1", as_=who)
+    # Teams: what the adapter stores for a person (identity and personal chat)
+    async with transaction(bot.app.sessions) as s:
+        await teams.save_user(s, workspace_id=bot.workspace_id, user_id=who, aad_object_id=AAD_ID)
+        await teams.save_conversation(
+            s,
+            workspace_id=bot.workspace_id,
+            conversation_id=PERSONAL_CHAT,
+            kind="personal",
+            service_url="https://smba.example/emea/",
+            bot_id="28:bot",
+            user_id=who,
+        )
 
 
 def person_clause(table: Any, uid: str) -> Any:
@@ -279,7 +302,11 @@ async def test_forget_me_leaves_nothing_identifying(anybot: BotHarness) -> None:
     out = await bot.say("/click 1", as_="anna")
     assert "Du bist aus Starling gelöscht" in out
 
-    leftovers = [(t, c, text) for t, c, text in await scan_everything(bot) if pattern.search(text)]
+    leftovers = [
+        (t, c, text)
+        for t, c, text in await scan_everything(bot)
+        if pattern.search(text) or AAD_ID in text or PERSONAL_CHAT in text
+    ]
     assert leftovers == []
     assert await kudos_count(bot) == total_before
     assert await received(bot, "ben") == ben_before
@@ -350,3 +377,35 @@ async def test_delivered_export_file_is_not_kept_in_the_queue(bot: BotHarness) -
     exports = [r for r in rows if "Datensätze" in json.dumps(r.payload, ensure_ascii=False)]
     assert len(exports) == 1 and exports[0].status == "sent"
     assert exports[0].payload["attachments"] == []
+
+
+async def test_prompt_switches(bot: BotHarness) -> None:
+    await bot.say("prompt subscribe 09:30 mon-fri Europe/Berlin", as_="max")
+    await bot.say("privacy feature prompts off", as_="max")
+    assert "(only you) Tägliche Impulsfragen ist in diesem Workspace ausgeschaltet." in await bot.say(
+        "prompt now", as_="max"
+    )
+    await bot.say("privacy feature prompts on", as_="max")
+    assert "gepostet" in await bot.say("prompt now", as_="max")
+    await bot.say("privacy feature prompt-answers off", as_="max")
+    out = await bot.say("prompt answer Ich würde zuerst den Kunden anrufen und fragen", as_="anna")
+    assert "Antworten auf Impulsfragen ist in diesem Workspace ausgeschaltet." in out and "→" not in out
+    await bot.say("privacy feature feedback-import off", as_="max")
+    out = await bot.say("prompt quote Die Wartezeit am Telefon war viel zu lang", as_="max")
+    assert "Import von Kundenfeedback ist in diesem Workspace ausgeschaltet." in out
+
+
+async def test_language_model_follows_the_llm_switch(bot: BotHarness) -> None:
+    class Model:
+        async def complete(self, system: str, prompt: str, *, max_tokens: int = 400) -> str | None:
+            return None
+
+        async def embed(self, texts: Any) -> list[list[float]] | None:
+            return None
+
+    bot.app.services.llm = Model()
+    assert "kein Sprachmodell" not in await bot.say("prompt draft 3", as_="max")
+    await bot.say("privacy profile works-council", as_="max")  # the LLM is off until switched on
+    assert "kein Sprachmodell" in await bot.say("prompt draft 3", as_="max")
+    await bot.say("privacy feature llm on", as_="max")
+    assert "kein Sprachmodell" not in await bot.say("prompt draft 3", as_="max")
