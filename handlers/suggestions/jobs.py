@@ -56,7 +56,7 @@ def reminder_message(job: JobContext, ws: Workspace, locale: str | None, items: 
             "suggestions.remind.line",
             id=s.id,
             title=user_text(s.title),
-            age=t.plural("suggestions.days", (job.now - s.created_at).days),
+            age=t.plural("suggestions.remind.waiting", (job.now - s.created_at).days),
         )
         for s in items
     ]

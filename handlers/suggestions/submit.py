@@ -138,7 +138,8 @@ async def submit(ctx: Ctx, payload: dict[str, Any], *, check_similar: bool = Tru
     vector: list[float] | None = None
     if check_similar:
         candidates = await q.candidates(ctx.session, workspace_id=ctx.workspace.id)
-        text = text_of(payload["title"], payload["problem"], payload["proposal"])
+        quick = payload["problem"].startswith(payload["title"].removesuffix(" …"))
+        text = payload["problem"] if quick else text_of(payload["title"], payload["problem"], payload["proposal"])
         found, vector = await similar(ctx.services.llm, text, candidates)
         if found:
             await hold_draft(ctx, payload, found)
