@@ -88,6 +88,8 @@ async def suggest_command(ctx: Ctx) -> None:
         await browse.show_command(ctx, rest)
     elif sub == "status" and len(rest) == 1:
         await browse.status_command(ctx, rest)
+    elif sub in ("withdraw", "zurückziehen") and len(rest) == 1:
+        await submit.withdraw(ctx, rest[0])
     elif sub in ("reply", "antwort", "antworten"):
         await browse.reply_command(ctx, rest)
     elif sub in ("vote", "abstimmen") and len(rest) == 1:
@@ -120,7 +122,8 @@ async def suggest_action(ctx: Ctx) -> None:
         else:
             await decide.on_click(ctx, verb, target)
     elif verb == "vote":
-        await browse.vote(ctx, target)
+        draft = ev.value.split("|", 1)[1] if "|" in ev.value else None
+        await browse.vote(ctx, target, draft=draft)
     elif verb == "follow":
         await browse.follow(ctx, target)
     elif verb == "thank":

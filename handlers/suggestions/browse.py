@@ -134,7 +134,8 @@ def require_author(ctx: Ctx, s: Suggestion) -> None:
         raise UserError("suggestions.err.not_author", id=s.id)
 
 
-async def vote(ctx: Ctx, raw_id: str) -> None:
+async def vote(ctx: Ctx, raw_id: str, *, draft: str | None = None) -> None:
+    """One vote per person; from the similar-suggestion hint, the held-back draft is discarded too."""
     s = await load(ctx, raw_id)
     assert s.id is not None
     if s.status not in OPEN:
@@ -144,7 +145,10 @@ async def vote(ctx: Ctx, raw_id: str) -> None:
     if not await q.add_vote(ctx.session, suggestion_id=s.id, user_id=ctx.actor.user_id, at=ctx.now):
         raise UserError("suggestions.err.voted_twice", id=s.id)
     votes = await q.vote_count(ctx.session, suggestion_id=s.id)
-    ctx.ephemeral(ctx.t("suggestions.voted", id=s.id, votes=ctx.t.plural("suggestions.votes", votes)))
+    text = ctx.t("suggestions.voted", id=s.id, votes=ctx.t.plural("suggestions.votes", votes))
+    if draft and await q.take_draft(ctx.session, workspace_id=ctx.workspace.id, token=draft) is not None:
+        text += "\n" + ctx.t("suggestions.similar.discarded")
+    ctx.ephemeral(text)
 
 
 async def follow(ctx: Ctx, raw_id: str) -> None:

@@ -13,6 +13,8 @@ from storage import core
 from storage import suggestions as q
 from storage.suggestions import UNDECIDED, Suggestion, SuggestionEvent
 
+MAX_NOTE = 2000
+
 
 @dataclass(frozen=True)
 class Verb:
@@ -38,7 +40,7 @@ def reason_form(ctx: Ctx, verb: str, s: Suggestion) -> Form:
     if verb == "duplicate":
         inputs.append(Input(id="original", label=ctx.t("suggestions.form.original"), max_length=12))
     key = "question" if verb == "ask" else "reason"
-    inputs.append(Input(id=key, label=ctx.t(f"suggestions.form.{key}"), type="multiline", max_length=2000))
+    inputs.append(Input(id=key, label=ctx.t(f"suggestions.form.{key}"), type="multiline", max_length=MAX_NOTE))
     return Form(
         title=ctx.t(f"suggestions.form.{verb}_heading"),
         action_id=f"suggest:{verb}:{s.id}",
@@ -53,7 +55,7 @@ def reply_form(ctx: Ctx, s: Suggestion) -> Form:
         title=ctx.t("suggestions.form.reply_heading"),
         action_id=f"suggest:reply:{s.id}",
         submit_label=ctx.t("suggestions.form.reply_submit"),
-        inputs=[Input(id="answer", label=ctx.t("suggestions.form.answer"), type="multiline", max_length=2000)],
+        inputs=[Input(id="answer", label=ctx.t("suggestions.form.answer"), type="multiline", max_length=MAX_NOTE)],
         private_metadata=str(s.id),
     )
 
@@ -127,6 +129,9 @@ async def decide(
     assert s.id is not None
     if spec.form and not note:
         raise UserError("suggestions.err.question_required" if verb == "ask" else "suggestions.err.reason_required")
+    if note and len(note) > MAX_NOTE:
+        field = ctx.t("suggestions.form.question" if verb == "ask" else "suggestions.form.reason")
+        raise UserError("suggestions.err.too_long", field=field, max=MAX_NOTE)
     original: Suggestion | None = None
     if verb == "duplicate":
         original = await resolve_original(ctx, s, original_raw)
@@ -240,6 +245,8 @@ async def reply(ctx: Ctx, s: Suggestion, answer: str) -> None:
     answer = answer.strip()
     if not answer:
         raise UserError("suggestions.err.answer_required")
+    if len(answer) > MAX_NOTE:
+        raise UserError("suggestions.err.too_long", field=ctx.t("suggestions.form.answer"), max=MAX_NOTE)
     assert s.id is not None
     questions = [e for e in await q.events(ctx.session, suggestion_id=s.id) if e.kind == "question"]
     if not questions:

@@ -10,7 +10,7 @@ import structlog
 from bot.jobs import JobContext
 from bot.messages import Actions, Button, Context, Header, Message, Section, user_text
 from handlers.suggestions.cards import review_deliveries
-from handlers.suggestions.common import floor_hour, reviewers, translator, zone
+from handlers.suggestions.common import floor_hour, reviewers, zone
 from storage import core
 from storage import suggestions as q
 from storage.models import Workspace
@@ -109,7 +109,4 @@ async def remind_approvers(job: JobContext) -> None:
             member = await core.get_member(job.session, workspace_id=ws.id, user_id=uid)
             msg = reminder_message(job, ws, member.locale if member else None, mine, settings.deadline_days)
             await job.post(ws, uid, msg, kind="suggestion_reminder", dm=True)
-        log.info("suggestion_reminders_queued", workspace=ws.id, overdue=len(items))
-
-
-__all__ = ["announce_anonymous", "remind_approvers", "translator"]
+        log.info("suggestion_reminders_queued", workspace=ws.id, overdue=len(items), people=len(per_person))

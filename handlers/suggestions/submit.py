@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -12,7 +13,7 @@ from bot.router import Context as Ctx
 from bot.router import UserError
 from handlers.suggestions.anonymity import limiter_for, new_receipt_code
 from handlers.suggestions.cards import review_deliveries
-from handlers.suggestions.common import category_label, floor_hour, status_label
+from handlers.suggestions.common import category_label, floor_hour, status_label, zone
 from handlers.suggestions.similar import similar, text_of
 from storage import suggestions as q
 from storage.suggestions import CATEGORIES, Suggestion, SuggestionDraft
@@ -134,25 +135,27 @@ def payload_from_text(ctx: Ctx, text: str) -> dict[str, Any]:
 
 
 async def submit(ctx: Ctx, payload: dict[str, Any], *, check_similar: bool = True) -> None:
-    """Show similar suggestions first (held as a draft), or create the suggestion."""
+    """Show similar suggestions first (held as a draft), or create the suggestion.
+
+    An anonymous submission is created at once, with the similar ones in its receipt: a "submit
+    anyway" button would put the submitter's click on record (platforms' action ids name the person),
+    while withdrawing by receipt code (``suggest withdraw CODE``) before the hour's batch does not.
+    """
     vector: list[float] | None = None
+    found: list[tuple[Suggestion, float]] = []
     if check_similar:
         candidates = await q.candidates(ctx.session, workspace_id=ctx.workspace.id)
         quick = payload["problem"].startswith(payload["title"].removesuffix(" …"))
         text = payload["problem"] if quick else text_of(payload["title"], payload["problem"], payload["proposal"])
         found, vector = await similar(ctx.services.llm, text, candidates)
-        if found:
+        if found and not payload.get("anonymous"):
             await hold_draft(ctx, payload, found)
             return
-    await create(ctx, payload, embedding=vector)
+    await create(ctx, payload, embedding=vector, similar_found=found)
 
 
-async def hold_draft(ctx: Ctx, payload: dict[str, Any], found: list[tuple[Suggestion, float]]) -> None:
-    token = secrets.token_urlsafe(18)
-    ctx.session.add(SuggestionDraft(token=token, workspace_id=ctx.workspace.id, payload=payload, created_at=ctx.now))
-    await ctx.session.flush()
+async def similar_lines(ctx: Ctx, found: list[tuple[Suggestion, float]]) -> list[str]:
     lines = []
-    buttons = []
     for s, _score in found:
         votes = await q.vote_count(ctx.session, suggestion_id=s.id or 0)
         lines.append(
@@ -164,16 +167,28 @@ async def hold_draft(ctx: Ctx, payload: dict[str, Any], found: list[tuple[Sugges
                 votes=ctx.t.plural("suggestions.votes", votes),
             )
         )
-        buttons.append(
-            Button(label=ctx.t("suggestions.btn.vote_for", id=s.id), action_id=f"suggest:vote:{s.id}", value=str(s.id))
+    return lines
+
+
+async def hold_draft(ctx: Ctx, payload: dict[str, Any], found: list[tuple[Suggestion, float]]) -> None:
+    token = secrets.token_urlsafe(18)
+    ctx.session.add(SuggestionDraft(token=token, workspace_id=ctx.workspace.id, payload=payload, created_at=ctx.now))
+    await ctx.session.flush()
+    buttons = [
+        Button(
+            label=ctx.t("suggestions.btn.vote_for", id=s.id),
+            action_id=f"suggest:vote:{s.id}",
+            value=f"{s.id}|{token}",  # voting instead discards the draft
         )
+        for s, _score in found
+    ]
     buttons += [
         Button(label=ctx.t("suggestions.btn.submit_anyway"), action_id="suggest:submit", value=token, style="primary"),
         Button(label=ctx.t("suggestions.btn.discard"), action_id="suggest:discard", value=token),
     ]
     blocks: list[Block] = [
         Section(text=ctx.t("suggestions.similar.intro")),
-        Section(text="\n".join(lines)),
+        Section(text="\n".join(await similar_lines(ctx, found))),
         Actions(buttons=buttons),
     ]
     ctx.ephemeral(Message(blocks=blocks, text=ctx.t("suggestions.similar.intro")))
@@ -189,7 +204,13 @@ async def from_draft(ctx: Ctx, token: str, *, discard: bool = False) -> None:
     await create(ctx, payload, embedding=None)
 
 
-async def create(ctx: Ctx, payload: dict[str, Any], *, embedding: list[float] | None) -> None:
+async def create(
+    ctx: Ctx,
+    payload: dict[str, Any],
+    *,
+    embedding: list[float] | None,
+    similar_found: list[tuple[Suggestion, float]] | None = None,
+) -> None:
     ws = ctx.workspace
     anonymous = bool(payload.get("anonymous"))
     code: str | None = None
@@ -232,16 +253,28 @@ async def create(ctx: Ctx, payload: dict[str, Any], *, embedding: list[float] | 
     )
     if anonymous:
         limiter_for(ctx.services).record(ws.id, ctx.actor.user_id, ctx.now.date())
-        ctx.ephemeral(
-            Message(
-                blocks=[
-                    Section(text=ctx.t("suggestions.receipt.anonymous", id=s.id)),
-                    Section(text=ctx.t("suggestions.receipt.code", code=code)),
-                    Context(text=ctx.t("suggestions.receipt.anonymous_note")),
-                ],
-                text=ctx.t("suggestions.receipt.anonymous", id=s.id),
-            )
-        )
+        blocks: list[Block] = [
+            Section(text=ctx.t("suggestions.receipt.anonymous", id=s.id)),
+            Section(text=ctx.t("suggestions.receipt.code", code=code)),
+        ]
+        if similar_found:
+            batch = (floor_hour(ctx.now) + timedelta(hours=1)).astimezone(zone(ws.timezone)).strftime("%H:%M")
+            blocks += [
+                Section(text=ctx.t("suggestions.similar.anonymous", code=code, time=batch)),
+                Section(text="\n".join(await similar_lines(ctx, similar_found))),
+                Actions(
+                    buttons=[
+                        Button(
+                            label=ctx.t("suggestions.btn.vote_for", id=o.id),
+                            action_id=f"suggest:vote:{o.id}",
+                            value=str(o.id),
+                        )
+                        for o, _score in similar_found
+                    ]
+                ),
+            ]
+        blocks.append(Context(text=ctx.t("suggestions.receipt.anonymous_note")))
+        ctx.ephemeral(Message(blocks=blocks, text=ctx.t("suggestions.receipt.anonymous", id=s.id)))
     else:
         deliveries = await review_deliveries(ctx.session, ws, s)
         for d in deliveries:
@@ -261,3 +294,15 @@ async def create(ctx: Ctx, payload: dict[str, Any], *, embedding: list[float] | 
         log.info("suggestion_submitted", workspace=ws.id, suggestion=s.id)
     # Anonymous submissions are not logged at all: a log line's time next to a platform's request log
     # could point to the person.
+
+
+async def withdraw(ctx: Ctx, code: str) -> None:
+    """``suggest withdraw CODE``: an anonymous suggestion can be taken back until its hour's batch goes out."""
+    s = await q.by_receipt(ctx.session, workspace_id=ctx.workspace.id, code=code)
+    if s is None:
+        raise UserError("suggestions.err.unknown_code")
+    if s.announced_at is not None:
+        raise UserError("suggestions.err.withdraw_late", id=s.id)
+    await ctx.session.delete(s)  # its audit rows go with it (ON DELETE CASCADE)
+    await ctx.session.flush()
+    ctx.ephemeral(ctx.t("suggestions.withdrawn", id=s.id))

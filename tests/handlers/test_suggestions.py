@@ -118,8 +118,8 @@ async def test_similar_suggestions_are_offered_before_submitting(bot: BotHarness
     assert "#1 Reisekosten: drei Unterschriften" in out and "Urlaubsantrag" not in out
     assert await count(bot, Suggestion) == 2  # held back, not yet created
     voted = await click(bot, "Für #1 stimmen", as_="ben")
-    assert "Deine Stimme für #1 zählt (jetzt 1 Stimme)" in voted
-    assert await count(bot, Suggestion) == 2
+    assert "Deine Stimme für #1 zählt (jetzt 1 Stimme)" in voted and "Dein Entwurf ist verworfen" in voted
+    assert await count(bot, Suggestion) == 2 and await count(bot, SuggestionDraft) == 0
 
     # Submitting anyway creates it; a second click on the same button changes nothing.
     hint = await bot.say("suggest Drei Unterschriften für Reisekosten abschaffen, das dauert Wochen", as_="ben")
@@ -136,10 +136,15 @@ async def test_similar_suggestions_are_offered_before_submitting(bot: BotHarness
     assert "#2 Urlaubsantrag auf Papier" in hint
     discarded = await click(bot, "Meinen verwerfen", as_="felix")
     assert "Dein Entwurf ist verworfen" in discarded
-    assert await count(bot, Suggestion) == 3
-    # Ben's first draft (he voted instead) holds no name and is purged after a day.
+    assert await count(bot, Suggestion) == 3 and await count(bot, SuggestionDraft) == 0
+
+    # A draft left alone is purged after a day.
+    await bot.say("suggest Urlaubsanträge auf Papier kosten Zeit, bitte digital", as_="greta")
     assert await count(bot, SuggestionDraft) == 1
-    bot.clock.advance(days=1, minutes=1)
+    bot.clock.advance(hours=23)
+    await tick(bot)
+    assert await count(bot, SuggestionDraft) == 1
+    bot.clock.advance(hours=1, minutes=1)
     await tick(bot)
     assert await count(bot, SuggestionDraft) == 0
 
@@ -275,6 +280,7 @@ async def test_decline_requires_a_reason_and_tells_everyone_why(bot: BotHarness)
     out = await bot.say("", as_="clara")
     assert "Bitte gib eine Begründung an" in out and (await one(bot, 1)).status == "submitted"
     assert "Bitte gib eine Begründung an" in await bot.say("suggest decline 1", as_="clara")
+    assert "höchstens 2000 Zeichen" in await bot.say("suggest decline 1 " + "zu lang " * 300, as_="clara")
     await press(bot, "suggest:decline:1", as_="clara")
     out = await bot.say("Die Revision verlangt das Vier-Augen-Prinzip.", as_="clara")
     assert "Vorschlag #1 ist abgelehnt" in out

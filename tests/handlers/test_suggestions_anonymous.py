@@ -13,7 +13,7 @@ from bot.events import ActionEvent, Actor, Conversation, Platform
 from bot.messages import Form, Message, plain
 from storage.models import Member
 from storage.tables import metadata
-from tests.handlers.suggestion_kit import LEAVE, TRAVEL, fill_form, one, press, tick, trail
+from tests.handlers.suggestion_kit import LEAVE, TRAVEL, click, fill_form, one, press, tick, trail
 from tests.kit import BotHarness
 
 AUTHOR_TRACES = ("anna", "schmidt")  # user id / handle "anna", display name "Anna Schmidt"
@@ -200,3 +200,29 @@ async def test_receipt_code_is_shown_once_and_only_to_the_submitter(bot: BotHarn
     code = re.search(r"[A-Z2-9]{5}-[A-Z2-9]{5}", shown)
     assert code is not None
     assert not any(isinstance(b, Form) for m in msgs for b in m.blocks)
+
+
+async def test_similar_anonymous_suggestion_is_created_at_once_and_can_be_withdrawn_by_code(bot: BotHarness) -> None:
+    await fill_form(bot, "ben", **TRAVEL)
+    secret = "Meine Teamleitung gibt Reisekosten mit drei Unterschriften erst nach Wochen frei"
+    receipt = await fill_form(bot, "anna", **{**TRAVEL, "problem": secret}, anonymous=True)
+    # No held-back draft and no "submit anyway" click on record: the receipt carries the hint.
+    assert "Danke! Dein anonymer Vorschlag #2" in receipt
+    code = CODE_RE.search(receipt)
+    assert code
+    assert f"zieh deinen mit `suggest withdraw {code.group(1)}` zurück (geht bis zur Sammelrunde um 11:00)" in receipt
+    assert "#1 Reisekosten: drei Unterschriften" in receipt and "[1] Für #1 stimmen" in receipt
+    assert "Deine Stimme für #1 zählt" in await click(bot, "Für #1 stimmen", as_="anna")
+    assert "Diesen Belegcode kenne ich nicht" in await bot.say("suggest withdraw ABCDE-FGHJK", as_="anna")
+    assert "ist zurückgezogen" in await bot.say(f"suggest withdraw {code.group(1)}", as_="anna")
+    assert secret not in repr(await snapshot(bot))
+    bot.clock.advance(hours=1)
+    assert "→" not in await tick(bot)  # nothing left to announce
+
+    # Once its batch went out it stays (approvers may already be reading it).
+    receipt = await fill_form(bot, "anna", **LEAVE, anonymous=True)
+    late = CODE_RE.search(receipt)
+    assert late
+    bot.clock.advance(hours=1)
+    assert "→ DM to @max" in await tick(bot)
+    assert "kann nicht mehr zurückgezogen werden" in await bot.say(f"suggest withdraw {late.group(1)}", as_="anna")
