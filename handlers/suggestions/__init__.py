@@ -27,6 +27,15 @@ ADMIN = {
     "reporting": config.reporting_command,
     "meldestelle": config.reporting_command,
 }
+NEEDS_ARGUMENT = {  # subcommand → (refusal, usage) when it is given without its argument
+    "show": ("suggestions.err.need_id", "suggest show 12"),
+    "zeige": ("suggestions.err.need_id", "suggest show 12"),
+    "vote": ("suggestions.err.need_id", "suggest vote 12"),
+    "follow": ("suggestions.err.need_id", "suggest follow 12"),
+    "status": ("suggestions.err.need_code", ""),
+    "withdraw": ("suggestions.err.need_code", ""),
+    "reply": ("suggestions.err.reply_usage", ""),
+}
 DECISION_WORDS = {
     "approve": "approve",
     "genehmigen": "approve",
@@ -82,6 +91,9 @@ async def suggest_command(ctx: Ctx) -> None:
         await config.show_settings(ctx)
     elif sub in ("help", "hilfe", "?"):
         ctx.ephemeral(ctx.t("suggestions.help.long"))
+    elif sub in NEEDS_ARGUMENT and not rest:
+        key, usage = NEEDS_ARGUMENT[sub]
+        raise UserError(key, usage=usage)
     elif sub in ("list", "liste") and len(rest) <= 1:
         await browse.list_command(ctx, rest)
     elif sub in ("show", "zeige", "zeigen") and len(rest) == 1:

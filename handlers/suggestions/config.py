@@ -13,6 +13,7 @@ from storage.suggestions import WORKSPACE_WIDE
 
 CHANNEL_RE = re.compile(r"^<#([A-Za-z0-9_.:@;\-]+)(?:\|[^>]*)?>$")
 PLAIN_CHANNEL_RE = re.compile(r"^#?([\w.\-]{1,80})$")
+DEPT_PREFIXES = ("dept:", "team:", "abteilung:")
 OFF = ("off", "none", "aus", "keine", "keiner", "-")
 
 
@@ -69,8 +70,12 @@ async def approvers_command(ctx: Ctx, args: list[str]) -> None:
     require_admin(ctx)
     department = WORKSPACE_WIDE
     rest = list(args)
-    if rest[0].lower().startswith(("dept:", "team:", "abteilung:")):
-        department = rest.pop(0).split(":", 1)[1].strip()
+    if rest[0].lower().startswith(DEPT_PREFIXES):
+        # The department name runs up to the first mention or "none": ``dept:Customer Service @anna``.
+        words = [rest.pop(0).split(":", 1)[1]]
+        while rest and not rest[0].startswith("<@") and rest[0].lower() not in OFF:
+            words.append(rest.pop(0))
+        department = " ".join(words).strip()
         if not department:
             raise UserError("suggestions.err.approvers_usage")
     ids = mention_ids(" ".join(rest))

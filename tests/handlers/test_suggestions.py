@@ -183,6 +183,13 @@ async def test_approvers_are_set_by_admins_and_route_review_cards(bot: BotHarnes
     )
     assert "→ #verbesserungen:" in out and "→ DM" not in out
     assert "keine eigenen Entscheidenden mehr" in await bot.say("suggest approvers dept:Buchhaltung none", as_="max")
+    out = await bot.say("suggest approvers dept:Customer Service @ben @anna", as_="max")
+    assert "die Abteilung Customer Service: @Ben Müller und @Anna Schmidt" in out
+    assert "@Ben Müller" in line_with(
+        await bot.say("suggest settings", as_="deniz"), "Entscheidende für Customer Service"
+    )
+    assert "So geht's" in await bot.say("suggest approvers dept:IT", as_="max")
+    assert "(nobody) finde ich in diesem Workspace nicht" in await bot.say("suggest approvers @nobody", as_="max")
 
 
 async def test_non_approver_cannot_decide_and_nothing_changes(bot: BotHarness) -> None:
@@ -351,6 +358,8 @@ async def test_review_command_and_unknown_ids(bot: BotHarness) -> None:
     assert "jetzt in Prüfung" in await bot.say("suggest review 1", as_="max")
     assert "bereits in Prüfung" in await bot.say("suggest review 1", as_="max")
     assert "Einen Vorschlag #99 gibt es hier nicht" in await bot.say("suggest show 99", as_="ben")
+    assert "Bitte gib die Nummer des Vorschlags an: `suggest show 12`" in await bot.say("suggest show", as_="ben")
+    assert "Bitte gib deinen Belegcode an" in await bot.say("suggest status", as_="ben")
     assert "Einen Vorschlag #99 gibt es hier nicht" in await press(bot, "suggest:approve:99", as_="max")
     assert "Einen Vorschlag #99 gibt es hier nicht" in await press(bot, "suggest:vote:99", as_="ben")
     assert "Einen Vorschlag #99 gibt es hier nicht" in await bot.say("suggest done 99", as_="max")
