@@ -96,3 +96,26 @@ async def test_racing_schedulers_post_an_anonymous_card_once(multi_bot: BotHarne
     )
     assert sum(queued) == 1  # one review card (to the only admin, max)
     assert (await one(bot, 1)).announced_at is not None
+
+
+async def test_votes_racing_a_duplicate_mark_are_moved_or_refused_never_lost(multi_bot: BotHarness) -> None:
+    bot = multi_bot
+    await bot.say("suggest Kunden warten auf Rückruf, weil jedes Ticket erst freigegeben werden muss", as_="anna")
+    await bot.say("suggest Die Kaffeemaschine im zweiten Stock ist ständig kaputt", as_="ben")
+    mark = CommandEvent(
+        actor=actor(bot, "max", admin=True),
+        conversation=Conversation(id="general"),
+        name="suggest",
+        text="duplicate 2 1 gleiches Thema",
+    )
+    voters = ["clara", "deniz", "emma", "felix", "greta"]
+    votes = [
+        ActionEvent(actor=actor(bot, u), conversation=Conversation(id="general"), action_id="suggest:vote:2", value="2")
+        for u in voters
+    ]
+    results = await asyncio.gather(bot.app.dispatch(mark), *(bot.app.dispatch(v) for v in votes))
+    refused = {u for u, r in zip(voters, results[1:], strict=True) if "Duplikat" in text_of(r)}
+    on_original, _ = await supporters(bot, 1)
+    assert (await one(bot, 2)).status == "duplicate"
+    assert on_original | refused == set(voters) and not (on_original & refused)
+    assert await supporters(bot, 2) == (set(), set())
