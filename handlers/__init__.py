@@ -6,8 +6,8 @@ from bot.router import Router
 
 
 def register_all(router: Router) -> Router:
-    from handlers import admin, help, kudos, suggestions
+    from handlers import admin, help, kudos, suggestions, welcome
 
-    for feature in (kudos, suggestions, admin, help):
+    for feature in (kudos, suggestions, admin, help, welcome):
         feature.register(router)
     return router

@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from storage import (
     models,  # noqa: F401
     suggestions,  # noqa: F401
+    teams,  # noqa: F401
 )
 
 metadata = SQLModel.metadata
