@@ -1,4 +1,4 @@
-"""suggestions
+"""suggestion box: suggestions, votes, followers, audit trail, drafts, settings, approvers, anonymous rate limit
 
 Revision ID: 0002_suggestions
 Revises: 0001_core
