@@ -136,7 +136,7 @@ def require_author(ctx: Ctx, s: Suggestion) -> None:
 
 async def vote(ctx: Ctx, raw_id: str, *, draft: str | None = None) -> None:
     """One vote per person; from the similar-suggestion hint, the held-back draft is discarded too."""
-    s = await load(ctx, raw_id)
+    s = await load(ctx, raw_id, lock=True)  # waits for a decision in progress (e.g. moving votes of a duplicate)
     assert s.id is not None
     if s.status not in OPEN:
         if s.status == "duplicate" and s.duplicate_of_id:
@@ -152,7 +152,7 @@ async def vote(ctx: Ctx, raw_id: str, *, draft: str | None = None) -> None:
 
 
 async def follow(ctx: Ctx, raw_id: str) -> None:
-    s = await load(ctx, raw_id)
+    s = await load(ctx, raw_id, lock=True)
     assert s.id is not None
     if s.author_id == ctx.actor.user_id:
         ctx.ephemeral(ctx.t("suggestions.follow_own", id=s.id))
