@@ -6,8 +6,8 @@ from bot.router import Router
 
 
 def register_all(router: Router) -> Router:
-    from handlers import admin, help, kudos, privacy, prompts, welcome
+    from handlers import admin, help, kudos, privacy, prompts, suggestions, welcome
 
-    for feature in (kudos, prompts, admin, privacy, help, welcome):
+    for feature in (kudos, prompts, suggestions, admin, privacy, help, welcome):
         feature.register(router)
     return router
