@@ -8,6 +8,7 @@ from datetime import timedelta
 from bot.messages import Block, Context, Fields, Header, Message, Section, user_text
 from bot.router import Context as Ctx
 from bot.router import UserError
+from handlers.privacy_rules import require_feature
 from handlers.suggestions.cards import history_lines, public_card
 from handlers.suggestions.common import hours_text, load, may_decide, parse_id, status_label
 from handlers.suggestions.decide import reply
@@ -136,6 +137,7 @@ def require_author(ctx: Ctx, s: Suggestion) -> None:
 
 async def vote(ctx: Ctx, raw_id: str, *, draft: str | None = None) -> None:
     """One vote per person; from the similar-suggestion hint, the held-back draft is discarded too."""
+    await require_feature(ctx, "votes")
     s = await load(ctx, raw_id, lock=True)  # waits for a decision in progress (e.g. moving votes of a duplicate)
     assert s.id is not None
     if s.status not in OPEN:

@@ -219,6 +219,17 @@ async def make_data_everywhere(bot: BotHarness, who: str = "anna") -> None:
     assert "Danke für" in await bot.say("prompt answer Ich würde zuerst den Kunden anrufen und fragen", as_=who)
     await bot.say("prompt answers", as_=who)
     assert "Hervorgehoben" in await bot.say("/click 1", as_=who)
+    # suggestions: approver, author, vote, follower, decision (actor_id, decided_by)
+    assert "Entscheidende für" in await bot.say(f"suggest approvers @{who} @max", as_="max")
+    out = await bot.say("suggest Das Reisekostenformular hat zwölf Seiten, eine würde reichen", as_=who)
+    own = re.search(r"Vorschlag #(\d+)", out)
+    assert own, out
+    out = await bot.say("suggest Urlaubsanträge brauchen drei Unterschriften, eine würde reichen", as_="ben")
+    other = re.search(r"Vorschlag #(\d+)", out)
+    assert other, out
+    assert "zählt" in await bot.say(f"suggest vote {other.group(1)}", as_=who)
+    assert "folgst" in await bot.say(f"suggest follow {other.group(1)}", as_=who)
+    assert "genehmigt" in await bot.say(f"suggest approve {other.group(1)} gute Idee, machen wir", as_=who)
     # Teams: what the adapter stores for a person (identity and personal chat)
     async with transaction(bot.app.sessions) as s:
         await teams.save_user(s, workspace_id=bot.workspace_id, user_id=who, aad_object_id=AAD_ID)
@@ -409,3 +420,21 @@ async def test_language_model_follows_the_llm_switch(bot: BotHarness) -> None:
     assert "kein Sprachmodell" in await bot.say("prompt draft 3", as_="max")
     await bot.say("privacy feature llm on", as_="max")
     assert "kein Sprachmodell" not in await bot.say("prompt draft 3", as_="max")
+
+
+async def test_suggestion_switches_and_approver_audit(bot: BotHarness) -> None:
+    await bot.say("suggest approvers @max", as_="max")
+    out = await bot.say("suggest Urlaubsanträge brauchen drei Unterschriften, eine würde reichen", as_="ben")
+    sid = re.search(r"Vorschlag #(\d+)", out)
+    assert sid, out
+    await bot.say("privacy feature votes off", as_="max")
+    assert "Abstimmungen über Vorschläge ist in diesem Workspace ausgeschaltet." in await bot.say(
+        f"suggest vote {sid.group(1)}", as_="anna"
+    )
+    assert "genehmigt" in await bot.say(f"suggest approve {sid.group(1)} gute Idee, machen wir", as_="max")
+    assert re.search(
+        rf"@Max Weber suggestions\.approve \(id={sid.group(1)}\)", await bot.say("privacy audit", as_="max")
+    )
+    await bot.say("privacy feature suggestions off", as_="max")
+    out = await bot.say("suggest Noch ein Formular weniger wäre schön für alle", as_="anna")
+    assert "(only you) Ideenbox ist in diesem Workspace ausgeschaltet." in out and "→" not in out
