@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.messages import Bar, BarList, Context, Header, Message, Section
 from bot.router import Context as Ctx
 from bot.router import LanguageModel, UserError
@@ -17,6 +19,7 @@ from storage.privacy import feature_enabled, min_group_ok, min_group_size, perso
 
 __all__ = [
     "feature_enabled",
+    "group_figure_ok",
     "individual_boards",
     "language_model",
     "min_group_ok",
@@ -83,3 +86,11 @@ async def team_board(
         blocks.append(Context(text=ctx.t.plural("privacy.board.hidden", hidden, min=minimum)))
     blocks.append(Context(text=ctx.t("privacy.board.aggregates_only")))
     ctx.reply(Message(blocks=blocks, text=title))
+
+
+async def group_figure_ok(session: AsyncSession, workspace_id: str, n_people: int) -> bool:
+    """Whether a figure about a small group of named roles (e.g. approvers' decision times) may be shown:
+    always in the standard profile, only for groups of the minimum size when per-person figures are off."""
+    if await person_figures_visible(session, workspace_id):
+        return True
+    return min_group_ok(n_people, await min_group_size(session, workspace_id))

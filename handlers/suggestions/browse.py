@@ -8,7 +8,7 @@ from datetime import timedelta
 from bot.messages import Block, Context, Fields, Header, Message, Section, user_text
 from bot.router import Context as Ctx
 from bot.router import UserError
-from handlers.privacy_rules import require_feature
+from handlers.privacy_rules import group_figure_ok, require_feature
 from handlers.suggestions.cards import history_lines, public_card
 from handlers.suggestions.common import hours_text, load, may_decide, parse_id, status_label
 from handlers.suggestions.decide import reply
@@ -181,6 +181,8 @@ async def stats_command(ctx: Ctx) -> None:
     """Figures of the last 90 days, the same the digest shows."""
     since = ctx.now - timedelta(days=90)
     summary = await q.digest_summary(ctx.session, ctx.workspace.id, since, ctx.now)
+    if not await group_figure_ok(ctx.session, ctx.workspace.id, summary.deciders):
+        summary.median_decision_hours = None  # a few approvers' response time is a per-person figure
     median = hours_text(ctx.t, summary.median_decision_hours) if summary.median_decision_hours is not None else "—"
     ctx.ephemeral(
         Message(

@@ -438,3 +438,17 @@ async def test_suggestion_switches_and_approver_audit(bot: BotHarness) -> None:
     await bot.say("privacy feature suggestions off", as_="max")
     out = await bot.say("suggest Noch ein Formular weniger wäre schön für alle", as_="anna")
     assert "(only you) Ideenbox ist in diesem Workspace ausgeschaltet." in out and "→" not in out
+
+
+async def test_works_council_hides_a_few_approvers_decision_time(bot: BotHarness) -> None:
+    await bot.say("suggest approvers @max", as_="max")
+    out = await bot.say("suggest Urlaubsanträge brauchen drei Unterschriften, eine würde reichen", as_="ben")
+    sid = re.search(r"Vorschlag #(\d+)", out)
+    assert sid, out
+    bot.clock.advance(hours=36)
+    await bot.say(f"suggest approve {sid.group(1)} gute Idee", as_="max")
+    bot.clock.advance(minutes=1)
+    assert "36 Stunden" in await bot.say("suggest stats", as_="anna")
+    await bot.say("privacy profile works-council", as_="max")
+    stats = await bot.say("suggest stats", as_="max")
+    assert "36 Stunden" not in stats and re.search(r"Median bis zur Entscheidung\s+—", stats), stats
