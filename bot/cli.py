@@ -37,9 +37,21 @@ def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.web import ConfigurationError, serve
+
+    try:
+        asyncio.run(serve(settings, port=args.port, scheduler=not args.no_scheduler))
+    except ConfigurationError as err:
+        print(f"starling serve: {err}", file=sys.stderr)  # noqa: T201 - CLI output
+        return 2
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "console": _console,
     "migrate": _migrate,
+    "serve": _serve,
 }
 
 
@@ -52,18 +64,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the console with the demo workspace")
     p.add_argument("--user", default="max")
     sub.add_parser("migrate", help="bring the database schema up to date")
+    p = sub.add_parser("serve", help="run the web server for Slack and Teams, the outbox and the scheduler")
+    p.add_argument("--port", type=int, default=None, help="TCP port (default: PORT or 3000)")
+    p.add_argument("--no-scheduler", action="store_true", help="do not run scheduled posts in this process")
     return parser
+
+
+def default_command(settings: Settings) -> str:
+    """``serve`` when Slack or Teams credentials are set, otherwise the terminal console."""
+    return "serve" if settings.slack_enabled or settings.teams_enabled else "console"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     settings = Settings()
-    configure(settings.log_level if args.command not in (None, "console", "demo") else "WARNING", settings.log_json)
     command = args.command
     if command is None:
-        command = "serve" if (settings.slack_enabled or settings.teams_enabled) and "serve" in COMMANDS else "console"
+        command = default_command(settings)
         args = parser.parse_args([command])
+    configure(settings.log_level if command not in ("console", "demo") else "WARNING", settings.log_json)
     if command == "demo":
         args.demo = True
         command = "console"
