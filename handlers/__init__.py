@@ -6,8 +6,8 @@ from bot.router import Router
 
 
 def register_all(router: Router) -> Router:
-    from handlers import admin, help, home, kudos
+    from handlers import admin, help, home, kudos, welcome
 
-    for feature in (kudos, admin, help, home):
+    for feature in (kudos, admin, help, welcome, home):
         feature.register(router)
     return router

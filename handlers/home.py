@@ -1,8 +1,9 @@
-"""The person's own start page (Slack App Home, a Teams personal tab) and the welcome for newcomers."""
+"""The person's own start page (Slack App Home, a Teams personal tab): stats, budget, how to give kudos,
+and for admins the current settings."""
 
 from __future__ import annotations
 
-from bot.events import AppOpenedEvent, MemberJoinedEvent
+from bot.events import AppOpenedEvent
 from bot.messages import Block, Context, Divider, Header, Message, Section
 from bot.router import Context as Ctx
 from bot.router import Router
@@ -38,29 +39,7 @@ async def home_blocks(ctx: Ctx) -> list[Block]:
     return blocks
 
 
-async def welcome_message(ctx: Ctx) -> Message:
-    ws = ctx.workspace
-    values = await core.list_values(ctx.session, workspace_id=ws.id)
-    lines = "\n".join(f"• *{value_label(ctx, v)}*  #{v.tag}" for v in values)
-    return Message(
-        blocks=[
-            Section(text=ctx.t("home.welcome.text", user=f"<@{ctx.actor.user_id}>")),
-            Section(text=ctx.t("home.welcome.values", values=lines or "—")),
-            Section(text=ctx.t("kudos.help.text", emoji=ws.kudos_emoji, budget=ws.daily_budget)),
-            Context(text=ctx.t("home.footer")),
-        ],
-        text=ctx.t("home.welcome.notification"),
-    )
-
-
 def register(router: Router) -> None:
     @router.on(AppOpenedEvent)
     async def app_opened(ctx: Ctx) -> None:
         ctx.home(Message(blocks=await home_blocks(ctx), text=ctx.t("home.title")))
-
-    @router.on(MemberJoinedEvent)
-    async def member_joined(ctx: Ctx) -> None:
-        if ctx.actor.is_bot or ctx.member.is_bot:
-            return
-        uid = ctx.actor.user_id
-        ctx.dm(uid, await welcome_message(ctx), dedupe_key=f"welcome:{ctx.workspace.id}:{uid}")

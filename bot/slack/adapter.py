@@ -21,7 +21,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 
-from bot.events import ActionEvent, Event, MemberJoinedEvent, Platform
+from bot.events import ActionEvent, Event, Platform
 from bot.metrics import ACK_SECONDS
 from bot.slack.client import SlackDirectory, SlackSender, make_client
 from bot.slack.convert import Inbound, Team, from_action, from_command, from_event, from_view_submission
@@ -116,8 +116,8 @@ class SlackAdapter:
                 await self.responder.open_form(event.value, inbound.origin)
                 return
             await self.enrich(event)
-            if event.actor.is_bot and not isinstance(event, MemberJoinedEvent):
-                return
+            if event.actor.is_bot:
+                return  # other apps' users; Starling's own events never reach here
             messages = await self.starling.dispatch(event)
             for message in messages:
                 await self.responder.deliver(message, inbound.origin, event.actor.user_id)

@@ -168,3 +168,17 @@ async def test_serve_runs_until_sigterm(fake: SlackWire, tmp_path: Path) -> None
     with pytest.raises(aiohttp.ClientConnectorError):
         async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz"):
             pass
+
+
+def test_one_server_hosts_slack_and_teams(db_url: str) -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        database_url=db_url,
+        slack_bot_token=TOKEN,
+        slack_signing_secret=SECRET,
+        teams_app_id="11111111-2222-3333-4444-555555555555",
+        teams_app_password="a-client-secret",
+        _env_file=None,
+    )
+    server = WebServer(Starling(settings, run_migrations=False), port=0)
+    paths = {(r.method, r.resource.canonical) for r in server.app.router.routes() if r.resource is not None}
+    assert {("POST", "/slack/events"), ("POST", "/api/messages"), ("GET", "/healthz"), ("GET", "/metrics")} <= paths
