@@ -452,3 +452,17 @@ async def test_works_council_hides_a_few_approvers_decision_time(bot: BotHarness
     await bot.say("privacy profile works-council", as_="max")
     stats = await bot.say("suggest stats", as_="max")
     assert "36 Stunden" not in stats and re.search(r"Median bis zur Entscheidung\s+—", stats), stats
+
+
+async def test_home_tab_hides_personal_stats_when_switched_off(bot: BotHarness) -> None:
+    from bot.events import Actor, AppOpenedEvent, Platform
+
+    def home() -> AppOpenedEvent:
+        return AppOpenedEvent(actor=Actor(platform=Platform.CONSOLE, workspace_id=bot.workspace_id, user_id="anna"))
+
+    stats_title = "Deine Kudos"
+    shown = " ".join(b.model_dump_json() for m in await bot.app.dispatch(home()) for b in m.blocks)
+    assert stats_title in shown
+    await bot.say("privacy feature personal-stats off", as_="max")
+    shown = " ".join(b.model_dump_json() for m in await bot.app.dispatch(home()) for b in m.blocks)
+    assert stats_title not in shown and "Kudos" in shown
