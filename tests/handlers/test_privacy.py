@@ -245,9 +245,11 @@ async def make_data_everywhere(bot: BotHarness, who: str = "anna") -> None:
 
 
 def person_clause(table: Any, uid: str) -> Any:
-    conds = [table.c[c] == uid for c in store.person_columns(table) if c not in ("target_id",)]
-    if table.name == "outbox":
-        conds.append(and_(table.c.target_id == uid, table.c.target_kind == "dm"))
+    conditional = store.CONDITIONAL_PERSON_COLUMNS.get(table.name)
+    conds = [table.c[c] == uid for c in store.person_columns(table) if not conditional or c != conditional[0]]
+    if conditional:
+        column, kind_column, kind = conditional
+        conds.append(and_(table.c[column] == uid, table.c[kind_column] == kind))
     return or_(*conds)
 
 
