@@ -563,6 +563,7 @@ RETENTION: dict[str, Retention] = {
     "teams_conversation": Retention("keep", reason="where to deliver; personal chats erased with the person"),
     "teams_user": Retention("keep", reason="platform identity; erased with the person"),
     "outbox_lane": Retention("keep", reason="delivery state"),
+    "schedule": KEEP_CONFIG,  # digest and leaderboard schedules
 }
 
 
