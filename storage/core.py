@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import CursorResult, Executable, delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from storage.models import CompanyValue, Member, OutboxMessage, ProcessedEvent, Workspace
 from storage.types import utcnow
@@ -34,11 +34,17 @@ def _insert(session: AsyncSession, model: Any) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
+async def execute_dml(session: AsyncSession, statement: Executable) -> int:
+    """Run an INSERT/UPDATE/DELETE and return how many rows it touched."""
+    # AsyncSession.execute is typed as returning Result; for DML it is a CursorResult.
+    result = cast(CursorResult[Any], await session.execute(statement))
+    return int(result.rowcount)
+
+
 async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any], keys: Sequence[str]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; True if a row was written."""
     stmt = _insert(session, model).values(**values).on_conflict_do_nothing(index_elements=list(keys))
-    result = await session.execute(stmt)
-    return bool(result.rowcount)
+    return bool(await execute_dml(session, stmt))
 
 
 async def ensure_workspace(
@@ -104,12 +110,12 @@ async def find_member_by_name(session: AsyncSession, *, workspace_id: str, name:
 
 
 async def list_values(session: AsyncSession, *, workspace_id: str) -> list[CompanyValue]:
-    stmt = select(CompanyValue).where(CompanyValue.workspace_id == workspace_id).order_by(CompanyValue.position)
+    stmt = select(CompanyValue).where(CompanyValue.workspace_id == workspace_id).order_by(col(CompanyValue.position))
     return list((await session.execute(stmt)).scalars().all())
 
 
 async def replace_values(session: AsyncSession, *, workspace_id: str, values: list[dict[str, Any]]) -> None:
-    await session.execute(delete(CompanyValue).where(CompanyValue.workspace_id == workspace_id))
+    await session.execute(delete(CompanyValue).where(col(CompanyValue.workspace_id) == workspace_id))
     for pos, value in enumerate(values):
         session.add(CompanyValue(workspace_id=workspace_id, position=pos, **value))
     await session.flush()
@@ -143,30 +149,31 @@ async def claim_due_outbox(
     stmt = (
         select(OutboxMessage.id)
         .where(
-            OutboxMessage.platform.in_(platforms),  # type: ignore[attr-defined]
+            col(OutboxMessage.platform).in_(platforms),
             or_(
-                (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now),
-                (OutboxMessage.status == "sending") & (OutboxMessage.lease_until <= now),  # type: ignore[operator]
+                (col(OutboxMessage.status) == "pending") & (col(OutboxMessage.next_attempt_at) <= now),
+                (col(OutboxMessage.status) == "sending") & (col(OutboxMessage.lease_until) <= now),
             ),
         )
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
         .limit(limit)
     )
     ids = list((await session.execute(stmt)).scalars().all())
     claimed: list[OutboxMessage] = []
     for oid in ids:
-        result = await session.execute(
+        touched = await execute_dml(
+            session,
             update(OutboxMessage)
             .where(
-                OutboxMessage.id == oid,
+                col(OutboxMessage.id) == oid,
                 or_(
-                    OutboxMessage.status == "pending",
-                    (OutboxMessage.status == "sending") & (OutboxMessage.lease_until <= now),  # type: ignore[operator]
+                    col(OutboxMessage.status) == "pending",
+                    (col(OutboxMessage.status) == "sending") & (col(OutboxMessage.lease_until) <= now),
                 ),
             )
-            .values(status="sending", lease_until=now + lease, attempts=OutboxMessage.attempts + 1)
+            .values(status="sending", lease_until=now + lease, attempts=col(OutboxMessage.attempts) + 1),
         )
-        if result.rowcount:
+        if touched:
             row = await session.get(OutboxMessage, oid, populate_existing=True)
             if row is not None:
                 claimed.append(row)

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, delete, func, update
+from sqlalchemy import and_, delete, func, label, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlalchemy.orm import Mapped
+from sqlmodel import col, select
 
 from storage.core import insert_ignore
 from storage.models import BudgetDay, Kudos, Member
@@ -28,26 +29,25 @@ async def spend_budget(
         {"workspace_id": workspace_id, "user_id": user_id, "day": day, "spent": 0},
         ["workspace_id", "user_id", "day"],
     )
-    key = and_(BudgetDay.workspace_id == workspace_id, BudgetDay.user_id == user_id, BudgetDay.day == day)
+    key = and_(
+        col(BudgetDay.workspace_id) == workspace_id, col(BudgetDay.user_id) == user_id, col(BudgetDay.day) == day
+    )
+    spent_col = col(BudgetDay.spent)
     result = await session.execute(
-        update(BudgetDay)
-        .where(key, BudgetDay.spent + points <= budget)
-        .values(spent=BudgetDay.spent + points)
-        .returning(BudgetDay.spent)
+        update(BudgetDay).where(key, spent_col + points <= budget).values(spent=spent_col + points).returning(spent_col)
     )
     spent = result.scalar_one_or_none()
     return None if spent is None else budget - spent
 
 
 async def refund_budget(session: AsyncSession, *, workspace_id: str, user_id: str, day: date, points: int) -> None:
+    spent_col = col(BudgetDay.spent)
     await session.execute(
         update(BudgetDay)
-        .where(BudgetDay.workspace_id == workspace_id, BudgetDay.user_id == user_id, BudgetDay.day == day)
-        .values(
-            spent=func.max(BudgetDay.spent - points, 0)
-            if _is_sqlite(session)
-            else func.greatest(BudgetDay.spent - points, 0)
+        .where(
+            col(BudgetDay.workspace_id) == workspace_id, col(BudgetDay.user_id) == user_id, col(BudgetDay.day) == day
         )
+        .values(spent=func.max(spent_col - points, 0) if _is_sqlite(session) else func.greatest(spent_col - points, 0))
     )
 
 
@@ -77,7 +77,7 @@ async def last_batch(session: AsyncSession, *, workspace_id: str, giver_id: str,
         select(Kudos.batch_id)
         .where(Kudos.workspace_id == workspace_id, Kudos.giver_id == giver_id, Kudos.created_at >= since)
         .where(Kudos.source != "reaction")
-        .order_by(Kudos.created_at.desc(), Kudos.id.desc())  # type: ignore[union-attr]
+        .order_by(col(Kudos.created_at).desc(), col(Kudos.id).desc())
         .limit(1)
     )
     batch = (await session.execute(stmt)).scalar_one_or_none()
@@ -95,7 +95,7 @@ async def delete_kudos(session: AsyncSession, rows: Sequence[Kudos]) -> None:
         )
     ids = [r.id for r in rows]
     if ids:
-        await session.execute(delete(Kudos).where(Kudos.id.in_(ids)))  # type: ignore[union-attr]
+        await session.execute(delete(Kudos).where(col(Kudos.id).in_(ids)))
 
 
 async def kudos_for_message(
@@ -107,6 +107,11 @@ async def kudos_for_message(
     if source is not None:
         stmt = stmt.where(Kudos.source == source)
     return list((await session.execute(stmt)).scalars().all())
+
+
+def _who(direction: str) -> Mapped[str]:
+    """The person column a ranking groups by: the receiver, or the giver for ``given``."""
+    return col(Kudos.receiver_id) if direction == "received" else col(Kudos.giver_id)
 
 
 @dataclass
@@ -129,7 +134,7 @@ async def leaderboard(
     require_opt_in: bool = False,
 ) -> list[Ranked]:
     """Top people by points in a period, with dense ranks. Opted-out people never appear."""
-    who = Kudos.receiver_id if direction == "received" else Kudos.giver_id
+    who = _who(direction)
     total = func.sum(Kudos.points).label("total")
     stmt = select(who, total).where(Kudos.workspace_id == workspace_id)
     if since is not None:
@@ -140,15 +145,15 @@ async def leaderboard(
         stmt = stmt.where(Kudos.value_tag == value_tag)
     hidden = select(Member.user_id).where(Member.workspace_id == workspace_id)
     if require_opt_in:
-        visible = hidden.where(Member.leaderboard_opt_in.is_(True), Member.leaderboard_opt_out.is_(False))  # type: ignore[attr-defined]
-        stmt = stmt.where(who.in_(visible))  # type: ignore[attr-defined]
+        visible = hidden.where(col(Member.leaderboard_opt_in).is_(True), col(Member.leaderboard_opt_out).is_(False))
+        stmt = stmt.where(who.in_(visible))
     else:
-        stmt = stmt.where(who.not_in(hidden.where(Member.leaderboard_opt_out.is_(True))))  # type: ignore[attr-defined]
+        stmt = stmt.where(who.not_in(hidden.where(col(Member.leaderboard_opt_out).is_(True))))
     if department:
         dept = select(Member.user_id).where(
             Member.workspace_id == workspace_id, func.lower(Member.department) == department.lower()
         )
-        stmt = stmt.where(who.in_(dept))  # type: ignore[attr-defined]
+        stmt = stmt.where(who.in_(dept))
     stmt = stmt.group_by(who).order_by(total.desc(), who).limit(limit)
     rows = (await session.execute(stmt)).all()
     out: list[Ranked] = []
@@ -171,14 +176,18 @@ async def rank_of(
     value_tag: str | None = None,
 ) -> Ranked | None:
     """The caller's own dense rank among visible people (None when they have no points)."""
-    who = Kudos.receiver_id if direction == "received" else Kudos.giver_id
-    base = select(who.label("uid"), func.sum(Kudos.points).label("total")).where(Kudos.workspace_id == workspace_id)
+    who = _who(direction)
+    uid = label("uid", who)
+    total = func.sum(Kudos.points).label("total")
+    base = select(uid, total).where(Kudos.workspace_id == workspace_id)
     if since is not None:
         base = base.where(Kudos.created_at >= since)
     if value_tag:
         base = base.where(Kudos.value_tag == value_tag)
-    hidden = select(Member.user_id).where(Member.workspace_id == workspace_id, Member.leaderboard_opt_out.is_(True))  # type: ignore[attr-defined]
-    sub = base.where(who.not_in(hidden) | (who == user_id)).group_by(who).subquery()  # type: ignore[attr-defined]
+    hidden = select(Member.user_id).where(
+        Member.workspace_id == workspace_id, col(Member.leaderboard_opt_out).is_(True)
+    )
+    sub = base.where(who.not_in(hidden) | (who == user_id)).group_by(who).subquery()
     mine = (await session.execute(select(sub.c.total).where(sub.c.uid == user_id))).scalar_one_or_none()
     if mine is None:
         return None
@@ -193,7 +202,7 @@ async def rank_of(
 async def points_by_value(
     session: AsyncSession, *, workspace_id: str, user_id: str, direction: str = "received"
 ) -> list[tuple[str | None, int]]:
-    who = Kudos.receiver_id if direction == "received" else Kudos.giver_id
+    who = _who(direction)
     stmt = (
         select(Kudos.value_tag, func.sum(Kudos.points))
         .where(Kudos.workspace_id == workspace_id, who == user_id)
@@ -204,15 +213,15 @@ async def points_by_value(
 
 
 async def total_points(session: AsyncSession, *, workspace_id: str, user_id: str, direction: str = "received") -> int:
-    who = Kudos.receiver_id if direction == "received" else Kudos.giver_id
+    who = _who(direction)
     stmt = select(func.coalesce(func.sum(Kudos.points), 0)).where(Kudos.workspace_id == workspace_id, who == user_id)
     return int((await session.execute(stmt)).scalar_one())
 
 
 async def giving_days(session: AsyncSession, *, workspace_id: str, user_id: str, since: date) -> list[date]:
     stmt = (
-        select(Kudos.giver_day)
-        .where(Kudos.workspace_id == workspace_id, Kudos.giver_id == user_id, Kudos.giver_day >= since)
+        select(col(Kudos.giver_day))
+        .where(Kudos.workspace_id == workspace_id, Kudos.giver_id == user_id, col(Kudos.giver_day) >= since)
         .distinct()
     )
     return [d for (d,) in (await session.execute(stmt)).all()]

@@ -65,9 +65,6 @@ class ConsoleAdapter:
         self.write(f"Starling console — you are @{self.user} in #{self.channel}. Type /help for console commands.")
 
     # identity ----------------------------------------------------------------------------------------
-    async def _member(self, session: object, user_id: str) -> Member | None:
-        return await core.get_member(session, workspace_id=WORKSPACE, user_id=user_id)  # type: ignore[arg-type]
-
     async def _actor(self) -> Actor:
         async with self.app.sessions() as session:
             m = await core.get_member(session, workspace_id=WORKSPACE, user_id=self.user)
