@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, delete, func, label, update
+from sqlalchemy import ColumnElement, and_, delete, func, label, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 from sqlmodel import col, select
@@ -114,6 +114,22 @@ def _who(direction: str) -> Mapped[str]:
     return col(Kudos.receiver_id) if direction == "received" else col(Kudos.giver_id)
 
 
+def _visible(who: Mapped[str], workspace_id: str, *, require_opt_in: bool) -> ColumnElement[bool]:
+    """Who may appear on a leaderboard: not opted out (and, when required, opted in)."""
+    people = select(Member.user_id).where(Member.workspace_id == workspace_id)
+    if require_opt_in:
+        opted_in = people.where(col(Member.leaderboard_opt_in).is_(True), col(Member.leaderboard_opt_out).is_(False))
+        return who.in_(opted_in)
+    return who.not_in(people.where(col(Member.leaderboard_opt_out).is_(True)))
+
+
+def _in_department(who: Mapped[str], workspace_id: str, department: str) -> ColumnElement[bool]:
+    members = select(Member.user_id).where(
+        Member.workspace_id == workspace_id, func.lower(Member.department) == department.lower()
+    )
+    return who.in_(members)
+
+
 @dataclass
 class Ranked:
     user_id: str
@@ -143,17 +159,9 @@ async def leaderboard(
         stmt = stmt.where(Kudos.created_at < until)
     if value_tag:
         stmt = stmt.where(Kudos.value_tag == value_tag)
-    hidden = select(Member.user_id).where(Member.workspace_id == workspace_id)
-    if require_opt_in:
-        visible = hidden.where(col(Member.leaderboard_opt_in).is_(True), col(Member.leaderboard_opt_out).is_(False))
-        stmt = stmt.where(who.in_(visible))
-    else:
-        stmt = stmt.where(who.not_in(hidden.where(col(Member.leaderboard_opt_out).is_(True))))
+    stmt = stmt.where(_visible(who, workspace_id, require_opt_in=require_opt_in))
     if department:
-        dept = select(Member.user_id).where(
-            Member.workspace_id == workspace_id, func.lower(Member.department) == department.lower()
-        )
-        stmt = stmt.where(who.in_(dept))
+        stmt = stmt.where(_in_department(who, workspace_id, department))
     stmt = stmt.group_by(who).order_by(total.desc(), who).limit(limit)
     rows = (await session.execute(stmt)).all()
     out: list[Ranked] = []
@@ -174,8 +182,14 @@ async def rank_of(
     since: datetime | None,
     direction: str = "received",
     value_tag: str | None = None,
+    department: str | None = None,
+    require_opt_in: bool = False,
 ) -> Ranked | None:
-    """The caller's own dense rank among visible people (None when they have no points)."""
+    """The caller's own dense rank on the board with the same filters (None when they are not on it).
+
+    The caller is ranked even when hidden from others (e.g. not opted in); the others are only
+    the people the board would show.
+    """
     who = _who(direction)
     uid = label("uid", who)
     total = func.sum(Kudos.points).label("total")
@@ -184,10 +198,10 @@ async def rank_of(
         base = base.where(Kudos.created_at >= since)
     if value_tag:
         base = base.where(Kudos.value_tag == value_tag)
-    hidden = select(Member.user_id).where(
-        Member.workspace_id == workspace_id, col(Member.leaderboard_opt_out).is_(True)
-    )
-    sub = base.where(who.not_in(hidden) | (who == user_id)).group_by(who).subquery()
+    if department:
+        base = base.where(_in_department(who, workspace_id, department))
+    visible = _visible(who, workspace_id, require_opt_in=require_opt_in)
+    sub = base.where(visible | (who == user_id)).group_by(who).subquery()
     mine = (await session.execute(select(sub.c.total).where(sub.c.uid == user_id))).scalar_one_or_none()
     if mine is None:
         return None
@@ -212,9 +226,19 @@ async def points_by_value(
     return [(tag, int(n)) for tag, n in (await session.execute(stmt)).all()]
 
 
-async def total_points(session: AsyncSession, *, workspace_id: str, user_id: str, direction: str = "received") -> int:
+async def total_points(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    user_id: str,
+    direction: str = "received",
+    cross_team: bool | None = None,
+) -> int:
+    """All-time points received (or given); ``cross_team`` limits to kudos across departments."""
     who = _who(direction)
     stmt = select(func.coalesce(func.sum(Kudos.points), 0)).where(Kudos.workspace_id == workspace_id, who == user_id)
+    if cross_team is not None:
+        stmt = stmt.where(Kudos.cross_team == cross_team)
     return int((await session.execute(stmt)).scalar_one())
 
 
