@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, Executable, delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -34,10 +34,26 @@ def _insert(session: AsyncSession, model: Any) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
+TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
+
+
+def is_transient(err: BaseException) -> bool:
+    """A database error a fresh attempt of the same transaction may not meet again."""
+    if not isinstance(err, DBAPIError):
+        return False
+    if getattr(err.orig, "sqlstate", None) in TRANSIENT_SQLSTATES:
+        return True
+    return isinstance(err, OperationalError) and "database is locked" in str(err.orig)
+
+
 async def execute_dml(session: AsyncSession, statement: Executable) -> int:
-    """Run an INSERT/UPDATE/DELETE and return how many rows it touched."""
+    """Run an INSERT/UPDATE/DELETE and return how many rows it touched.
+
+    SQLAlchemy only guarantees ``rowcount`` for UPDATE and DELETE; without ``preserve_rowcount`` an
+    ``INSERT … ON CONFLICT DO NOTHING`` reports -1 on PostgreSQL (psycopg), which reads as "inserted".
+    """
     # AsyncSession.execute is typed as returning Result; for DML it is a CursorResult.
-    result = cast(CursorResult[Any], await session.execute(statement))
+    result = cast(CursorResult[Any], await session.execute(statement.execution_options(preserve_rowcount=True)))
     return int(result.rowcount)
 
 
@@ -72,9 +88,20 @@ async def ensure_workspace(
     return ws
 
 
-async def upsert_member(session: AsyncSession, *, workspace_id: str, user_id: str, **info: Any) -> Member:
-    """Create the member or refresh the facts a platform told us (only the ones given)."""
+async def upsert_member(
+    session: AsyncSession, *, workspace_id: str, user_id: str, touch: bool = True, **info: Any
+) -> Member:
+    """Create the member or refresh the facts a platform told us (only the ones given).
+
+    With ``touch=False`` an existing row is written only when a given fact changed. Every event names
+    its actor: writing (and so locking) that row on each event would serialize a person's requests
+    and, together with another request refreshing that person as a recipient, deadlock.
+    """
     known = {k: v for k, v in info.items() if v is not None}
+    if not touch:
+        member = await get_member(session, workspace_id=workspace_id, user_id=user_id)
+        if member is not None and all(getattr(member, k) == v for k, v in known.items()):
+            return member
     now = utcnow()
     stmt = (
         _insert(session, Member)
