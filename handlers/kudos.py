@@ -116,10 +116,15 @@ def unknown_value(tag: str, values: list[CompanyValue]) -> NoReturn:
     raise UserError("kudos.err.unknown_value", tag=user_text(tag), values=known)
 
 
-def value_label(t: Translator, v: CompanyValue | None, tag: str | None = None) -> str:
+def label_of(t: Translator, v: CompanyValue | None, tag: str | None = None) -> str:
+    """A value's name in the reader's language."""
     if v is None:
         return t("kudos.no_value") if tag is None else f"#{tag}"
     return v.label_de if t.lang == "de" else v.label_en
+
+
+def value_label(ctx: Ctx, v: CompanyValue | None, tag: str | None = None) -> str:
+    return label_of(ctx.t, v, tag)
 
 
 def name_of(member: Member | None, user_id: str) -> str:
@@ -231,7 +236,7 @@ async def give(ctx: Ctx, text: str, *, source: str, message_id: str | None = Non
             + user_text(parsed.reason)
         ),
     ]
-    notes = ([wt("kudos.celebrate.value", value=value_label(wt, value))] if value else []) + (
+    notes = ([wt("kudos.celebrate.value", value=label_of(wt, value))] if value else []) + (
         [wt("kudos.cross_team")] if cross_any else []
     )
     if notes:
@@ -252,7 +257,7 @@ async def give(ctx: Ctx, text: str, *, source: str, message_id: str | None = Non
             Section(text=t("kudos.dm.text", giver=f"<@{giver}>", points=points) + "\n> " + user_text(parsed.reason))
         ]
         if value:
-            dm_blocks.append(Context(text=t("kudos.celebrate.value", value=value_label(t, value))))
+            dm_blocks.append(Context(text=t("kudos.celebrate.value", value=label_of(t, value))))
         ctx.dm(
             person.user_id,
             Message(
@@ -426,7 +431,7 @@ async def stats_blocks(ctx: Ctx) -> list:
         blocks.append(
             BarList(
                 title=ctx.t("kudos.stats.by_value"),
-                rows=[Bar(label=value_label(ctx.t, values.get(tag or ""), tag), value=n) for tag, n in by_value],
+                rows=[Bar(label=value_label(ctx, values.get(tag or ""), tag), value=n) for tag, n in by_value],
             )
         )
     return blocks
@@ -447,7 +452,7 @@ async def set_opt_out(ctx: Ctx, out: bool) -> None:
 async def show_help(ctx: Ctx) -> None:
     ws = ctx.workspace
     values = await core.list_values(ctx.session, workspace_id=ws.id)
-    tags = ", ".join(f"#{v.tag} ({value_label(ctx.t, v)})" for v in values)
+    tags = ", ".join(f"#{v.tag} ({value_label(ctx, v)})" for v in values)
     ctx.ephemeral(
         Message(
             blocks=[

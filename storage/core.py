@@ -59,8 +59,13 @@ async def execute_dml(session: AsyncSession, statement: Executable) -> int:
 
 async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any], keys: Sequence[str]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; True if a row was written."""
-    stmt = _insert(session, model).values(**values).on_conflict_do_nothing(index_elements=list(keys))
-    return bool(await execute_dml(session, stmt))
+    # RETURNING, not rowcount: psycopg reports rowcount -1 for INSERT … ON CONFLICT DO NOTHING.
+    columns = [model.__table__.c[k] for k in keys]
+    stmt = (
+        _insert(session, model).values(**values).on_conflict_do_nothing(index_elements=list(keys)).returning(*columns)
+    )
+    result = await session.execute(stmt)
+    return result.first() is not None
 
 
 async def ensure_workspace(

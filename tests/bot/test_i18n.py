@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import string
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +24,11 @@ PLURAL_USE = re.compile(r"\.plural" + KEY)
 def variants(entry: Any) -> dict[str, str]:
     """The texts of one entry: {"": text} or {"du": …, "sie": …}."""
     return {k: str(v) for k, v in entry.items()} if isinstance(entry, dict) else {"": str(entry)}
+
+
+def code_sources() -> dict[str, str]:
+    files = [p for d in CODE_DIRS for p in sorted((ROOT / d).rglob("*.py"))]
+    return {p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8") for p in files}
 
 
 def test_every_key_exists_in_both_languages() -> None:
@@ -63,12 +67,13 @@ def test_catalog_files_pair_up_and_dictionaries_only_split_forms_of_address() ->
                 assert isinstance(data, dict), f"{lang}/{name}"
 
 
-def test_plural_entries_have_one_and_other() -> None:
+def test_plural_entries_have_one_and_other_with_the_count() -> None:
+    stems = {key for src in code_sources().values() for key in PLURAL_USE.findall(src)}
+    assert "kudos.points" in stems
     for catalog in (DE, EN):
-        stems = {k.rsplit(".", 1)[0] for k in catalog if k.endswith((".one", ".other"))}
         for stem in stems:
-            assert f"{stem}.one" in catalog and f"{stem}.other" in catalog, stem
-            assert "n" in placeholders(str(catalog[f"{stem}.other"])), stem
+            for form in ("one", "other"):
+                assert "n" in placeholders(str(catalog[f"{stem}.{form}"])), f"{stem}.{form}"
 
 
 def test_placeholders_are_plain_names() -> None:
@@ -80,12 +85,8 @@ def test_placeholders_are_plain_names() -> None:
                     assert name.isidentifier() and not spec and not conv, (key, text)
 
 
-def code_files() -> list[Path]:
-    return [p for d in CODE_DIRS for p in sorted((ROOT / d).rglob("*.py"))]
-
-
 def test_every_key_the_code_uses_exists() -> None:
-    sources = {p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8") for p in code_files()}
+    sources = code_sources()
     used = {(path, key) for path, src in sources.items() for key in KEY_USE.findall(src)}
     used |= {
         (path, f"{key}.{form}")
