@@ -168,8 +168,9 @@ class Context:
                     workspace_id=ws,
                     user_id=user_id,
                     display_name=info.display_name,
+                    fill_only=("locale",),
                     is_bot=info.is_bot,
-                    is_admin=info.is_admin,
+                    is_admin=info.is_admin or None,  # an admin granted in Starling stays one
                     locale=info.locale,
                     timezone=info.timezone,
                     department=info.department,
@@ -349,6 +350,7 @@ class Router:
                         workspace_id=ws.id,
                         user_id=event.actor.user_id,
                         touch=False,
+                        fill_only=("locale",),
                         display_name=event.actor.display_name or None,
                         locale=event.actor.locale,
                         timezone=event.actor.timezone,

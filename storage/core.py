@@ -94,28 +94,36 @@ async def ensure_workspace(
 
 
 async def upsert_member(
-    session: AsyncSession, *, workspace_id: str, user_id: str, touch: bool = True, **info: Any
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    user_id: str,
+    touch: bool = True,
+    fill_only: Sequence[str] = (),
+    **info: Any,
 ) -> Member:
     """Create the member or refresh the facts a platform told us (only the ones given).
 
     With ``touch=False`` an existing row is written only when a given fact changed. Every event names
     its actor: writing (and so locking) that row on each event would serialize a person's requests
     and, together with another request refreshing that person as a recipient, deadlock.
+    Fields named in ``fill_only`` are taken from the platform only while empty (a language the person
+    chose in Starling is not overwritten by the platform's).
     """
     known = {k: v for k, v in info.items() if v is not None}
     if not touch:
         member = await get_member(session, workspace_id=workspace_id, user_id=user_id)
-        if member is not None and all(getattr(member, k) == v for k, v in known.items()):
+        if member is not None and all(
+            getattr(member, k) == v or (k in fill_only and getattr(member, k) is not None) for k, v in known.items()
+        ):
             return member
     now = utcnow()
-    stmt = (
-        _insert(session, Member)
-        .values(workspace_id=workspace_id, user_id=user_id, created_at=now, updated_at=now, **known)
-        .on_conflict_do_update(
-            index_elements=["workspace_id", "user_id"],
-            set_={**known, "updated_at": now} if known else {"updated_at": now},
-        )
+    insert = _insert(session, Member).values(
+        workspace_id=workspace_id, user_id=user_id, created_at=now, updated_at=now, **known
     )
+    columns = Member.__table__.c  # type: ignore[attr-defined]
+    updates = {k: (func.coalesce(columns[k], insert.excluded[k]) if k in fill_only else v) for k, v in known.items()}
+    stmt = insert.on_conflict_do_update(index_elements=["workspace_id", "user_id"], set_={**updates, "updated_at": now})
     await session.execute(stmt)
     member = await get_member(session, workspace_id=workspace_id, user_id=user_id, refresh=True)
     assert member is not None
