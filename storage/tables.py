@@ -2,6 +2,8 @@
 
 from sqlmodel import SQLModel
 
+import storage.outbox
+import storage.scheduling  # noqa: F401
 from storage import models  # noqa: F401
 
 metadata = SQLModel.metadata
