@@ -1,7 +1,7 @@
 """Prometheus metrics of the scheduler and the outbox (served at ``/metrics`` by the web server).
 
 Counters count what this process did; the gauges ``starling_outbox_pending`` and
-``starling_outbox_dead`` show the shared queue as the database has it (refreshed by the outbox
+``starling_outbox_dead_letters`` show the shared queue as the database has it (refreshed by the outbox
 worker), so every replica reports the same figure.
 """
 
@@ -19,7 +19,7 @@ OUTBOX_RESENDS = Counter(
 )
 OUTBOX_PENDING = Gauge("starling_outbox_pending", "Messages waiting to be sent", ["platform"])
 OUTBOX_DEAD_LETTERS = Gauge(
-    "starling_outbox_dead", "Dead letters in the outbox (see `starling outbox dead`)", ["platform"]
+    "starling_outbox_dead_letters", "Dead letters in the outbox (see `starling outbox dead`)", ["platform"]
 )
 OUTBOX_SEND_SECONDS = Histogram(
     "starling_outbox_send_seconds",

@@ -10,7 +10,7 @@ delivers them per *lane* (one conversation on one platform, :class:`storage.outb
   a known wait: the lane waits that long (``Retry-After`` is honoured) and tries the same message
   again. Other errors retry the message later with exponential backoff and jitter; the lane goes on.
   :class:`PermanentFailure`, or ``outbox_max_attempts`` attempts, makes the message a dead letter
-  (``starling outbox dead``, ``starling_outbox_dead``).
+  (``starling outbox dead``, ``starling_outbox_dead_letters``).
 - Rows being sent carry the lease. If the worker dies between claiming and recording the result, the
   lease runs out and another worker sends them again (``starling_outbox_resends_total``). Once the
   platform's acknowledgement is recorded the message is ``sent`` and never sent again.
@@ -23,11 +23,12 @@ import contextlib
 import importlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
 from bot.messages import Message
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from bot.app import Starling
 
 log = structlog.get_logger("starling.outbox")
+T = TypeVar("T")
 
 
 class RetryLater(Exception):
@@ -91,6 +93,83 @@ def install_senders(app: Starling) -> list[str]:
     return sorted(app.outbox.senders)
 
 
+Op = Callable[[AsyncSession], Awaitable[Any]]
+Flush = Callable[[AsyncSession, list[Any]], Awaitable[None]]
+
+
+async def _record_sent(session: AsyncSession, acks: list[Any]) -> None:
+    await oq.record_sent(session, acks=acks)
+
+
+class GroupCommit:
+    """Runs the database work of many lanes together: one transaction per batch (group commit).
+
+    Work that arrives while a batch runs goes into the next one, so an idle worker commits at once and
+    a busy one amortizes connections and commits over hundreds of lanes. Items added with :meth:`add`
+    under one key are written by a single call (e.g. one executemany for all acknowledgements).
+    Callers are answered only after the commit. If a batch fails, each of its parts is retried alone,
+    so one bad operation cannot fail the others.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, max_batch: int = 500) -> None:
+        self.sessions = sessions
+        self.max_batch = max_batch
+        self._queue: list[tuple[Op | None, tuple[str, Flush, Any] | None, asyncio.Future[Any]]] = []
+        self._runner: asyncio.Task[None] | None = None
+
+    async def run(self, op: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        return await self._submit(op, None)  # type: ignore[no-any-return]
+
+    async def add(self, key: str, item: Any, flush: Flush) -> None:
+        await self._submit(None, (key, flush, item))
+
+    async def _submit(self, op: Op | None, many: tuple[str, Flush, Any] | None) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((op, many, future))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._flush(), name="outbox-group-commit")
+        return await asyncio.shield(future)
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+            try:
+                results = await self._commit(batch)
+            except Exception:
+                for entry in batch:
+                    future = entry[2]
+                    try:
+                        (result,) = await self._commit([entry])
+                    except Exception as err:
+                        if not future.done():
+                            future.set_exception(err)
+                    else:
+                        if not future.done():
+                            future.set_result(result)
+                continue
+            for (_op, _many, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    async def _commit(
+        self, batch: list[tuple[Op | None, tuple[str, Flush, Any] | None, asyncio.Future[Any]]]
+    ) -> list[Any]:
+        grouped: dict[str, tuple[Flush, list[Any]]] = {}
+        results: list[Any] = []
+        async with transaction(self.sessions) as session:
+            for op, many, _future in batch:
+                if op is not None:
+                    results.append(await op(session))
+                else:
+                    assert many is not None
+                    key, flush, item = many
+                    grouped.setdefault(key, (flush, []))[1].append(item)
+                    results.append(None)
+            for flush, items in grouped.values():
+                await flush(session, items)
+        return results
+
+
 class OutboxWorker:
     def __init__(
         self,
@@ -125,9 +204,14 @@ class OutboxWorker:
         self._task: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
         self._gauges_at = 0.0
+        self._batcher = GroupCommit(services.sessions)
 
     def wake(self) -> None:
         self._wake.set()
+
+    async def _db(self, op: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run ``op`` in a shared transaction with whatever other lanes asked for meanwhile."""
+        return await self._batcher.run(op)
 
     # --- scheduling lanes ----------------------------------------------------------------------------
 
@@ -136,17 +220,15 @@ class OutboxWorker:
         free = self.concurrency - len(self._lanes)
         if free <= 0 or not self.senders or self._stopping.is_set():
             return 0
-        now = self.clock()
         started = 0
-        async with transaction(self.services.sessions) as session:
+
+        async def acquire(session: AsyncSession) -> list[Lane]:
+            now = self.clock()
             lanes = await oq.due_lanes(session, now=now, platforms=list(self.senders), limit=free)
-            got = [
-                lane
-                for lane in lanes
-                if lane not in self._lanes
-                and await oq.acquire_lane(session, lane=lane, holder=self.name, now=now, lease=self.lease)
-            ]
-        for lane in got:
+            lanes = [lane for lane in lanes if lane not in self._lanes]
+            return await oq.acquire_lanes(session, lanes=lanes, holder=self.name, now=now, lease=self.lease)
+
+        for lane in await self._db(acquire):
             self._lanes[lane] = asyncio.create_task(self._serve(lane), name=f"outbox-lane {lane}")
             started += 1
         return started
@@ -230,25 +312,32 @@ class OutboxWorker:
         pace = self.pace.get(lane.platform, 0.0)
         last_done: float | None = None
         unsent: list[int] = []
+        leased_at = loop.time()  # the lane was just acquired
+        half_lease = self.lease.total_seconds() / 2
         try:
             while True:
                 if self._stopping.is_set():
                     await self._release(lane, unsent)
                     return
-                async with transaction(self.services.sessions) as session:
-                    claimed = await oq.claim_lane_rows(
+                if loop.time() - leased_at > half_lease:
+                    if not await self._renew(lane, unsent):
+                        log.warning("outbox_lane_lost", lane=str(lane))
+                        return
+                    leased_at = loop.time()
+                claimed = await self._db(
+                    lambda session: oq.claim_lane_rows(
                         session, lane=lane, holder=self.name, now=self.clock(), lease=self.lease, limit=self.batch
                     )
+                )
                 if not claimed:  # nothing left (lane released) or the lane was lost
                     return
                 unsent = [c.row.id for c in claimed if c.row.id is not None]
-                leased_at = loop.time()
                 for item in claimed:
                     if self._stopping.is_set():
                         break
                     if last_done is not None and pace > 0:
                         await asyncio.sleep(max(0.0, last_done + pace - loop.time()))
-                    if loop.time() - leased_at > self.lease.total_seconds() / 2:
+                    if loop.time() - leased_at > half_lease:
                         if not await self._renew(lane, unsent):
                             log.warning("outbox_lane_lost", lane=str(lane))
                             return
@@ -274,30 +363,50 @@ class OutboxWorker:
             self._lanes.pop(lane, None)
             self._wake.set()
 
-    async def _renew(self, lane: Lane, unsent: list[int], extra: float = 0.0) -> bool:
-        async with transaction(self.services.sessions) as session:
-            return await oq.renew_lane(
-                session,
-                lane=lane,
-                holder=self.name,
-                row_ids=unsent,
-                now=self.clock(),
-                lease=self.lease + timedelta(seconds=extra),
+    async def _renew(self, lane: Lane, unsent: list[int]) -> bool:
+        ids = list(unsent)
+        return await self._db(
+            lambda session: oq.renew_lane(
+                session, lane=lane, holder=self.name, row_ids=ids, now=self.clock(), lease=self.lease
             )
+        )
 
     async def _release(self, lane: Lane, unsent: list[int], *, paused_until: datetime | None = None) -> None:
-        async with transaction(self.services.sessions) as session:
-            await oq.release_lane(
-                session, lane=lane, holder=self.name, unsent=unsent, paused_until=paused_until, next_attempt_at=None
+        ids = list(unsent)
+        await self._db(
+            lambda session: oq.release_lane(session, lane=lane, holder=self.name, unsent=ids, paused_until=paused_until)
+        )
+
+    async def _keep_leased(
+        self, lane: Lane, row_id: int, unsent: list[int], *, error: str, retry_at: datetime, wait: float
+    ) -> None:
+        """Note a ``Retry-After`` wait; the row stays leased through it, so a crash now still resends it."""
+        ids = list(unsent)
+
+        async def keep(session: AsyncSession) -> None:
+            now = self.clock()
+            await oq.record_result(
+                session,
+                row_id=row_id,
+                status="sending",
+                now=now,
+                error=error,
+                next_attempt_at=retry_at,
+                extra_attempt=True,
             )
+            lease = self.lease + timedelta(seconds=wait)
+            await oq.renew_lane(session, lane=lane, holder=self.name, row_ids=ids, now=now, lease=lease)
+
+        await self._db(keep)
 
     def _backoff(self, attempts: int) -> float:
         delay = min(self.backoff_max, self.backoff * 2 ** max(attempts - 1, 0))
         return random.uniform(delay / 2, delay)
 
-    async def _record(self, row_id: int, status: str, **values: object) -> None:
-        async with transaction(self.services.sessions) as session:
-            await oq.record_result(session, row_id=row_id, status=status, now=self.clock(), **values)  # type: ignore[arg-type]
+    async def _record(self, row_id: int, status: str, **values: Any) -> None:
+        await self._db(
+            lambda session: oq.record_result(session, row_id=row_id, status=status, now=self.clock(), **values)
+        )
 
     async def _deliver(self, lane: Lane, item: Claimed, unsent: list[int]) -> datetime | None:
         """Send one row, waiting out short ``Retry-After`` pauses; returns a time to pause the lane until."""
@@ -320,42 +429,27 @@ class OutboxWorker:
                 wait = max(err.seconds, 0.0) * random.uniform(1.0, 1.1)
                 error = f"{err.reason}: retry after {err.seconds:g}s"
                 if attempts >= self.max_attempts:
-                    return await self._dead(bound, row, error)
+                    await self._dead(bound, row, error)
+                    return None
                 retry_at = self.clock() + timedelta(seconds=wait)
                 if wait > self.max_wait or self._stopping.is_set():
                     bound.info("outbox_lane_paused", seconds=round(wait, 2), reason=err.reason)
                     await self._record(row.id, "pending", error=error, next_attempt_at=retry_at)
                     return retry_at
                 bound.info("outbox_retry_after", seconds=round(wait, 2), reason=err.reason, attempt=attempts)
-                async with transaction(self.services.sessions) as session:
-                    await oq.record_result(
-                        session,
-                        row_id=row.id,
-                        status="sending",
-                        now=self.clock(),
-                        error=error,
-                        next_attempt_at=retry_at,
-                        extra_attempt=True,
-                    )
-                    # the row keeps its lease (through the wait), so a crash now still resends it
-                    await oq.renew_lane(
-                        session,
-                        lane=lane,
-                        holder=self.name,
-                        row_ids=unsent,
-                        now=self.clock(),
-                        lease=self.lease + timedelta(seconds=wait),
-                    )
+                await self._keep_leased(lane, row.id, unsent, error=error, retry_at=retry_at, wait=wait)
                 attempts += 1
                 await asyncio.sleep(wait)
                 continue
             except PermanentFailure as err:
-                return await self._dead(bound, row, str(err) or type(err).__name__)
+                await self._dead(bound, row, str(err) or type(err).__name__)
+                return None
             except Exception as err:
                 metrics.OUTBOX_RETRIES.labels(platform, "error").inc()
                 error = f"{type(err).__name__}: {err}"[:2000]
                 if attempts >= self.max_attempts:
-                    return await self._dead(bound, row, error)
+                    await self._dead(bound, row, error)
+                    return None
                 delay = self._backoff(attempts)
                 bound.warning("outbox_send_failed", error=error, attempt=attempts, retry_in=round(delay, 2))
                 await self._record(
@@ -363,7 +457,7 @@ class OutboxWorker:
                 )
                 return None
             metrics.OUTBOX_SEND_SECONDS.labels(platform).observe(time.monotonic() - started)
-            await self._record(row.id, "sent", platform_message_id=platform_id)
+            await self._batcher.add("sent", (row.id, platform_id, self.clock()), _record_sent)
             metrics.OUTBOX_SENT.labels(platform).inc()
             self.sent += 1
             return None
@@ -373,4 +467,3 @@ class OutboxWorker:
         await self._record(row.id, "dead", error=error[:2000])
         metrics.OUTBOX_DEAD.labels(row.platform).inc()
         bound.error("outbox_dead_letter", error=error, attempts=row.attempts)
-        return None

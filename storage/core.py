@@ -35,10 +35,14 @@ def _insert(session: AsyncSession, model: Any) -> Any:
 
 
 async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any], keys: Sequence[str]) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING; True if a row was written."""
-    stmt = _insert(session, model).values(**values).on_conflict_do_nothing(index_elements=list(keys))
+    """INSERT … ON CONFLICT DO NOTHING; True if a row was written.
+
+    Decided by RETURNING, not ``rowcount``: psycopg reports -1 for this statement on PostgreSQL.
+    """
+    pk = list(model.__table__.primary_key.columns)
+    stmt = _insert(session, model).values(**values).on_conflict_do_nothing(index_elements=list(keys)).returning(*pk)
     result = await session.execute(stmt)
-    return bool(result.rowcount)
+    return result.first() is not None
 
 
 async def ensure_workspace(

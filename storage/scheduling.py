@@ -12,10 +12,11 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, SQLModel, col, select
 
 from storage.core import insert_ignore
 from storage.models import opt_ts_column, ts_column
+from storage.outbox import rowcount
 
 
 class Schedule(SQLModel, table=True):
@@ -81,7 +82,7 @@ async def upsert_schedule(
 
 async def get_schedule(session: AsyncSession, *, workspace_id: str, channel_id: str, kind: str) -> Schedule | None:
     stmt = select(Schedule).where(
-        Schedule.workspace_id == workspace_id, Schedule.channel_id == channel_id, Schedule.kind == kind
+        col(Schedule.workspace_id) == workspace_id, col(Schedule.channel_id) == channel_id, col(Schedule.kind) == kind
     )
     return (await session.execute(stmt)).scalars().first()
 
@@ -92,12 +93,12 @@ async def list_schedules(
     """Schedules in a stable order (by id), so every replica claims in the same order."""
     stmt = select(Schedule)
     if kind is not None:
-        stmt = stmt.where(Schedule.kind == kind)
+        stmt = stmt.where(col(Schedule.kind) == kind)
     if workspace_id is not None:
-        stmt = stmt.where(Schedule.workspace_id == workspace_id)
+        stmt = stmt.where(col(Schedule.workspace_id) == workspace_id)
     if enabled is not None:
-        stmt = stmt.where(Schedule.enabled.is_(enabled))  # type: ignore[attr-defined]
-    return list((await session.execute(stmt.order_by(Schedule.id))).scalars().all())  # type: ignore[arg-type]
+        stmt = stmt.where(col(Schedule.enabled).is_(enabled))
+    return list((await session.execute(stmt.order_by(col(Schedule.id)))).scalars().all())
 
 
 async def disable_schedules(
@@ -106,12 +107,12 @@ async def disable_schedules(
     """Turn off ``kind`` in one channel (or all channels of the workspace); returns how many were on."""
     stmt = (
         update(Schedule)
-        .where(Schedule.workspace_id == workspace_id, Schedule.kind == kind, Schedule.enabled.is_(True))  # type: ignore[attr-defined]
+        .where(col(Schedule.workspace_id) == workspace_id, col(Schedule.kind) == kind, col(Schedule.enabled).is_(True))
         .values(enabled=False, updated_at=now)
     )
     if channel_id is not None:
-        stmt = stmt.where(Schedule.channel_id == channel_id)
-    return int((await session.execute(stmt)).rowcount or 0)
+        stmt = stmt.where(col(Schedule.channel_id) == channel_id)
+    return rowcount(await session.execute(stmt))
 
 
 async def lock_watermark(session: AsyncSession, *, name: str) -> datetime | None:
@@ -121,7 +122,7 @@ async def lock_watermark(session: AsyncSession, *, name: str) -> datetime | None
     result; SQLite serializes writers anyway.
     """
     await insert_ignore(session, SchedulerWatermark, {"name": name, "tick_at": None, "updated_by": ""}, ["name"])
-    stmt = select(SchedulerWatermark.tick_at).where(SchedulerWatermark.name == name).with_for_update()
+    stmt = select(col(SchedulerWatermark.tick_at)).where(col(SchedulerWatermark.name) == name).with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -129,8 +130,8 @@ async def advance_watermark(session: AsyncSession, *, name: str, tick_at: dateti
     await session.execute(
         update(SchedulerWatermark)
         .where(
-            SchedulerWatermark.name == name,
-            SchedulerWatermark.tick_at.is_(None) | (SchedulerWatermark.tick_at < tick_at),  # type: ignore[union-attr,operator]
+            col(SchedulerWatermark.name) == name,
+            col(SchedulerWatermark.tick_at).is_(None) | (col(SchedulerWatermark.tick_at) < tick_at),
         )
         .values(tick_at=tick_at, updated_by=by[:120])
     )
