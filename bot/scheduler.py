@@ -136,6 +136,7 @@ class SchedulerService:
         """Stop ticking; a tick in progress may finish within ``timeout``, else it is rolled back."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)  # AsyncIOScheduler shuts down in a loop callback
         running = self._current
         if running is not None and not running.done():
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):

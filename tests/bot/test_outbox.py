@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 
-from bot import metrics
 from tests.bot.outbox_kit import (
     ensure_slack_workspace,
     keys_delivered,
