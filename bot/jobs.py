@@ -389,13 +389,7 @@ class JobContext:
 
     async def schedules(self, kind: str) -> list[tuple[Schedule, Workspace]]:
         """The enabled schedules of ``kind`` with their workspaces, in a stable order."""
-        rows = await sq.list_schedules(self.session, kind=kind)
-        out: list[tuple[Schedule, Workspace]] = []
-        for row in rows:
-            ws = await self.session.get(Workspace, row.workspace_id)
-            if ws is not None:
-                out.append((row, ws))
-        return out
+        return await sq.schedules_with_workspaces(self.session, kind=kind)
 
     def due_for(self, schedule: Schedule, workspace: Workspace) -> list[Occurrence]:
         """:meth:`due` for a stored schedule (its time zone, or else the workspace's)."""

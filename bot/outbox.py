@@ -205,6 +205,7 @@ class OutboxWorker:
         self._stop: asyncio.Event | None = None
         self._gauges_at = 0.0
         self._batcher = GroupCommit(services.sessions)
+        self._background = False  # run() is delivering continuously (not a one-off drain)
 
     def wake(self) -> None:
         self._wake.set()
@@ -248,6 +249,7 @@ class OutboxWorker:
 
     async def run(self, stop: asyncio.Event, *, poll_seconds: float = 1.0) -> None:
         """Deliver until ``stop`` is set, waking on new messages, finished lanes or every ``poll_seconds``."""
+        self._background = True
         while not stop.is_set():
             self._wake.clear()
             try:
@@ -264,6 +266,7 @@ class OutboxWorker:
                     waker.cancel()
                     stopper.cancel()
         await self._finish()
+        self._background = False
 
     async def start(self, *, poll_seconds: float = 1.0) -> None:
         """Run the worker in the background (``starling serve`` and ``starling scheduler`` do this)."""
@@ -348,8 +351,9 @@ class OutboxWorker:
                     if paused_until is not None:
                         await self._release(lane, unsent, paused_until=paused_until)
                         return
-                # keep the lane for one pace interval, so the next holder cannot post too soon
-                if last_done is not None and pace > 0 and not self._stopping.is_set():
+                # a running worker keeps the lane for one pace interval, so the next holder (maybe another
+                # replica) cannot post too soon; a one-off drain hands it back at once
+                if self._background and last_done is not None and pace > 0 and not self._stopping.is_set():
                     await asyncio.sleep(max(0.0, last_done + pace - loop.time()))
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from storage.core import insert_ignore
-from storage.models import opt_ts_column, ts_column
+from storage.models import Workspace, opt_ts_column, ts_column
 from storage.outbox import rowcount
 
 
@@ -101,6 +101,17 @@ async def list_schedules(
     return list((await session.execute(stmt.order_by(col(Schedule.id)))).scalars().all())
 
 
+async def schedules_with_workspaces(session: AsyncSession, *, kind: str) -> list[tuple[Schedule, Workspace]]:
+    """The enabled schedules of ``kind`` with their workspaces, in a stable order (one query)."""
+    stmt = (
+        select(Schedule, Workspace)
+        .join(Workspace, col(Workspace.id) == col(Schedule.workspace_id))
+        .where(col(Schedule.kind) == kind, col(Schedule.enabled).is_(True))
+        .order_by(col(Schedule.id))
+    )
+    return [(row, ws) for row, ws in (await session.execute(stmt)).all()]
+
+
 async def disable_schedules(
     session: AsyncSession, *, workspace_id: str, kind: str, now: datetime, channel_id: str | None = None
 ) -> int:
@@ -121,9 +132,12 @@ async def lock_watermark(session: AsyncSession, *, name: str) -> datetime | None
     On PostgreSQL the lock makes a second replica wait for the first one's tick and then see its
     result; SQLite serializes writers anyway.
     """
-    await insert_ignore(session, SchedulerWatermark, {"name": name, "tick_at": None, "updated_by": ""}, ["name"])
     stmt = select(col(SchedulerWatermark.tick_at)).where(col(SchedulerWatermark.name) == name).with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
+    found = (await session.execute(stmt)).first()
+    if found is None:
+        await insert_ignore(session, SchedulerWatermark, {"name": name, "tick_at": None, "updated_by": ""}, ["name"])
+        found = (await session.execute(stmt)).first()
+    return found[0] if found is not None else None
 
 
 async def advance_watermark(session: AsyncSession, *, name: str, tick_at: datetime, by: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.jobs import Days, JobContext, ScheduleError, next_occurrence, parse_time, zone
@@ -220,7 +221,7 @@ async def preview_digest(ctx: Ctx, words: list[str]) -> None:
         workspace=ws,
         channel_id=channel,
         start=s.start,
-        end=min(s.end, ctx.now),
+        end=min(s.end, ctx.now + timedelta(microseconds=1)),  # include what happened this instant
         t=ctx.t,
         now=ctx.now,
         preview=True,

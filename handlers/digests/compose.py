@@ -80,7 +80,7 @@ def running_span(period: str, now: datetime, tz: ZoneInfo) -> Span:
     """The period that contains ``now``, up to ``now`` (for previews)."""
     today = now.astimezone(tz).date()
     first = period_first_day(period, today)
-    return Span(first, today, local_midnight(first, tz), now)
+    return Span(first, today, local_midnight(first, tz), now + timedelta(microseconds=1))
 
 
 def days_for_period(period: str) -> Days:
