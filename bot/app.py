@@ -6,7 +6,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.events import Event
+from bot.llm import build_llm
 from bot.messages import Message
+from bot.metrics import count_event
 from bot.outbox import OutboxWorker
 from bot.router import LanguageModel, Router, Services
 from bot.settings import Settings
@@ -32,12 +34,18 @@ class Starling:
         self.engine = create_engine_for(settings.database_url)
         self.sessions = session_factory(self.engine)
         self.router = register_all(Router())
-        self.services = Services(settings=settings, sessions=self.sessions, clock=clock, llm=llm)
+        self.services = Services(
+            settings=settings, sessions=self.sessions, clock=clock, llm=llm if llm is not None else build_llm(settings)
+        )
         self.outbox = OutboxWorker(self.services)
         self.services.on_outbox = self.outbox.wake
 
     async def dispatch(self, event: Event) -> list[Message]:
+        count_event(event.actor.platform.value, type(event))
         return await self.router.dispatch(event, self.services)
 
     async def close(self) -> None:
+        close_llm = getattr(self.services.llm, "close", None)
+        if close_llm is not None:
+            await close_llm()
         await self.engine.dispose()

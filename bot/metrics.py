@@ -1,13 +1,23 @@
-"""Prometheus metrics of the scheduler and the outbox (served at ``/metrics`` by the web server).
+"""Prometheus metrics, on the default registry (served at ``/metrics``).
 
-Counters count what this process did; the gauges ``starling_outbox_pending`` and
+Outbox and scheduler counters count what this process did; the gauges ``starling_outbox_pending`` and
 ``starling_outbox_dead_letters`` show the shared queue as the database has it (refreshed by the outbox
 worker), so every replica reports the same figure.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
+
+EVENTS = Counter("starling_events", "Events dispatched to the router", ["platform", "kind"])
+ACK_SECONDS = Histogram(
+    "starling_ack_seconds",
+    "From receiving a platform request to having written its answer",
+    ["platform"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+PLATFORM_ERRORS = Counter("starling_platform_errors", "Failed platform API calls", ["platform", "method", "error"])
+
 
 OUTBOX_SENT = Counter("starling_outbox_sent_total", "Messages the platform acknowledged", ["platform"])
 OUTBOX_RETRIES = Counter(
@@ -41,6 +51,10 @@ SCHEDULED_SKIPPED = Counter(
 )
 
 
-def latest() -> tuple[bytes, str]:
-    """The exposition text and its content type, for a ``/metrics`` endpoint."""
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+def count_event(platform: str, event_type: type) -> None:
+    """``CommandEvent`` → kind ``command``."""
+    EVENTS.labels(platform, event_type.__name__.removesuffix("Event").lower()).inc()
+
+
+def exposition() -> bytes:
+    return generate_latest(REGISTRY)

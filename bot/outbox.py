@@ -69,11 +69,12 @@ class Sender(Protocol):
     async def send(self, row: OutboxMessage, message: Message) -> str | None: ...
 
 
-# The sender of each platform for processes without the web server (``starling scheduler``):
-# "module:function", the function takes the app and returns a Sender.
+# How a process without the web server (``starling scheduler``) gets each platform's sender:
+# "module:callable", called with the app. The platform adapters register their sender (and user
+# directory) on the app's outbox when they are built, which is all a scheduler process needs.
 SENDER_FACTORIES: dict[str, str] = {
-    "slack": "bot.slack.sender:create_sender",
-    "teams": "bot.teams.sender:create_sender",
+    "slack": "bot.slack.adapter:SlackAdapter",
+    "teams": "bot.teams.adapter:TeamsAdapter",
 }
 
 
@@ -83,13 +84,15 @@ def install_senders(app: Starling) -> list[str]:
     for platform, on in enabled.items():
         if not on or platform in app.outbox.senders:
             continue
-        module, _, func = SENDER_FACTORIES[platform].partition(":")
+        module, _, name = SENDER_FACTORIES[platform].partition(":")
         try:
-            factory = getattr(importlib.import_module(module), func)
+            factory = getattr(importlib.import_module(module), name)
         except (ImportError, AttributeError):
             log.error("outbox_sender_missing", platform=platform, factory=SENDER_FACTORIES[platform])
             continue
-        app.outbox.senders[platform] = factory(app)
+        built = factory(app)
+        if platform not in app.outbox.senders and hasattr(built, "send"):
+            app.outbox.senders[platform] = built
     return sorted(app.outbox.senders)
 
 

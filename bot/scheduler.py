@@ -1,10 +1,10 @@
 """The scheduler service: APScheduler ticks once a minute and runs every feature's scheduled function.
 
-``run_tick`` is the whole contract (see :mod:`bot.jobs`): per scheduled function, in one savepoint, its
-watermark is locked, the window since its last completed run is handed to it, its claims and outbox
-rows are written, and the watermark moves on, all or nothing. Any number of scheduler
-processes may run against one database: the watermark lock makes the second one find the window done,
-and claims make every post happen once even if two windows overlap.
+``run_tick`` is the whole contract (see :mod:`bot.jobs`): each scheduled function gets the window since
+its last completed run (its watermark), and in one transaction its claims and outbox rows are written
+and the watermark moves on, all or nothing. Any number of scheduler processes may run against one
+database: a replica that comes second finds the window done, or, if two windows overlap, finds the
+claims taken (on PostgreSQL its claim waits for the first replica's commit), so every post happens once.
 
 Process roles: ``starling serve`` calls :func:`start_scheduler` (unless ``--no-scheduler``);
 ``starling scheduler`` runs :func:`run_scheduler` (the scheduler and the outbox worker, no web server).
@@ -50,38 +50,36 @@ async def run_tick(
     """Run every scheduled function for the window ending at ``now``; returns how many messages were queued.
 
     The window starts where the function's last completed run ended (its watermark), at most
-    ``scheduler_grace_hours`` back on the very first run; ``since`` overrides it. All functions run in
-    one transaction, each in its own savepoint: a failing function is rolled back alone.
+    ``scheduler_grace_hours`` back on the very first run; ``since`` overrides it. Each function runs in
+    its own transaction, which also moves its watermark: a failing function is rolled back alone.
     """
     when = now or services.clock()
     grace = timedelta(hours=services.settings.scheduler_grace_hours)
     queued = 0
-    async with transaction(services.sessions) as session:
-        for name, fn in router.schedules.items():
-            try:
-                async with session.begin_nested():
-                    mark = await sq.lock_watermark(session, name=name)
-                    start = since if since is not None else (mark if mark is not None else when - grace)
-                    if start >= when:
-                        continue
-                    job = JobContext(
-                        services=services,
-                        session=session,
-                        now=when,
-                        worker=worker,
-                        since=start,
-                        grace=grace,
-                        name=name,
-                    )
-                    await fn(job)
-                    if job.failed:
-                        log.warning("scheduled_window_kept_open", job=name, since=start.isoformat())
-                    else:
-                        await sq.advance_watermark(session, name=name, tick_at=when, by=worker)
-                    queued += job.queued
-            except Exception:
-                metrics.SCHEDULER_JOB_FAILURES.labels(name).inc()
-                log.exception("scheduled_job_failed", job=name)
+    marks: dict[str, datetime | None] = {}
+    if since is None:
+        async with transaction(services.sessions) as session:
+            marks = await sq.read_watermarks(session, names=list(router.schedules))
+    for name, fn in router.schedules.items():
+        start = since if since is not None else (marks.get(name) or when - grace)
+        if start >= when:
+            continue  # this window is done (another replica, or a tick for the same minute)
+        try:
+            # One transaction per function, begun lazily: a function may open its own short transactions
+            # (e.g. around a slow call) as long as it has not used ``job.session`` yet.
+            async with transaction(services.sessions) as session:
+                job = JobContext(
+                    services=services, session=session, now=when, worker=worker, since=start, grace=grace, name=name
+                )
+                await fn(job)
+                if job.failed:
+                    log.warning("scheduled_window_kept_open", job=name, since=start.isoformat())
+                else:
+                    await sq.advance_watermark(session, name=name, tick_at=when, by=worker)
+            queued += job.queued
+        except Exception:
+            metrics.SCHEDULER_JOB_FAILURES.labels(name).inc()
+            log.exception("scheduled_job_failed", job=name)
     if queued and services.on_outbox is not None:
         services.on_outbox()
     return queued

@@ -6,8 +6,8 @@ from bot.router import Router
 
 
 def register_all(router: Router) -> Router:
-    from handlers import admin, digests, help, kudos
+    from handlers import admin, digests, help, home, kudos, prompts, suggestions, welcome
 
-    for feature in (kudos, admin, digests, help):
+    for feature in (kudos, prompts, suggestions, digests, admin, help, welcome, home):
         feature.register(router)
     return router

@@ -35,12 +35,12 @@ def _insert(session: AsyncSession, model: Any) -> Any:
 
 
 async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any], keys: Sequence[str]) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING; True if a row was written.
-
-    Decided by RETURNING, not ``rowcount``: psycopg reports -1 for this statement on PostgreSQL.
-    """
-    pk = list(model.__table__.primary_key.columns)
-    stmt = _insert(session, model).values(**values).on_conflict_do_nothing(index_elements=list(keys)).returning(*pk)
+    """INSERT … ON CONFLICT DO NOTHING; True if a row was written."""
+    # RETURNING, not rowcount: psycopg reports rowcount -1 for INSERT … ON CONFLICT DO NOTHING.
+    columns = [model.__table__.c[k] for k in keys]
+    stmt = (
+        _insert(session, model).values(**values).on_conflict_do_nothing(index_elements=list(keys)).returning(*columns)
+    )
     result = await session.execute(stmt)
     return result.first() is not None
 

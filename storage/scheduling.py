@@ -7,14 +7,15 @@ A watermark per scheduled function records up to when it has run, so a restart k
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint, update
+from sqlalchemy import JSON, Column, UniqueConstraint, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
-from storage.core import insert_ignore
 from storage.models import Workspace, opt_ts_column, ts_column
 from storage.outbox import rowcount
 
@@ -126,26 +127,21 @@ async def disable_schedules(
     return rowcount(await session.execute(stmt))
 
 
-async def lock_watermark(session: AsyncSession, *, name: str) -> datetime | None:
-    """The watermark of a scheduled function, row-locked until the caller's transaction ends.
-
-    On PostgreSQL the lock makes a second replica wait for the first one's tick and then see its
-    result; SQLite serializes writers anyway.
-    """
-    stmt = select(col(SchedulerWatermark.tick_at)).where(col(SchedulerWatermark.name) == name).with_for_update()
-    found = (await session.execute(stmt)).first()
-    if found is None:
-        await insert_ignore(session, SchedulerWatermark, {"name": name, "tick_at": None, "updated_by": ""}, ["name"])
-        found = (await session.execute(stmt)).first()
-    return found[0] if found is not None else None
+async def read_watermarks(session: AsyncSession, *, names: Sequence[str]) -> dict[str, datetime | None]:
+    """Up to when each scheduled function has run (missing: never)."""
+    stmt = select(SchedulerWatermark).where(col(SchedulerWatermark.name).in_(list(names)))
+    return {w.name: w.tick_at for w in (await session.execute(stmt)).scalars()}
 
 
 async def advance_watermark(session: AsyncSession, *, name: str, tick_at: datetime, by: str) -> None:
-    await session.execute(
-        update(SchedulerWatermark)
-        .where(
-            col(SchedulerWatermark.name) == name,
-            col(SchedulerWatermark.tick_at).is_(None) | (col(SchedulerWatermark.tick_at) < tick_at),
-        )
-        .values(tick_at=tick_at, updated_by=by[:120])
+    """Move the watermark forward to ``tick_at`` (never back), creating it on the first run."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = SchedulerWatermark.__table__  # type: ignore[attr-defined]
+    stmt = insert(table).values(name=name, tick_at=tick_at, updated_by=by[:120])
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["name"],
+        set_={"tick_at": stmt.excluded.tick_at, "updated_by": stmt.excluded.updated_by},
+        where=or_(table.c.tick_at.is_(None), table.c.tick_at < stmt.excluded.tick_at),
     )
+    await session.execute(stmt)

@@ -4,6 +4,6 @@ from sqlmodel import SQLModel
 
 import storage.outbox
 import storage.scheduling  # noqa: F401
-from storage import models  # noqa: F401
+from storage import models, prompts, suggestions, teams  # noqa: F401
 
 metadata = SQLModel.metadata
