@@ -3,16 +3,18 @@
 The contract
 ------------
 The scheduler ticks once a minute. On a tick every scheduled function runs once, in its own
-transaction, with a :class:`JobContext` describing a *window* ``(job.since, job.now]``: the time since
-the function last ran to completion (on any replica). After downtime the window is long, so nothing
-due in between is forgotten; ``job.now`` may be any time (tests drive it with a controlled clock).
+transaction, with a :class:`JobContext`. A function that posts on a schedule asks for its *window*
+``(await job.window_start(), job.now]``: the time since it last ran to completion (on any replica, kept
+in its watermark, which the tick moves on in the same transaction). After downtime the window is
+long, so nothing due in between is forgotten; ``job.now`` may be any time (tests drive it with a
+controlled clock).
 
 A function decides what fell due in the window, claims each post and queues it::
 
     @router.schedule("digest")
     async def digest(job: JobContext) -> None:
         for schedule, workspace in await job.schedules("digest"):
-            for due in job.due_for(schedule, workspace):      # occurrences in the window, within grace
+            for due in await job.due_for(schedule, workspace):  # occurrences in the window, within grace
                 async with job.guard(schedule=schedule.id):   # one failure doesn't stop the others
                     if await job.claim(workspace_id=workspace.id, channel_id=schedule.channel_id,
                                        kind="digest", period=due.period):
@@ -30,7 +32,7 @@ A function decides what fell due in the window, claims each post and queues it::
 - :meth:`JobContext.guard` runs a part in a savepoint. If it fails, its writes are undone, the error is
   logged, and the window is not marked done: the next tick sees the same occurrences again (the parts
   that succeeded find their claims and post nothing), until the grace period is over.
-- ``job.since`` is None only when a JobContext is built by hand; then the window is the last minute.
+- A JobContext built by hand (no ``name``, no ``since``) has the last minute as its window.
 """
 
 from __future__ import annotations
@@ -282,14 +284,22 @@ class JobContext:
     now: datetime
     worker: str = "scheduler"
     queued: int = field(default=0)
-    since: datetime | None = None
+    since: datetime | None = None  # None: read from the function's watermark when first needed
     grace: timedelta = timedelta(hours=6)
     name: str = ""
     failed: bool = False
+    uses_window: bool = False  # the window was asked for: the tick moves the watermark on
 
-    @property
-    def window_start(self) -> datetime:
-        return self.since if self.since is not None else self.now - timedelta(minutes=1)
+    async def window_start(self) -> datetime:
+        """Where this run's window begins: the end of the last completed run (at most the grace period back)."""
+        if self.since is None:
+            if self.name:
+                mark = await sq.read_watermark(self.session, name=self.name)
+                self.since = mark if mark is not None else self.now - self.grace
+            else:
+                self.since = self.now - timedelta(minutes=1)
+        self.uses_window = True
+        return self.since
 
     async def claim(self, *, workspace_id: str, channel_id: str, kind: str, period: str) -> bool:
         """True if this run may post; False if another run (or an earlier one) already claimed it."""
@@ -348,7 +358,7 @@ class JobContext:
 
     # --- windows ----------------------------------------------------------------------------------
 
-    def due(
+    async def due(
         self,
         at: time,
         days: DaysLike,
@@ -364,7 +374,7 @@ class JobContext:
         Older ones are skipped with a log line; ones before ``not_before`` (e.g. when the schedule
         was created or changed) are ignored silently.
         """
-        start = max(self.window_start, self.now - MAX_LOOKBACK)
+        start = max(await self.window_start(), self.now - MAX_LOOKBACK)
         cutoff = self.now - self.grace
         out: list[Occurrence] = []
         for occ in due_in_window(at, days, tz, start, self.now):
@@ -387,18 +397,18 @@ class JobContext:
             out.append(occ)
         return out
 
-    async def schedules(self, kind: str) -> list[tuple[Schedule, Workspace]]:
-        """The enabled schedules of ``kind`` with their workspaces, in a stable order."""
-        return await sq.schedules_with_workspaces(self.session, kind=kind)
+    async def schedules(self, *kinds: str) -> list[tuple[Schedule, Workspace]]:
+        """The enabled schedules of these kinds with their workspaces, in a stable order."""
+        return await sq.schedules_with_workspaces(self.session, kinds=kinds)
 
-    def due_for(self, schedule: Schedule, workspace: Workspace) -> list[Occurrence]:
+    async def due_for(self, schedule: Schedule, workspace: Workspace) -> list[Occurrence]:
         """:meth:`due` for a stored schedule (its time zone, or else the workspace's)."""
         try:
             at, days = parse_time(schedule.at), Days.parse(schedule.days)
         except ScheduleError:
             log.error("schedule_unreadable", schedule=schedule.id, at=schedule.at, days=schedule.days)
             return []
-        return self.due(
+        return await self.due(
             at,
             days,
             zone(schedule.timezone, workspace.timezone),

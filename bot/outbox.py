@@ -7,8 +7,9 @@ delivers them per *lane* (one conversation on one platform, :class:`storage.outb
   time: in order, and at the platform's pace (``Settings.outbox_pace_seconds``, Slack ~1 message/s
   per channel). Different lanes are delivered in parallel (up to ``outbox_concurrency``).
 - A sender raises :class:`RetryLater` for HTTP 429 (with ``Retry-After``) or a transient failure with
-  a known wait: the lane waits that long (``Retry-After`` is honoured) and tries the same message
-  again. Other errors retry the message later with exponential backoff and jitter; the lane goes on.
+  a known wait: the message is tried again after exactly that wait, and a rate limit pauses the whole
+  conversation that long (in the database, so every worker honours it). Other errors retry the message
+  later with exponential backoff and jitter; the conversation's other messages go on.
   :class:`PermanentFailure`, or ``outbox_max_attempts`` attempts, makes the message a dead letter
   (``starling outbox dead``, ``starling_outbox_dead_letters``).
 - Rows being sent carry the lease. If the worker dies between claiming and recording the result, the
@@ -46,12 +47,19 @@ T = TypeVar("T")
 
 
 class RetryLater(Exception):
-    """The platform asked us to wait (HTTP 429 ``Retry-After``) or had a transient failure."""
+    """The platform asked us to wait (HTTP 429 ``Retry-After``) or had a transient failure.
 
-    def __init__(self, seconds: float, reason: str = "rate_limited") -> None:
+    The message is tried again ``seconds`` later. A rate limit (``conversation=True``; by default any
+    ``reason`` naming a 429 or a rate limit) also pauses the whole conversation for that long, so no
+    other message is sent there before; any other transient failure concerns this message only.
+    """
+
+    def __init__(self, seconds: float, reason: str = "rate_limited", *, conversation: bool | None = None) -> None:
         super().__init__(reason)
         self.seconds = seconds
         self.reason = reason
+        low = reason.lower().replace("_", "").replace("-", "").replace(" ", "")
+        self.conversation = ("429" in low or "ratelimit" in low) if conversation is None else conversation
 
 
 class PermanentFailure(Exception):
@@ -198,7 +206,6 @@ class OutboxWorker:
         self.concurrency = concurrency or settings.outbox_concurrency
         self.backoff = settings.outbox_backoff_seconds
         self.backoff_max = settings.outbox_backoff_max_seconds
-        self.max_wait = settings.outbox_max_wait_seconds
         self.name = name or f"outbox:{id(self):x}"
         self.sent = 0
         self._wake = asyncio.Event()
@@ -348,7 +355,7 @@ class OutboxWorker:
                             log.warning("outbox_lane_lost", lane=str(lane))
                             return
                         leased_at = loop.time()
-                    paused_until = await self._deliver(lane, item, unsent)
+                    paused_until = await self._deliver(lane, item)
                     unsent.remove(item.row.id)  # type: ignore[arg-type]
                     last_done = loop.time()
                     if paused_until is not None:
@@ -384,28 +391,6 @@ class OutboxWorker:
             lambda session: oq.release_lane(session, lane=lane, holder=self.name, unsent=ids, paused_until=paused_until)
         )
 
-    async def _keep_leased(
-        self, lane: Lane, row_id: int, unsent: list[int], *, error: str, retry_at: datetime, wait: float
-    ) -> None:
-        """Note a ``Retry-After`` wait; the row stays leased through it, so a crash now still resends it."""
-        ids = list(unsent)
-
-        async def keep(session: AsyncSession) -> None:
-            now = self.clock()
-            await oq.record_result(
-                session,
-                row_id=row_id,
-                status="sending",
-                now=now,
-                error=error,
-                next_attempt_at=retry_at,
-                extra_attempt=True,
-            )
-            lease = self.lease + timedelta(seconds=wait)
-            await oq.renew_lane(session, lane=lane, holder=self.name, row_ids=ids, now=now, lease=lease)
-
-        await self._db(keep)
-
     def _backoff(self, attempts: int) -> float:
         delay = min(self.backoff_max, self.backoff * 2 ** max(attempts - 1, 0))
         return random.uniform(delay / 2, delay)
@@ -415,8 +400,8 @@ class OutboxWorker:
             lambda session: oq.record_result(session, row_id=row_id, status=status, now=self.clock(), **values)
         )
 
-    async def _deliver(self, lane: Lane, item: Claimed, unsent: list[int]) -> datetime | None:
-        """Send one row, waiting out short ``Retry-After`` pauses; returns a time to pause the lane until."""
+    async def _deliver(self, lane: Lane, item: Claimed) -> datetime | None:
+        """Send one row; returns when the conversation may be used again if the platform rate-limited it."""
         row = item.row
         assert row.id is not None
         platform = row.platform
@@ -426,48 +411,36 @@ class OutboxWorker:
         if item.resend:
             metrics.OUTBOX_RESENDS.labels(platform).inc()
             bound.warning("outbox_resend_after_lease_expiry", attempt=row.attempts)
-        attempts = row.attempts
-        while True:
-            started = time.monotonic()
-            try:
-                platform_id = await sender.send(row, message)
-            except RetryLater as err:
-                metrics.OUTBOX_RETRIES.labels(platform, err.reason).inc()
-                wait = max(err.seconds, 0.0) * random.uniform(1.0, 1.1)
-                error = f"{err.reason}: retry after {err.seconds:g}s"
-                if attempts >= self.max_attempts:
-                    await self._dead(bound, row, error)
-                    return None
-                retry_at = self.clock() + timedelta(seconds=wait)
-                if wait > self.max_wait or self._stopping.is_set():
-                    bound.info("outbox_lane_paused", seconds=round(wait, 2), reason=err.reason)
-                    await self._record(row.id, "pending", error=error, next_attempt_at=retry_at)
-                    return retry_at
-                bound.info("outbox_retry_after", seconds=round(wait, 2), reason=err.reason, attempt=attempts)
-                await self._keep_leased(lane, row.id, unsent, error=error, retry_at=retry_at, wait=wait)
-                attempts += 1
-                await asyncio.sleep(wait)
-                continue
-            except PermanentFailure as err:
-                await self._dead(bound, row, str(err) or type(err).__name__)
+        started = time.monotonic()
+        try:
+            platform_id = await sender.send(row, message)
+        except RetryLater as err:
+            metrics.OUTBOX_RETRIES.labels(platform, err.reason).inc()
+            if row.attempts >= self.max_attempts:
+                await self._dead(bound, row, err.reason)
                 return None
-            except Exception as err:
-                metrics.OUTBOX_RETRIES.labels(platform, "error").inc()
-                error = f"{type(err).__name__}: {err}"[:2000]
-                if attempts >= self.max_attempts:
-                    await self._dead(bound, row, error)
-                    return None
-                delay = self._backoff(attempts)
-                bound.warning("outbox_send_failed", error=error, attempt=attempts, retry_in=round(delay, 2))
-                await self._record(
-                    row.id, "pending", error=error, next_attempt_at=self.clock() + timedelta(seconds=delay)
-                )
-                return None
-            metrics.OUTBOX_SEND_SECONDS.labels(platform).observe(time.monotonic() - started)
-            await self._batcher.add("sent", (row.id, platform_id, self.clock()), _record_sent)
-            metrics.OUTBOX_SENT.labels(platform).inc()
-            self.sent += 1
+            retry_at = self.clock() + timedelta(seconds=max(err.seconds, 0.0))
+            bound.info("outbox_retry_later", seconds=err.seconds, reason=err.reason, conversation=err.conversation)
+            await self._record(row.id, "pending", error=err.reason, next_attempt_at=retry_at)
+            return retry_at if err.conversation else None
+        except PermanentFailure as err:
+            await self._dead(bound, row, str(err) or type(err).__name__)
             return None
+        except Exception as err:
+            metrics.OUTBOX_RETRIES.labels(platform, "error").inc()
+            error = f"{type(err).__name__}: {err}"[:2000]
+            if row.attempts >= self.max_attempts:
+                await self._dead(bound, row, error)
+                return None
+            delay = self._backoff(row.attempts)
+            bound.warning("outbox_send_failed", error=error, attempt=row.attempts, retry_in=round(delay, 2))
+            await self._record(row.id, "pending", error=error, next_attempt_at=self.clock() + timedelta(seconds=delay))
+            return None
+        metrics.OUTBOX_SEND_SECONDS.labels(platform).observe(time.monotonic() - started)
+        await self._batcher.add("sent", (row.id, platform_id, self.clock()), _record_sent)
+        metrics.OUTBOX_SENT.labels(platform).inc()
+        self.sent += 1
+        return None
 
     async def _dead(self, bound: structlog.typing.FilteringBoundLogger, row: OutboxMessage, error: str) -> None:
         assert row.id is not None

@@ -5,6 +5,7 @@ its last completed run (its watermark), and in one transaction its claims and ou
 and the watermark moves on, all or nothing. Any number of scheduler processes may run against one
 database: a replica that comes second finds the window done, or, if two windows overlap, finds the
 claims taken (on PostgreSQL its claim waits for the first replica's commit), so every post happens once.
+Functions that do not ask for a window (they decide "is it due?" themselves) simply run every tick.
 
 Process roles: ``starling serve`` calls :func:`start_scheduler` (unless ``--no-scheduler``);
 ``starling scheduler`` runs :func:`run_scheduler` (the scheduler and the outbox worker, no web server).
@@ -47,34 +48,27 @@ async def run_tick(
     worker: str = "scheduler",
     since: datetime | None = None,
 ) -> int:
-    """Run every scheduled function for the window ending at ``now``; returns how many messages were queued.
+    """Run every scheduled function once for ``now``; returns how many messages were queued.
 
-    The window starts where the function's last completed run ended (its watermark), at most
+    A function's window starts where its last completed run ended (its watermark), at most
     ``scheduler_grace_hours`` back on the very first run; ``since`` overrides it. Each function runs in
     its own transaction, which also moves its watermark: a failing function is rolled back alone.
     """
     when = now or services.clock()
     grace = timedelta(hours=services.settings.scheduler_grace_hours)
     queued = 0
-    marks: dict[str, datetime | None] = {}
-    if since is None:
-        async with transaction(services.sessions) as session:
-            marks = await sq.read_watermarks(session, names=list(router.schedules))
     for name, fn in router.schedules.items():
-        start = since if since is not None else (marks.get(name) or when - grace)
-        if start >= when:
-            continue  # this window is done (another replica, or a tick for the same minute)
         try:
             # One transaction per function, begun lazily: a function may open its own short transactions
             # (e.g. around a slow call) as long as it has not used ``job.session`` yet.
             async with transaction(services.sessions) as session:
                 job = JobContext(
-                    services=services, session=session, now=when, worker=worker, since=start, grace=grace, name=name
+                    services=services, session=session, now=when, worker=worker, since=since, grace=grace, name=name
                 )
                 await fn(job)
                 if job.failed:
-                    log.warning("scheduled_window_kept_open", job=name, since=start.isoformat())
-                else:
+                    log.warning("scheduled_window_kept_open", job=name, since=str(job.since))
+                elif job.uses_window:
                     await sq.advance_watermark(session, name=name, tick_at=when, by=worker)
             queued += job.queued
         except Exception:

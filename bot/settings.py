@@ -84,7 +84,6 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = 60.0
     outbox_backoff_seconds: float = 2.0
     outbox_backoff_max_seconds: float = 600.0
-    outbox_max_wait_seconds: float = 30.0  # a longer Retry-After pauses the conversation instead of waiting
     outbox_concurrency: int = 256  # conversations delivered in parallel
 
     @property

@@ -102,12 +102,14 @@ async def list_schedules(
     return list((await session.execute(stmt.order_by(col(Schedule.id)))).scalars().all())
 
 
-async def schedules_with_workspaces(session: AsyncSession, *, kind: str) -> list[tuple[Schedule, Workspace]]:
-    """The enabled schedules of ``kind`` with their workspaces, in a stable order (one query)."""
+async def schedules_with_workspaces(
+    session: AsyncSession, *, kinds: Sequence[str]
+) -> list[tuple[Schedule, Workspace]]:
+    """The enabled schedules of these kinds with their workspaces, in a stable order (one query)."""
     stmt = (
         select(Schedule, Workspace)
         .join(Workspace, col(Workspace.id) == col(Schedule.workspace_id))
-        .where(col(Schedule.kind) == kind, col(Schedule.enabled).is_(True))
+        .where(col(Schedule.kind).in_(list(kinds)), col(Schedule.enabled).is_(True))
         .order_by(col(Schedule.id))
     )
     return [(row, ws) for row, ws in (await session.execute(stmt)).all()]
@@ -131,6 +133,11 @@ async def read_watermarks(session: AsyncSession, *, names: Sequence[str]) -> dic
     """Up to when each scheduled function has run (missing: never)."""
     stmt = select(SchedulerWatermark).where(col(SchedulerWatermark.name).in_(list(names)))
     return {w.name: w.tick_at for w in (await session.execute(stmt)).scalars()}
+
+
+async def read_watermark(session: AsyncSession, *, name: str) -> datetime | None:
+    stmt = select(col(SchedulerWatermark.tick_at)).where(col(SchedulerWatermark.name) == name)
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def advance_watermark(session: AsyncSession, *, name: str, tick_at: datetime, by: str) -> None:

@@ -268,62 +268,65 @@ async def status(ctx: Ctx) -> None:
 # --- scheduled posts --------------------------------------------------------------------------------
 
 
-async def post_digests(job: JobContext) -> None:
-    for schedule, ws in await job.schedules(DIGEST):
-        tz = schedule_zone(schedule, ws)
-        for due in job.due_for(schedule, ws):
-            async with job.guard(schedule=schedule.id, period=due.period):
-                if not await job.claim(
-                    workspace_id=ws.id, channel_id=schedule.channel_id, kind=DIGEST, period=due.period
-                ):
-                    continue
-                s = digest_span(Days.parse(schedule.days), due.day, tz)
-                t = job.translator(ws)
-                scope = DigestScope(
-                    session=job.session,
-                    workspace=ws,
-                    channel_id=schedule.channel_id,
-                    start=s.start,
-                    end=s.end,
-                    t=t,
-                    now=job.now,
-                    services=job.services,
-                )
-                message = await build_digest(scope, fmt_span(t, s))
-                await job.post(
-                    ws,
-                    schedule.channel_id,
-                    message,
-                    kind=DIGEST,
-                    dedupe_key=f"{DIGEST}:{ws.id}:{schedule.channel_id}:{due.period}",
-                )
+async def post_scheduled(job: JobContext) -> None:
+    """Digests and leaderboard posts that fell due in this tick's window (one query for both)."""
+    for schedule, ws in await job.schedules(DIGEST, LEADERBOARD):
+        if schedule.kind == DIGEST:
+            await post_digest(job, schedule, ws)
+        else:
+            await post_leaderboard(job, schedule, ws)
 
 
-async def post_leaderboards(job: JobContext) -> None:
-    for schedule, ws in await job.schedules(LEADERBOARD):
-        tz = schedule_zone(schedule, ws)
-        period = str(schedule.settings.get("period", "month"))
-        if period not in PERIODS:
-            period = "month"
-        for due in job.due_for(schedule, ws):
-            s = leaderboard_span(period, due.day, tz)
-            key = f"{period}:{s.first.isoformat()}"
-            async with job.guard(schedule=schedule.id, period=key):
-                if not await job.claim(
-                    workspace_id=ws.id, channel_id=schedule.channel_id, kind=LEADERBOARD, period=key
-                ):
-                    continue
-                t = job.translator(ws)
-                message = await build_leaderboard(
-                    job.session, ws, t, period=period, s=s, givers_only=bool(schedule.settings.get("givers_only"))
-                )
-                await job.post(
-                    ws,
-                    schedule.channel_id,
-                    message,
-                    kind=LEADERBOARD,
-                    dedupe_key=f"{LEADERBOARD}:{ws.id}:{schedule.channel_id}:{key}",
-                )
+async def post_digest(job: JobContext, schedule: Schedule, ws: Workspace) -> None:
+    tz = schedule_zone(schedule, ws)
+    for due in await job.due_for(schedule, ws):
+        async with job.guard(schedule=schedule.id, period=due.period):
+            if not await job.claim(workspace_id=ws.id, channel_id=schedule.channel_id, kind=DIGEST, period=due.period):
+                continue
+            s = digest_span(Days.parse(schedule.days), due.day, tz)
+            t = job.translator(ws)
+            scope = DigestScope(
+                session=job.session,
+                workspace=ws,
+                channel_id=schedule.channel_id,
+                start=s.start,
+                end=s.end,
+                t=t,
+                now=job.now,
+                services=job.services,
+            )
+            message = await build_digest(scope, fmt_span(t, s))
+            await job.post(
+                ws,
+                schedule.channel_id,
+                message,
+                kind=DIGEST,
+                dedupe_key=f"{DIGEST}:{ws.id}:{schedule.channel_id}:{due.period}",
+            )
+
+
+async def post_leaderboard(job: JobContext, schedule: Schedule, ws: Workspace) -> None:
+    tz = schedule_zone(schedule, ws)
+    period = str(schedule.settings.get("period", "month"))
+    if period not in PERIODS:
+        period = "month"
+    for due in await job.due_for(schedule, ws):
+        s = leaderboard_span(period, due.day, tz)
+        key = f"{period}:{s.first.isoformat()}"
+        async with job.guard(schedule=schedule.id, period=key):
+            if not await job.claim(workspace_id=ws.id, channel_id=schedule.channel_id, kind=LEADERBOARD, period=key):
+                continue
+            t = job.translator(ws)
+            message = await build_leaderboard(
+                job.session, ws, t, period=period, s=s, givers_only=bool(schedule.settings.get("givers_only"))
+            )
+            await job.post(
+                ws,
+                schedule.channel_id,
+                message,
+                kind=LEADERBOARD,
+                dedupe_key=f"{LEADERBOARD}:{ws.id}:{schedule.channel_id}:{key}",
+            )
 
 
 def register(router: Router) -> None:
@@ -349,5 +352,4 @@ def register(router: Router) -> None:
         else:
             raise UserError("digests.err.unknown_sub", sub=sub)
 
-    router.schedule("digests")(post_digests)
-    router.schedule("leaderboards")(post_leaderboards)
+    router.schedule("digests")(post_scheduled)

@@ -28,6 +28,12 @@ def make_app(db_url: str, *, clock: Any = utcnow, **settings: Any) -> Starling:
     return app
 
 
+def only_schedules(app: Starling, *names: str) -> Starling:
+    """Tick only these scheduled functions (the other features' jobs have their own tests)."""
+    app.router.schedules = {name: fn for name, fn in app.router.schedules.items() if name in names}
+    return app
+
+
 def with_fake_slack(app: Starling, api_url: str, **kwargs: Any) -> Starling:
     app.outbox.senders["slack"] = SlackWebSender(api_url, **kwargs)
     return app
@@ -65,6 +71,15 @@ async def outbox_statuses(app: Starling) -> dict[str, int]:
     async with app.sessions() as session:
         rows = await session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
         return {status: int(n) for status, n in rows.all()}
+
+
+async def deliver(app: Starling, fake: Any, count: int, *, timeout: float = 60) -> None:
+    """Run the outbox worker as ``starling serve`` does until the fake accepted ``count`` posts, then stop it."""
+    await app.outbox.start(poll_seconds=0.1)
+    try:
+        await fake.wait_for(lambda r: r.op == "chat.postMessage" and r.accepted, count=count, timeout=timeout)
+    finally:
+        await app.outbox.stop()
 
 
 def keys_delivered(fake: Any) -> Counter[str]:

@@ -28,6 +28,7 @@ from bot.scheduler import SchedulerService
 from bot.settings import Settings
 from handlers.digests.sections import DigestScope, register_section
 from storage.models import OutboxMessage
+from tests.bot.outbox_kit import only_schedules
 from tests.bot.slack_sender import SlackWebSender
 
 
@@ -45,7 +46,7 @@ async def main(args: argparse.Namespace, go: Any = None) -> int:
         outbox_concurrency=args.concurrency,
         _env_file=None,  # type: ignore[call-arg]
     )
-    app = Starling(settings, run_migrations=False)
+    app = only_schedules(Starling(settings, run_migrations=False), "digests")
     app.outbox.senders["slack"] = SlackWebSender(args.slack, crash_on_send=args.crash_on_send)
     if args.crash_in_digest:
         built = 0

@@ -28,7 +28,9 @@ def daily_post(
         ws = await job.session.get(Workspace, WORKSPACE)
         assert ws is not None
         for channel in channels:
-            for due in job.due(time(9), Days(), "Europe/Berlin", kind=name, workspace_id=ws.id, channel_id=channel):
+            for due in await job.due(
+                time(9), Days(), "Europe/Berlin", kind=name, workspace_id=ws.id, channel_id=channel
+            ):
                 async with job.guard(channel=channel):
                     if await job.claim(workspace_id=ws.id, channel_id=channel, kind=name, period=due.period):
                         if fail is not None and channel in fail:
@@ -58,25 +60,27 @@ async def posted(app: Starling, kind: str) -> list[tuple[str, str]]:
 async def test_windows_start_at_the_watermark_and_first_run_looks_back_the_grace_period(db_url: str) -> None:
     clock = Clock(MONDAY)
     app = make_app(db_url, clock=clock)
-    windows: list[tuple[datetime | None, datetime]] = []
+    windows: list[tuple[datetime, datetime]] = []
 
     @app.router.schedule("recorder")
     async def recorder(job: JobContext) -> None:
-        windows.append((job.since, job.now))
+        windows.append((await job.window_start(), job.now))
 
     try:
         await run_tick(app.router, app.services, clock())
         clock.advance(minutes=1)
         await run_tick(app.router, app.services, clock())
-        await run_tick(app.router, app.services, clock())  # same minute again: nothing left to do
+        await run_tick(app.router, app.services, clock())  # same minute again: an empty window
         clock.advance(hours=3)
         await run_tick(app.router, app.services, clock())
     finally:
         await app.close()
+    minute = MONDAY + timedelta(minutes=1)
     assert windows == [
         (MONDAY - timedelta(hours=6), MONDAY),
-        (MONDAY, MONDAY + timedelta(minutes=1)),
-        (MONDAY + timedelta(minutes=1), MONDAY + timedelta(hours=3, minutes=1)),
+        (MONDAY, minute),
+        (minute, minute),
+        (minute, minute + timedelta(hours=3)),
     ]
 
 

@@ -18,7 +18,14 @@ from bot.scheduler import SchedulerService
 from storage import scheduling as sq
 from storage.db import transaction
 from storage.models import OutboxMessage
-from tests.bot.outbox_kit import WORKSPACE, ensure_slack_workspace, keys_delivered, make_app, with_fake_slack
+from tests.bot.outbox_kit import (
+    WORKSPACE,
+    ensure_slack_workspace,
+    keys_delivered,
+    make_app,
+    only_schedules,
+    with_fake_slack,
+)
 from tests.bot.scheduler_proc import fork
 from tests.fakes import FakeSlackAPI
 
@@ -71,7 +78,12 @@ def accepted_posts(fake: FakeSlackAPI) -> int:
 async def test_three_schedulers_on_postgresql_race_over_100_periods_and_post_each_once(pg_url: str) -> None:
     await set_up_schedules(pg_url)
     async with FakeSlackAPI() as fake:
-        apps = [with_fake_slack(make_app(pg_url, outbox_pace_seconds={"slack": 0.0}), fake.api_url) for _ in range(3)]
+        apps = [
+            only_schedules(
+                with_fake_slack(make_app(pg_url, outbox_pace_seconds={"slack": 0.0}), fake.api_url), "digests"
+            )
+            for _ in range(3)
+        ]
         services = [SchedulerService(app, name=f"replica-{i}") for i, app in enumerate(apps)]
         try:
             for app in apps:

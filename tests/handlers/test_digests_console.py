@@ -14,7 +14,14 @@ from bot.scheduler import SchedulerService
 from storage import outbox as oq
 from storage.db import transaction
 from storage.models import Kudos, OutboxMessage, ScheduledClaim, Workspace
+from tests.bot.outbox_kit import only_schedules
 from tests.kit import BotHarness, Clock
+
+
+def scheduler(bot: BotHarness, name: str) -> SchedulerService:
+    """The real scheduler service, ticking only the digests (the other features' jobs have their own tests)."""
+    only_schedules(bot.app, "digests")
+    return SchedulerService(bot.app, name=name)
 
 
 def posts(output: list[str], channel: str) -> list[str]:
@@ -65,20 +72,20 @@ async def test_simulated_month_with_restarts_and_crashes_posts_every_digest_once
     await bot.say("digest subscribe #daily mo-fr 17:30")
     await bot.say("digest leaderboard #kudos monat")
     outputs = [bot.output]
-    service = SchedulerService(bot.app, name="scheduler-1")
+    service = scheduler(bot, "scheduler-1")
     end = datetime(2026, 12, 19, 12, 0, tzinfo=UTC)
     step, restarts, crashes, leased, waiting = 0, 0, 0, 0, False
     try:
         while clock() < end:
             step += 1
-            clock.advance(minutes=rng.randint(10, 300))
+            clock.advance(minutes=rng.randint(20, 330))
             if step % 29 == 0:  # a restart on the same database, after less than the grace period
                 await service.stop()
                 await bot.close()
                 clock.advance(minutes=rng.randint(1, 50))
                 bot = await BotHarness(db_url, clock).start(demo=False)
                 outputs.append(bot.output)
-                service = SchedulerService(bot.app, name=f"scheduler-{step}")
+                service = scheduler(bot, f"scheduler-{step}")
                 restarts += 1
                 waiting = True
             if step % 19 == 0:  # a tick killed somewhere in the middle: its transaction rolls back
@@ -132,7 +139,7 @@ async def test_an_outage_longer_than_the_grace_period_skips_that_digest_with_a_l
     db_url: str, clock: Clock
 ) -> None:
     bot = await BotHarness(db_url, clock).start()
-    service = SchedulerService(bot.app, name="s")
+    service = scheduler(bot, "s")
     try:
         await bot.say("digest subscribe #team mo 09:00")
         await tick(bot, service)
@@ -156,7 +163,7 @@ async def test_digest_at_0230_posts_once_on_both_dst_sundays(db_url: str) -> Non
     for start in (datetime(2026, 3, 28, 20, 0, tzinfo=UTC), datetime(2026, 10, 24, 20, 0, tzinfo=UTC)):
         clock = Clock(start)
         bot = await BotHarness(db_url, clock).start()
-        service = SchedulerService(bot.app, name="s")
+        service = scheduler(bot, "s")
         try:
             await bot.say("/channel night")
             await bot.say("digest subscribe so 02:30")
@@ -251,7 +258,7 @@ async def test_privacy_opt_out_works_council_and_small_groups(bot: BotHarness) -
 
 
 async def test_leaderboard_post_on_the_first_of_the_month_in_each_mode(bot: BotHarness, clock: Clock) -> None:
-    service = SchedulerService(bot.app, name="s")
+    service = scheduler(bot, "s")
     try:
         await bot.say("digest leaderboard #kudos monat geber")
         await bot.say("digest leaderboard #board monat")
