@@ -18,7 +18,7 @@ from bot.jobs import Days, JobContext, ScheduleError, next_occurrence, parse_tim
 from bot.messages import Context, Header, Message, Section
 from bot.router import Context as Ctx
 from bot.router import Router, UserError, require_admin
-from handlers.digests import kudos_sections
+from handlers.digests import feature_sections, kudos_sections
 from handlers.digests.compose import (
     PERIODS,
     build_digest,
@@ -331,6 +331,7 @@ async def post_leaderboard(job: JobContext, schedule: Schedule, ws: Workspace) -
 
 def register(router: Router) -> None:
     kudos_sections.register()
+    feature_sections.register()
 
     @router.command("digest", aliases=("digests", "zusammenfassung"), help_key="digests.help.short")
     async def digest_command(ctx: Ctx) -> None:

@@ -280,3 +280,49 @@ async def test_leaderboard_post_on_the_first_of_the_month_in_each_mode(bot: BotH
         assert "Ranglisten einzelner Personen sind aus" in council[0] and "Am großzügigsten" not in council[0]
     finally:
         await service.stop()
+
+
+async def test_digest_shows_prompt_participation_and_you_said_we_did(db_url: str) -> None:
+    from bot.events import Conversation, MessageEvent
+    from storage.prompts import PromptPost
+    from tests.handlers.suggestion_kit import TRAVEL, fill_form
+
+    clock = Clock(datetime(2026, 11, 18, 7, 0, tzinfo=UTC))  # Wednesday 08:00 in Berlin
+    bot = await BotHarness(db_url, clock).start()
+    try:
+        for channel in ("team", "small"):
+            await bot.say(f"/channel {channel}", as_="max")
+            await bot.say("prompt subscribe 09:30 mo-fr Europe/Berlin DE-BY")
+        clock.advance(hours=1, minutes=30)
+        await SchedulerService(bot.app, name="s").tick(clock())  # every feature's job, as in production
+        await bot.app.outbox.drain()
+        async with bot.app.sessions() as session:
+            posts = {p.channel_id: p for p in (await session.execute(select(PromptPost))).scalars()}
+            sent = {
+                r.target_id: r.platform_message_id
+                for r in (await session.execute(select(OutboxMessage).where(OutboxMessage.cause == "prompt"))).scalars()
+            }
+        assert set(posts) == {"team", "small"}
+        people = {"team": ["anna", "ben", "clara", "deniz", "emma"], "small": ["felix", "greta"]}
+        for channel, who in people.items():
+            for n, user in enumerate(who):
+                bot.console.user = user
+                await bot.console.send_event(
+                    MessageEvent(
+                        actor=await bot.console._actor(),
+                        conversation=Conversation(id=channel, thread_id=sent[channel]),
+                        text=f"Als Kunde möchte ich nicht dreimal dieselbe Frage beantworten ({n}).",
+                        message_id=f"{channel}-{n}",
+                        thread_id=sent[channel],
+                        event_id=f"ev-{channel}-{n}",
+                    )
+                )
+        await fill_form(bot, "anna", **TRAVEL)
+        clock.advance(hours=2)
+        out = await bot.say("digest preview #team", as_="max")
+    finally:
+        await bot.close()
+    assert "Aus Kundensicht" in out
+    assert "<#team>" in out and "5 Antworten auf 1 Impulse" in out
+    assert "<#small>" not in out and "weniger als 5 Personen geantwortet" in out
+    assert "Ihr habt gesagt, wir haben gemacht" in out and "Eingereicht" in out
