@@ -102,9 +102,7 @@ async def list_schedules(
     return list((await session.execute(stmt.order_by(col(Schedule.id)))).scalars().all())
 
 
-async def schedules_with_workspaces(
-    session: AsyncSession, *, kinds: Sequence[str]
-) -> list[tuple[Schedule, Workspace]]:
+async def schedules_with_workspaces(session: AsyncSession, *, kinds: Sequence[str]) -> list[tuple[Schedule, Workspace]]:
     """The enabled schedules of these kinds with their workspaces, in a stable order (one query)."""
     stmt = (
         select(Schedule, Workspace)
