@@ -1,8 +1,13 @@
-"""Prometheus metrics, on the default registry (served at ``/metrics``)."""
+"""Prometheus metrics, on the default registry (served at ``/metrics``).
+
+Outbox and scheduler counters count what this process did; the gauges ``starling_outbox_pending`` and
+``starling_outbox_dead_letters`` show the shared queue as the database has it (refreshed by the outbox
+worker), so every replica reports the same figure.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
 
 EVENTS = Counter("starling_events", "Events dispatched to the router", ["platform", "kind"])
 ACK_SECONDS = Histogram(
@@ -12,6 +17,38 @@ ACK_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
 PLATFORM_ERRORS = Counter("starling_platform_errors", "Failed platform API calls", ["platform", "method", "error"])
+
+
+OUTBOX_SENT = Counter("starling_outbox_sent_total", "Messages the platform acknowledged", ["platform"])
+OUTBOX_RETRIES = Counter(
+    "starling_outbox_retries_total", "Sends to be tried again (rate limit or transient error)", ["platform", "reason"]
+)
+OUTBOX_DEAD = Counter("starling_outbox_dead_total", "Messages moved to the dead letters", ["platform"])
+OUTBOX_RESENDS = Counter(
+    "starling_outbox_resends_total", "Messages sent again after a worker died while sending them", ["platform"]
+)
+OUTBOX_PENDING = Gauge("starling_outbox_pending", "Messages waiting to be sent", ["platform"])
+OUTBOX_DEAD_LETTERS = Gauge(
+    "starling_outbox_dead_letters", "Dead letters in the outbox (see `starling outbox dead`)", ["platform"]
+)
+OUTBOX_SEND_SECONDS = Histogram(
+    "starling_outbox_send_seconds",
+    "Duration of one platform send",
+    ["platform"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+SCHEDULER_TICKS = Counter("starling_scheduler_ticks_total", "Scheduler ticks run by this process")
+SCHEDULER_LAST_TICK = Gauge("starling_scheduler_last_tick_timestamp_seconds", "When this process last ticked (Unix)")
+SCHEDULER_JOB_FAILURES = Counter(
+    "starling_scheduler_job_failures_total", "Scheduled functions (or parts of them) that failed", ["job"]
+)
+SCHEDULED_POSTS = Counter("starling_scheduled_posts_total", "Scheduled posts claimed and queued", ["kind"])
+SCHEDULED_SKIPPED = Counter(
+    "starling_scheduled_skipped_total",
+    "Scheduled posts skipped because they were due longer ago than the grace",
+    ["kind"],
+)
 
 
 def count_event(platform: str, event_type: type) -> None:

@@ -1,38 +1,67 @@
 """The outbox worker: delivers proactive messages written by handlers and scheduled jobs.
 
-A message is leased before it is sent, so two workers never send it at once; a crash between
-commit and send leaves it pending (or its lease runs out) and it is sent after restart. Once the
-platform acknowledged it, it is marked sent and never sent again.
+Messages are written to the ``outbox`` table in the same transaction as their cause. The worker
+delivers them per *lane* (one conversation on one platform, :class:`storage.outbox.Lane`):
+
+- A lane is leased in the database, so with several workers only one sends to a conversation at a
+  time: in order, and at the platform's pace (``Settings.outbox_pace_seconds``, Slack ~1 message/s
+  per channel). Different lanes are delivered in parallel (up to ``outbox_concurrency``).
+- A sender raises :class:`RetryLater` for HTTP 429 (with ``Retry-After``) or a transient failure with
+  a known wait: the message is tried again after exactly that wait, and a rate limit pauses the whole
+  conversation that long (in the database, so every worker honours it). Other errors retry the message
+  later with exponential backoff and jitter; the conversation's other messages go on.
+  :class:`PermanentFailure`, or ``outbox_max_attempts`` attempts, makes the message a dead letter
+  (``starling outbox dead``, ``starling_outbox_dead_letters``).
+- Rows being sent carry the lease. If the worker dies between claiming and recording the result, the
+  lease runs out and another worker sends them again (``starling_outbox_resends_total``). Once the
+  platform's acknowledgement is recorded the message is ``sent`` and never sent again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import importlib
+import random
+import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import structlog
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from bot import metrics
 from bot.messages import Message
 from bot.router import Services
-from storage import core
+from storage import outbox as oq
 from storage.db import transaction
 from storage.models import OutboxMessage
+from storage.outbox import Claimed, Lane
+
+if TYPE_CHECKING:
+    from bot.app import Starling
 
 log = structlog.get_logger("starling.outbox")
+T = TypeVar("T")
 
 
 class RetryLater(Exception):
-    """The platform asked us to wait (HTTP 429 ``Retry-After``) or had a transient failure."""
+    """The platform asked us to wait (HTTP 429 ``Retry-After``) or had a transient failure.
 
-    def __init__(self, seconds: float, reason: str = "rate_limited") -> None:
+    The message is tried again ``seconds`` later. A rate limit (``conversation=True``; by default any
+    ``reason`` naming a 429 or a rate limit) also pauses the whole conversation for that long, so no
+    other message is sent there before; any other transient failure concerns this message only.
+    """
+
+    def __init__(self, seconds: float, reason: str = "rate_limited", *, conversation: bool | None = None) -> None:
         super().__init__(reason)
         self.seconds = seconds
         self.reason = reason
+        low = reason.lower().replace("_", "").replace("-", "").replace(" ", "")
+        self.conversation = ("429" in low or "ratelimit" in low) if conversation is None else conversation
 
 
 class PermanentFailure(Exception):
@@ -40,7 +69,118 @@ class PermanentFailure(Exception):
 
 
 class Sender(Protocol):
+    """Delivers one outbox message; returns the platform's message id.
+
+    Raise :class:`RetryLater` on a rate limit (429 with ``Retry-After``) or a transient failure with a
+    known wait, :class:`PermanentFailure` when the target can never receive it; any other exception
+    counts as transient and is retried with backoff.
+    """
+
     async def send(self, row: OutboxMessage, message: Message) -> str | None: ...
+
+
+# How a process without the web server (``starling scheduler``) gets each platform's sender:
+# "module:callable", called with the app. The platform adapters register their sender (and user
+# directory) on the app's outbox when they are built, which is all a scheduler process needs.
+SENDER_FACTORIES: dict[str, str] = {
+    "slack": "bot.slack.adapter:SlackAdapter",
+    "teams": "bot.teams.adapter:TeamsAdapter",
+}
+
+
+def install_senders(app: Starling) -> list[str]:
+    """Give the app's outbox worker a sender for every configured platform; returns their names."""
+    enabled = {"slack": app.settings.slack_enabled, "teams": app.settings.teams_enabled}
+    for platform, on in enabled.items():
+        if not on or platform in app.outbox.senders:
+            continue
+        module, _, name = SENDER_FACTORIES[platform].partition(":")
+        try:
+            factory = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            log.error("outbox_sender_missing", platform=platform, factory=SENDER_FACTORIES[platform])
+            continue
+        built = factory(app)
+        if platform not in app.outbox.senders and hasattr(built, "send"):
+            app.outbox.senders[platform] = built
+    return sorted(app.outbox.senders)
+
+
+Op = Callable[[AsyncSession], Awaitable[Any]]
+Flush = Callable[[AsyncSession, list[Any]], Awaitable[None]]
+
+
+async def _record_sent(session: AsyncSession, acks: list[Any]) -> None:
+    await oq.record_sent(session, acks=acks)
+
+
+class GroupCommit:
+    """Runs the database work of many lanes together: one transaction per batch (group commit).
+
+    Work that arrives while a batch runs goes into the next one, so an idle worker commits at once and
+    a busy one amortizes connections and commits over hundreds of lanes. Items added with :meth:`add`
+    under one key are written by a single call (e.g. one executemany for all acknowledgements).
+    Callers are answered only after the commit. If a batch fails, each of its parts is retried alone,
+    so one bad operation cannot fail the others.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, max_batch: int = 500) -> None:
+        self.sessions = sessions
+        self.max_batch = max_batch
+        self._queue: list[tuple[Op | None, tuple[str, Flush, Any] | None, asyncio.Future[Any]]] = []
+        self._runner: asyncio.Task[None] | None = None
+
+    async def run(self, op: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        return await self._submit(op, None)  # type: ignore[no-any-return]
+
+    async def add(self, key: str, item: Any, flush: Flush) -> None:
+        await self._submit(None, (key, flush, item))
+
+    async def _submit(self, op: Op | None, many: tuple[str, Flush, Any] | None) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((op, many, future))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._flush(), name="outbox-group-commit")
+        return await asyncio.shield(future)
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+            try:
+                results = await self._commit(batch)
+            except Exception:
+                for entry in batch:
+                    future = entry[2]
+                    try:
+                        (result,) = await self._commit([entry])
+                    except Exception as err:
+                        if not future.done():
+                            future.set_exception(err)
+                    else:
+                        if not future.done():
+                            future.set_result(result)
+                continue
+            for (_op, _many, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    async def _commit(
+        self, batch: list[tuple[Op | None, tuple[str, Flush, Any] | None, asyncio.Future[Any]]]
+    ) -> list[Any]:
+        grouped: dict[str, tuple[Flush, list[Any]]] = {}
+        results: list[Any] = []
+        async with transaction(self.sessions) as session:
+            for op, many, _future in batch:
+                if op is not None:
+                    results.append(await op(session))
+                else:
+                    assert many is not None
+                    key, flush, item = many
+                    grouped.setdefault(key, (flush, []))[1].append(item)
+                    results.append(None)
+            for flush, items in grouped.values():
+                await flush(session, items)
+        return results
 
 
 class OutboxWorker:
@@ -49,80 +189,271 @@ class OutboxWorker:
         services: Services,
         senders: dict[str, Sender] | None = None,
         *,
-        batch: int = 50,
-        lease: timedelta = timedelta(seconds=60),
+        batch: int = 20,
+        lease: timedelta | None = None,
         max_attempts: int | None = None,
         clock: Callable[[], datetime] | None = None,
+        pace: dict[str, float] | None = None,
+        concurrency: int | None = None,
+        name: str | None = None,
     ) -> None:
+        settings = services.settings
         self.services = services
         self.senders: dict[str, Sender] = dict(senders or {})
-        self.batch = batch
-        self.lease = lease
-        self.max_attempts = max_attempts or services.settings.outbox_max_attempts
+        self.batch = batch  # rows leased per lane at a time
+        self.lease = lease or timedelta(seconds=settings.outbox_lease_seconds)
+        self.max_attempts = max_attempts or settings.outbox_max_attempts
         self.clock = clock or services.clock
+        self.pace = dict(settings.outbox_pace_seconds if pace is None else pace)
+        self.concurrency = concurrency or settings.outbox_concurrency
+        self.backoff = settings.outbox_backoff_seconds
+        self.backoff_max = settings.outbox_backoff_max_seconds
+        self.name = name or f"outbox:{id(self):x}"
+        self.sent = 0
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._lanes: dict[Lane, asyncio.Task[None]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._stop: asyncio.Event | None = None
+        self._gauges_at = 0.0
+        self._batcher = GroupCommit(services.sessions)
+        self._background = False  # run() is delivering continuously (not a one-off drain)
 
     def wake(self) -> None:
         self._wake.set()
 
-    async def drain(self, *, max_rounds: int = 1000) -> int:
-        """Send everything that is due now; returns how many messages were delivered."""
-        sent = 0
-        for _ in range(max_rounds):
-            async with transaction(self.services.sessions) as session:
-                rows = await core.claim_due_outbox(
-                    session, now=self.clock(), limit=self.batch, lease=self.lease, platforms=list(self.senders)
-                )
-            if not rows:
-                break
-            results = await asyncio.gather(*(self._deliver(row) for row in rows))
-            sent += sum(results)
-        return sent
+    async def _db(self, op: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run ``op`` in a shared transaction with whatever other lanes asked for meanwhile."""
+        return await self._batcher.run(op)
 
-    async def _deliver(self, row: OutboxMessage) -> bool:
-        sender = self.senders[row.platform]
+    # --- scheduling lanes ----------------------------------------------------------------------------
+
+    async def _fill(self) -> int:
+        """Lease due lanes up to the concurrency limit and start delivering them."""
+        free = self.concurrency - len(self._lanes)
+        if free <= 0 or not self.senders or self._stopping.is_set():
+            return 0
+        started = 0
+
+        async def acquire(session: AsyncSession) -> list[Lane]:
+            now = self.clock()
+            lanes = await oq.due_lanes(session, now=now, platforms=list(self.senders), limit=free)
+            lanes = [lane for lane in lanes if lane not in self._lanes]
+            return await oq.acquire_lanes(session, lanes=lanes, holder=self.name, now=now, lease=self.lease)
+
+        for lane in await self._db(acquire):
+            self._lanes[lane] = asyncio.create_task(self._serve(lane), name=f"outbox-lane {lane}")
+            started += 1
+        return started
+
+    async def drain(self, *, max_rounds: int = 100_000) -> int:
+        """Send everything that is due now, waiting for pacing and short ``Retry-After`` pauses.
+
+        Returns how many messages were delivered meanwhile.
+        """
+        before = self.sent
+        for _ in range(max_rounds):
+            await self._fill()
+            if not self._lanes:
+                break
+            await asyncio.wait(list(self._lanes.values()), return_when=asyncio.FIRST_COMPLETED)
+        return self.sent - before
+
+    async def run(self, stop: asyncio.Event, *, poll_seconds: float = 1.0) -> None:
+        """Deliver until ``stop`` is set, waking on new messages, finished lanes or every ``poll_seconds``."""
+        self._background = True
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                await self._fill()
+                await self._refresh_gauges()
+            except Exception:
+                log.exception("outbox_fill_failed")
+            with contextlib.suppress(TimeoutError):
+                waker = asyncio.ensure_future(self._wake.wait())
+                stopper = asyncio.ensure_future(stop.wait())
+                try:
+                    await asyncio.wait({waker, stopper}, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waker.cancel()
+                    stopper.cancel()
+        await self._finish()
+        self._background = False
+
+    async def start(self, *, poll_seconds: float = 1.0) -> None:
+        """Run the worker in the background (``starling serve`` and ``starling scheduler`` do this)."""
+        if self._task is not None:
+            return
+        self._stopping.clear()
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self.run(self._stop, poll_seconds=poll_seconds), name="outbox-worker")
+
+    async def stop(self, *, timeout: float = 10.0) -> None:
+        """Stop: lanes finish the message they are sending and hand the rest back."""
+        if self._task is None or self._stop is None:
+            return
+        self._stop.set()
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(self._task, timeout)
+        self._task = None
+
+    async def _finish(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        lanes = list(self._lanes.values())
+        if lanes:
+            _done, pending = await asyncio.wait(lanes, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+
+    async def _refresh_gauges(self, every: float = 15.0) -> None:
+        if time.monotonic() - self._gauges_at < every:
+            return
+        self._gauges_at = time.monotonic()
+        async with self.services.sessions() as session:
+            counts = await oq.status_counts(session)
+        platforms = {p for p, _ in counts} | set(self.senders)
+        for platform in platforms:
+            metrics.OUTBOX_PENDING.labels(platform).set(
+                counts.get((platform, "pending"), 0) + counts.get((platform, "sending"), 0)
+            )
+            metrics.OUTBOX_DEAD_LETTERS.labels(platform).set(counts.get((platform, "dead"), 0))
+
+    # --- one lane ---------------------------------------------------------------------------------------
+
+    async def _serve(self, lane: Lane) -> None:
+        loop = asyncio.get_running_loop()
+        pace = self.pace.get(lane.platform, 0.0)
+        last_done: float | None = None
+        unsent: list[int] = []
+        leased_at = loop.time()  # the lane was just acquired
+        half_lease = self.lease.total_seconds() / 2
+        try:
+            while True:
+                if self._stopping.is_set():
+                    await self._release(lane, unsent)
+                    return
+                if loop.time() - leased_at > half_lease:
+                    if not await self._renew(lane, unsent):
+                        log.warning("outbox_lane_lost", lane=str(lane))
+                        return
+                    leased_at = loop.time()
+                claimed = await self._db(
+                    lambda session: oq.claim_lane_rows(
+                        session, lane=lane, holder=self.name, now=self.clock(), lease=self.lease, limit=self.batch
+                    )
+                )
+                if not claimed:  # nothing left (lane released) or the lane was lost
+                    return
+                unsent = [c.row.id for c in claimed if c.row.id is not None]
+                for item in claimed:
+                    if self._stopping.is_set():
+                        break
+                    if last_done is not None and pace > 0:
+                        await asyncio.sleep(max(0.0, last_done + pace - loop.time()))
+                    if loop.time() - leased_at > half_lease:
+                        if not await self._renew(lane, unsent):
+                            log.warning("outbox_lane_lost", lane=str(lane))
+                            return
+                        leased_at = loop.time()
+                    paused_until = await self._deliver(lane, item)
+                    unsent.remove(item.row.id)  # type: ignore[arg-type]
+                    last_done = loop.time()
+                    if paused_until is not None:
+                        await self._release(lane, unsent, paused_until=paused_until)
+                        return
+                # a running worker keeps the lane for one pace interval, so the next holder (maybe another
+                # replica) cannot post too soon; a one-off drain hands it back at once
+                if self._background and last_done is not None and pace > 0 and not self._stopping.is_set():
+                    await asyncio.sleep(max(0.0, last_done + pace - loop.time()))
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._release(lane, unsent))
+            raise
+        except Exception:
+            log.exception("outbox_lane_failed", lane=str(lane))
+            with contextlib.suppress(Exception):
+                await self._release(lane, unsent)
+        finally:
+            self._lanes.pop(lane, None)
+            self._wake.set()
+
+    async def _renew(self, lane: Lane, unsent: list[int]) -> bool:
+        ids = list(unsent)
+        return await self._db(
+            lambda session: oq.renew_lane(
+                session, lane=lane, holder=self.name, row_ids=ids, now=self.clock(), lease=self.lease
+            )
+        )
+
+    async def _release(self, lane: Lane, unsent: list[int], *, paused_until: datetime | None = None) -> None:
+        ids = list(unsent)
+        await self._db(
+            lambda session: oq.release_lane(session, lane=lane, holder=self.name, unsent=ids, paused_until=paused_until)
+        )
+
+    def _backoff(self, attempts: int) -> float:
+        delay = min(self.backoff_max, self.backoff * 2 ** max(attempts - 1, 0))
+        return random.uniform(delay / 2, delay)
+
+    async def _record(self, row_id: int, status: str, **values: Any) -> None:
+        await self._db(
+            lambda session: oq.record_result(session, row_id=row_id, status=status, now=self.clock(), **values)
+        )
+
+    async def _deliver(self, lane: Lane, item: Claimed) -> datetime | None:
+        """Send one row; returns when the conversation may be used again if the platform rate-limited it."""
+        row = item.row
+        assert row.id is not None
+        platform = row.platform
+        sender = self.senders[platform]
         message = Message.model_validate(row.payload)
-        bound = log.bind(outbox_id=row.id, platform=row.platform, target=row.target_id, attempt=row.attempts)
-        status, error, next_at, platform_id = "sent", None, self.clock(), None
+        bound = log.bind(outbox_id=row.id, platform=platform, target=row.target_id, cause=row.cause)
+        if item.resend:
+            metrics.OUTBOX_RESENDS.labels(platform).inc()
+            bound.warning("outbox_resend_after_lease_expiry", attempt=row.attempts)
+        started = time.monotonic()
         try:
             platform_id = await sender.send(row, message)
         except RetryLater as err:
-            status, error = "pending", err.reason
-            next_at = self.clock() + timedelta(seconds=max(err.seconds, 0.0))
+            metrics.OUTBOX_RETRIES.labels(platform, err.reason).inc()
+            if row.attempts >= self.max_attempts:
+                await self._dead(bound, row, err.reason)
+                return None
+            retry_at = self.clock() + timedelta(seconds=max(err.seconds, 0.0))
+            bound.info("outbox_retry_later", seconds=err.seconds, reason=err.reason, conversation=err.conversation)
+            await self._record(row.id, "pending", error=err.reason, next_attempt_at=retry_at)
+            return retry_at if err.conversation else None
         except PermanentFailure as err:
-            status, error = "dead", str(err)[:2000]
+            await self._dead(bound, row, str(err) or type(err).__name__)
+            return None
         except Exception as err:
-            status, error = "pending", f"{type(err).__name__}: {err}"[:2000]
-            next_at = self.clock() + timedelta(seconds=min(2 ** max(row.attempts - 1, 0), 300))
-        if status == "pending" and row.attempts >= self.max_attempts:
-            status = "dead"
-        if status != "sent":
-            bound.warning("outbox_send_failed", status=status, error=error)
-        # A delivered file (a data export) is not kept in the queue.
-        extra = {"payload": {**row.payload, "attachments": []}} if status == "sent" and message.attachments else {}
-        async with transaction(self.services.sessions) as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id) == row.id)
-                .values(
-                    **extra,
-                    status=status,
-                    last_error=error,
-                    next_attempt_at=next_at,
-                    lease_until=None,
-                    sent_at=self.clock() if status == "sent" else None,
-                    platform_message_id=platform_id,
+            metrics.OUTBOX_RETRIES.labels(platform, "error").inc()
+            error = f"{type(err).__name__}: {err}"[:2000]
+            if row.attempts >= self.max_attempts:
+                await self._dead(bound, row, error)
+                return None
+            delay = self._backoff(row.attempts)
+            bound.warning("outbox_send_failed", error=error, attempt=row.attempts, retry_in=round(delay, 2))
+            await self._record(row.id, "pending", error=error, next_attempt_at=self.clock() + timedelta(seconds=delay))
+            return None
+        metrics.OUTBOX_SEND_SECONDS.labels(platform).observe(time.monotonic() - started)
+        await self._batcher.add("sent", (row.id, platform_id, self.clock()), _record_sent)
+        if message.attachments:
+            # A delivered file (a data export) is not kept in the queue.
+            async with transaction(self.services.sessions) as session:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(col(OutboxMessage.id) == row.id)
+                    .values(payload={**row.payload, "attachments": []})
                 )
-            )
-        return status == "sent"
+        metrics.OUTBOX_SENT.labels(platform).inc()
+        self.sent += 1
+        return None
 
-    async def run(self, stop: asyncio.Event, *, poll_seconds: float = 1.0) -> None:
-        """Deliver until ``stop`` is set, waking on new messages or every ``poll_seconds``."""
-        while not stop.is_set():
-            try:
-                await self.drain()
-            except Exception:
-                log.exception("outbox_drain_failed")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
+    async def _dead(self, bound: structlog.typing.FilteringBoundLogger, row: OutboxMessage, error: str) -> None:
+        assert row.id is not None
+        await self._record(row.id, "dead", error=error[:2000])
+        metrics.OUTBOX_DEAD.labels(row.platform).inc()
+        bound.error("outbox_dead_letter", error=error, attempts=row.attempts)

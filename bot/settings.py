@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, validation_alias=AliasChoices("STARLING_PORT", "PORT"))
     scheduler_grace_hours: float = 6.0
     outbox_max_attempts: int = 8
+    # Seconds between two messages to one conversation, per platform (Slack: ~1 message/s per channel).
+    outbox_pace_seconds: dict[str, float] = Field(default_factory=lambda: {"slack": 1.0, "teams": 1.0})
+    outbox_lease_seconds: float = 60.0
+    outbox_backoff_seconds: float = 2.0
+    outbox_backoff_max_seconds: float = 600.0
+    outbox_concurrency: int = 256  # conversations delivered in parallel
 
     @property
     def slack_enabled(self) -> bool:

@@ -15,6 +15,7 @@ from bot.messages import Bar, BarList, Context, Header, Message, Section
 from bot.router import Context as Ctx
 from bot.router import LanguageModel, UserError
 from storage import privacy
+from storage.models import Workspace
 from storage.privacy import feature_enabled, min_group_ok, min_group_size, person_figures_visible
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "language_model",
     "min_group_ok",
     "min_group_size",
+    "names_allowed",
     "person_figures_visible",
     "require_feature",
     "team_board",
@@ -94,3 +96,8 @@ async def group_figure_ok(session: AsyncSession, workspace_id: str, n_people: in
     if await person_figures_visible(session, workspace_id):
         return True
     return min_group_ok(n_people, await min_group_size(session, workspace_id))
+
+
+def names_allowed(workspace: Workspace) -> bool:
+    """False in the works-council profile: only aggregates, never individual names or rankings."""
+    return workspace.privacy_profile != "works-council"

@@ -129,7 +129,10 @@ class OutboxMessage(SQLModel, table=True):
     """A proactive message, written with its cause and delivered by the outbox worker."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_lane", "platform", "workspace_id", "target_kind", "target_id", "status"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: str = Field(max_length=120, index=True)

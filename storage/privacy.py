@@ -74,7 +74,7 @@ ERASE_ROWS = frozenset({"outbox", "outbox_lane", "privacy_role", "teams_user", "
 PSEUDONYM_PREFIX = "former-"
 
 PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "standard": {"retention_months": 24, "min_group_size": 3, "individual_boards": True, "person_figures": True},
+    "standard": {"retention_months": 24, "min_group_size": 5, "individual_boards": True, "person_figures": True},
     WORKS_COUNCIL: {"retention_months": 12, "min_group_size": 5, "individual_boards": False, "person_figures": False},
 }
 
@@ -86,7 +86,7 @@ class PrivacySettings(SQLModel, table=True):
 
     workspace_id: str = Field(primary_key=True, foreign_key="workspace.id", max_length=120)
     retention_months: int = 24
-    min_group_size: int = 3
+    min_group_size: int = 5
     individual_boards: bool = True  # False: leaderboards show team aggregates only
     person_figures: bool = True  # False: no per-person figures for managers and admins
     updated_at: datetime = ts_column()

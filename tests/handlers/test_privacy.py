@@ -208,6 +208,7 @@ async def make_data_everywhere(bot: BotHarness, who: str = "anna") -> None:
     """Rows about ``who`` in every table that can hold a person's id."""
     await bot.say(f"starling admin @{who}", as_="max")  # audit_log (subject)
     await bot.say(f"privacy works-council @{who}", as_="max")  # privacy_role
+    assert "general" in await bot.say("digest subscribe <#general>", as_=who)  # schedule.created_by
     await bot.say("privacy feature digests off", as_=who)  # feature_switch.changed_by, audit_log (actor)
     await bot.say(f"kudos @{who} danke für die Hilfe beim schwierigen Kunden #kundenfokus", as_="max")  # DM
     await bot.say("kudos @ben danke, dass du für mich eingesprungen bist #teamwork", as_=who)  # budget_day

@@ -1,0 +1,363 @@
+"""Team digests and leaderboard posts, on a schedule per channel, posted once.
+
+``digest subscribe #team mon 09:00`` posts a weekly digest (kudos, values mix, cross-team share, top
+givers and receivers, and whatever sections other features register, see
+:mod:`handlers.digests.sections`); ``digest leaderboard #kudos month`` a monthly leaderboard;
+``digest off``, ``digest preview``, ``digest status``. Schedules live in the ``schedule`` table and are
+run by the scheduler (:mod:`bot.jobs`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.jobs import Days, JobContext, ScheduleError, next_occurrence, parse_time, zone
+from bot.messages import Context, Header, Message, Section
+from bot.router import Context as Ctx
+from bot.router import Router, UserError, require_admin
+from handlers.digests import feature_sections, kudos_sections
+from handlers.digests.compose import (
+    PERIODS,
+    build_digest,
+    build_leaderboard,
+    days_for_period,
+    describe_days,
+    digest_span,
+    fmt_span,
+    fmt_when,
+    leaderboard_span,
+    running_span,
+)
+from handlers.digests.sections import DigestScope, digest_section, register_section, sections
+from handlers.privacy_rules import feature_enabled, min_group_size
+from storage import scheduling as sq
+from storage.models import Workspace
+from storage.scheduling import Schedule
+
+__all__ = ["DigestScope", "digest_section", "register", "register_section", "sections"]
+
+DIGEST, LEADERBOARD = "digest", "leaderboard"
+DEFAULT_DAYS, DEFAULT_AT = "mon", "09:00"
+CHANNEL_RE = re.compile(r"^(?:<#([A-Za-z0-9_.:@;\-]+)(?:\|[^>]*)?>|#([\w.\-]+))$")
+PERIOD_WORDS = {
+    "week": "week",
+    "weekly": "week",
+    "woche": "week",
+    "wöchentlich": "week",
+    "month": "month",
+    "monthly": "month",
+    "monat": "month",
+    "monatlich": "month",
+    "quarter": "quarter",
+    "quarterly": "quarter",
+    "quartal": "quarter",
+    "quartalsweise": "quarter",
+}
+GIVERS_WORDS = {"givers", "givers-only", "geber", "gebende", "nur-geber"}
+ALL_WORDS = {"all", "alle", "everyone"}
+
+
+@dataclass
+class ScheduleArgs:
+    channel: str | None = None
+    days: Days | None = None
+    at: str | None = None
+    timezone: str | None = None
+    period: str | None = None
+    givers_only: bool | None = None
+
+
+def parse_args(words: list[str], *, allow_period: bool = False) -> ScheduleArgs:
+    """``#channel``, days (``mon``, ``mon-fri``, ``daily``), a time (``09:00``), a zone (``Europe/Vienna``),
+    and for leaderboards a period (``week|month|quarter``) and ``givers``."""
+    out = ScheduleArgs()
+    for word in words:
+        low = word.lower()
+        channel = CHANNEL_RE.match(word)
+        if channel:
+            out.channel = channel.group(1) or channel.group(2)
+        elif allow_period and low in PERIOD_WORDS:
+            out.period = PERIOD_WORDS[low]
+        elif allow_period and low in GIVERS_WORDS | ALL_WORDS:
+            out.givers_only = low in GIVERS_WORDS
+        elif "/" in word:
+            try:
+                ZoneInfo(word)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise UserError("digests.err.timezone", value=word) from None
+            out.timezone = word
+        elif any(ch.isdigit() for ch in word):
+            try:
+                out.at = parse_time(word).strftime("%H:%M")
+            except ScheduleError:
+                try:
+                    out.days = Days.parse(word)
+                except ScheduleError:
+                    raise UserError("digests.err.time", value=word) from None
+        else:
+            try:
+                out.days = Days.parse(word)
+            except ScheduleError:
+                raise UserError("digests.err.unknown_arg", arg=word) from None
+    return out
+
+
+def current_channel(ctx: Ctx) -> str | None:
+    conv = ctx.event.conversation
+    return conv.id if conv is not None and conv.kind in ("channel", "group") else None
+
+
+def channel_or_here(ctx: Ctx, args: ScheduleArgs) -> str:
+    channel = args.channel or current_channel(ctx)
+    if channel is None:
+        raise UserError("digests.err.need_channel")
+    return channel
+
+
+def schedule_zone(schedule: Schedule, workspace: Workspace) -> ZoneInfo:
+    return zone(schedule.timezone, workspace.timezone)
+
+
+def describe(ctx: Ctx, schedule: Schedule) -> str:
+    tz = schedule_zone(schedule, ctx.workspace)
+    days = Days.parse(schedule.days)
+    nxt = next_occurrence(parse_time(schedule.at), days, tz, ctx.now)
+    when = ctx.t("digests.when", days=describe_days(ctx.t, days), at=schedule.at, tz=tz.key)
+    if nxt is not None:
+        when += " · " + ctx.t("digests.next", when=fmt_when(ctx.t, nxt.due_at, tz))
+    return when
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+async def subscribe(ctx: Ctx, words: list[str]) -> None:
+    require_admin(ctx)
+    args = parse_args(words)
+    channel = channel_or_here(ctx, args)
+    old = await sq.get_schedule(ctx.session, workspace_id=ctx.workspace.id, channel_id=channel, kind=DIGEST)
+    row = await sq.upsert_schedule(
+        ctx.session,
+        workspace_id=ctx.workspace.id,
+        channel_id=channel,
+        kind=DIGEST,
+        at=args.at or (old.at if old else DEFAULT_AT),
+        days=args.days.spec if args.days else (old.days if old else DEFAULT_DAYS),
+        timezone=args.timezone or (old.timezone if old else None),
+        now=ctx.now,
+        created_by=ctx.actor.user_id,
+    )
+    ctx.ephemeral(ctx.t("digests.subscribed", channel=f"<#{channel}>", when=describe(ctx, row)))
+
+
+async def leaderboard(ctx: Ctx, words: list[str]) -> None:
+    sub = words[0].lower() if words else ""
+    if sub in ("off", "aus", "stop"):
+        await turn_off(ctx, words[1:], kind=LEADERBOARD)
+        return
+    if sub in ("preview", "vorschau"):
+        await preview_leaderboard(ctx, words[1:])
+        return
+    require_admin(ctx)
+    args = parse_args(words, allow_period=True)
+    if args.days is not None:
+        raise UserError("digests.err.board_days")
+    channel = channel_or_here(ctx, args)
+    old = await sq.get_schedule(ctx.session, workspace_id=ctx.workspace.id, channel_id=channel, kind=LEADERBOARD)
+    period = args.period or (str(old.settings.get("period", "month")) if old else "month")
+    givers = args.givers_only if args.givers_only is not None else bool(old and old.settings.get("givers_only"))
+    row = await sq.upsert_schedule(
+        ctx.session,
+        workspace_id=ctx.workspace.id,
+        channel_id=channel,
+        kind=LEADERBOARD,
+        at=args.at or (old.at if old else DEFAULT_AT),
+        days=days_for_period(period).spec,
+        timezone=args.timezone or (old.timezone if old else None),
+        settings={"period": period, "givers_only": givers},
+        now=ctx.now,
+        created_by=ctx.actor.user_id,
+    )
+    mode = ctx.t("digests.board.mode_givers") if givers else ctx.t("digests.board.mode_all")
+    ctx.ephemeral(
+        ctx.t(
+            "digests.board.subscribed",
+            channel=f"<#{channel}>",
+            every=ctx.t(f"digests.every.{period}"),
+            mode=mode,
+            when=describe(ctx, row),
+        )
+    )
+
+
+async def turn_off(ctx: Ctx, words: list[str], *, kind: str) -> None:
+    require_admin(ctx)
+    args = parse_args(words)
+    count = await sq.disable_schedules(
+        ctx.session, workspace_id=ctx.workspace.id, kind=kind, now=ctx.now, channel_id=args.channel
+    )
+    if not count:
+        raise UserError(f"digests.err.nothing_on_{kind}")
+    where = f"<#{args.channel}>" if args.channel else ctx.t("digests.everywhere")
+    ctx.ephemeral(ctx.t(f"digests.off_{kind}", where=where))
+
+
+async def preview_digest(ctx: Ctx, words: list[str]) -> None:
+    require_admin(ctx)
+    args = parse_args(words)
+    channel = channel_or_here(ctx, args)
+    ws = ctx.workspace
+    row = await sq.get_schedule(ctx.session, workspace_id=ws.id, channel_id=channel, kind=DIGEST)
+    at = parse_time(row.at if row and row.enabled else DEFAULT_AT)
+    days = Days.parse(row.days if row and row.enabled else DEFAULT_DAYS)
+    tz = zone(row.timezone if row else None, ws.timezone)
+    nxt = next_occurrence(at, days, tz, ctx.now)
+    assert nxt is not None
+    s = digest_span(days, nxt.day, tz)
+    scope = DigestScope(
+        session=ctx.session,
+        workspace=ws,
+        channel_id=channel,
+        start=s.start,
+        end=min(s.end, ctx.now + timedelta(microseconds=1)),  # include what happened this instant
+        t=ctx.t,
+        now=ctx.now,
+        preview=True,
+        services=ctx.services,
+        min_size=await min_group_size(ctx.session, ws.id),
+    )
+    message = await build_digest(scope, fmt_span(ctx.t, s))
+    key = "digests.preview_note" if row and row.enabled else "digests.preview_note_unsubscribed"
+    message.blocks.append(Context(text=ctx.t(key, channel=f"<#{channel}>", when=fmt_when(ctx.t, nxt.due_at, tz))))
+    ctx.ephemeral(message)
+
+
+async def preview_leaderboard(ctx: Ctx, words: list[str]) -> None:
+    require_admin(ctx)
+    args = parse_args(words, allow_period=True)
+    channel = channel_or_here(ctx, args)
+    ws = ctx.workspace
+    row = await sq.get_schedule(ctx.session, workspace_id=ws.id, channel_id=channel, kind=LEADERBOARD)
+    period = args.period or (str(row.settings.get("period", "month")) if row else "month")
+    givers = args.givers_only if args.givers_only is not None else bool(row and row.settings.get("givers_only"))
+    tz = zone(row.timezone if row else None, ws.timezone)
+    s = running_span(period, ctx.now, tz)
+    message = await build_leaderboard(ctx.session, ws, ctx.t, period=period, s=s, givers_only=givers, preview=True)
+    ctx.ephemeral(message)
+
+
+async def status(ctx: Ctx) -> None:
+    rows = await sq.list_schedules(ctx.session, workspace_id=ctx.workspace.id, enabled=True)
+    mine = [r for r in rows if r.kind in (DIGEST, LEADERBOARD)]
+    if not mine:
+        ctx.ephemeral(ctx.t("digests.status.none"))
+        return
+    lines = []
+    for r in mine:
+        label = ctx.t(f"digests.status.{r.kind}")
+        if r.kind == LEADERBOARD:
+            details = [ctx.t("digests.period." + str(r.settings.get("period", "month")))]
+            if r.settings.get("givers_only"):
+                details.append(ctx.t("digests.board.mode_givers"))
+            label += f" ({', '.join(details)})"
+        lines.append(f"• {label} → <#{r.channel_id}>: {describe(ctx, r)}")
+    ctx.ephemeral(Message(blocks=[Header(text=ctx.t("digests.status.title")), Section(text="\n".join(lines))]))
+
+
+# --- scheduled posts --------------------------------------------------------------------------------
+
+
+async def post_scheduled(job: JobContext) -> None:
+    """Digests and leaderboard posts that fell due in this tick's window (one query for both)."""
+    for schedule, ws in await job.schedules(DIGEST, LEADERBOARD):
+        if schedule.kind == DIGEST:
+            await post_digest(job, schedule, ws)
+        else:
+            await post_leaderboard(job, schedule, ws)
+
+
+async def post_digest(job: JobContext, schedule: Schedule, ws: Workspace) -> None:
+    if not await feature_enabled(job.session, ws.id, "digests"):
+        return
+    tz = schedule_zone(schedule, ws)
+    for due in await job.due_for(schedule, ws):
+        async with job.guard(schedule=schedule.id, period=due.period):
+            if not await job.claim(workspace_id=ws.id, channel_id=schedule.channel_id, kind=DIGEST, period=due.period):
+                continue
+            s = digest_span(Days.parse(schedule.days), due.day, tz)
+            t = job.translator(ws)
+            scope = DigestScope(
+                session=job.session,
+                workspace=ws,
+                channel_id=schedule.channel_id,
+                start=s.start,
+                end=s.end,
+                t=t,
+                now=job.now,
+                services=job.services,
+                min_size=await min_group_size(job.session, ws.id),
+            )
+            message = await build_digest(scope, fmt_span(t, s))
+            await job.post(
+                ws,
+                schedule.channel_id,
+                message,
+                kind=DIGEST,
+                dedupe_key=f"{DIGEST}:{ws.id}:{schedule.channel_id}:{due.period}",
+            )
+
+
+async def post_leaderboard(job: JobContext, schedule: Schedule, ws: Workspace) -> None:
+    if not await feature_enabled(job.session, ws.id, "leaderboards"):
+        return
+    tz = schedule_zone(schedule, ws)
+    period = str(schedule.settings.get("period", "month"))
+    if period not in PERIODS:
+        period = "month"
+    for due in await job.due_for(schedule, ws):
+        s = leaderboard_span(period, due.day, tz)
+        key = f"{period}:{s.first.isoformat()}"
+        async with job.guard(schedule=schedule.id, period=key):
+            if not await job.claim(workspace_id=ws.id, channel_id=schedule.channel_id, kind=LEADERBOARD, period=key):
+                continue
+            t = job.translator(ws)
+            message = await build_leaderboard(
+                job.session, ws, t, period=period, s=s, givers_only=bool(schedule.settings.get("givers_only"))
+            )
+            await job.post(
+                ws,
+                schedule.channel_id,
+                message,
+                kind=LEADERBOARD,
+                dedupe_key=f"{LEADERBOARD}:{ws.id}:{schedule.channel_id}:{key}",
+            )
+
+
+def register(router: Router) -> None:
+    kudos_sections.register()
+    feature_sections.register()
+
+    @router.command("digest", aliases=("digests", "zusammenfassung"), help_key="digests.help.short")
+    async def digest_command(ctx: Ctx) -> None:
+        words = ctx.args
+        sub = words[0].lower() if words else "help"
+        rest = words[1:]
+        if sub in ("subscribe", "abonnieren", "on", "an", "set"):
+            await subscribe(ctx, rest)
+        elif sub in ("off", "aus", "stop"):
+            await turn_off(ctx, rest, kind=DIGEST)
+        elif sub in ("preview", "vorschau"):
+            await preview_digest(ctx, rest)
+        elif sub in ("leaderboard", "rangliste", "board"):
+            await leaderboard(ctx, rest)
+        elif sub in ("status", "list", "liste"):
+            await status(ctx)
+        elif sub in ("help", "hilfe", "?"):
+            ctx.ephemeral(ctx.t("digests.help.long"))
+        else:
+            raise UserError("digests.err.unknown_sub", sub=sub)
+
+    router.schedule("digests")(post_scheduled)

@@ -1,0 +1,130 @@
+"""The outbox against the fake Slack Web API: pacing per channel, Retry-After, retries, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+from tests.bot.outbox_kit import (
+    deliver,
+    ensure_slack_workspace,
+    keys_delivered,
+    make_app,
+    outbox_statuses,
+    queue_posts,
+    with_fake_slack,
+)
+from tests.bot.slack_sender import delivered
+from tests.fakes import FakeSlackAPI
+from tests.kit import Clock
+
+
+def metric(name: str, **labels: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_fan_out_200_channels_paced_with_429s_all_delivered_once(any_db_url: str) -> None:
+    channels = [f"C{n:04d}" for n in range(200)]
+    async with FakeSlackAPI() as fake:
+        fake.enforce_channel_rate(1.0)
+        fake.fail_next("chat.postMessage", status=429, times=25, retry_after=1)
+        app = with_fake_slack(make_app(any_db_url), fake.api_url)
+        try:
+            await ensure_slack_workspace(app)
+            await queue_posts(app, [(c, f"digest {i}") for i in (1, 2) for c in channels])
+            await deliver(app, fake, 400)
+            assert await outbox_statuses(app) == {"sent": 400}
+        finally:
+            await app.close()
+        keys = keys_delivered(fake)
+        assert set(keys) == {f"{c}:digest {i}" for c in channels for i in (1, 2)}
+        assert set(keys.values()) == {1}
+        per_channel: dict[str, list[str]] = defaultdict(list)
+        for post in delivered(fake):
+            per_channel[post["channel"]].append(post["text"])
+        assert all(texts == ["digest 1", "digest 2"] for texts in per_channel.values())
+        rejected = [r for r in fake.calls("chat.postMessage") if r.rejected]
+        # the only refusals are the 25 injected ones: the pace itself never hit Slack's limit
+        assert len(rejected) == 25
+
+
+async def test_two_workers_share_channels_without_doubles_or_rate_limit_hits(any_db_url: str) -> None:
+    channels = [f"C{n:03d}" for n in range(30)]
+    async with FakeSlackAPI() as fake:
+        fake.enforce_channel_rate(1.0)
+        first = with_fake_slack(make_app(any_db_url), fake.api_url)
+        second = with_fake_slack(make_app(any_db_url), fake.api_url)
+        try:
+            await ensure_slack_workspace(first)
+            await queue_posts(first, [(c, f"post {i}") for i in range(3) for c in channels])
+            a, b = await asyncio.gather(first.outbox.drain(), second.outbox.drain())
+            assert a + b == 90
+        finally:
+            await first.close()
+            await second.close()
+        keys = keys_delivered(fake)
+        assert len(keys) == 90 and set(keys.values()) == {1}
+        assert not [r for r in fake.calls("chat.postMessage") if r.rejected]
+        for c in channels:
+            assert [p["text"] for p in delivered(fake) if p["channel"] == c] == ["post 0", "post 1", "post 2"]
+
+
+async def test_retry_after_pauses_the_channel_then_the_same_message_goes_first(db_url: str) -> None:
+    async with FakeSlackAPI() as fake:
+        fake.fail_next("chat.postMessage", status=429, times=1, retry_after=2)
+        app = with_fake_slack(make_app(db_url), fake.api_url)
+        try:
+            await ensure_slack_workspace(app)
+            await queue_posts(app, [("CRATE", "hello"), ("CRATE", "again")])
+            await deliver(app, fake, 2)
+        finally:
+            await app.close()
+        calls = fake.calls("chat.postMessage")
+        assert [(c.rejected, c.params["text"]) for c in calls] == [(True, "hello"), (False, "hello"), (False, "again")]
+        assert calls[1].time - calls[0].time >= 2.0  # nothing went to that channel before Retry-After was over
+        assert keys_delivered(fake) == {"CRATE:hello": 1, "CRATE:again": 1}
+
+
+async def test_failing_sends_back_off_then_become_dead_letters(db_url: str) -> None:
+    clock = Clock()
+    dead_before = metric("starling_outbox_dead_total", platform="slack")
+    async with FakeSlackAPI() as fake:
+        fake.fail_next("chat.postMessage", status=500, times=3)
+        app = with_fake_slack(make_app(db_url, clock=clock, outbox_max_attempts=3), fake.api_url)
+        try:
+            await ensure_slack_workspace(app)
+            await queue_posts(app, [("CDEAD", "doomed")])
+            assert await app.outbox.drain() == 0
+            assert await outbox_statuses(app) == {"pending": 1}
+            assert await app.outbox.drain() == 0  # not due yet: backing off
+            assert len(fake.calls("chat.postMessage")) == 1
+            for _ in range(2):
+                clock.advance(minutes=15)
+                assert await app.outbox.drain() == 0
+            assert await outbox_statuses(app) == {"dead": 1}
+            clock.advance(hours=2)
+            assert await app.outbox.drain() == 0
+            assert len(fake.calls("chat.postMessage")) == 3
+        finally:
+            await app.close()
+    assert metric("starling_outbox_dead_total", platform="slack") == dead_before + 1
+
+
+async def test_permanent_failure_is_dead_at_once_and_other_channels_go_on(db_url: str) -> None:
+    async with FakeSlackAPI() as fake:
+        fake.fail_next(
+            lambda r: r.op == "chat.postMessage" and r.params.get("channel") == "CGONE",
+            status=200,
+            body={"ok": False, "error": "channel_not_found"},
+        )
+        app = with_fake_slack(make_app(db_url), fake.api_url)
+        try:
+            await ensure_slack_workspace(app)
+            await queue_posts(app, [("CGONE", "lost"), ("COK", "fine")])
+            assert await app.outbox.drain() == 1
+            assert await outbox_statuses(app) == {"dead": 1, "sent": 1}
+        finally:
+            await app.close()
+        assert keys_delivered(fake) == {"COK:fine": 1}
