@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
@@ -117,14 +116,11 @@ async def replace_values(session: AsyncSession, *, workspace_id: str, values: li
 
 
 async def claim_event(session: AsyncSession, *, key: str) -> bool:
-    """Record a platform event id; False if it was already processed (a retry or a double click)."""
-    try:
-        async with session.begin_nested():
-            session.add(ProcessedEvent(key=key[:255], created_at=utcnow()))
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
+    """Record a platform event id; False if it was already processed (a retry or a double click).
+
+    One INSERT … ON CONFLICT DO NOTHING: no savepoint round trips on every event.
+    """
+    return await insert_ignore(session, ProcessedEvent, {"key": key[:255], "created_at": utcnow()}, ["key"])
 
 
 async def enqueue(session: AsyncSession, message: OutboxMessage) -> bool:
