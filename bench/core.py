@@ -30,8 +30,12 @@ class Config:
     postgres_admin_url: str = "postgresql://postgres@127.0.0.1:5432/test"
     reps: int = 3
     verbose: bool = False
+    tiny: bool = False  # a tenth of the smoke sizes (the suite's own test)
+    http: bool = True  # False leaves out the parts that start servers
 
     def size(self, full: int, smoke: int) -> int:
+        if self.tiny:
+            return max(1, smoke // 10)
         return smoke if self.smoke else full
 
 
