@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 import time
 import traceback
@@ -24,7 +23,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="NAME",
         help=f"run only these ({', '.join(n for n, _ in MODULES)})",
     )
-    parser.add_argument("--db", default="sqlite,postgres", help="databases to use (default: sqlite,postgres)")
+    parser.add_argument("--db", default=None, help="databases to use (default: sqlite,postgres; smoke: sqlite)")
     parser.add_argument(
         "--postgres-url",
         default="postgresql://postgres@127.0.0.1:5432/test",
@@ -65,8 +64,11 @@ def run_suite(cfg: Config, only: list[str]) -> list[Outcome]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
-    dbs = tuple(d.strip() for d in args.db.split(",") if d.strip())
+    from bot.logging import configure
+
+    configure("INFO" if args.verbose else "ERROR")  # the outbox logs every 429 it is answered with
+    chosen = args.db or ("sqlite" if args.smoke else "sqlite,postgres")
+    dbs = tuple(d.strip() for d in chosen.split(",") if d.strip())
     cfg = Config(
         smoke=args.smoke,
         databases=dbs,

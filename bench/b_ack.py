@@ -28,10 +28,11 @@ async def run(cfg: Config) -> list[Row]:
     require("bot.web")
     require_command("serve")
     rates = (50, 200)
-    duration = 1.5 if cfg.smoke else 4.0  # seconds of load per series
+    duration = 4 if not cfg.smoke else 0.5  # seconds of load per series
+    givers = cfg.size(GIVERS, 20)
     rows: list[Row] = []
     async with fake_server("slack", users=load.RECEIVERS + GIVERS) as slack_url:
-        make = load.slack_kudos(slack_url, GIVERS)
+        make = load.slack_kudos(slack_url, givers)
         floor_port = free_port()
         async with floor_server("bolt", slack_env("sqlite://", slack_url, floor_port), floor_port):
             floor_endpoint = f"http://127.0.0.1:{floor_port}/slack/events"
@@ -41,11 +42,11 @@ async def run(cfg: Config) -> list[Row]:
                     port = free_port()
                     async with starling_serve(slack_env(url, slack_url, port), port):
                         endpoint = f"http://127.0.0.1:{port}/slack/events"
-                        warm = await load.closed_loop(endpoint, make, count=GIVERS, concurrency=8)
+                        warm = await load.closed_loop(endpoint, make, count=givers, concurrency=8)
                         if warm.ok == 0:
                             raise RuntimeError(f"starling serve refused every /kudos: {dict(warm.statuses)}")
                         await asyncio.to_thread(raise_limits, url)
-                        sent = GIVERS
+                        sent = givers
                         for rate in rates:
                             count = int(rate * duration)
                             per_side: dict[str, dict[str, list[float]]] = {

@@ -103,8 +103,14 @@ async def bare_fanout(fake: FakeSlackAPI, channels: int) -> float:
 
 def slack_sender(app: Starling, fake: FakeSlackAPI) -> Sender:
     """Starling's own Slack sender for the outbox (from bot/slack), pointed at the fake Web API."""
-    require("bot.slack")
-    raise NotAvailable("not available yet: no Slack outbox sender found in bot.slack")
+    require("bot.slack.adapter")
+    from bot.slack.adapter import SlackAdapter
+
+    SlackAdapter(app)  # wires its directory and its outbox sender into the app, as `starling serve` does
+    sender = app.outbox.senders.get("slack")
+    if sender is None:
+        raise NotAvailable("not available yet: the Slack adapter registers no outbox sender")
+    return sender
 
 
 async def starling_fanout(kind: str, cfg: Config, fake: FakeSlackAPI, channels: int) -> float:
@@ -153,7 +159,7 @@ async def starling_fanout(kind: str, cfg: Config, fake: FakeSlackAPI, channels: 
 
 async def run(cfg: Config) -> list[Row]:
     require("bot.slack")
-    channels = cfg.size(1000, 100)
+    channels = cfg.size(1000, 20)
     rows: list[Row] = []
     for kind in cfg.databases:
         times: dict[str, list[float]] = {"starling": [], "floor": []}

@@ -4,14 +4,15 @@ process importing the same libraries, and the time to ready (/readyz) against th
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import time
 
 from bench import load
-from bench.b_throughput import raise_limits
+from bench.b_throughput import raise_limits, settled_count
 from bench.core import Config, Row, median
 from bench.dbs import sqlite_db
-from bench.procs import Proc, fake_server, free_port, rss_mib, slack_env, starling_serve
+from bench.procs import ROOT, Proc, fake_server, free_port, rss_mib, slack_env, starling_serve
 from bench.registry import require, require_command
 
 NAME = "memory"
@@ -19,9 +20,18 @@ TITLE = "RSS and start-up of starling serve vs a bare process importing the same
 GIVERS = 400
 
 
-async def bare_process() -> tuple[float, float]:
+def starling_libraries() -> list[str]:
+    """The third-party packages Starling's server imports (found in a throwaway process)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.floors", "libraries"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return [*out.stdout.split(), "aiosqlite"]  # the driver is loaded on the first connection
+
+
+async def bare_process(libraries: list[str]) -> tuple[float, float]:
     """(seconds from spawn to 'ready', RSS MiB) of a process that only imports Starling's libraries."""
-    proc = Proc("floor-imports", [sys.executable, "-m", "bench.floors", "imports"], stdin=True)
+    argv = [sys.executable, "-m", "bench.floors", "imports", "--modules", ",".join(libraries)]
+    proc = Proc("floor-imports", argv, stdin=True)
     try:
         await proc.read_line("ready ")
         seconds = time.perf_counter() - proc.started
@@ -34,14 +44,16 @@ async def bare_process() -> tuple[float, float]:
 async def run(cfg: Config) -> list[Row]:
     require("bot.web")
     require_command("serve")
-    kudos = cfg.size(10_000, 300)
+    kudos = cfg.size(10_000, 100)
+    givers = cfg.size(GIVERS, 20)
     reps = cfg.reps
     bare_start, bare_rss, start, rss_start = [], [], [], []
     rss_after = 0.0
+    libraries = await asyncio.to_thread(starling_libraries)
     with sqlite_db() as url:
         async with fake_server("slack", users=load.RECEIVERS + GIVERS) as slack_url:
             for rep in range(reps):
-                s, r = await bare_process()
+                s, r = await bare_process(libraries)
                 bare_start.append(s)
                 bare_rss.append(r)
                 port = free_port()
@@ -51,16 +63,19 @@ async def run(cfg: Config) -> list[Row]:
                     rss_start.append(rss_mib(proc.pid))
                     if rep == reps - 1:
                         endpoint = f"http://127.0.0.1:{port}/slack/events"
-                        make = load.slack_kudos(slack_url, GIVERS)
-                        warm = await load.closed_loop(endpoint, make, count=GIVERS, concurrency=8)
+                        make = load.slack_kudos(slack_url, givers)
+                        warm = await load.closed_loop(endpoint, make, count=givers, concurrency=8)
                         if warm.ok == 0:
                             raise RuntimeError(f"starling serve refused every /kudos: {dict(warm.statuses)}")
                         await asyncio.to_thread(raise_limits, url)
                         res = await load.closed_loop(
-                            endpoint, make, count=kudos - GIVERS, concurrency=16, first=GIVERS, timeout=60
+                            endpoint, make, count=kudos - givers, concurrency=16, first=givers, timeout=60
                         )
                         if res.failed:
                             raise RuntimeError(f"{res.failed} of {kudos} /kudos failed: {dict(res.statuses)}")
+                        written = await settled_count(url, kudos, timeout=cfg.size(300, 30))
+                        if written < kudos:
+                            raise RuntimeError(f"only {written} of {kudos} kudos written")
                         await asyncio.sleep(1.0)  # let the outbox deliver what the kudos queued
                         rss_after = rss_mib(proc.pid)
     floor_rss = median(bare_rss)

@@ -3,10 +3,12 @@ only replies, both served on aiohttp at 127.0.0.1 and replying to the fake Bot C
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
 from bench import load
+from bench.b_throughput import raise_limits
 from bench.core import Config, Row, median
 from bench.dbs import database, label
 from bench.procs import fake_server, floor_server, free_port, starling_serve
@@ -75,7 +77,8 @@ async def run(cfg: Config) -> list[Row]:
     require("bot.teams")
     require("bot.web")
     require_command("serve")
-    count = cfg.size(600, 60)
+    count = cfg.size(600, 30)
+    givers = cfg.size(GIVERS, 20)
     rows: list[Row] = []
     async with fake_server("teams", users=load.RECEIVERS + GIVERS) as connector_url:
         service_url = connector_url + "/"
@@ -88,11 +91,12 @@ async def run(cfg: Config) -> list[Row]:
                     port = free_port()
                     async with starling_serve(teams_env(url, port), port):
                         endpoint = f"http://127.0.0.1:{port}/api/messages"
-                        rate, warm = await _rate(endpoint, service_url, GIVERS, 0)
+                        rate, warm = await _rate(endpoint, service_url, givers, 0)
                         if warm.ok == 0:
                             raise RuntimeError(f"/api/messages refused every activity: {dict(warm.statuses)}")
+                        await asyncio.to_thread(raise_limits, url)
                         starling, floor = [], []
-                        sent = GIVERS
+                        sent = givers
                         for _rep in range(cfg.reps):
                             r, res = await _rate(floor_endpoint, service_url, count, sent)
                             floor.append(r)

@@ -35,12 +35,48 @@ LIBRARIES = [
 ]
 
 
-def imports() -> None:
-    """Import the libraries Starling uses, say ``ready <seconds>``, then wait until stdin closes."""
+STARLING_MODULES = [
+    "bot.cli",
+    "bot.app",
+    "bot.web",
+    "bot.slack.adapter",
+    "bot.teams.web",
+    "bot.teams.adapter",
+    "bot.scheduler",
+    "bot.outbox",
+    "storage.db",
+    "storage.tables",
+]
+OWN = {"bot", "handlers", "storage", "tests", "bench", "__main__"}
+
+
+def libraries() -> None:
+    """Print the third-party packages Starling's server modules import (one per line)."""
+    import contextlib
     import importlib
 
-    for name in LIBRARIES:
-        importlib.import_module(name)
+    for name in STARLING_MODULES:
+        with contextlib.suppress(ImportError):  # modules of features that are not there
+            importlib.import_module(name)
+    with contextlib.suppress(ImportError):
+        from bot.router import Router
+        from handlers import register_all
+
+        register_all(Router())
+    found = {m.split(".")[0] for m in sys.modules}
+    for name in sorted(found - set(sys.stdlib_module_names) - OWN):
+        if not name.startswith("_"):
+            print(name)
+
+
+def imports(names: list[str]) -> None:
+    """Import the given libraries, say ``ready``, then wait until stdin closes."""
+    import contextlib
+    import importlib
+
+    for name in names or LIBRARIES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     print(f"ready {time.perf_counter() - T0:.4f}", flush=True)
     sys.stdin.read()
 
@@ -102,11 +138,14 @@ def teams(port: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.floors")
-    parser.add_argument("kind", choices=["imports", "bolt", "teams"])
+    parser.add_argument("kind", choices=["imports", "libraries", "bolt", "teams"])
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--modules", default="", help="comma-separated modules for `imports`")
     args = parser.parse_args()
     if args.kind == "imports":
-        imports()
+        imports([m for m in args.modules.split(",") if m])
+    elif args.kind == "libraries":
+        libraries()
     elif args.kind == "bolt":
         bolt(args.port)
     else:

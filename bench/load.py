@@ -95,7 +95,7 @@ def slack_user(i: int) -> str:
     return f"U{i:05d}"
 
 
-def kudos_command(giver: int, receiver: int, slack_url: str) -> bytes:
+def kudos_command(giver: int, receiver: int, slack_url: str, n: int = 0) -> bytes:
     uid = slack_user(receiver)
     return slack_form_body(
         {
@@ -111,7 +111,7 @@ def kudos_command(giver: int, receiver: int, slack_url: str) -> bytes:
             "api_app_id": "AAPP1",
             "is_enterprise_install": "false",
             "response_url": f"{slack_url}/commands/{TEAM}/{giver}/response",
-            "trigger_id": f"{giver}.{receiver}.bench",
+            "trigger_id": f"{n}.{giver}.{receiver}.bench",  # unique per interaction, as Slack's are
         }
     )
 
@@ -120,7 +120,7 @@ def slack_kudos(slack_url: str, givers: int) -> Request:
     """Request ``i`` is a signed ``/kudos`` from giver ``RECEIVERS + i % givers`` to one of the receivers."""
 
     def make(i: int) -> tuple[bytes, dict[str, str]]:
-        body = kudos_command(RECEIVERS + i % givers, i % RECEIVERS, slack_url)
+        body = kudos_command(RECEIVERS + i % givers, i % RECEIVERS, slack_url, i)
         return body, slack_signed_headers(SIGNING_SECRET, body)
 
     return make
