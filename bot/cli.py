@@ -37,9 +37,33 @@ def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _teams_package(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from bot.teams.package import PackageError, PackageOptions, build_package
+
+    options = PackageOptions(
+        bot_id=args.bot_id or settings.teams_app_id or "",
+        domain=args.domain or "",
+        version=args.version,
+        developer=args.developer,
+        website_url=args.website_url,
+        privacy_url=args.privacy_url,
+        terms_url=args.terms_url,
+    )
+    try:
+        build_package(options, Path(args.out))
+    except PackageError as err:
+        print(f"starling teams-package: {err}", file=sys.stderr)  # noqa: T201 - CLI output
+        return 2
+    print(f"wrote {args.out}: upload it in Teams (Apps > Manage your apps > Upload an app)")  # noqa: T201
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "console": _console,
     "migrate": _migrate,
+    "teams-package": _teams_package,
 }
 
 
@@ -52,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the console with the demo workspace")
     p.add_argument("--user", default="max")
     sub.add_parser("migrate", help="bring the database schema up to date")
+    p = sub.add_parser("teams-package", help="build the Microsoft Teams app package (manifest + icons, zipped)")
+    p.add_argument("--out", default="teams-app.zip", help="where to write the zip (default: teams-app.zip)")
+    p.add_argument("--domain", help="public host name Starling is served on, e.g. starling.contoso.com")
+    p.add_argument("--bot-id", help="Microsoft App ID of the Azure Bot (default: MicrosoftAppId)")
+    p.add_argument("--version", default="1.0.0", help="app version shown in Teams (default: 1.0.0)")
+    p.add_argument("--developer", default="Starling", help="developer name shown in Teams")
+    p.add_argument("--website-url", help="default: https://<domain>/")
+    p.add_argument("--privacy-url", help="default: https://<domain>/privacy")
+    p.add_argument("--terms-url", help="default: https://<domain>/terms")
     return parser
 
 

@@ -35,10 +35,13 @@ def _insert(session: AsyncSession, model: Any) -> Any:
 
 async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any], keys: Sequence[str]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; True if a row was written."""
-    stmt = _insert(session, model).values(**values).on_conflict_do_nothing(index_elements=list(keys))
-    # An INSERT's rowcount is only kept when asked for (psycopg reports -1 otherwise).
-    result = await session.execute(stmt.execution_options(preserve_rowcount=True))
-    return bool(result.rowcount)
+    # RETURNING, not rowcount: psycopg reports rowcount -1 for INSERT … ON CONFLICT DO NOTHING.
+    columns = [model.__table__.c[k] for k in keys]
+    stmt = (
+        _insert(session, model).values(**values).on_conflict_do_nothing(index_elements=list(keys)).returning(*columns)
+    )
+    result = await session.execute(stmt)
+    return result.first() is not None
 
 
 async def ensure_workspace(

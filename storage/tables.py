@@ -2,6 +2,9 @@
 
 from sqlmodel import SQLModel
 
-from storage import models  # noqa: F401
+from storage import (
+    models,  # noqa: F401
+    teams,  # noqa: F401
+)
 
 metadata = SQLModel.metadata

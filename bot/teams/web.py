@@ -1,0 +1,23 @@
+"""Mounts the Teams endpoint on Starling's aiohttp web server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from bot.app import Starling
+from bot.teams.adapter import TeamsAdapter
+
+TEAMS_ADAPTER_KEY = web.AppKey("starling_teams", TeamsAdapter)
+
+
+def add_routes(app: web.Application, starling: Starling, **auth_overrides: Any) -> None:
+    """``POST /api/messages`` for the Bot Framework; registers the Teams outbox sender and directory.
+
+    ``auth_overrides`` are extra Bot Framework configuration attributes (a private cloud's OpenID
+    metadata URL and token issuer); production needs none.
+    """
+    adapter = TeamsAdapter(starling, **auth_overrides)
+    app[TEAMS_ADAPTER_KEY] = adapter
+    app.router.add_post("/api/messages", adapter.handle)

@@ -1,0 +1,199 @@
+"""Microsoft Teams coordinates: conversation references (for proactive posts and DMs) and the
+Azure AD object ids of the people Starling has seen. Everything a replica needs to reach a Teams
+conversation lives here, never in process memory."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel, col, select
+
+from storage.models import Member, ts_column
+from storage.types import utcnow
+
+THREAD_MARK = ";messageid="
+
+
+class TeamsConversation(SQLModel, table=True):
+    """A conversation reference: where and how to reach one Teams conversation.
+
+    ``kind`` is Teams' ``conversationType``: ``personal`` (1:1 with ``user_id``), ``groupChat`` or
+    ``channel``. A channel thread has its own row (``19:…@thread.tacv2;messageid=…``).
+    """
+
+    __tablename__ = "teams_conversation"
+    __table_args__ = (
+        Index("ix_teams_conversation_user", "workspace_id", "user_id", "kind"),
+        Index("ix_teams_conversation_recent", "workspace_id", "updated_at"),
+    )
+
+    workspace_id: str = Field(primary_key=True, max_length=120)
+    conversation_id: str = Field(primary_key=True, max_length=400)
+    kind: str = Field(default="channel", max_length=20)
+    service_url: str = Field(max_length=500)
+    tenant_id: str = Field(default="", max_length=64)
+    bot_id: str = Field(max_length=160)
+    bot_name: str = Field(default="", max_length=200)
+    channel_id: str = Field(default="msteams", max_length=40)  # the Bot Framework channel
+    team_id: str | None = Field(default=None, max_length=255)
+    team_name: str | None = Field(default=None, max_length=200)
+    teams_channel_id: str | None = Field(default=None, max_length=255)  # the Teams channel of a thread
+    user_id: str | None = Field(default=None, max_length=255)  # the person of a personal chat
+    installed: bool = True
+    created_at: datetime = ts_column()
+    updated_at: datetime = ts_column()
+
+
+class TeamsUser(SQLModel, table=True):
+    """A Teams user id (``29:…``) and its Azure AD object id, for directory look-ups."""
+
+    __tablename__ = "teams_user"
+
+    workspace_id: str = Field(primary_key=True, max_length=120)
+    user_id: str = Field(primary_key=True, max_length=255)
+    aad_object_id: str | None = Field(default=None, max_length=64, index=True)
+    updated_at: datetime = ts_column()
+
+
+def _insert(session: AsyncSession, model: Any) -> Any:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def thread_root(conversation_id: str) -> str:
+    """``19:x@thread.tacv2;messageid=1`` → ``19:x@thread.tacv2``; other ids unchanged."""
+    return conversation_id.split(THREAD_MARK, 1)[0]
+
+
+async def save_conversation(
+    session: AsyncSession, *, workspace_id: str, conversation_id: str, **fields: Any
+) -> TeamsConversation:
+    """Create or refresh a conversation reference (only the fields given, None left alone)."""
+    known = {k: v for k, v in fields.items() if v is not None}
+    now = utcnow()
+    stmt = (
+        _insert(session, TeamsConversation)
+        .values(workspace_id=workspace_id, conversation_id=conversation_id, created_at=now, updated_at=now, **known)
+        .on_conflict_do_update(index_elements=["workspace_id", "conversation_id"], set_={**known, "updated_at": now})
+    )
+    await session.execute(stmt)
+    ref = await get_conversation(session, workspace_id=workspace_id, conversation_id=conversation_id)
+    assert ref is not None
+    return ref
+
+
+async def get_conversation(
+    session: AsyncSession, *, workspace_id: str, conversation_id: str
+) -> TeamsConversation | None:
+    """The exact reference, or for a thread of a known channel the channel's reference."""
+    for cid in dict.fromkeys((conversation_id, thread_root(conversation_id))):
+        stmt = (
+            select(TeamsConversation)
+            .where(TeamsConversation.workspace_id == workspace_id, TeamsConversation.conversation_id == cid)
+            .execution_options(populate_existing=True)
+        )
+        found = (await session.execute(stmt)).scalars().first()
+        if found is not None:
+            return found
+    stmt = (
+        select(TeamsConversation)
+        .where(
+            TeamsConversation.workspace_id == workspace_id,
+            TeamsConversation.teams_channel_id == thread_root(conversation_id),
+        )
+        .order_by(col(TeamsConversation.updated_at).desc())
+    )
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def personal_conversation(session: AsyncSession, *, workspace_id: str, user_id: str) -> TeamsConversation | None:
+    """The person's 1:1 chat with Starling, if one is known."""
+    stmt = (
+        select(TeamsConversation)
+        .where(
+            TeamsConversation.workspace_id == workspace_id,
+            TeamsConversation.user_id == user_id,
+            TeamsConversation.kind == "personal",
+        )
+        .order_by(col(TeamsConversation.updated_at).desc())
+    )
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def recent_conversations(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    kinds: tuple[str, ...] = ("channel", "groupChat", "personal"),
+    limit: int = 5,
+) -> list[TeamsConversation]:
+    """Installed conversations of the workspace, most recently active first."""
+    stmt = (
+        select(TeamsConversation)
+        .where(
+            TeamsConversation.workspace_id == workspace_id,
+            col(TeamsConversation.installed).is_(True),
+            col(TeamsConversation.kind).in_(kinds),
+        )
+        .order_by(col(TeamsConversation.updated_at).desc())
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def set_installed(
+    session: AsyncSession, *, workspace_id: str, conversation_ids: list[str], installed: bool
+) -> int:
+    """Mark conversations (and their threads) as installed or removed; returns how many rows changed."""
+    changed = 0
+    for cid in conversation_ids:
+        stmt = (
+            update(TeamsConversation)
+            .where(
+                col(TeamsConversation.workspace_id) == workspace_id,
+                (col(TeamsConversation.conversation_id) == cid)
+                | col(TeamsConversation.conversation_id).startswith(cid + THREAD_MARK)
+                | (col(TeamsConversation.team_id) == cid),
+            )
+            .values(installed=installed, updated_at=utcnow())
+        )
+        result = await session.execute(stmt)
+        changed += int(getattr(result, "rowcount", 0) or 0)
+    return changed
+
+
+async def save_user(session: AsyncSession, *, workspace_id: str, user_id: str, aad_object_id: str | None) -> None:
+    """Remember a Teams user's Azure AD object id (kept when a later event does not carry it)."""
+    known = {"aad_object_id": aad_object_id} if aad_object_id else {}
+    now = utcnow()
+    stmt = (
+        _insert(session, TeamsUser)
+        .values(workspace_id=workspace_id, user_id=user_id, updated_at=now, **known)
+        .on_conflict_do_update(index_elements=["workspace_id", "user_id"], set_={**known, "updated_at": now})
+    )
+    await session.execute(stmt)
+
+
+async def get_user(session: AsyncSession, *, workspace_id: str, user_id: str) -> TeamsUser | None:
+    stmt = select(TeamsUser).where(TeamsUser.workspace_id == workspace_id, TeamsUser.user_id == user_id)
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def has_admin(session: AsyncSession, *, workspace_id: str) -> bool:
+    stmt = select(Member.id).where(Member.workspace_id == workspace_id, col(Member.is_admin).is_(True)).limit(1)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def display_names(session: AsyncSession, *, workspace_id: str, user_ids: list[str]) -> dict[str, str]:
+    """Display names of the given people (for rendering mentions)."""
+    if not user_ids:
+        return {}
+    stmt = select(Member.user_id, Member.display_name, Member.handle).where(
+        Member.workspace_id == workspace_id, col(Member.user_id).in_(user_ids)
+    )
+    rows = (await session.execute(stmt)).all()
+    return {uid: (name or handle or "") for uid, name, handle in rows if name or handle}
