@@ -25,6 +25,9 @@ async def serve(kind: str, users: int) -> None:
             server.add_user(slack_user(i), f"p{i}", real_name=f"Person {i}")
     else:
         server = FakeBotConnector()
+        team = "19:8j-Mnacwmq2QFDbzykeQH5v55m6cN1X3QJ5viHvGIIQ1@thread.tacv2"
+        for i in range(users):
+            server.add_member(team, f"29:bench-user-{i:05d}", f"Person {i}", f"00000000-0000-0000-0000-{i:012d}")
     await server.start()
     print(f"READY {server.url}", flush=True)
     loop = asyncio.get_running_loop()

@@ -136,9 +136,46 @@ def teams(port: int) -> None:
     web.run_app(web_app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 
+def starling_teams(port: int) -> None:
+    """Starling's own Teams endpoint (``bot.teams.web.add_routes``) with its outbox worker, on aiohttp at
+    127.0.0.1, in the unauthenticated local mode (no app id), like the bare bot it is compared with."""
+    import asyncio
+
+    from aiohttp import web
+
+    from bot.app import Starling
+    from bot.logging import configure
+    from bot.settings import Settings
+    from bot.teams.web import add_routes
+
+    settings = Settings()
+    configure(settings.log_level)
+    starling = Starling(settings)
+    web_app = web.Application()
+    add_routes(web_app, starling)
+    stop = asyncio.Event()
+
+    async def ready(_request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def start_outbox(_app: web.Application) -> None:
+        web_app["outbox"] = asyncio.get_running_loop().create_task(starling.outbox.run(stop))
+
+    async def stop_outbox(_app: web.Application) -> None:
+        stop.set()
+        starling.outbox.wake()
+        await web_app["outbox"]
+        await starling.close()
+
+    web_app.router.add_get("/readyz", ready)
+    web_app.on_startup.append(start_outbox)
+    web_app.on_cleanup.append(stop_outbox)
+    web.run_app(web_app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.floors")
-    parser.add_argument("kind", choices=["imports", "libraries", "bolt", "teams"])
+    parser.add_argument("kind", choices=["imports", "libraries", "bolt", "teams", "starling-teams"])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--modules", default="", help="comma-separated modules for `imports`")
     args = parser.parse_args()
@@ -148,6 +185,8 @@ def main() -> None:
         libraries()
     elif args.kind == "bolt":
         bolt(args.port)
+    elif args.kind == "starling-teams":
+        starling_teams(args.port)
     else:
         teams(args.port)
 
