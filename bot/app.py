@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.events import Event
+from bot.llm import build_llm
 from bot.messages import Message
 from bot.outbox import OutboxWorker
 from bot.router import LanguageModel, Router, Services
@@ -32,7 +33,9 @@ class Starling:
         self.engine = create_engine_for(settings.database_url)
         self.sessions = session_factory(self.engine)
         self.router = register_all(Router())
-        self.services = Services(settings=settings, sessions=self.sessions, clock=clock, llm=llm)
+        self.services = Services(
+            settings=settings, sessions=self.sessions, clock=clock, llm=llm if llm is not None else build_llm(settings)
+        )
         self.outbox = OutboxWorker(self.services)
         self.services.on_outbox = self.outbox.wake
 
@@ -40,4 +43,7 @@ class Starling:
         return await self.router.dispatch(event, self.services)
 
     async def close(self) -> None:
+        close_llm = getattr(self.services.llm, "close", None)
+        if close_llm is not None:
+            await close_llm()
         await self.engine.dispose()

@@ -7,9 +7,13 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from bot.logging import configure
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def _console(args: argparse.Namespace, settings: Settings) -> int:
@@ -60,10 +64,96 @@ def _teams_package(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _resolve_workspace(session: AsyncSession, wanted: str | None) -> str:
+    from sqlmodel import col, select
+
+    from storage.models import Workspace
+
+    ids = list((await session.execute(select(Workspace.id).order_by(col(Workspace.id)))).scalars().all())
+    if wanted:
+        if wanted not in ids:
+            raise SystemExit(f"no workspace {wanted!r}; known: {', '.join(ids) or 'none yet'}")
+        return wanted
+    if len(ids) == 1:
+        return str(ids[0])
+    if not ids:
+        raise SystemExit("no workspace yet: start Starling once (or the console), then import")
+    raise SystemExit(f"several workspaces; choose one with --workspace ({', '.join(ids)})")
+
+
+def _read(path: str) -> str:
+    from pathlib import Path
+
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise SystemExit(f"cannot read {path}: {err}") from None
+
+
+def _import_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    """Customer quotes from a CSV file, scrubbed of personal data before they are stored."""
+    from handlers.prompts.feedback import FeedbackError, read_feedback_csv, store_feedback
+    from storage.db import create_engine_for, migrate, session_factory, transaction
+    from storage.types import utcnow
+
+    try:
+        items = read_feedback_csv(_read(args.file))
+    except FeedbackError as err:
+        raise SystemExit(f"{args.file}: {err}") from None
+
+    async def main() -> None:
+        engine = create_engine_for(settings.database_url)
+        try:
+            async with transaction(session_factory(engine)) as session:
+                workspace = await _resolve_workspace(session, args.workspace)
+                result = await store_feedback(session, workspace_id=workspace, items=items, source="csv", now=utcnow())
+        finally:
+            await engine.dispose()
+        print(  # noqa: T201 - CLI output
+            f"{result.stored} quotes imported into {workspace} ({result.redactions} personal details removed, "
+            f"{result.duplicates} already there, {result.skipped} too short)"
+        )
+
+    migrate(settings.database_url)
+    asyncio.run(main())
+    return 0
+
+
+def _import_prompts(args: argparse.Namespace, settings: Settings) -> int:
+    """The workspace's own prompts from a YAML or CSV file (all rows checked before any is stored)."""
+    from handlers.prompts.feedback import store_prompts
+    from handlers.prompts.library import LibraryError, parse_prompt_file
+    from storage.db import create_engine_for, migrate, session_factory, transaction
+    from storage.types import utcnow
+
+    try:
+        rows = parse_prompt_file(args.file, _read(args.file))
+    except LibraryError as err:
+        raise SystemExit(f"{args.file}: {err}") from None
+
+    async def main() -> None:
+        engine = create_engine_for(settings.database_url)
+        try:
+            async with transaction(session_factory(engine)) as session:
+                workspace = await _resolve_workspace(session, args.workspace)
+                saved = await store_prompts(
+                    session, workspace_id=workspace, rows=rows, source="file", created_by=None, now=utcnow()
+                )
+        finally:
+            await engine.dispose()
+        print(f"{len(saved)} prompts added to {workspace}")  # noqa: T201 - CLI output
+
+    migrate(settings.database_url)
+    asyncio.run(main())
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "console": _console,
     "migrate": _migrate,
     "teams-package": _teams_package,
+    "import-feedback": _import_feedback,
+    "import-prompts": _import_prompts,
 }
 
 
@@ -85,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--website-url", help="default: https://<domain>/")
     p.add_argument("--privacy-url", help="default: https://<domain>/privacy")
     p.add_argument("--terms-url", help="default: https://<domain>/terms")
+    p = sub.add_parser("import-feedback", help="import customer quotes from a CSV file (a text column)")
+    p.add_argument("file", help="CSV with a header row: text (or feedback/comment), optional id and kind")
+    p.add_argument("--workspace", help="workspace id (needed when there are several)")
+    p = sub.add_parser("import-prompts", help="add the workspace's own prompts from a YAML or CSV file")
+    p.add_argument("file", help="YAML (a prompts: list with category, de, en, tags) or CSV (category,de,en,tags)")
+    p.add_argument("--workspace", help="workspace id (needed when there are several)")
     return parser
 
 

@@ -67,7 +67,11 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("STARLING_OPENAI_BASE_URL", "OPENAI_BASE_URL")
     )
     openai_model: str = "gpt-4o-mini"
+    openai_embedding_model: str = "text-embedding-3-small"
     openai_timeout_seconds: float = 20.0
+
+    # Customer feedback webhook (a help desk posts quotes with this bearer token; unset: endpoint off)
+    feedback_webhook_token: str | None = None
 
     # Web server and scheduler
     host: str = "0.0.0.0"
@@ -103,6 +107,9 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name} is a placeholder; set a real secret for production")
         if self.slack_bot_token and not self.slack_signing_secret and not self.slack_app_token:
             raise ValueError("SLACK_SIGNING_SECRET is required in production (or SLACK_APP_TOKEN for Socket Mode)")
+        token = self.feedback_webhook_token
+        if token is not None and (len(token.strip()) < 16 or token.strip().lower() in PLACEHOLDERS):
+            raise ValueError("feedback_webhook_token must be a real secret of at least 16 characters in production")
         if self.teams_app_id and not self.teams_app_password:
             raise ValueError("MicrosoftAppPassword is required when MicrosoftAppId is set")
         return self

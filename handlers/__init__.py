@@ -6,8 +6,8 @@ from bot.router import Router
 
 
 def register_all(router: Router) -> Router:
-    from handlers import admin, help, kudos, welcome
+    from handlers import admin, help, kudos, prompts, welcome
 
-    for feature in (kudos, admin, help, welcome):
+    for feature in (kudos, prompts, admin, help, welcome):
         feature.register(router)
     return router

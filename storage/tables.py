@@ -2,9 +2,6 @@
 
 from sqlmodel import SQLModel
 
-from storage import (
-    models,  # noqa: F401
-    teams,  # noqa: F401
-)
+from storage import models, prompts, teams  # noqa: F401
 
 metadata = SQLModel.metadata
