@@ -16,6 +16,7 @@ import psycopg
 from bench.core import Config
 from bench.dbs import TMP, _plain, _sqlite_template, create_postgres, drop_postgres, postgres_exists, schema_key
 from storage.core import DEFAULT_VALUES
+from storage.db import migrate
 
 WORKSPACE = "console:bench"
 NOW = datetime(2026, 11, 18, 9, 30, tzinfo=UTC)
@@ -121,9 +122,16 @@ def sqlite_history(n: int) -> Path:
     cached = TMP / f"kudos-{schema_key()}-{n}.db"
     if not cached.exists():
         tmp = cached.with_suffix(f".{uuid.uuid4().hex[:6]}.tmp")
-        shutil.copy(_sqlite_template(), tmp)
-        _fill_sqlite(tmp, n)
+        older = sorted(TMP.glob(f"kudos-*-{n}.db"), key=lambda p: p.stat().st_mtime)
+        if older:  # an earlier schema: bring its copy up to date instead of generating the rows again
+            shutil.copy(older[-1], tmp)
+            migrate(f"sqlite:///{tmp}")
+        else:
+            shutil.copy(_sqlite_template(), tmp)
+            _fill_sqlite(tmp, n)
         tmp.replace(cached)
+        for old in older:
+            old.unlink(missing_ok=True)
     return cached
 
 
@@ -165,15 +173,32 @@ def postgres_history(cfg: Config, n: int) -> str:
     """A fresh PostgreSQL database with ``n`` kudos rows, cloned from a cached template database."""
     name = f"starling_bench_kudos_{schema_key()}_{n}"
     if not postgres_exists(cfg, name):
-        building = create_postgres(cfg, name=f"{name}_{uuid.uuid4().hex[:6]}")
+        older = _older_postgres(cfg, n, name)
+        building_name = f"{name}_{uuid.uuid4().hex[:6]}"
+        building = create_postgres(cfg, name=building_name, template=older)
         try:
-            _fill_postgres(building, n)
+            if older:  # an earlier schema: upgrade a clone of it instead of generating the rows again
+                migrate(building)
+            else:
+                _fill_postgres(building, n)
             with psycopg.connect(_plain(cfg.postgres_admin_url), autocommit=True) as conn:
                 conn.execute(f'ALTER DATABASE "{building.rpartition("/")[2]}" RENAME TO "{name}"')
         except BaseException:
             drop_postgres(cfg, building)
             raise
+        if older:
+            drop_postgres(cfg, f"{building.rpartition('/')[0]}/{older}")
     return create_postgres(cfg, template=name)
+
+
+def _older_postgres(cfg: Config, n: int, current: str) -> str | None:
+    with psycopg.connect(_plain(cfg.postgres_admin_url), autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s AND datname <> %s",
+            (f"starling_bench_kudos_%\\_{n}", current),
+        ).fetchall()
+    names = [r[0] for r in rows if r[0].count("_") == 4]  # not a half-built one (…_<hex>)
+    return names[0] if names else None
 
 
 def today() -> date:
