@@ -8,6 +8,7 @@ from datetime import datetime
 from bot.events import Event
 from bot.llm import build_llm
 from bot.messages import Message
+from bot.metrics import count_event
 from bot.outbox import OutboxWorker
 from bot.router import LanguageModel, Router, Services
 from bot.settings import Settings
@@ -40,6 +41,7 @@ class Starling:
         self.services.on_outbox = self.outbox.wake
 
     async def dispatch(self, event: Event) -> list[Message]:
+        count_event(event.actor.platform.value, type(event))
         return await self.router.dispatch(event, self.services)
 
     async def close(self) -> None:

@@ -41,6 +41,17 @@ def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.web import ConfigurationError, serve
+
+    try:
+        asyncio.run(serve(settings, port=args.port, scheduler=not args.no_scheduler))
+    except ConfigurationError as err:
+        print(f"starling serve: {err}", file=sys.stderr)  # noqa: T201 - CLI output
+        return 2
+    return 0
+
+
 def _teams_package(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
@@ -151,6 +162,7 @@ def _import_prompts(args: argparse.Namespace, settings: Settings) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "console": _console,
     "migrate": _migrate,
+    "serve": _serve,
     "teams-package": _teams_package,
     "import-feedback": _import_feedback,
     "import-prompts": _import_prompts,
@@ -166,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the console with the demo workspace")
     p.add_argument("--user", default="max")
     sub.add_parser("migrate", help="bring the database schema up to date")
+    p = sub.add_parser("serve", help="run the web server for Slack and Teams, the outbox and the scheduler")
+    p.add_argument("--port", type=int, default=None, help="TCP port (default: PORT or 3000)")
+    p.add_argument("--no-scheduler", action="store_true", help="do not run scheduled posts in this process")
     p = sub.add_parser("teams-package", help="build the Microsoft Teams app package (manifest + icons, zipped)")
     p.add_argument("--out", default="teams-app.zip", help="where to write the zip (default: teams-app.zip)")
     p.add_argument("--domain", help="public host name Starling is served on, e.g. starling.contoso.com")
@@ -184,15 +199,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def default_command(settings: Settings) -> str:
+    """``serve`` when Slack or Teams credentials are set, otherwise the terminal console."""
+    return "serve" if settings.slack_enabled or settings.teams_enabled else "console"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     settings = Settings()
-    configure(settings.log_level if args.command not in (None, "console", "demo") else "WARNING", settings.log_json)
     command = args.command
     if command is None:
-        command = "serve" if (settings.slack_enabled or settings.teams_enabled) and "serve" in COMMANDS else "console"
+        command = default_command(settings)
         args = parser.parse_args([command])
+    configure(settings.log_level if command not in ("console", "demo") else "WARNING", settings.log_json)
     if command == "demo":
         args.demo = True
         command = "console"

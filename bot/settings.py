@@ -41,6 +41,7 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("STARLING_SLACK_APP_TOKEN", "SLACK_APP_TOKEN")
     )
     slack_api_url: str = "https://slack.com/api/"
+    slack_user_cache_seconds: float = 600.0  # users.info answers kept in memory
 
     # Microsoft Teams (Bot Framework)
     teams_app_id: str | None = Field(

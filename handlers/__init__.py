@@ -6,8 +6,8 @@ from bot.router import Router
 
 
 def register_all(router: Router) -> Router:
-    from handlers import admin, help, kudos, prompts, welcome
+    from handlers import admin, help, home, kudos, prompts, suggestions, welcome
 
-    for feature in (kudos, prompts, admin, help, welcome):
+    for feature in (kudos, prompts, suggestions, admin, help, welcome, home):
         feature.register(router)
     return router

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.events import mention_ids
 from bot.i18n import normalize_locale
-from bot.messages import Context, Fields, Header, Message, Section
+from bot.messages import Block, Context, Fields, Header, Message, Section
 from bot.router import Context as Ctx
 from bot.router import Router, UserError, require_admin
 from storage import core
@@ -24,36 +24,36 @@ TAG_RE = re.compile(r"^#?([^\W_][\w\-]{0,39})$")
 CHANNEL_RE = re.compile(r"^<#([A-Za-z0-9_.:@;\-]+)(?:\|[^>]*)?>$")
 
 
-async def show_settings(ctx: Ctx) -> None:
+async def settings_blocks(ctx: Ctx) -> list[Block]:
+    """The workspace's current settings (shown to admins in ``starling settings`` and the app home)."""
     ws = ctx.workspace
     values = await core.list_values(ctx.session, workspace_id=ws.id)
-    ctx.ephemeral(
-        Message(
-            blocks=[
-                Header(text=ctx.t("admin.settings.title")),
-                Fields(
-                    items=[
-                        (ctx.t("admin.settings.language"), ws.locale),
-                        (ctx.t("admin.settings.tone"), ws.tone),
-                        (ctx.t("admin.settings.timezone"), ws.timezone),
-                        (ctx.t("admin.settings.budget"), str(ws.daily_budget)),
-                        (ctx.t("admin.settings.min_reason"), str(ws.min_reason_length)),
-                        (ctx.t("admin.settings.max_recipients"), str(ws.max_recipients)),
-                        (ctx.t("admin.settings.pair_cap"), str(ws.pair_daily_cap)),
-                        (ctx.t("admin.settings.emoji"), f":{ws.kudos_emoji}:"),
-                        (
-                            ctx.t("admin.settings.kudos_channel"),
-                            f"<#{ws.kudos_channel_id}>" if ws.kudos_channel_id else "—",
-                        ),
-                        (ctx.t("admin.settings.privacy"), ws.privacy_profile),
-                    ]
+    return [
+        Header(text=ctx.t("admin.settings.title")),
+        Fields(
+            items=[
+                (ctx.t("admin.settings.language"), ws.locale),
+                (ctx.t("admin.settings.tone"), ws.tone),
+                (ctx.t("admin.settings.timezone"), ws.timezone),
+                (ctx.t("admin.settings.budget"), str(ws.daily_budget)),
+                (ctx.t("admin.settings.min_reason"), str(ws.min_reason_length)),
+                (ctx.t("admin.settings.max_recipients"), str(ws.max_recipients)),
+                (ctx.t("admin.settings.pair_cap"), str(ws.pair_daily_cap)),
+                (ctx.t("admin.settings.emoji"), f":{ws.kudos_emoji}:"),
+                (
+                    ctx.t("admin.settings.kudos_channel"),
+                    f"<#{ws.kudos_channel_id}>" if ws.kudos_channel_id else "—",
                 ),
-                Section(text=ctx.t("admin.settings.values", values=", ".join(f"#{v.tag}" for v in values))),
-                Context(text=ctx.t("admin.settings.howto")),
-            ],
-            text=ctx.t("admin.settings.title"),
-        )
-    )
+                (ctx.t("admin.settings.privacy"), ws.privacy_profile),
+            ]
+        ),
+        Section(text=ctx.t("admin.settings.values", values=", ".join(f"#{v.tag}" for v in values))),
+        Context(text=ctx.t("admin.settings.howto")),
+    ]
+
+
+async def show_settings(ctx: Ctx) -> None:
+    ctx.ephemeral(Message(blocks=await settings_blocks(ctx), text=ctx.t("admin.settings.title")))
 
 
 async def set_setting(ctx: Ctx, key: str, raw: list[str]) -> None:

@@ -1,5 +1,7 @@
 """Welcome: when Starling joins a conversation (installed in a team, a chat or personal scope), it says
-hello once there, with the company values and how to give kudos. Other people joining are left alone."""
+hello once there, with the company values and how to give kudos. A person who joins the workspace
+(Slack ``team_join``) gets a personal welcome by direct message, once; people added to a conversation
+are left alone."""
 
 from __future__ import annotations
 
@@ -25,9 +27,27 @@ async def welcome_message(ctx: Ctx) -> Message:
     )
 
 
+async def newcomer_message(ctx: Ctx) -> Message:
+    ws = ctx.workspace
+    values = await core.list_values(ctx.session, workspace_id=ws.id)
+    tags = ", ".join(f"#{v.tag} ({v.label_de if ctx.t.lang == 'de' else v.label_en})" for v in values)
+    return Message(
+        blocks=[
+            Section(text=ctx.t("welcome.newcomer", user=f"<@{ctx.actor.user_id}>")),
+            Section(text=ctx.t("welcome.intro")),
+            Section(text=ctx.t("welcome.values", values=tags or "—")),
+            Section(text=ctx.t("kudos.help.text", emoji=ws.kudos_emoji, budget=ws.daily_budget)),
+            Context(text=ctx.t("core.help_hint")),
+        ],
+        text=ctx.t("welcome.newcomer_notification"),
+    )
+
+
 def register(router: Router) -> None:
     @router.on(MemberJoinedEvent)
     async def on_joined(ctx: Ctx) -> None:
-        if not ctx.actor.is_bot:
-            return
-        ctx.reply(await welcome_message(ctx))
+        if ctx.actor.is_bot:
+            ctx.reply(await welcome_message(ctx))
+        elif ctx.event.conversation is None and not ctx.member.is_bot:
+            uid = ctx.actor.user_id
+            ctx.dm(uid, await newcomer_message(ctx), dedupe_key=f"welcome:{ctx.workspace.id}:{uid}")

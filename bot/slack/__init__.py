@@ -1,0 +1,1 @@
+"""Slack: the Bolt adapter (HTTP and Socket Mode), Block Kit rendering, directory and outbox sender."""

@@ -1,0 +1,223 @@
+"""The Slack adapter: a Bolt ``AsyncApp`` over HTTP (``/slack/events``) and/or Socket Mode.
+
+Bolt's middleware verifies the signature and the 5-minute timestamp window (401 otherwise), answers
+``url_verification`` and drops our own events. Every listener acknowledges at once and hands the
+neutral event to a background task, so Slack gets its answer in milliseconds whatever the handler does;
+the router de-duplicates retries by the platform id in the same transaction as the effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncBoltContext
+
+from bot.events import ActionEvent, Event, Platform
+from bot.metrics import ACK_SECONDS
+from bot.slack.client import SlackDirectory, SlackSender, make_client
+from bot.slack.convert import Inbound, Team, from_action, from_command, from_event, from_view_submission
+from bot.slack.render import OPEN_FORM_ACTION
+from bot.slack.respond import Responder
+from storage import core
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    from bot.app import Starling
+
+log = structlog.get_logger("starling.slack")
+
+EVENTS_PATH = "/slack/events"
+ANY = re.compile(r".*")
+
+
+class SlackAdapter:
+    platform = Platform.SLACK
+
+    def __init__(self, starling: Starling, *, process_before_response: bool = True, retry_backoff: float = 0.5) -> None:
+        settings = starling.settings
+        if not settings.slack_bot_token:
+            raise ValueError("SLACK_BOT_TOKEN is not set")
+        self.starling = starling
+        self.settings = settings
+        token, url = settings.slack_bot_token, settings.slack_api_url
+        self.client = make_client(token, url, backoff=retry_backoff)
+        self.directory = SlackDirectory(self.client, ttl=settings.slack_user_cache_seconds)
+        self.sender = SlackSender(make_client(token, url, retry_rate_limits=False, backoff=retry_backoff))
+        self.responder = Responder(self.client)
+        starling.services.directories[self.platform.value] = self.directory
+        starling.outbox.senders[self.platform.value] = self.sender
+        # Without a signing secret there is no HTTP endpoint at all (Socket Mode only), so nothing
+        # unverified can ever reach Bolt.
+        self.http_enabled = bool(settings.slack_signing_secret)
+        self.bolt = AsyncApp(
+            name="starling",
+            client=self.client,
+            signing_secret=settings.slack_signing_secret or "",
+            request_verification_enabled=self.http_enabled,
+            process_before_response=process_before_response,
+            logger=logging.getLogger("starling.slack.bolt"),
+        )
+        self._register(self.bolt)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._requests = 0  # HTTP requests being answered
+        self._answered = asyncio.Event()
+        self._socket: AsyncSocketModeHandler | None = None
+
+    # --- Bolt listeners --------------------------------------------------------------------------------
+    def _register(self, bolt: AsyncApp) -> None:
+        @bolt.command(ANY)
+        async def on_command(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+            await ack()
+            self.spawn(from_command(body, team_of(context)))
+
+        @bolt.event(ANY)
+        async def on_event(body: dict[str, Any], context: AsyncBoltContext) -> None:
+            self.spawn(from_event(body, team_of(context)))
+
+        @bolt.action(ANY)
+        async def on_action(
+            ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+        ) -> None:
+            await ack()
+            self.spawn(from_action(body, action, team_of(context)))
+
+        @bolt.view(ANY)
+        async def on_view(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+            await ack()
+            self.spawn(from_view_submission(body, team_of(context)))
+
+    # --- after the ack -----------------------------------------------------------------------------------
+    def spawn(self, inbound: Inbound | None) -> None:
+        if inbound is None:
+            return
+        held = _held.get()
+        if held is not None and not held.released:
+            held.items.append(inbound)  # started once the HTTP answer is on its way
+            return
+        task = asyncio.get_running_loop().create_task(self.process(inbound))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def process(self, inbound: Inbound) -> None:
+        event = inbound.event
+        bound = log.bind(kind=type(event).__name__, workspace=event.actor.workspace_id, event_id=event.event_id)
+        try:
+            if isinstance(event, ActionEvent) and event.action_id == OPEN_FORM_ACTION:
+                await self.responder.open_form(event.value, inbound.origin)
+                return
+            await self.enrich(event)
+            if event.actor.is_bot:
+                return  # other apps' users; Starling's own events never reach here
+            messages = await self.starling.dispatch(event)
+            for message in messages:
+                await self.responder.deliver(message, inbound.origin, event.actor.user_id)
+        except Exception:
+            bound.exception("slack_event_failed")
+
+    async def enrich(self, event: Event) -> None:
+        """Fill in the actor from the directory; the person's locale only on first contact, so a
+        language chosen in Starling is not overwritten by Slack's."""
+        actor = event.actor
+        try:
+            info = await self.directory.fetch(actor.workspace_id, actor.user_id)
+        except Exception as err:
+            log.warning("slack_directory_failed", user=actor.user_id, error=repr(err))
+            return
+        if info is None:
+            return
+        async with self.starling.sessions() as session:
+            member = await core.get_member(session, workspace_id=actor.workspace_id, user_id=actor.user_id)
+        event.actor = actor.model_copy(
+            update={
+                "display_name": info.display_name or actor.display_name,
+                "timezone": info.timezone or actor.timezone,
+                "is_admin": info.is_admin or actor.is_admin,
+                "is_bot": info.is_bot or actor.is_bot,
+                "locale": info.locale if member is None or not member.locale else None,
+            }
+        )
+
+    async def idle(self) -> None:
+        """Wait until every request received so far has been answered and handled."""
+        while self._tasks or self._requests:
+            if self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            else:
+                await self._answered.wait()
+
+    # --- transports ----------------------------------------------------------------------------------------
+    def add_routes(self, app: web.Application) -> None:
+        if self.http_enabled:
+            app.router.add_post(EVENTS_PATH, self.handle_http)
+
+    async def handle_http(self, request: web.Request) -> web.Response:
+        """Bolt answers; the answer is written to Slack before any handling starts to compete with it."""
+        started = time.perf_counter()
+        self._requests += 1
+        held = _Held()
+        token = _held.set(held)
+        try:
+            try:
+                bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
+            finally:
+                _held.reset(token)
+            response = await to_aiohttp_response(bolt_response)
+            await response.prepare(request)
+            await response.write_eof()
+            return response
+        finally:
+            ACK_SECONDS.labels(self.platform.value).observe(time.perf_counter() - started)
+            held.released = True
+            for inbound in held.items:
+                self.spawn(inbound)
+            self._requests -= 1
+            answered, self._answered = self._answered, asyncio.Event()
+            answered.set()
+
+    async def start_socket_mode(self) -> None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        assert self.settings.slack_app_token
+        self._socket = AsyncSocketModeHandler(self.bolt, self.settings.slack_app_token, web_client=self.client)
+        await self._socket.connect_async()
+        log.info("slack_socket_mode_connected")
+
+    async def close(self, *, timeout: float = 10.0) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._tasks:
+            try:
+                await asyncio.wait_for(self.idle(), timeout)
+            except TimeoutError:
+                log.warning("slack_tasks_unfinished", count=len(self._tasks))
+
+
+class _Held:
+    """Events acknowledged in the current HTTP request, not yet started."""
+
+    def __init__(self) -> None:
+        self.items: list[Inbound] = []
+        self.released = False
+
+
+_held: ContextVar[_Held | None] = ContextVar("slack_held_events", default=None)
+
+
+def team_of(context: AsyncBoltContext) -> Team:
+    return Team(
+        team_id=context.team_id,
+        enterprise_id=context.enterprise_id,
+        is_enterprise_install=bool(context.is_enterprise_install),
+        bot_user_id=context.bot_user_id,
+    )

@@ -1,0 +1,193 @@
+"""Slack Web API clients, the user directory and the outbox sender."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.jitter import Jitter
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.messages import Message
+from bot.metrics import PLATFORM_ERRORS
+from bot.outbox import PermanentFailure, RetryLater
+from bot.router import PersonInfo
+from bot.slack.render import render_message
+from storage.models import OutboxMessage
+
+log = structlog.get_logger("starling.slack")
+
+#: Errors after which a message can never be delivered: dead-letter at once.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "account_inactive",
+        "user_not_found",
+        "user_not_visible",
+        "user_disabled",
+        "cannot_dm_bot",
+        "messages_tab_disabled",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "no_text",
+        "restricted_action",
+        "restricted_action_read_only_channel",
+        "ekm_access_denied",
+    }
+)
+
+
+class ProportionalJitter(Jitter):
+    """Up to +100% of the delay (slack_sdk's default adds up to a whole second whatever the delay)."""
+
+    def recalculate(self, duration: float) -> float:
+        return duration * (1.0 + random.random())
+
+
+def make_client(
+    token: str | None, base_url: str, *, retry_rate_limits: bool = True, backoff: float = 0.5
+) -> AsyncWebClient:
+    """An AsyncWebClient that retries transient 5xx and connection errors, and 429s after ``Retry-After``.
+
+    The outbox client leaves 429s to the outbox (``retry_rate_limits=False``), which reschedules the
+    message instead of holding a worker while it waits.
+    """
+    interval = BackoffRetryIntervalCalculator(backoff_factor=backoff, jitter=ProportionalJitter())
+    handlers: list[AsyncRetryHandler] = [
+        AsyncConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=interval),
+        AsyncServerErrorRetryHandler(max_retry_count=2, interval_calculator=interval),
+    ]
+    if retry_rate_limits:
+        handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
+    if not base_url.endswith("/"):
+        base_url += "/"
+    return AsyncWebClient(token=token, base_url=base_url, retry_handlers=handlers, timeout=15)
+
+
+def api_error(err: SlackApiError) -> str:
+    data = err.response.data if isinstance(err.response.data, dict) else {}
+    return str(data.get("error") or f"http_{err.response.status_code}")
+
+
+def record_error(method: str, error: str) -> None:
+    PLATFORM_ERRORS.labels("slack", method, error).inc()
+
+
+def retry_after(err: SlackApiError) -> float | None:
+    """Seconds Slack asked us to wait (HTTP 429 ``Retry-After``), or None if it was not a rate limit."""
+    if err.response.status_code != 429 and api_error(err) != "ratelimited":
+        return None
+    for key, value in (err.response.headers or {}).items():
+        if key.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) else value
+            try:
+                return max(float(raw), 0.0)
+            except (TypeError, ValueError):
+                break
+    return 30.0
+
+
+class SlackDirectory:
+    """Who a Slack user is, from ``users.info`` (with ``include_locale``), cached in memory for ``ttl``."""
+
+    def __init__(
+        self, client: AsyncWebClient, *, ttl: float = 600.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.client = client
+        self.ttl = ttl
+        self.clock = clock
+        self._cache: dict[tuple[str, str], tuple[float, PersonInfo | None]] = {}
+
+    async def fetch(self, workspace_id: str, user_id: str) -> PersonInfo | None:
+        """The person, or None when Slack does not know them (or they were deactivated)."""
+        key = (workspace_id, user_id)
+        hit = self._cache.get(key)
+        now = self.clock()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        try:
+            resp = await self.client.users_info(user=user_id, include_locale=True)
+        except SlackApiError as err:
+            error = api_error(err)
+            record_error("users.info", error)
+            if error in ("user_not_found", "user_not_visible"):
+                self._cache[key] = (now + min(self.ttl, 60.0), None)
+                return None
+            raise
+        info = person_info(resp["user"])
+        self._cache[key] = (now + self.ttl, info)
+        return info
+
+    def forget(self, workspace_id: str, user_id: str) -> None:
+        self._cache.pop((workspace_id, user_id), None)
+
+
+def person_info(user: dict[str, Any]) -> PersonInfo | None:
+    if user.get("deleted"):
+        return None
+    profile = user.get("profile") or {}
+    name = profile.get("display_name") or profile.get("real_name") or user.get("real_name") or user.get("name") or ""
+    return PersonInfo(
+        user_id=str(user["id"]),
+        display_name=str(name),
+        handle=user.get("name"),
+        is_bot=bool(user.get("is_bot") or user.get("is_app_user") or user.get("id") == "USLACKBOT"),
+        is_admin=bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner")),
+        locale=user.get("locale"),
+        timezone=user.get("tz"),
+    )
+
+
+class SlackSender:
+    """Delivers outbox rows for platform ``slack``: channel posts and DMs; returns the message ts."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self._dm_channels: dict[str, str] = {}
+
+    async def send(self, row: OutboxMessage, message: Message) -> str | None:
+        method = "chat.postMessage"
+        try:
+            if row.target_kind == "dm":
+                method = "conversations.open"
+                channel = await self._dm_channel(row.target_id)
+                method = "chat.postMessage"
+            else:
+                channel = row.target_id
+            kwargs: dict[str, Any] = render_message(message)
+            if row.thread_id:
+                kwargs["thread_ts"] = row.thread_id
+            resp = await self.client.chat_postMessage(channel=channel, **kwargs)
+        except SlackApiError as err:
+            error = api_error(err)
+            record_error(method, error)
+            wait = retry_after(err)
+            if wait is not None:
+                raise RetryLater(wait, "ratelimited") from err
+            if error in PERMANENT_ERRORS:
+                raise PermanentFailure(f"{method}: {error}") from err
+            raise
+        return str(resp.get("ts") or "") or None
+
+    async def _dm_channel(self, user_id: str) -> str:
+        cached = self._dm_channels.get(user_id)
+        if cached:
+            return cached
+        resp = await self.client.conversations_open(users=user_id)
+        channel = str(resp["channel"]["id"])
+        self._dm_channels[user_id] = channel
+        return channel

@@ -1,0 +1,184 @@
+"""The one web server of ``starling serve``: platform endpoints, health, readiness and metrics.
+
+Routes: ``POST /slack/events`` (Slack over HTTP), ``POST /api/messages`` (Microsoft Teams),
+``GET /healthz`` (the process is alive), ``GET /readyz`` (started and the database answers) and
+``GET /metrics`` (Prometheus). Next to it run the outbox worker, Slack Socket Mode (with
+``SLACK_APP_TOKEN``) and the scheduler (unless ``--no-scheduler``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import inspect
+import signal
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import text
+
+from bot.app import Starling
+from bot.metrics import exposition
+from bot.settings import Settings
+
+log = structlog.get_logger("starling.web")
+
+
+class ConfigurationError(Exception):
+    """The settings cannot serve (e.g. a Slack token without a way to verify requests)."""
+
+
+def _optional(module: str, name: str) -> Callable[..., Any] | None:
+    """``module.name`` if that module exists (a platform or service that may not be installed)."""
+    try:
+        if importlib.util.find_spec(module) is None:
+            return None
+    except ModuleNotFoundError:
+        return None
+    return getattr(importlib.import_module(module), name, None)
+
+
+class WebServer:
+    """Builds the aiohttp application and runs it with its background services."""
+
+    def __init__(
+        self,
+        starling: Starling,
+        *,
+        host: str = "0.0.0.0",
+        port: int = 3000,
+        scheduler: bool = True,
+        slack_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.starling = starling
+        self.host = host
+        self.requested_port = port
+        self.run_scheduler = scheduler
+        self.app = web.Application()
+        self.app.router.add_get("/healthz", self.healthz)
+        self.app.router.add_get("/readyz", self.readyz)
+        self.app.router.add_get("/metrics", self.metrics)
+        self.slack: Any = None
+        self._add_platforms(slack_options or {})
+        self._runner: web.AppRunner | None = None
+        self._stop = asyncio.Event()
+        self._outbox_task: asyncio.Task[None] | None = None
+        self._scheduler: Any = None
+        self._ready = False
+        self.port = 0
+
+    # --- platforms ---------------------------------------------------------------------------------------
+    def _add_platforms(self, slack_options: dict[str, Any]) -> None:
+        settings = self.starling.settings
+        # Slack: POST /slack/events when a signing secret is set; Socket Mode with SLACK_APP_TOKEN.
+        if settings.slack_enabled:
+            if not (settings.slack_signing_secret or settings.slack_app_token):
+                raise ConfigurationError("Slack needs SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN (Socket Mode)")
+            from bot.slack.adapter import SlackAdapter
+
+            self.slack = SlackAdapter(self.starling, **slack_options)
+            self.slack.add_routes(self.app)
+
+        # Microsoft Teams: `bot.teams.web.add_routes(app, starling)` mounts POST /api/messages here.
+        # It may register `app.on_startup` / `app.on_cleanup` hooks for whatever it starts and stops.
+        teams_routes = _optional("bot.teams.web", "add_routes")
+        if settings.teams_enabled and teams_routes is not None:
+            teams_routes(self.app, self.starling)
+
+        if not settings.slack_enabled and not settings.teams_enabled:
+            log.warning("no_platform_configured", hint="set SLACK_BOT_TOKEN or MicrosoftAppId")
+
+    # --- lifecycle -----------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        runner = web.AppRunner(self.app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.requested_port)
+        await site.start()
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        self._stop.clear()
+        self._outbox_task = asyncio.get_running_loop().create_task(self.starling.outbox.run(self._stop))
+        if self.slack is not None and self.starling.settings.slack_app_token:
+            await self.slack.start_socket_mode()
+        if self.run_scheduler:
+            await self._start_scheduler()
+        self._ready = True
+        log.info("serving", host=self.host, port=self.port, scheduler=self._scheduler is not None)
+
+    async def _start_scheduler(self) -> None:
+        """``bot.scheduler.start_scheduler(starling)``; what it returns is stopped (``shutdown``/``stop``) on exit."""
+        start = _optional("bot.scheduler", "start_scheduler")
+        if start is None:
+            log.info("scheduler_unavailable")
+            return
+        handle = start(self.starling)
+        if inspect.isawaitable(handle):
+            handle = await handle
+        self._scheduler = handle if handle is not None else True
+
+    async def _stop_scheduler(self) -> None:
+        handle, self._scheduler = self._scheduler, None
+        stop = getattr(handle, "shutdown", None) or getattr(handle, "stop", None)
+        if stop is not None:
+            result = stop()
+            if inspect.isawaitable(result):
+                await result
+
+    async def stop(self) -> None:
+        self._ready = False
+        await self._stop_scheduler()
+        if self.slack is not None:
+            await self.slack.close()
+        self._stop.set()
+        task, self._outbox_task = self._outbox_task, None
+        # The worker finishes the batch it is sending; wake it until it has seen the stop.
+        while task is not None and not task.done():
+            self.starling.outbox.wake()
+            await asyncio.wait([task], timeout=0.05)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # --- probes --------------------------------------------------------------------------------------------
+    async def healthz(self, _request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(self, _request: web.Request) -> web.Response:
+        if not self._ready:
+            return web.json_response({"status": "starting"}, status=503)
+        try:
+            async with self.starling.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as err:
+            log.warning("readiness_database_failed", error=repr(err))
+            return web.json_response({"status": "unavailable", "database": "error"}, status=503)
+        return web.json_response({"status": "ready", "database": "ok"})
+
+    async def metrics(self, _request: web.Request) -> web.Response:
+        return web.Response(body=exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def serve(settings: Settings, *, port: int | None = None, scheduler: bool = True) -> None:
+    """``starling serve``: run until SIGINT or SIGTERM."""
+    starling = Starling(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        server = WebServer(
+            starling, host=settings.host, port=settings.port if port is None else port, scheduler=scheduler
+        )
+        try:
+            await server.start()
+            await stop.wait()
+        finally:
+            await server.stop()
+    finally:
+        await starling.close()

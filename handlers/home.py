@@ -1,0 +1,45 @@
+"""The person's own start page (Slack App Home, a Teams personal tab): stats, budget, how to give kudos,
+and for admins the current settings."""
+
+from __future__ import annotations
+
+from bot.events import AppOpenedEvent
+from bot.messages import Block, Context, Divider, Header, Message, Section
+from bot.router import Context as Ctx
+from bot.router import Router
+from handlers.admin import settings_blocks
+from handlers.kudos import stats_blocks, value_label
+from storage import core
+
+
+async def howto_blocks(ctx: Ctx) -> list[Block]:
+    ws = ctx.workspace
+    values = await core.list_values(ctx.session, workspace_id=ws.id)
+    tags = ", ".join(f"#{v.tag} ({value_label(ctx, v)})" for v in values)
+    return [
+        Header(text=ctx.t("home.howto_title")),
+        Section(text=ctx.t("kudos.help.text", emoji=ws.kudos_emoji, budget=ws.daily_budget)),
+        Section(text=ctx.t("kudos.help.values", values=tags)),
+    ]
+
+
+async def home_blocks(ctx: Ctx) -> list[Block]:
+    """Personal stats and budget, how to give kudos, and for admins the current settings."""
+    blocks: list[Block] = [
+        Header(text=ctx.t("home.title")),
+        Section(text=ctx.t("home.intro")),
+        Divider(),
+        *await stats_blocks(ctx),
+        Divider(),
+        *await howto_blocks(ctx),
+    ]
+    if ctx.member.is_admin or ctx.actor.is_admin:
+        blocks += [Divider(), *await settings_blocks(ctx)]
+    blocks.append(Context(text=ctx.t("home.footer")))
+    return blocks
+
+
+def register(router: Router) -> None:
+    @router.on(AppOpenedEvent)
+    async def app_opened(ctx: Ctx) -> None:
+        ctx.home(Message(blocks=await home_blocks(ctx), text=ctx.t("home.title")))

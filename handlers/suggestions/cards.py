@@ -1,0 +1,177 @@
+"""The suggestion box's messages: review card, public card, notifications, receipts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import Translator
+from bot.messages import Actions, Block, Button, Context, Fields, Header, Message, Section, user_text
+from handlers.suggestions.common import (
+    category_label,
+    deadline,
+    fmt_date,
+    reviewers,
+    status_label,
+    translator,
+)
+from storage import core
+from storage import suggestions as q
+from storage.models import Workspace
+from storage.suggestions import Suggestion, SuggestionEvent, SuggestionSettings
+
+
+def body(t: Translator, s: Suggestion, votes: int) -> list[Block]:
+    submitter = f"<@{s.author_id}>" if s.author_id else t("suggestions.card.anonymous")
+    blocks: list[Block] = [
+        Header(text=t("suggestions.card.header", id=s.id)),
+        Section(text="*" + user_text(s.title) + "*"),
+        Section(text=t("suggestions.card.problem") + "\n" + user_text(s.problem)),
+    ]
+    if s.proposal:
+        blocks.append(Section(text=t("suggestions.card.proposal") + "\n" + user_text(s.proposal)))
+    blocks.append(
+        Fields(
+            items=[
+                (t("suggestions.card.category"), category_label(t, s.category)),
+                (t("suggestions.card.department"), user_text(s.department) if s.department else "—"),
+                (
+                    t("suggestions.card.customers"),
+                    t("suggestions.bool_yes" if s.affects_customers else "suggestions.bool_no"),
+                ),
+                (t("suggestions.card.submitter"), submitter),
+                (t("suggestions.card.votes"), str(votes)),
+                (t("suggestions.card.status"), status_label(t, s.status)),
+            ]
+        )
+    )
+    return blocks
+
+
+def decision_lines(t: Translator, ws: Workspace, s: Suggestion, deadline_days: int) -> list[Block]:
+    if s.status in q.UNDECIDED:
+        return [Context(text=t("suggestions.card.deadline", date=fmt_date(t, deadline(s, deadline_days), ws.timezone)))]
+    if s.decided_by is None or s.decided_at is None:
+        return []
+    key = "suggestions.card.decided_duplicate" if s.status == "duplicate" else "suggestions.card.decided"
+    decided = s.status if s.status in ("declined", "duplicate") else "approved"
+    text = t(
+        key,
+        decision=status_label(t, decided),
+        actor=f"<@{s.decided_by}>",
+        date=fmt_date(t, s.decided_at, ws.timezone),
+        original=s.duplicate_of_id,
+    )
+    if s.decision_note:
+        text += "\n> " + user_text(s.decision_note)
+    return [Section(text=text)]
+
+
+def review_buttons(t: Translator, s: Suggestion) -> list[Block]:
+    sid = str(s.id)
+    if s.status in q.UNDECIDED:
+        buttons = [
+            Button(label=t("suggestions.btn.approve"), action_id=f"suggest:approve:{sid}", value=sid, style="primary"),
+            Button(label=t("suggestions.btn.decline"), action_id=f"suggest:decline:{sid}", value=sid, style="danger"),
+            Button(label=t("suggestions.btn.ask"), action_id=f"suggest:ask:{sid}", value=sid),
+            Button(label=t("suggestions.btn.duplicate"), action_id=f"suggest:duplicate:{sid}", value=sid),
+        ]
+    elif s.status == "approved":
+        buttons = [
+            Button(label=t("suggestions.btn.start"), action_id=f"suggest:start:{sid}", value=sid),
+            Button(label=t("suggestions.btn.done"), action_id=f"suggest:done:{sid}", value=sid, style="primary"),
+        ]
+    elif s.status == "in_progress":
+        buttons = [Button(label=t("suggestions.btn.done"), action_id=f"suggest:done:{sid}", value=sid, style="primary")]
+    else:
+        return []
+    return [Actions(buttons=buttons)]
+
+
+def review_card(t: Translator, ws: Workspace, settings: SuggestionSettings, s: Suggestion, votes: int) -> Message:
+    blocks = body(t, s, votes) + decision_lines(t, ws, s, settings.deadline_days) + review_buttons(t, s)
+    return Message(blocks=blocks, text=t("suggestions.card.fallback", id=s.id))
+
+
+def thank_blocks(t: Translator, s: Suggestion) -> list[Block]:
+    """A done suggestion: thank its submitter with kudos, or say why an anonymous one cannot be thanked."""
+    if s.status != "done":
+        return []
+    if s.author_id is None:
+        return [Context(text=t("suggestions.thank.anonymous"))]
+    sid = str(s.id)
+    return [Actions(buttons=[Button(label=t("suggestions.btn.thank"), action_id=f"suggest:thank:{sid}", value=sid)])]
+
+
+def public_card(
+    t: Translator,
+    ws: Workspace,
+    settings: SuggestionSettings,
+    s: Suggestion,
+    votes: int,
+    *,
+    history: list[str] | None = None,
+    decider: bool = False,
+) -> Message:
+    """A suggestion as everyone sees it (Vote, Follow, Thank); a decider also gets the decision buttons."""
+    blocks = body(t, s, votes) + decision_lines(t, ws, s, settings.deadline_days)
+    if history:
+        blocks.append(Section(text="\n".join(history)))
+    sid = str(s.id)
+    if s.status in q.OPEN:
+        blocks.append(
+            Actions(
+                buttons=[
+                    Button(
+                        label=t("suggestions.btn.vote"), action_id=f"suggest:vote:{sid}", value=sid, style="primary"
+                    ),
+                    Button(label=t("suggestions.btn.follow"), action_id=f"suggest:follow:{sid}", value=sid),
+                ]
+            )
+        )
+    elif s.status == "duplicate" and s.duplicate_of_id:
+        blocks.append(Context(text=t("suggestions.card.see_original", original=s.duplicate_of_id)))
+    if decider:
+        blocks += review_buttons(t, s)
+    blocks += thank_blocks(t, s)
+    return Message(blocks=blocks, text=t("suggestions.card.fallback", id=s.id))
+
+
+def history_lines(t: Translator, ws: Workspace, rows: list[SuggestionEvent]) -> list[str]:
+    lines = []
+    for ev in rows:
+        who = f"<@{ev.actor_id}>" if ev.actor_id else t("suggestions.card.anonymous")
+        when = fmt_date(t, ev.at, ws.timezone)
+        if ev.kind == "status":
+            line = t("suggestions.history.status", date=when, status=status_label(t, ev.to_status or ""), actor=who)
+        else:
+            line = t(f"suggestions.history.{ev.kind}", date=when, actor=who)
+        if ev.note:
+            line += ": " + user_text(ev.note)
+        lines.append("• " + line)
+    return lines
+
+
+@dataclass
+class Delivery:
+    """A proactive message: to a channel, or to a person by DM."""
+
+    kind: str  # "channel" | "dm"
+    target: str
+    message: Message
+
+
+async def review_deliveries(session: AsyncSession, ws: Workspace, s: Suggestion) -> list[Delivery]:
+    """The review card of a new suggestion: in the review channel, else by DM to each reviewer."""
+    assert s.id is not None
+    settings = await q.get_settings(session, workspace_id=ws.id)
+    votes = await q.vote_count(session, suggestion_id=s.id)
+    if settings.review_channel_id:
+        card = review_card(translator(ws, None), ws, settings, s, votes)
+        return [Delivery("channel", settings.review_channel_id, card)]
+    out = []
+    for uid in await reviewers(session, workspace_id=ws.id, department=s.department):
+        member = await core.get_member(session, workspace_id=ws.id, user_id=uid)
+        out.append(Delivery("dm", uid, review_card(translator(ws, member), ws, settings, s, votes)))
+    return out
