@@ -44,7 +44,7 @@ async def bare_process(libraries: list[str]) -> tuple[float, float]:
 async def run(cfg: Config) -> list[Row]:
     require("bot.web")
     require_command("serve")
-    kudos = cfg.size(10_000, 100)
+    kudos = cfg.size(10_000, 20)
     givers = cfg.size(GIVERS, 20)
     reps = cfg.reps
     bare_start, bare_rss, start, rss_start = [], [], [], []

@@ -86,8 +86,8 @@ async def _rate(endpoint: str, service_url: str, count: int, first: int, givers:
 
 async def run(cfg: Config) -> list[Row]:
     require("bot.teams.web")
-    count = cfg.size(600, 30)
-    givers = cfg.size(GIVERS, 20)
+    count = cfg.size(600, 10)
+    givers = cfg.size(GIVERS, 10)
     rows: list[Row] = []
     async with fake_server("teams", users=load.RECEIVERS + givers) as connector_url:
         service_url = connector_url + "/"
