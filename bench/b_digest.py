@@ -164,7 +164,7 @@ async def run(cfg: Config) -> list[Row]:
     for kind in cfg.databases:
         times: dict[str, list[float]] = {"starling": [], "floor": []}
         info: dict[str, Any] = {}
-        for _rep in range(max(1, cfg.reps - 1)):
+        for _rep in range(max(1, cfg.reps - 2)):
             async with FakeSlackAPI(tokens=(TOKEN,)) as fake:
                 info["injected_429"] = inject(fake, channels)
                 times["floor"].append(await bare_fanout(fake, channels))

@@ -69,7 +69,7 @@ async def run(cfg: Config) -> list[Row]:
                             raise RuntimeError(f"starling serve refused every /kudos: {dict(warm.statuses)}")
                         await asyncio.to_thread(raise_limits, url)
                         # Bounded in count and in time: chunks at the pace Starling writes them.
-                        sent, deadline = givers, time.perf_counter() + cfg.size(240, 30)
+                        sent, deadline = givers, time.perf_counter() + cfg.size(120, 30)
                         while sent < kudos and time.perf_counter() < deadline:
                             chunk = min(500, kudos - sent)
                             res = await load.closed_loop(

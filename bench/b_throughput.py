@@ -159,7 +159,7 @@ async def seed_router_workspace(app: Starling) -> None:
 
 
 async def run_router(kind: str, cfg: Config) -> Row:
-    count = cfg.size(400, 50)
+    count = cfg.size(300, 50)
     with database(kind, cfg) as url:
         app = Starling(Settings(database_url=url, _env_file=None), run_migrations=False)  # type: ignore[call-arg]
         try:
@@ -189,7 +189,7 @@ async def run_router(kind: str, cfg: Config) -> Row:
 
 
 async def run_slack(kind: str, cfg: Config) -> Row:
-    count = cfg.size(300, 50)
+    count = cfg.size(150, 50)
     givers = cfg.size(400, 20)
     with database(kind, cfg) as url:
         async with fake_server("slack", users=load.RECEIVERS + givers) as slack_url:
@@ -205,7 +205,7 @@ async def run_slack(kind: str, cfg: Config) -> Row:
                 sessions = session_factory(engine)
                 starling, floor = [], []
                 try:
-                    for rep in range(cfg.reps):
+                    for rep in range(max(1, cfg.reps - 1)):
                         floor.append(await floor_rate(url, count, rep * count))
                         before = await count_kudos(sessions)
                         t0 = time.perf_counter()
