@@ -143,14 +143,19 @@ async def starling_fanout(kind: str, cfg: Config, fake: FakeSlackAPI, channels: 
                                     ws, channel(i), digest_message(i, k), kind=k, dedupe_key=f"{k}:{i}:2026-W47"
                                 )
                 app.outbox.wake()
-                deadline = time.perf_counter() + 120
+                deadline = time.perf_counter() + cfg.size(120, 30)
                 while len(fake.posts()) < channels * len(KINDS) and time.perf_counter() < deadline:
                     await asyncio.sleep(0.02)
                 seconds = time.perf_counter() - t0
+                delivered = len(fake.posts())
+                if delivered < channels * len(KINDS):
+                    raise RuntimeError(
+                        f"only {delivered} of {channels * len(KINDS)} posts delivered in {seconds:.0f} s"
+                    )
             finally:
                 stop.set()
                 app.outbox.wake()
-                with contextlib.suppress(asyncio.CancelledError):
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                     await asyncio.wait_for(worker, timeout=10)
         finally:
             await app.close()

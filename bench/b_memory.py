@@ -46,7 +46,7 @@ async def run(cfg: Config) -> list[Row]:
     require_command("serve")
     kudos = cfg.size(10_000, 20)
     givers = cfg.size(GIVERS, 20)
-    reps = cfg.reps
+    reps = max(1, cfg.reps - 1)
     bare_start, bare_rss, start, rss_start = [], [], [], []
     rss_after = 0.0
     libraries = await asyncio.to_thread(starling_libraries)
@@ -69,7 +69,7 @@ async def run(cfg: Config) -> list[Row]:
                             raise RuntimeError(f"starling serve refused every /kudos: {dict(warm.statuses)}")
                         await asyncio.to_thread(raise_limits, url)
                         # Bounded in count and in time: chunks at the pace Starling writes them.
-                        sent, deadline = givers, time.perf_counter() + cfg.size(120, 30)
+                        sent, deadline = givers, time.perf_counter() + cfg.size(90, 30)
                         while sent < kudos and time.perf_counter() < deadline:
                             chunk = min(500, kudos - sent)
                             res = await load.closed_loop(

@@ -159,7 +159,7 @@ async def seed_router_workspace(app: Starling) -> None:
 
 
 async def run_router(kind: str, cfg: Config) -> Row:
-    count = cfg.size(300, 50)
+    count = cfg.size(200, 50)
     with database(kind, cfg) as url:
         app = Starling(Settings(database_url=url, _env_file=None), run_migrations=False)  # type: ignore[call-arg]
         try:
@@ -168,7 +168,7 @@ async def run_router(kind: str, cfg: Config) -> Row:
             await router_rate(app, 20, 10_000_000)  # warm-up
             await floor_rate(url, 20, 10_000_000)
             starling, floor = [], []
-            for rep in range(cfg.reps):
+            for rep in range(max(1, cfg.reps - 1)):
                 floor.append(await floor_rate(url, count, rep * count))
                 starling.append(await router_rate(app, count, rep * count))
         finally:
@@ -189,8 +189,8 @@ async def run_router(kind: str, cfg: Config) -> Row:
 
 
 async def run_slack(kind: str, cfg: Config) -> Row:
-    count = cfg.size(150, 50)
-    givers = cfg.size(400, 20)
+    count = cfg.size(100, 50)
+    givers = cfg.size(100, 20)
     with database(kind, cfg) as url:
         async with fake_server("slack", users=load.RECEIVERS + givers) as slack_url:
             port = free_port()
