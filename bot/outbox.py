@@ -15,6 +15,7 @@ from typing import Protocol
 
 import structlog
 from sqlalchemy import update
+from sqlmodel import col
 
 from bot.messages import Message
 from bot.router import Services
@@ -100,7 +101,7 @@ class OutboxWorker:
         async with transaction(self.services.sessions) as session:
             await session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == row.id)
+                .where(col(OutboxMessage.id) == row.id)
                 .values(
                     status=status,
                     last_error=error,

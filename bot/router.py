@@ -4,6 +4,8 @@ database transaction, and the handler's proactive messages enter the outbox in t
 
 from __future__ import annotations
 
+import asyncio
+import random
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -11,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import structlog
-from rapidfuzz import process
+from rapidfuzz import fuzz, process
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.events import (
@@ -35,6 +37,7 @@ from storage.models import Member, OutboxMessage, Workspace
 from storage.types import utcnow
 
 log = structlog.get_logger("starling.router")
+TRANSACTION_ATTEMPTS = 5
 
 Handler = Callable[["Context"], Awaitable[None]]
 F = TypeVar("F", bound=Handler)
@@ -165,8 +168,9 @@ class Context:
                     workspace_id=ws,
                     user_id=user_id,
                     display_name=info.display_name,
+                    fill_only=("locale",),
                     is_bot=info.is_bot,
-                    is_admin=info.is_admin,
+                    is_admin=info.is_admin or None,  # an admin granted in Starling stays one
                     locale=info.locale,
                     timezone=info.timezone,
                     department=info.department,
@@ -272,7 +276,8 @@ class Router:
 
     def closest_commands(self, word: str, limit: int = 2) -> list[str]:
         visible = [n for n, s in self._names.items() if not s.hidden]
-        found = process.extract(word.lower(), visible, limit=limit, score_cutoff=55)
+        # Plain edit distance: typos match, while short names no longer match inside unrelated words.
+        found = process.extract(word.lower(), visible, scorer=fuzz.ratio, limit=limit, score_cutoff=60)
         return [m[0] for m in found]
 
     def _find(self, event: Event) -> tuple[Handler | None, Event]:
@@ -324,48 +329,58 @@ class Router:
         bound = log.bind(
             platform=event.actor.platform.value, workspace=event.actor.workspace_id, kind=type(event).__name__
         )
-        try:
-            async with transaction(services.sessions) as session:
-                if event.event_id and not await core.claim_event(
-                    session, key=f"{event.actor.workspace_id}:{event.event_id}"
-                ):
-                    bound.info("duplicate_event_ignored", event_id=event.event_id)
-                    return []
-                ws = await core.ensure_workspace(
-                    session,
-                    workspace_id=event.actor.workspace_id,
-                    platform=event.actor.platform.value,
-                    locale=settings.default_locale,
-                    timezone=settings.default_timezone,
-                )
-                member = await core.upsert_member(
-                    session,
-                    workspace_id=ws.id,
-                    user_id=event.actor.user_id,
-                    display_name=event.actor.display_name or None,
-                    locale=event.actor.locale,
-                    timezone=event.actor.timezone,
-                    is_bot=event.actor.is_bot or None,
-                    is_admin=event.actor.is_admin or None,
-                    department=event.actor.department,
-                )
-                t = translator_for(member.locale, ws.locale, tone=ws.tone)
-                ctx = Context(event=event, services=services, session=session, workspace=ws, member=member, t=t)
-                if isinstance(event, CommandEvent):
-                    ctx.args = event.args
-                if handler is None:
-                    _unknown_command(ctx, self)
-                else:
-                    try:
-                        async with session.begin_nested():
-                            await handler(ctx)
-                    except UserError as err:
-                        ctx.out = [_error_message(ctx, err)]
-                out = await _queue_proactive(ctx)
-        except Exception:
-            bound.exception("handler_failed")
-            t = translator_for(event.actor.locale, settings.default_locale)
-            return [Message(blocks=[Section(text=t("core.error"))], text=t("core.error"), target=_ephemeral(event))]
+        # A deadlock or serialization failure (PostgreSQL) rolled everything back: run the event again.
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            try:
+                async with transaction(services.sessions) as session:
+                    if event.event_id and not await core.claim_event(
+                        session, key=f"{event.actor.workspace_id}:{event.event_id}"
+                    ):
+                        bound.info("duplicate_event_ignored", event_id=event.event_id)
+                        return []
+                    ws = await core.ensure_workspace(
+                        session,
+                        workspace_id=event.actor.workspace_id,
+                        platform=event.actor.platform.value,
+                        locale=settings.default_locale,
+                        timezone=settings.default_timezone,
+                    )
+                    member = await core.upsert_member(
+                        session,
+                        workspace_id=ws.id,
+                        user_id=event.actor.user_id,
+                        touch=False,
+                        fill_only=("locale",),
+                        display_name=event.actor.display_name or None,
+                        locale=event.actor.locale,
+                        timezone=event.actor.timezone,
+                        is_bot=event.actor.is_bot or None,
+                        is_admin=event.actor.is_admin or None,
+                        department=event.actor.department,
+                    )
+                    t = translator_for(member.locale, ws.locale, tone=ws.tone)
+                    ctx = Context(event=event, services=services, session=session, workspace=ws, member=member, t=t)
+                    if isinstance(event, CommandEvent):
+                        ctx.args = event.args
+                    if handler is None:
+                        _unknown_command(ctx, self)
+                    else:
+                        try:
+                            async with session.begin_nested():
+                                await handler(ctx)
+                        except UserError as err:
+                            ctx.out = [_error_message(ctx, err)]
+                    out = await _queue_proactive(ctx)
+                break
+            except Exception as err:
+                if core.is_transient(err) and attempt < TRANSACTION_ATTEMPTS:
+                    bound.warning("transaction_retried", attempt=attempt, error=str(err.__cause__ or err)[:200])
+                    # A little jitter, so the same transactions do not collide again.
+                    await asyncio.sleep(random.uniform(0.0, 0.02 * attempt))
+                    continue
+                bound.exception("handler_failed")
+                t = translator_for(event.actor.locale, settings.default_locale)
+                return [Message(blocks=[Section(text=t("core.error"))], text=t("core.error"), target=_ephemeral(event))]
         if len(out) != len(ctx.out) and services.on_outbox is not None:
             services.on_outbox()
         return out

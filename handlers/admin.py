@@ -112,9 +112,10 @@ async def values_command(ctx: Ctx, args: list[str]) -> None:
         return
     require_admin(ctx)
     if sub == "add":
-        if len(args) < 2 or not TAG_RE.match(args[1]):
+        match = TAG_RE.match(args[1]) if len(args) >= 2 else None
+        if match is None:
             raise UserError("admin.err.value_usage")
-        tag = TAG_RE.match(args[1]).group(1).lower()  # type: ignore[union-attr]
+        tag = match.group(1).lower()
         if any(v.tag == tag for v in values):
             raise UserError("admin.err.value_exists", tag=tag)
         labels = " ".join(args[2:]).split("/")

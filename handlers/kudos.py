@@ -6,12 +6,14 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 from rapidfuzz import process
 
 from bot.events import CommandEvent, MessageDeletedEvent, MessageEvent, ReactionEvent, mention_ids
-from bot.messages import Bar, BarList, Context, Fields, Header, Message, Section, user_text
+from bot.i18n import Translator
+from bot.messages import Bar, BarList, Block, Context, Fields, Header, Message, Section, user_text
 from bot.router import Context as Ctx
 from bot.router import Router, UserError
 from storage import core
@@ -104,16 +106,51 @@ def match_value(tag: str, values: list[CompanyValue]) -> CompanyValue | None:
     return None
 
 
-def value_label(ctx: Ctx, v: CompanyValue | None, tag: str | None = None) -> str:
+def unknown_value(tag: str, values: list[CompanyValue]) -> NoReturn:
+    """Refuse an unknown tag, with the closest tag or alias as a hint when one is close enough."""
+    names = [name for v in values for name in (v.tag, *v.aliases)]
+    close = process.extractOne(tag, names, score_cutoff=60)
+    known = ", ".join(f"#{v.tag}" for v in values)
+    if close:
+        raise UserError("kudos.err.unknown_value_close", tag=user_text(tag), closest=close[0], values=known)
+    raise UserError("kudos.err.unknown_value", tag=user_text(tag), values=known)
+
+
+def label_of(t: Translator, v: CompanyValue | None, tag: str | None = None) -> str:
+    """A value's name in the reader's language."""
     if v is None:
-        return ctx.t("kudos.no_value") if tag is None else f"#{tag}"
-    return v.label_de if ctx.t.lang == "de" else v.label_en
+        return t("kudos.no_value") if tag is None else f"#{tag}"
+    return v.label_de if t.lang == "de" else v.label_en
+
+
+def value_label(ctx: Ctx, v: CompanyValue | None, tag: str | None = None) -> str:
+    return label_of(ctx.t, v, tag)
 
 
 def name_of(member: Member | None, user_id: str) -> str:
     if member is None:
         return user_id
     return member.display_name or member.handle or user_id
+
+
+def budget_refusal(ctx: Ctx, *, cost: int, left: int) -> NoReturn:
+    """Budget spent, or not enough left for this kudos."""
+    budget = ctx.workspace.daily_budget
+    if left <= 0:
+        raise UserError("kudos.err.budget", budget=ctx.t.plural("kudos.points_dat", budget))
+    raise UserError(
+        "kudos.err.budget_short", cost=ctx.t.plural("kudos.points", cost), left=ctx.t.plural("kudos.points", left)
+    )
+
+
+def pair_refusal(ctx: Ctx, person: Member, *, given: int) -> NoReturn:
+    cap = ctx.workspace.pair_daily_cap
+    raise UserError(
+        "kudos.err.pair_cap",
+        name=user_text(name_of(person, person.user_id)),
+        cap=ctx.t.plural("kudos.points", cap),
+        given=ctx.t.plural("kudos.points", given),
+    )
 
 
 # --- giving ------------------------------------------------------------------------------------------
@@ -136,11 +173,7 @@ async def give(ctx: Ctx, text: str, *, source: str, message_id: str | None = Non
     for tag in parsed.tags:
         found = match_value(tag, values)
         if found is None:
-            close = process.extractOne(tag, [v.tag for v in values])
-            known = ", ".join(f"#{v.tag}" for v in values)
-            if close and close[1] >= 50:
-                raise UserError("kudos.err.unknown_value_close", tag=tag, closest=close[0], values=known)
-            raise UserError("kudos.err.unknown_value", tag=tag, values=known)
+            unknown_value(tag, values)
         value = value or found
     if len(parsed.reason) < ws.min_reason_length:
         raise UserError("kudos.err.reason_short", min=ws.min_reason_length)
@@ -151,7 +184,7 @@ async def give(ctx: Ctx, text: str, *, source: str, message_id: str | None = Non
         if person is None:
             raise UserError("kudos.err.unknown_user", user=uid)
         if person.is_bot:
-            raise UserError("kudos.err.bot", name=name_of(person, uid))
+            raise UserError("kudos.err.bot", name=user_text(name_of(person, uid)))
         receivers.append(person)
 
     points = max(1, parsed.emoji_count)
@@ -161,13 +194,13 @@ async def give(ctx: Ctx, text: str, *, source: str, message_id: str | None = Non
     )
     if left is None:
         spent = await q.spent_on(ctx.session, workspace_id=ws.id, user_id=giver, day=day)
-        raise UserError("kudos.err.budget", left=max(ws.daily_budget - spent, 0), budget=ws.daily_budget)
+        budget_refusal(ctx, cost=points * len(receivers), left=max(ws.daily_budget - spent, 0))
     for person in receivers:
         pair = await q.pair_points_on(
             ctx.session, workspace_id=ws.id, giver_id=giver, receiver_id=person.user_id, day=day
         )
         if pair + points > ws.pair_daily_cap:
-            raise UserError("kudos.err.pair_cap", name=name_of(person, person.user_id), cap=ws.pair_daily_cap)
+            pair_refusal(ctx, person, given=pair)
 
     batch = uuid.uuid4().hex
     conv = ctx.event.conversation.id if ctx.event.conversation else None
@@ -193,25 +226,21 @@ async def give(ctx: Ctx, text: str, *, source: str, message_id: str | None = Non
     await ctx.session.flush()
 
     names = [f"<@{p.user_id}>" for p in receivers]
-    label = value_label(ctx, value)
     cross_any = any(ctx.member.department and p.department and p.department != ctx.member.department for p in receivers)
-    celebration = [
-        Header(text=ctx.t("kudos.celebrate.header")),
+    wt = ctx.translator_for_member(None)  # a public post speaks the workspace's language
+    celebration: list[Block] = [
+        Header(text=wt("kudos.celebrate.header")),
         Section(
-            text=ctx.t(
-                "kudos.celebrate.text",
-                giver=f"<@{giver}>",
-                recipients=ctx.t.join(names),
-                points=points,
-            )
+            text=wt("kudos.celebrate.text", giver=f"<@{giver}>", recipients=wt.join(names), points=points)
             + "\n> "
             + user_text(parsed.reason)
         ),
-        Context(
-            text=ctx.t("kudos.celebrate.value", value=label)
-            + ("  ·  " + ctx.t("kudos.cross_team") if cross_any else "")
-        ),
     ]
+    notes = ([wt("kudos.celebrate.value", value=label_of(wt, value))] if value else []) + (
+        [wt("kudos.cross_team")] if cross_any else []
+    )
+    if notes:
+        celebration.append(Context(text="  ·  ".join(notes)))
     # A /kudos command is celebrated where it was given (or in the kudos channel); an emoji message in a
     # channel is already public, so it is celebrated only when a kudos channel is configured.
     in_dm = bool(ctx.event.conversation and ctx.event.conversation.kind == "dm")
@@ -219,34 +248,34 @@ async def give(ctx: Ctx, text: str, *, source: str, message_id: str | None = Non
     if channel:
         ctx.post(
             channel,
-            Message(blocks=celebration, text=ctx.t("kudos.celebrate.header")),
+            Message(blocks=celebration, text=wt("kudos.celebrate.header")),
             dedupe_key=f"kudos:{batch}:post",
         )
     for person in receivers:
         t = ctx.translator_for_member(person)
+        dm_blocks: list[Block] = [
+            Section(text=t("kudos.dm.text", giver=f"<@{giver}>", points=points) + "\n> " + user_text(parsed.reason))
+        ]
+        if value:
+            dm_blocks.append(Context(text=t("kudos.celebrate.value", value=label_of(t, value))))
         ctx.dm(
             person.user_id,
             Message(
-                blocks=[
-                    Section(
-                        text=t("kudos.dm.text", giver=f"<@{giver}>", points=points) + "\n> " + user_text(parsed.reason)
-                    ),
-                    Context(
-                        text=t(
-                            "kudos.celebrate.value",
-                            value=(value.label_de if t.lang == "de" else value.label_en)
-                            if value
-                            else t("kudos.no_value"),
-                        )
-                    ),
-                ],
+                blocks=dm_blocks,
                 text=t("kudos.dm.text", giver=name_of(ctx.member, giver), points=points),
             ),
             dedupe_key=f"kudos:{batch}:dm:{person.user_id}",
         )
     ctx.ephemeral(
         [
-            Section(text=ctx.t("kudos.confirm", recipients=ctx.t.join(names), left=left, budget=ws.daily_budget)),
+            Section(
+                text=ctx.t(
+                    "kudos.confirm",
+                    recipients=ctx.t.join(names),
+                    left=left,
+                    budget=ctx.t.plural("kudos.points_dat", ws.daily_budget),
+                )
+            ),
             Context(text=ctx.t("kudos.undo_hint", minutes=ws.undo_minutes)),
         ]
     )
@@ -263,10 +292,8 @@ async def undo(ctx: Ctx) -> None:
     if not rows:
         raise UserError("kudos.err.nothing_to_undo", minutes=ws.undo_minutes)
     await q.delete_kudos(ctx.session, rows)
-    day = rows[0].giver_day
-    spent = await q.spent_on(ctx.session, workspace_id=ws.id, user_id=ctx.actor.user_id, day=day)
     names = ctx.t.join(f"<@{r.receiver_id}>" for r in rows)
-    ctx.ephemeral(ctx.t("kudos.undone", recipients=names, left=ws.daily_budget - spent))
+    ctx.ephemeral(ctx.t("kudos.undone", recipients=names, left=ctx.t.plural("kudos.points", await budget_left(ctx))))
 
 
 # --- reading -----------------------------------------------------------------------------------------
@@ -285,12 +312,12 @@ def parse_board_args(args: list[str], values: list[CompanyValue]) -> tuple[str, 
         elif a.startswith("#"):
             v = match_value(a[1:], values)
             if v is None:
-                raise UserError("kudos.err.unknown_value", tag=a[1:], values=", ".join(f"#{x.tag}" for x in values))
+                unknown_value(a[1:], values)
             tag = v.tag
         elif a.startswith(("dept:", "team:", "abteilung:")):
             dept = raw.split(":", 1)[1]
         else:
-            raise UserError("kudos.err.board_args", arg=raw)
+            raise UserError("kudos.err.board_args", arg=user_text(raw))
     return period, direction, tag, dept
 
 
@@ -335,7 +362,11 @@ async def show_leaderboard(ctx: Ctx, args: list[str]) -> None:
     if ctx.member.leaderboard_opt_out:
         blocks.append(Context(text=ctx.t("kudos.board.you_opted_out")))
     elif mine is not None:
-        blocks.append(Context(text=ctx.t("kudos.board.your_rank", rank=mine.rank, points=mine.points)))
+        blocks.append(
+            Context(
+                text=ctx.t("kudos.board.your_rank", rank=mine.rank, points=ctx.t.plural("kudos.points", mine.points))
+            )
+        )
     ctx.reply(Message(blocks=blocks, text=title))
 
 
@@ -368,6 +399,7 @@ async def stats_blocks(ctx: Ctx) -> list:
     values = {v.tag: v for v in await core.list_values(ctx.session, workspace_id=ws.id)}
     received = await q.total_points(ctx.session, workspace_id=ws.id, user_id=me)
     given = await q.total_points(ctx.session, workspace_id=ws.id, user_id=me, direction="given")
+    cross = await q.total_points(ctx.session, workspace_id=ws.id, user_id=me, cross_team=True)
     by_value = await q.points_by_value(ctx.session, workspace_id=ws.id, user_id=me)
     left = await budget_left(ctx)
     streak = await giving_streak(ctx)
@@ -376,6 +408,7 @@ async def stats_blocks(ctx: Ctx) -> list:
         Fields(
             items=[
                 (ctx.t("kudos.stats.received"), str(received)),
+                (ctx.t("kudos.stats.cross_team"), str(cross)),
                 (ctx.t("kudos.stats.given"), str(given)),
                 (ctx.t("kudos.stats.budget"), ctx.t("kudos.stats.budget_value", left=left, budget=ws.daily_budget)),
                 (ctx.t("kudos.stats.streak"), ctx.t.plural("kudos.weeks", streak)),
@@ -460,7 +493,7 @@ def register(router: Router) -> None:
     async def emoji_message(ctx: Ctx) -> None:
         assert isinstance(ctx.event, MessageEvent)
         emoji = f":{ctx.workspace.kudos_emoji}:"
-        if emoji not in ctx.event.text:
+        if emoji not in ctx.event.text or ctx.member.is_bot:
             return
         await give(ctx, ctx.event.text, source="message", message_id=ctx.event.message_id)
 
@@ -468,7 +501,7 @@ def register(router: Router) -> None:
     async def on_reaction(ctx: Ctx) -> None:
         ev = ctx.event
         assert isinstance(ev, ReactionEvent)
-        if ev.emoji != ctx.workspace.kudos_emoji or not ev.item_author_id:
+        if ev.emoji != ctx.workspace.kudos_emoji or not ev.item_author_id or ctx.member.is_bot:
             return
         if ev.item_author_id == ctx.actor.user_id:
             if ev.added:
@@ -508,12 +541,12 @@ async def give_reaction(ctx: Ctx, ev: ReactionEvent) -> None:
         ctx.session, workspace_id=ws.id, user_id=ctx.actor.user_id, day=day, points=1, budget=ws.daily_budget
     )
     if left is None:
-        raise UserError("kudos.err.budget", left=0, budget=ws.daily_budget)
+        budget_refusal(ctx, cost=1, left=0)
     pair = await q.pair_points_on(
         ctx.session, workspace_id=ws.id, giver_id=ctx.actor.user_id, receiver_id=person.user_id, day=day
     )
     if pair + 1 > ws.pair_daily_cap:
-        raise UserError("kudos.err.pair_cap", name=name_of(person, person.user_id), cap=ws.pair_daily_cap)
+        pair_refusal(ctx, person, given=pair)
     cross = bool(ctx.member.department and person.department and ctx.member.department != person.department)
     ctx.session.add(
         Kudos(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import CursorResult, Executable, delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from storage.models import CompanyValue, Member, OutboxMessage, ProcessedEvent, Workspace
 from storage.types import utcnow
@@ -31,6 +32,29 @@ DEFAULT_VALUES: list[dict[str, Any]] = [
 def _insert(session: AsyncSession, model: Any) -> Any:
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
+
+
+def is_transient(err: BaseException) -> bool:
+    """A database error a fresh attempt of the same transaction may not meet again."""
+    if not isinstance(err, DBAPIError):
+        return False
+    if getattr(err.orig, "sqlstate", None) in TRANSIENT_SQLSTATES:
+        return True
+    return isinstance(err, OperationalError) and "database is locked" in str(err.orig)
+
+
+async def execute_dml(session: AsyncSession, statement: Executable) -> int:
+    """Run an INSERT/UPDATE/DELETE and return how many rows it touched.
+
+    SQLAlchemy only guarantees ``rowcount`` for UPDATE and DELETE; without ``preserve_rowcount`` an
+    ``INSERT … ON CONFLICT DO NOTHING`` reports -1 on PostgreSQL (psycopg), which reads as "inserted".
+    """
+    # AsyncSession.execute is typed as returning Result; for DML it is a CursorResult.
+    result = cast(CursorResult[Any], await session.execute(statement.execution_options(preserve_rowcount=True)))
+    return int(result.rowcount)
 
 
 async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any], keys: Sequence[str]) -> bool:
@@ -69,18 +93,37 @@ async def ensure_workspace(
     return ws
 
 
-async def upsert_member(session: AsyncSession, *, workspace_id: str, user_id: str, **info: Any) -> Member:
-    """Create the member or refresh the facts a platform told us (only the ones given)."""
+async def upsert_member(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    user_id: str,
+    touch: bool = True,
+    fill_only: Sequence[str] = (),
+    **info: Any,
+) -> Member:
+    """Create the member or refresh the facts a platform told us (only the ones given).
+
+    With ``touch=False`` an existing row is written only when a given fact changed. Every event names
+    its actor: writing (and so locking) that row on each event would serialize a person's requests
+    and, together with another request refreshing that person as a recipient, deadlock.
+    Fields named in ``fill_only`` are taken from the platform only while empty (a language the person
+    chose in Starling is not overwritten by the platform's).
+    """
     known = {k: v for k, v in info.items() if v is not None}
+    if not touch:
+        member = await get_member(session, workspace_id=workspace_id, user_id=user_id)
+        if member is not None and all(
+            getattr(member, k) == v or (k in fill_only and getattr(member, k) is not None) for k, v in known.items()
+        ):
+            return member
     now = utcnow()
-    stmt = (
-        _insert(session, Member)
-        .values(workspace_id=workspace_id, user_id=user_id, created_at=now, updated_at=now, **known)
-        .on_conflict_do_update(
-            index_elements=["workspace_id", "user_id"],
-            set_={**known, "updated_at": now} if known else {"updated_at": now},
-        )
+    insert = _insert(session, Member).values(
+        workspace_id=workspace_id, user_id=user_id, created_at=now, updated_at=now, **known
     )
+    columns = Member.__table__.c  # type: ignore[attr-defined]
+    updates = {k: (func.coalesce(columns[k], insert.excluded[k]) if k in fill_only else v) for k, v in known.items()}
+    stmt = insert.on_conflict_do_update(index_elements=["workspace_id", "user_id"], set_={**updates, "updated_at": now})
     await session.execute(stmt)
     member = await get_member(session, workspace_id=workspace_id, user_id=user_id, refresh=True)
     assert member is not None
@@ -107,12 +150,12 @@ async def find_member_by_name(session: AsyncSession, *, workspace_id: str, name:
 
 
 async def list_values(session: AsyncSession, *, workspace_id: str) -> list[CompanyValue]:
-    stmt = select(CompanyValue).where(CompanyValue.workspace_id == workspace_id).order_by(CompanyValue.position)
+    stmt = select(CompanyValue).where(CompanyValue.workspace_id == workspace_id).order_by(col(CompanyValue.position))
     return list((await session.execute(stmt)).scalars().all())
 
 
 async def replace_values(session: AsyncSession, *, workspace_id: str, values: list[dict[str, Any]]) -> None:
-    await session.execute(delete(CompanyValue).where(CompanyValue.workspace_id == workspace_id))
+    await session.execute(delete(CompanyValue).where(col(CompanyValue.workspace_id) == workspace_id))
     for pos, value in enumerate(values):
         session.add(CompanyValue(workspace_id=workspace_id, position=pos, **value))
     await session.flush()
@@ -143,30 +186,31 @@ async def claim_due_outbox(
     stmt = (
         select(OutboxMessage.id)
         .where(
-            OutboxMessage.platform.in_(platforms),  # type: ignore[attr-defined]
+            col(OutboxMessage.platform).in_(platforms),
             or_(
-                (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now),
-                (OutboxMessage.status == "sending") & (OutboxMessage.lease_until <= now),  # type: ignore[operator]
+                (col(OutboxMessage.status) == "pending") & (col(OutboxMessage.next_attempt_at) <= now),
+                (col(OutboxMessage.status) == "sending") & (col(OutboxMessage.lease_until) <= now),
             ),
         )
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
         .limit(limit)
     )
     ids = list((await session.execute(stmt)).scalars().all())
     claimed: list[OutboxMessage] = []
     for oid in ids:
-        result = await session.execute(
+        touched = await execute_dml(
+            session,
             update(OutboxMessage)
             .where(
-                OutboxMessage.id == oid,
+                col(OutboxMessage.id) == oid,
                 or_(
-                    OutboxMessage.status == "pending",
-                    (OutboxMessage.status == "sending") & (OutboxMessage.lease_until <= now),  # type: ignore[operator]
+                    col(OutboxMessage.status) == "pending",
+                    (col(OutboxMessage.status) == "sending") & (col(OutboxMessage.lease_until) <= now),
                 ),
             )
-            .values(status="sending", lease_until=now + lease, attempts=OutboxMessage.attempts + 1)
+            .values(status="sending", lease_until=now + lease, attempts=col(OutboxMessage.attempts) + 1),
         )
-        if result.rowcount:
+        if touched:
             row = await session.get(OutboxMessage, oid, populate_existing=True)
             if row is not None:
                 claimed.append(row)

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, delete, func, update
+from sqlalchemy import ColumnElement, and_, delete, func, label, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlalchemy.orm import Mapped
+from sqlmodel import col, select
 
 from storage.core import insert_ignore
 from storage.models import BudgetDay, Kudos, Member
@@ -28,26 +29,25 @@ async def spend_budget(
         {"workspace_id": workspace_id, "user_id": user_id, "day": day, "spent": 0},
         ["workspace_id", "user_id", "day"],
     )
-    key = and_(BudgetDay.workspace_id == workspace_id, BudgetDay.user_id == user_id, BudgetDay.day == day)
+    key = and_(
+        col(BudgetDay.workspace_id) == workspace_id, col(BudgetDay.user_id) == user_id, col(BudgetDay.day) == day
+    )
+    spent_col = col(BudgetDay.spent)
     result = await session.execute(
-        update(BudgetDay)
-        .where(key, BudgetDay.spent + points <= budget)
-        .values(spent=BudgetDay.spent + points)
-        .returning(BudgetDay.spent)
+        update(BudgetDay).where(key, spent_col + points <= budget).values(spent=spent_col + points).returning(spent_col)
     )
     spent = result.scalar_one_or_none()
     return None if spent is None else budget - spent
 
 
 async def refund_budget(session: AsyncSession, *, workspace_id: str, user_id: str, day: date, points: int) -> None:
+    spent_col = col(BudgetDay.spent)
     await session.execute(
         update(BudgetDay)
-        .where(BudgetDay.workspace_id == workspace_id, BudgetDay.user_id == user_id, BudgetDay.day == day)
-        .values(
-            spent=func.max(BudgetDay.spent - points, 0)
-            if _is_sqlite(session)
-            else func.greatest(BudgetDay.spent - points, 0)
+        .where(
+            col(BudgetDay.workspace_id) == workspace_id, col(BudgetDay.user_id) == user_id, col(BudgetDay.day) == day
         )
+        .values(spent=func.max(spent_col - points, 0) if _is_sqlite(session) else func.greatest(spent_col - points, 0))
     )
 
 
@@ -77,7 +77,7 @@ async def last_batch(session: AsyncSession, *, workspace_id: str, giver_id: str,
         select(Kudos.batch_id)
         .where(Kudos.workspace_id == workspace_id, Kudos.giver_id == giver_id, Kudos.created_at >= since)
         .where(Kudos.source != "reaction")
-        .order_by(Kudos.created_at.desc(), Kudos.id.desc())  # type: ignore[union-attr]
+        .order_by(col(Kudos.created_at).desc(), col(Kudos.id).desc())
         .limit(1)
     )
     batch = (await session.execute(stmt)).scalar_one_or_none()
@@ -95,7 +95,7 @@ async def delete_kudos(session: AsyncSession, rows: Sequence[Kudos]) -> None:
         )
     ids = [r.id for r in rows]
     if ids:
-        await session.execute(delete(Kudos).where(Kudos.id.in_(ids)))  # type: ignore[union-attr]
+        await session.execute(delete(Kudos).where(col(Kudos.id).in_(ids)))
 
 
 async def kudos_for_message(
@@ -107,6 +107,27 @@ async def kudos_for_message(
     if source is not None:
         stmt = stmt.where(Kudos.source == source)
     return list((await session.execute(stmt)).scalars().all())
+
+
+def _who(direction: str) -> Mapped[str]:
+    """The person column a ranking groups by: the receiver, or the giver for ``given``."""
+    return col(Kudos.receiver_id) if direction == "received" else col(Kudos.giver_id)
+
+
+def _visible(who: Mapped[str], workspace_id: str, *, require_opt_in: bool) -> ColumnElement[bool]:
+    """Who may appear on a leaderboard: not opted out (and, when required, opted in)."""
+    people = select(Member.user_id).where(Member.workspace_id == workspace_id)
+    if require_opt_in:
+        opted_in = people.where(col(Member.leaderboard_opt_in).is_(True), col(Member.leaderboard_opt_out).is_(False))
+        return who.in_(opted_in)
+    return who.not_in(people.where(col(Member.leaderboard_opt_out).is_(True)))
+
+
+def _in_department(who: Mapped[str], workspace_id: str, department: str) -> ColumnElement[bool]:
+    members = select(Member.user_id).where(
+        Member.workspace_id == workspace_id, func.lower(Member.department) == department.lower()
+    )
+    return who.in_(members)
 
 
 @dataclass
@@ -129,7 +150,7 @@ async def leaderboard(
     require_opt_in: bool = False,
 ) -> list[Ranked]:
     """Top people by points in a period, with dense ranks. Opted-out people never appear."""
-    who = Kudos.receiver_id if direction == "received" else Kudos.giver_id
+    who = _who(direction)
     total = func.sum(Kudos.points).label("total")
     stmt = select(who, total).where(Kudos.workspace_id == workspace_id)
     if since is not None:
@@ -138,17 +159,9 @@ async def leaderboard(
         stmt = stmt.where(Kudos.created_at < until)
     if value_tag:
         stmt = stmt.where(Kudos.value_tag == value_tag)
-    hidden = select(Member.user_id).where(Member.workspace_id == workspace_id)
-    if require_opt_in:
-        visible = hidden.where(Member.leaderboard_opt_in.is_(True), Member.leaderboard_opt_out.is_(False))  # type: ignore[attr-defined]
-        stmt = stmt.where(who.in_(visible))  # type: ignore[attr-defined]
-    else:
-        stmt = stmt.where(who.not_in(hidden.where(Member.leaderboard_opt_out.is_(True))))  # type: ignore[attr-defined]
+    stmt = stmt.where(_visible(who, workspace_id, require_opt_in=require_opt_in))
     if department:
-        dept = select(Member.user_id).where(
-            Member.workspace_id == workspace_id, func.lower(Member.department) == department.lower()
-        )
-        stmt = stmt.where(who.in_(dept))  # type: ignore[attr-defined]
+        stmt = stmt.where(_in_department(who, workspace_id, department))
     stmt = stmt.group_by(who).order_by(total.desc(), who).limit(limit)
     rows = (await session.execute(stmt)).all()
     out: list[Ranked] = []
@@ -169,16 +182,26 @@ async def rank_of(
     since: datetime | None,
     direction: str = "received",
     value_tag: str | None = None,
+    department: str | None = None,
+    require_opt_in: bool = False,
 ) -> Ranked | None:
-    """The caller's own dense rank among visible people (None when they have no points)."""
-    who = Kudos.receiver_id if direction == "received" else Kudos.giver_id
-    base = select(who.label("uid"), func.sum(Kudos.points).label("total")).where(Kudos.workspace_id == workspace_id)
+    """The caller's own dense rank on the board with the same filters (None when they are not on it).
+
+    The caller is ranked even when hidden from others (e.g. not opted in); the others are only
+    the people the board would show.
+    """
+    who = _who(direction)
+    uid = label("uid", who)
+    total = func.sum(Kudos.points).label("total")
+    base = select(uid, total).where(Kudos.workspace_id == workspace_id)
     if since is not None:
         base = base.where(Kudos.created_at >= since)
     if value_tag:
         base = base.where(Kudos.value_tag == value_tag)
-    hidden = select(Member.user_id).where(Member.workspace_id == workspace_id, Member.leaderboard_opt_out.is_(True))  # type: ignore[attr-defined]
-    sub = base.where(who.not_in(hidden) | (who == user_id)).group_by(who).subquery()  # type: ignore[attr-defined]
+    if department:
+        base = base.where(_in_department(who, workspace_id, department))
+    visible = _visible(who, workspace_id, require_opt_in=require_opt_in)
+    sub = base.where(visible | (who == user_id)).group_by(who).subquery()
     mine = (await session.execute(select(sub.c.total).where(sub.c.uid == user_id))).scalar_one_or_none()
     if mine is None:
         return None
@@ -193,7 +216,7 @@ async def rank_of(
 async def points_by_value(
     session: AsyncSession, *, workspace_id: str, user_id: str, direction: str = "received"
 ) -> list[tuple[str | None, int]]:
-    who = Kudos.receiver_id if direction == "received" else Kudos.giver_id
+    who = _who(direction)
     stmt = (
         select(Kudos.value_tag, func.sum(Kudos.points))
         .where(Kudos.workspace_id == workspace_id, who == user_id)
@@ -203,16 +226,26 @@ async def points_by_value(
     return [(tag, int(n)) for tag, n in (await session.execute(stmt)).all()]
 
 
-async def total_points(session: AsyncSession, *, workspace_id: str, user_id: str, direction: str = "received") -> int:
-    who = Kudos.receiver_id if direction == "received" else Kudos.giver_id
+async def total_points(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    user_id: str,
+    direction: str = "received",
+    cross_team: bool | None = None,
+) -> int:
+    """All-time points received (or given); ``cross_team`` limits to kudos across departments."""
+    who = _who(direction)
     stmt = select(func.coalesce(func.sum(Kudos.points), 0)).where(Kudos.workspace_id == workspace_id, who == user_id)
+    if cross_team is not None:
+        stmt = stmt.where(Kudos.cross_team == cross_team)
     return int((await session.execute(stmt)).scalar_one())
 
 
 async def giving_days(session: AsyncSession, *, workspace_id: str, user_id: str, since: date) -> list[date]:
     stmt = (
-        select(Kudos.giver_day)
-        .where(Kudos.workspace_id == workspace_id, Kudos.giver_id == user_id, Kudos.giver_day >= since)
+        select(col(Kudos.giver_day))
+        .where(Kudos.workspace_id == workspace_id, Kudos.giver_id == user_id, col(Kudos.giver_day) >= since)
         .distinct()
     )
     return [d for (d,) in (await session.execute(stmt)).all()]

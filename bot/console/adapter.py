@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from typing import TextIO
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from bot.app import Starling
@@ -24,7 +25,19 @@ from storage.db import transaction
 from storage.models import Member, OutboxMessage
 
 WORKSPACE = "console:local"
-HANDLE_RE = re.compile(r"(?<![\w<])@([\w.\-]+)")
+# ``@anna``, ``@anna.schmidt``, ``@ben-2``; a trailing ``.`` or ``-`` ends the sentence, not the handle.
+HANDLE_RE = re.compile(r"(?<![\w<@])@(\w(?:[\w.\-]*\w)?)")
+
+
+def handles_in(text: str) -> list[str]:
+    """The ``@handles`` a person typed, in order, without duplicates."""
+    return list(dict.fromkeys(HANDLE_RE.findall(text)))
+
+
+def replace_handles(text: str, ids: dict[str, str]) -> str:
+    """``@handle`` → ``<@id>`` for every handle in ``ids``; everything else stays as typed."""
+    return HANDLE_RE.sub(lambda m: f"<@{ids[m.group(1)]}>" if m.group(1) in ids else m.group(0), text)
+
 
 CONSOLE_HELP = """Console commands:
   /as @name        act as another person        /who         list people
@@ -45,6 +58,7 @@ class ConsoleAdapter:
         self._form: Form | None = None
         self._form_values: dict[str, str] = {}
         self._form_index = 0
+        self._names_now: dict[str, str] | None = None  # display names while one event is shown
         app.outbox.senders[Platform.CONSOLE.value] = self
 
     # setup -------------------------------------------------------------------------------------------
@@ -65,12 +79,12 @@ class ConsoleAdapter:
         self.write(f"Starling console — you are @{self.user} in #{self.channel}. Type /help for console commands.")
 
     # identity ----------------------------------------------------------------------------------------
-    async def _member(self, session: object, user_id: str) -> Member | None:
-        return await core.get_member(session, workspace_id=WORKSPACE, user_id=user_id)  # type: ignore[arg-type]
-
     async def _actor(self) -> Actor:
         async with self.app.sessions() as session:
-            m = await core.get_member(session, workspace_id=WORKSPACE, user_id=self.user)
+            return await self._actor_in(session)
+
+    async def _actor_in(self, session: AsyncSession) -> Actor:
+        m = await core.get_member(session, workspace_id=WORKSPACE, user_id=self.user)
         return Actor(
             platform=Platform.CONSOLE,
             workspace_id=WORKSPACE,
@@ -85,14 +99,16 @@ class ConsoleAdapter:
         return {m.user_id: (m.display_name or m.user_id) for m in rows}
 
     async def to_neutral(self, text: str) -> str:
-        """``@anna`` → ``<@anna>`` by handle, id or first name; unknown names stay as typed ids."""
+        """``@anna`` → ``<@anna>`` by handle, id or display name; unknown names become ids as typed."""
         async with self.app.sessions() as session:
-            out = text
-            for handle in set(HANDLE_RE.findall(text)):
-                m = await core.find_member_by_name(session, workspace_id=WORKSPACE, name=handle)
-                uid = m.user_id if m else handle.lower()
-                out = re.sub(rf"(?<![\w<])@{re.escape(handle)}\b", f"<@{uid}>", out)
-        return out
+            return await self._to_neutral_in(session, text)
+
+    async def _to_neutral_in(self, session: AsyncSession, text: str) -> str:
+        ids: dict[str, str] = {}
+        for handle in handles_in(text):
+            m = await core.find_member_by_name(session, workspace_id=WORKSPACE, name=handle)
+            ids[handle] = m.user_id if m else handle.lower()
+        return replace_handles(text, ids)
 
     # lines -------------------------------------------------------------------------------------------
     async def handle_line(self, line: str) -> bool:
@@ -127,10 +143,13 @@ class ConsoleAdapter:
         if stripped.startswith("/click"):
             await self._click(stripped)
             return True
+        async with self.app.sessions() as session:
+            actor = await self._actor_in(session)
+            text = await self._to_neutral_in(session, stripped)
         event = MessageEvent(
-            actor=await self._actor(),
+            actor=actor,
             conversation=Conversation(id=self.channel, kind="channel", name=self.channel),
-            text=await self.to_neutral(stripped),
+            text=text,
             addressed=True,
         )
         await self.send_event(event)
@@ -138,11 +157,18 @@ class ConsoleAdapter:
 
     async def send_event(self, event: Event) -> None:
         messages = await self.app.dispatch(event)
-        await self.show(messages)
-        await self.app.outbox.drain()
+        self._names_now = await self._names()
+        try:
+            await self.show(messages)
+            await self.app.outbox.drain()
+        finally:
+            self._names_now = None
+
+    async def _current_names(self) -> dict[str, str]:
+        return self._names_now if self._names_now is not None else await self._names()
 
     async def show(self, messages: list[Message]) -> None:
-        names = await self._names()
+        names = await self._current_names()
         for msg in messages:
             if msg.target.kind == "modal":
                 form = next((b for b in msg.blocks if isinstance(b, Form)), None)
@@ -213,7 +239,7 @@ class ConsoleAdapter:
 
     # outbox sender -----------------------------------------------------------------------------------
     async def send(self, row: OutboxMessage, message: Message) -> str | None:
-        names = await self._names()
+        names = await self._current_names()
         where = f"DM to @{row.target_id}" if row.target_kind == "dm" else f"#{row.target_id}"
         self.write(f"→ {where}:\n" + render(message, lambda uid: names.get(uid, uid)))
         return f"console-{row.id}"

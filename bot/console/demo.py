@@ -5,13 +5,14 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from storage import core
-from storage.models import Kudos, Member
+from storage.models import Kudos, Member, Workspace
 
 COLLEAGUES = [
     ("max", "Max Weber", "Kundenservice", True),
@@ -50,6 +51,8 @@ async def seed_demo(session: AsyncSession, *, workspace_id: str, now: datetime, 
         )
     if has:
         return False
+    ws = await session.get(Workspace, workspace_id)
+    zone = ZoneInfo(ws.timezone if ws else "UTC")
     rng = random.Random(seed)
     ids = [c[0] for c in COLLEAGUES]
     depts = {c[0]: c[2] for c in COLLEAGUES}
@@ -70,7 +73,7 @@ async def seed_demo(session: AsyncSession, *, workspace_id: str, now: datetime, 
                     cross_team=depts[giver] != depts[receiver],
                     source="command",
                     conversation_id="general",
-                    giver_day=at.date(),
+                    giver_day=at.astimezone(zone).date(),  # the giver's local day, as budgets count
                     created_at=at,
                 )
             )

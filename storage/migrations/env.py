@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import engine_from_config, pool
 from sqlmodel.sql.sqltypes import AutoString
 
@@ -14,7 +15,7 @@ from storage.types import UTCDateTime
 config = context.config
 
 
-def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Render our column types portably (plain strings, our timezone-aware timestamp)."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "storage.types.UTCDateTime()"
