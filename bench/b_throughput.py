@@ -205,6 +205,8 @@ async def run_slack(kind: str, cfg: Config) -> Row:
                 sessions = session_factory(engine)
                 starling, floor = [], []
                 try:
+                    # The warm-up's kudos are written after their acks: let them land before counting.
+                    await _settled_count(sessions, givers, timeout=60)
                     for rep in range(max(1, cfg.reps - 1)):
                         floor.append(await floor_rate(url, count, rep * count))
                         before = await count_kudos(sessions)
