@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from bot import privacy_cli
 from bot.logging import configure
 from bot.settings import Settings
 
@@ -162,6 +163,8 @@ def _import_prompts(args: argparse.Namespace, settings: Settings) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "console": _console,
     "migrate": _migrate,
+    "my-data": privacy_cli.my_data,
+    "privacy-sheet": privacy_cli.privacy_sheet,
     "serve": _serve,
     "teams-package": _teams_package,
     "import-feedback": _import_feedback,
@@ -178,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the console with the demo workspace")
     p.add_argument("--user", default="max")
     sub.add_parser("migrate", help="bring the database schema up to date")
+    privacy_cli.add_parsers(sub)
     p = sub.add_parser("serve", help="run the web server for Slack and Teams, the outbox and the scheduler")
     p.add_argument("--port", type=int, default=None, help="TCP port (default: PORT or 3000)")
     p.add_argument("--no-scheduler", action="store_true", help="do not run scheduled posts in this process")

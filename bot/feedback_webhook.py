@@ -19,6 +19,7 @@ from sqlmodel import select
 from handlers.prompts.feedback import FeedbackItem, normalize_kind, store_feedback
 from storage.db import transaction
 from storage.models import Workspace
+from storage.privacy import feature_enabled
 
 if TYPE_CHECKING:
     from bot.app import Starling
@@ -89,6 +90,8 @@ async def handle_feedback(app: Starling, body: bytes, headers: Mapping[str, str]
             if len(ids) != 1:
                 return 400, {"ok": False, "error": "workspace_required"}
             workspace = ids[0]
+        if not await feature_enabled(session, workspace, "feedback_import"):
+            return 403, {"ok": False, "error": "feature_off"}
         result = await store_feedback(
             session,
             workspace_id=workspace,

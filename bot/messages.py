@@ -8,6 +8,7 @@ is wrapped with :func:`user_text`, and every renderer escapes the wrapped part f
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 from typing import Annotated, Literal
@@ -140,9 +141,25 @@ class Target(BaseModel):
     thread_id: str | None = None
 
 
+class Attachment(BaseModel):
+    """A file sent with a message (a data export, a fact sheet); content is base64."""
+
+    filename: str
+    mime: str = "application/octet-stream"
+    content_b64: str
+
+    @classmethod
+    def of(cls, filename: str, content: bytes, mime: str) -> Attachment:
+        return cls(filename=filename, mime=mime, content_b64=base64.b64encode(content).decode("ascii"))
+
+    def content(self) -> bytes:
+        return base64.b64decode(self.content_b64)
+
+
 class Message(BaseModel):
     blocks: list[Block] = Field(default_factory=list)
     text: str = ""  # fallback / notification text
+    attachments: list[Attachment] = Field(default_factory=list)
     target: Target = Field(default_factory=Target)
     dedupe_key: str | None = None  # for proactive messages: never sent twice
 

@@ -98,11 +98,14 @@ class OutboxWorker:
             status = "dead"
         if status != "sent":
             bound.warning("outbox_send_failed", status=status, error=error)
+        # A delivered file (a data export) is not kept in the queue.
+        extra = {"payload": {**row.payload, "attachments": []}} if status == "sent" and message.attachments else {}
         async with transaction(self.services.sessions) as session:
             await session.execute(
                 update(OutboxMessage)
                 .where(col(OutboxMessage.id) == row.id)
                 .values(
+                    **extra,
                     status=status,
                     last_error=error,
                     next_attempt_at=next_at,

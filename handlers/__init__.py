@@ -6,8 +6,8 @@ from bot.router import Router
 
 
 def register_all(router: Router) -> Router:
-    from handlers import admin, help, home, kudos, prompts, suggestions, welcome
+    from handlers import admin, help, home, kudos, privacy, prompts, suggestions, welcome
 
-    for feature in (kudos, prompts, suggestions, admin, help, welcome, home):
+    for feature in (kudos, prompts, suggestions, admin, privacy, help, welcome, home):
         feature.register(router)
     return router

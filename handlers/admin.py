@@ -11,6 +11,7 @@ from bot.messages import Block, Context, Fields, Header, Message, Section
 from bot.router import Context as Ctx
 from bot.router import Router, UserError, require_admin
 from storage import core
+from storage.privacy import record_audit
 
 INT_SETTINGS = {
     "budget": ("daily_budget", 1, 100),
@@ -99,6 +100,7 @@ async def set_setting(ctx: Ctx, key: str, raw: list[str]) -> None:
             keys=", ".join([*INT_SETTINGS, "language", "tone", "timezone", "emoji", "kudos-channel"]),
         )
     ctx.session.add(ws)
+    await record_audit(ctx.session, ws.id, ctx.actor.user_id, "admin.set", None, {"key": key, "value": value})
     ctx.ephemeral(ctx.t("admin.saved", key=key, value=value))
 
 
@@ -124,6 +126,7 @@ async def values_command(ctx: Ctx, args: list[str]) -> None:
         rows = [v.model_dump(include={"tag", "label_de", "label_en", "aliases"}) for v in values]
         rows.append({"tag": tag, "label_de": label_de, "label_en": label_en, "aliases": []})
         await core.replace_values(ctx.session, workspace_id=ws.id, values=rows)
+        await record_audit(ctx.session, ws.id, ctx.actor.user_id, "admin.value_add", None, {"tag": tag})
         ctx.ephemeral(ctx.t("admin.values.added", tag=tag))
     elif sub in ("remove", "entfernen"):
         tag = args[1].lstrip("#").lower() if len(args) > 1 else ""
@@ -131,6 +134,7 @@ async def values_command(ctx: Ctx, args: list[str]) -> None:
         if len(rows) == len(values):
             raise UserError("admin.err.value_unknown", tag=tag)
         await core.replace_values(ctx.session, workspace_id=ws.id, values=rows)
+        await record_audit(ctx.session, ws.id, ctx.actor.user_id, "admin.value_remove", None, {"tag": tag})
         ctx.ephemeral(ctx.t("admin.values.removed", tag=tag))
     else:
         raise UserError("admin.err.value_usage")
@@ -153,6 +157,7 @@ async def member_command(ctx: Ctx, key: str, args: list[str]) -> None:
         person.is_admin = True
         ctx.ephemeral(ctx.t("admin.admin_set", user=f"<@{person.user_id}>"))
     ctx.session.add(person)
+    await record_audit(ctx.session, ctx.workspace.id, ctx.actor.user_id, f"admin.{key}", person.user_id)
 
 
 async def my_language(ctx: Ctx, args: list[str]) -> None:

@@ -9,6 +9,7 @@ from bot.router import Context as Ctx
 from bot.router import Router
 from handlers.admin import settings_blocks
 from handlers.kudos import stats_blocks, value_label
+from handlers.privacy_rules import feature_enabled
 from storage import core
 
 
@@ -29,7 +30,7 @@ async def home_blocks(ctx: Ctx) -> list[Block]:
         Header(text=ctx.t("home.title")),
         Section(text=ctx.t("home.intro")),
         Divider(),
-        *await stats_blocks(ctx),
+        *(await stats_blocks(ctx) if await feature_enabled(ctx.session, ctx.workspace.id, "personal_stats") else []),
         Divider(),
         *await howto_blocks(ctx),
     ]

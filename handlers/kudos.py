@@ -16,6 +16,7 @@ from bot.i18n import Translator
 from bot.messages import Bar, BarList, Block, Context, Fields, Header, Message, Section, user_text
 from bot.router import Context as Ctx
 from bot.router import Router, UserError
+from handlers.privacy_rules import individual_boards, require_feature, team_board
 from storage import core
 from storage import kudos as q
 from storage.models import CompanyValue, Kudos, Member
@@ -157,6 +158,7 @@ def pair_refusal(ctx: Ctx, person: Member, *, given: int) -> NoReturn:
 
 
 async def give(ctx: Ctx, text: str, *, source: str, message_id: str | None = None) -> None:
+    await require_feature(ctx, "kudos")
     ws = ctx.workspace
     parsed = parse_kudos(text, ws.kudos_emoji)
     giver = ctx.actor.user_id
@@ -322,6 +324,7 @@ def parse_board_args(args: list[str], values: list[CompanyValue]) -> tuple[str, 
 
 
 async def show_leaderboard(ctx: Ctx, args: list[str]) -> None:
+    await require_feature(ctx, "leaderboards")
     ws = ctx.workspace
     values = await core.list_values(ctx.session, workspace_id=ws.id)
     period, direction, tag, dept = parse_board_args(args, values)
@@ -342,6 +345,8 @@ async def show_leaderboard(ctx: Ctx, args: list[str]) -> None:
         title += f" · #{tag}"
     if dept:
         title += f" · {dept}"
+    if not await individual_boards(ctx):
+        return await team_board(ctx, title=title, since=since, direction=direction, value_tag=tag, department=dept)
     blocks: list = [Header(text=title)]
     if not rows:
         blocks.append(Section(text=ctx.t("kudos.board.empty")))
@@ -426,6 +431,7 @@ async def stats_blocks(ctx: Ctx) -> list:
 
 
 async def show_stats(ctx: Ctx) -> None:
+    await require_feature(ctx, "personal_stats")
     ctx.ephemeral(Message(blocks=await stats_blocks(ctx), text=ctx.t("kudos.stats.title")))
 
 
@@ -531,6 +537,7 @@ def register(router: Router) -> None:
 
 async def give_reaction(ctx: Ctx, ev: ReactionEvent) -> None:
     """One point to the author of the message the kudos emoji was added to."""
+    await require_feature(ctx, "reaction_kudos")
     ws = ctx.workspace
     assert ev.item_author_id
     person = await ctx.person(ev.item_author_id)

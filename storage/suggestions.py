@@ -514,6 +514,7 @@ class DigestSummary:
     declined: int = 0
     done: list[tuple[int, str]] = field(default_factory=list)  # (id, title) done in the period
     median_decision_hours: float | None = None  # over decisions made in the period
+    deciders: int = 0  # distinct people behind those decisions
 
 
 async def digest_summary(session: AsyncSession, workspace_id: str, since: datetime, until: datetime) -> DigestSummary:
@@ -565,6 +566,7 @@ async def digest_summary(session: AsyncSession, workspace_id: str, since: dateti
         declined=sum(1 for s in decided_rows if s.status == "declined"),
         done=[(s.id or 0, s.title) for s in done_rows],
         median_decision_hours=statistics.median(hours) if hours else None,
+        deciders=len({s.decided_by for s in decided_rows if s.decided_by}),
     )
 
 

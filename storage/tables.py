@@ -2,6 +2,6 @@
 
 from sqlmodel import SQLModel
 
-from storage import models, prompts, suggestions, teams  # noqa: F401
+from storage import models, privacy, prompts, suggestions, teams  # noqa: F401
 
 metadata = SQLModel.metadata

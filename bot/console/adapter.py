@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -176,7 +178,19 @@ class ConsoleAdapter:
                     self._open_form(form)
                 continue
             prefix = "(only you) " if msg.target.kind == "ephemeral" else ""
-            self.write(prefix + render(msg, lambda uid: names.get(uid, uid), buttons=self._fresh_buttons()))
+            self.write(
+                prefix + render(msg, lambda uid: names.get(uid, uid), buttons=self._fresh_buttons()) + self._files(msg)
+            )
+
+    def _files(self, message: Message) -> str:
+        """Attachments are written to a private temporary folder; the terminal shows their paths."""
+        lines = []
+        for att in message.attachments:
+            folder = Path(tempfile.mkdtemp(prefix="starling-"))
+            path = folder / Path(att.filename).name
+            path.write_bytes(att.content())
+            lines.append(f"\n  📎 {att.filename}: {path}")
+        return "".join(lines)
 
     def _fresh_buttons(self) -> list[tuple[str, str, str]]:
         self.buttons = []
@@ -241,7 +255,7 @@ class ConsoleAdapter:
     async def send(self, row: OutboxMessage, message: Message) -> str | None:
         names = await self._current_names()
         where = f"DM to @{row.target_id}" if row.target_kind == "dm" else f"#{row.target_id}"
-        self.write(f"→ {where}:\n" + render(message, lambda uid: names.get(uid, uid)))
+        self.write(f"→ {where}:\n" + render(message, lambda uid: names.get(uid, uid)) + self._files(message))
         return f"console-{row.id}"
 
     # loop --------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from bot.i18n import Translator, translator_for
 from bot.messages import Actions, Button, Context, Fields, Form, Header, Input, Message, Section, user_text
 from bot.router import Context as Ctx
 from bot.router import Router, UserError, require_admin
+from handlers.privacy_rules import language_model, require_feature
 from handlers.prompts.feedback import FeedbackItem, store_feedback
 from handlers.prompts.library import MAX_PROMPT_LENGTH, MIN_PROMPT_LENGTH, category_key, library
 from handlers.prompts.posting import VOICE, all_categories, category_label, compose
@@ -372,7 +373,7 @@ async def review(ctx: Ctx, args: list[str], action: str) -> None:
 
 async def request_drafts(ctx: Ctx, args: list[str]) -> None:
     require_admin(ctx)
-    if ctx.services.llm is None:
+    if await language_model(ctx) is None:
         ctx.ephemeral(ctx.t("prompts.draft.no_model", n=len(library().prompts)))
         return
     count = 5
@@ -398,6 +399,7 @@ async def request_drafts(ctx: Ctx, args: list[str]) -> None:
 
 async def add_quote(ctx: Ctx) -> None:
     require_admin(ctx)
+    await require_feature(ctx, "feedback_import")
     text = _rest_text(ctx)
     if len(text) < 10:
         raise UserError("prompts.err.quote_usage")
@@ -462,6 +464,7 @@ async def save_answer(
 
 
 async def answer_and_share(ctx: Ctx, post: store.PromptPost, text: str, *, anonymous: bool, source: str) -> None:
+    await require_feature(ctx, "prompt_answers")
     """An answer given through the form or the command: stored, shown in the prompt's thread, thanked."""
     answer = await save_answer(ctx, post, text, anonymous=anonymous, source=source)
     assert answer is not None and answer.id is not None
@@ -675,6 +678,8 @@ def register(router: Router) -> None:
         sub = SUBCOMMANDS.get(word)
         if sub is None:
             raise UserError("prompts.err.unknown_sub", sub=word)
+        if sub != "help":
+            await require_feature(ctx, "prompts")
         if sub == "status":
             await show_status(ctx)
         elif sub == "help":

@@ -25,6 +25,7 @@ from storage import core
 from storage import prompts as store
 from storage.db import transaction
 from storage.models import Workspace
+from storage.privacy import feature_enabled
 
 log = structlog.get_logger("starling.prompts")
 
@@ -39,6 +40,8 @@ async def post_due_prompts(job: JobContext) -> None:
     services = cast(Services, job.services)
     grace = timedelta(hours=services.settings.scheduler_grace_hours)
     for sub, ws in await store.active_subscriptions(job.session):
+        if not await feature_enabled(job.session, ws.id, "prompts"):
+            continue
         try:
             day = due_day(
                 job.now,
@@ -86,6 +89,11 @@ async def run_draft_requests(job: JobContext) -> None:
         async with transaction(services.sessions) as session:
             ws = await session.get(Workspace, req.workspace_id)
             if ws is None:
+                continue
+            if not await feature_enabled(session, ws.id, "llm"):  # switched off since the request
+                await store.finish_draft_request(
+                    session, request_id=req.id or 0, status="failed", drafted=0, now=job.now
+                )
                 continue
             values = [
                 v.label_de if req.language == "de" else v.label_en

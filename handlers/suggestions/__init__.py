@@ -13,6 +13,7 @@ from bot.jobs import JobContext
 from bot.messages import Block, Context, Fields, Header, Section, user_text
 from bot.router import Context as Ctx
 from bot.router import Router, UserError
+from handlers.privacy_rules import require_feature
 from handlers.suggestions import browse, config, decide, submit
 from handlers.suggestions.common import hours_text, load
 from handlers.suggestions.jobs import announce_anonymous, remind_approvers
@@ -78,6 +79,7 @@ def digest_blocks(t: Translator, summary: DigestSummary) -> list[Block]:
 
 async def suggest_command(ctx: Ctx) -> None:
     assert isinstance(ctx.event, CommandEvent)
+    await require_feature(ctx, "suggestions")
     args = ctx.args
     if not args:
         await submit.open_form(ctx)
@@ -117,6 +119,7 @@ async def suggest_command(ctx: Ctx) -> None:
 
 
 async def suggest_action(ctx: Ctx) -> None:
+    await require_feature(ctx, "suggestions")
     ev = ctx.event
     assert isinstance(ev, ActionEvent)
     parts = ev.action_id.split(":")

@@ -8,6 +8,7 @@ from datetime import timedelta
 from bot.messages import Block, Context, Fields, Header, Message, Section, user_text
 from bot.router import Context as Ctx
 from bot.router import UserError
+from handlers.privacy_rules import group_figure_ok, require_feature
 from handlers.suggestions.cards import history_lines, public_card
 from handlers.suggestions.common import hours_text, load, may_decide, parse_id, status_label
 from handlers.suggestions.decide import reply
@@ -136,6 +137,7 @@ def require_author(ctx: Ctx, s: Suggestion) -> None:
 
 async def vote(ctx: Ctx, raw_id: str, *, draft: str | None = None) -> None:
     """One vote per person; from the similar-suggestion hint, the held-back draft is discarded too."""
+    await require_feature(ctx, "votes")
     s = await load(ctx, raw_id, lock=True)  # waits for a decision in progress (e.g. moving votes of a duplicate)
     assert s.id is not None
     if s.status not in OPEN:
@@ -179,6 +181,8 @@ async def stats_command(ctx: Ctx) -> None:
     """Figures of the last 90 days, the same the digest shows."""
     since = ctx.now - timedelta(days=90)
     summary = await q.digest_summary(ctx.session, ctx.workspace.id, since, ctx.now)
+    if not await group_figure_ok(ctx.session, ctx.workspace.id, summary.deciders):
+        summary.median_decision_hours = None  # a few approvers' response time is a per-person figure
     median = hours_text(ctx.t, summary.median_decision_hours) if summary.median_decision_hours is not None else "—"
     ctx.ephemeral(
         Message(

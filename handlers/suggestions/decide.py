@@ -11,6 +11,7 @@ from handlers.suggestions.cards import review_card, thank_blocks
 from handlers.suggestions.common import load, parse_id, require_decider, status_label, translator
 from storage import core
 from storage import suggestions as q
+from storage.privacy import record_audit
 from storage.suggestions import UNDECIDED, Suggestion, SuggestionEvent
 
 MAX_NOTE = 2000
@@ -156,6 +157,7 @@ async def decide(
     if ev is None:  # someone else was faster
         await already(ctx, s, on_card=on_card)
         return
+    await record_audit(ctx.session, ctx.workspace.id, ctx.actor.user_id, f"suggestions.{verb}", None, {"id": s.id})
     if verb == "ask":
         await ask_submitter(ctx, s, ev, note or "")
     else:

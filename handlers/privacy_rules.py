@@ -1,0 +1,96 @@
+"""The privacy rules every feature asks before it shows or stores something.
+
+``require_feature`` refuses a switched-off feature; ``min_group_ok`` is the one minimum-group-size
+rule for every aggregate; ``person_figures_visible`` says whether admins and managers may see figures
+of individual people; ``team_board`` is the leaderboard as team aggregates (works-council profile).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import Bar, BarList, Context, Header, Message, Section
+from bot.router import Context as Ctx
+from bot.router import LanguageModel, UserError
+from storage import privacy
+from storage.privacy import feature_enabled, min_group_ok, min_group_size, person_figures_visible
+
+__all__ = [
+    "feature_enabled",
+    "group_figure_ok",
+    "individual_boards",
+    "language_model",
+    "min_group_ok",
+    "min_group_size",
+    "person_figures_visible",
+    "require_feature",
+    "team_board",
+]
+
+
+async def require_feature(ctx: Ctx, feature: str) -> None:
+    """Raise a localized refusal when ``feature`` is switched off in the workspace."""
+    if not await feature_enabled(ctx.session, ctx.workspace.id, feature):
+        raise UserError("privacy.err.feature_off", feature=ctx.t(f"privacy.features.{feature}"))
+
+
+async def language_model(ctx: Ctx) -> LanguageModel | None:
+    """The language model if one is configured and the workspace allows its use, else None."""
+    if ctx.services.llm is None or not await feature_enabled(ctx.session, ctx.workspace.id, "llm"):
+        return None
+    return ctx.services.llm
+
+
+async def individual_boards(ctx: Ctx) -> bool:
+    """False when leaderboards may only show team aggregates (works-council profile)."""
+    settings = await privacy.get_settings(ctx.session, workspace_id=ctx.workspace.id)
+    return settings.individual_boards
+
+
+async def team_board(
+    ctx: Ctx,
+    *,
+    title: str,
+    since: datetime | None,
+    direction: str,
+    value_tag: str | None,
+    department: str | None,
+) -> None:
+    """Kudos per department; a department appears only if enough people stand behind its total."""
+    minimum = await min_group_size(ctx.session, ctx.workspace.id)
+    groups = await privacy.department_totals(
+        ctx.session,
+        workspace_id=ctx.workspace.id,
+        since=since,
+        direction=direction,
+        value_tag=value_tag,
+        department=department,
+    )
+    shown = [g for g in groups if min_group_ok(g.people, minimum)]
+    blocks: list = [Header(text=title)]
+    if shown:
+        blocks.append(
+            BarList(
+                title=ctx.t("privacy.board.by_team"),
+                rows=[
+                    Bar(label=g.group, value=g.points, display=ctx.t.plural("kudos.points", g.points)) for g in shown
+                ],
+            )
+        )
+    else:
+        blocks.append(Section(text=ctx.t("privacy.board.no_groups", min=minimum)))
+    hidden = len(groups) - len(shown)
+    if hidden:
+        blocks.append(Context(text=ctx.t.plural("privacy.board.hidden", hidden, min=minimum)))
+    blocks.append(Context(text=ctx.t("privacy.board.aggregates_only")))
+    ctx.reply(Message(blocks=blocks, text=title))
+
+
+async def group_figure_ok(session: AsyncSession, workspace_id: str, n_people: int) -> bool:
+    """Whether a figure about a small group of named roles (e.g. approvers' decision times) may be shown:
+    always in the standard profile, only for groups of the minimum size when per-person figures are off."""
+    if await person_figures_visible(session, workspace_id):
+        return True
+    return min_group_ok(n_people, await min_group_size(session, workspace_id))
