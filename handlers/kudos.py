@@ -330,9 +330,10 @@ async def show_leaderboard(ctx: Ctx, args: list[str]) -> None:
     period, direction, tag, dept = parse_board_args(args, values)
     since = period_start(period, ctx.now, ws.timezone)
     works_council = ws.privacy_profile == "works-council"
-    rows = await q.leaderboard(
+    rows, mine = await q.board_and_rank(
         ctx.session,
         workspace_id=ws.id,
+        user_id=None if ctx.member.leaderboard_opt_out else ctx.actor.user_id,
         since=since,
         direction=direction,
         value_tag=tag,
@@ -365,25 +366,12 @@ async def show_leaderboard(ctx: Ctx, args: list[str]) -> None:
         blocks.append(BarList(rows=bars))
     if ctx.member.leaderboard_opt_out:
         blocks.append(Context(text=ctx.t("kudos.board.you_opted_out")))
-    else:
-        mine = await q.rank_of(
-            ctx.session,
-            workspace_id=ws.id,
-            user_id=ctx.actor.user_id,
-            since=since,
-            direction=direction,
-            value_tag=tag,
-            department=dept,
-            require_opt_in=works_council,
-        )
-        if mine is not None:
-            blocks.append(
-                Context(
-                    text=ctx.t(
-                        "kudos.board.your_rank", rank=mine.rank, points=ctx.t.plural("kudos.points", mine.points)
-                    )
-                )
+    elif mine is not None:
+        blocks.append(
+            Context(
+                text=ctx.t("kudos.board.your_rank", rank=mine.rank, points=ctx.t.plural("kudos.points", mine.points))
             )
+        )
     ctx.reply(Message(blocks=blocks, text=title))
 
 

@@ -249,3 +249,69 @@ async def giving_days(session: AsyncSession, *, workspace_id: str, user_id: str,
         .distinct()
     )
     return [d for (d,) in (await session.execute(stmt)).all()]
+
+
+async def board_and_rank(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    user_id: str | None,
+    since: datetime | None,
+    direction: str = "received",
+    value_tag: str | None = None,
+    department: str | None = None,
+    limit: int = 10,
+    require_opt_in: bool = False,
+) -> tuple[list[Ranked], Ranked | None]:
+    """The board (as :func:`leaderboard`) and the caller's dense rank (as :func:`rank_of`) from ONE aggregate.
+
+    The period's kudos are grouped once and the per-person totals (one row per person) ranked here;
+    asking the database for the board and the rank separately scanned the period twice.
+    ``user_id=None`` skips the rank (e.g. the caller opted out).
+    """
+    who = Kudos.receiver_id if direction == "received" else Kudos.giver_id
+    people = select(Member.user_id).where(Member.workspace_id == workspace_id)
+    if require_opt_in:
+        visible = people.where(Member.leaderboard_opt_in.is_(True), Member.leaderboard_opt_out.is_(False))  # type: ignore[attr-defined]
+        shown = who.in_(visible)  # type: ignore[attr-defined]
+    else:
+        hidden = people.where(Member.leaderboard_opt_out.is_(True))  # type: ignore[attr-defined]
+        shown = who.not_in(hidden)  # type: ignore[attr-defined]
+    stmt = select(who, func.sum(Kudos.points)).where(Kudos.workspace_id == workspace_id)
+    if since is not None:
+        stmt = stmt.where(Kudos.created_at >= since)
+    if value_tag:
+        stmt = stmt.where(Kudos.value_tag == value_tag)
+    if department:
+        dept = people.where(func.lower(Member.department) == department.lower())
+        stmt = stmt.where(who.in_(dept))  # type: ignore[attr-defined]
+    stmt = stmt.where(shown | (who == user_id) if user_id is not None else shown).group_by(who)
+    totals = {uid: int(pts) for uid, pts in (await session.execute(stmt)).all()}
+    me_shown = False
+    if user_id is not None and user_id in totals:
+        flags = (
+            await session.execute(
+                select(Member.leaderboard_opt_out, Member.leaderboard_opt_in).where(
+                    Member.workspace_id == workspace_id, Member.user_id == user_id
+                )
+            )
+        ).first()
+        opted_out, opted_in = (bool(flags[0]), bool(flags[1])) if flags else (False, False)
+        me_shown = not opted_out and (opted_in or not require_opt_in)
+    board: list[Ranked] = []
+    rank, last = 0, None
+    for uid, pts in sorted(totals.items(), key=lambda item: (-item[1], item[0])):
+        if len(board) == limit:
+            break
+        if uid == user_id and not me_shown:
+            continue
+        if pts != last:
+            rank += 1
+            last = pts
+        board.append(Ranked(uid, pts, rank))
+    mine: Ranked | None = None
+    if user_id is not None and user_id in totals:
+        own = totals[user_id]
+        higher = {pts for uid, pts in totals.items() if pts > own and uid != user_id}
+        mine = Ranked(user_id, own, len(higher) + 1)
+    return board, mine

@@ -46,3 +46,16 @@ async def test_workspace_is_created_once_on_every_database(any_db_url: str) -> N
             assert len(await core.list_values(session, workspace_id="slack:T1")) == len(core.DEFAULT_VALUES)
     finally:
         await engine.dispose()
+
+
+async def test_a_retried_platform_event_is_claimed_once(any_db_url: str) -> None:
+    engine = create_engine_for(any_db_url)
+    sessions = session_factory(engine)
+    try:
+        claimed = []
+        for _ in range(2):
+            async with transaction(sessions) as session:
+                claimed.append(await core.claim_event(session, key="slack:T1:Ev0123"))
+        assert claimed == [True, False]
+    finally:
+        await engine.dispose()

@@ -1,0 +1,79 @@
+"""Ack latency of ``/kudos`` over real signed HTTP to ``starling serve`` at fixed request rates, against a
+bare Bolt AsyncApp that only acks, served the same way (aiohttp on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bench import load
+from bench.b_throughput import raise_limits
+from bench.core import Config, Row, median, percentile
+from bench.dbs import database, label
+from bench.procs import fake_server, floor_server, free_port, slack_env, starling_serve
+from bench.registry import require, require_command
+
+NAME = "ack"
+TITLE = "Ack latency of /kudos over signed HTTP vs a bare Bolt app that only acks"
+GIVERS = 400
+
+
+async def _series(endpoint: str, make: load.Request, rate: int, count: int, first: int) -> load.LoadResult:
+    def shifted(i: int) -> tuple[bytes, dict[str, str]]:
+        return make(first + i)
+
+    return await load.fixed_rate(endpoint, shifted, count=count, rate=rate, timeout=30)
+
+
+async def run(cfg: Config) -> list[Row]:
+    require("bot.web")
+    require_command("serve")
+    rates = (50, 200)
+    duration = 2 if not cfg.smoke else 0.5  # seconds of load per series
+    givers = cfg.size(GIVERS, 20)
+    rows: list[Row] = []
+    async with fake_server("slack", users=load.RECEIVERS + GIVERS) as slack_url:
+        make = load.slack_kudos(slack_url, givers)
+        floor_port = free_port()
+        async with floor_server("bolt", slack_env("sqlite://", slack_url, floor_port), floor_port):
+            floor_endpoint = f"http://127.0.0.1:{floor_port}/slack/events"
+            await _series(floor_endpoint, make, 50, 20, 0)  # warm-up (Bolt's auth.test on first request)
+            for kind in cfg.databases:
+                with database(kind, cfg) as url:
+                    port = free_port()
+                    async with starling_serve(slack_env(url, slack_url, port), port):
+                        endpoint = f"http://127.0.0.1:{port}/slack/events"
+                        warm = await load.closed_loop(endpoint, make, count=givers, concurrency=8)
+                        if warm.ok == 0:
+                            raise RuntimeError(f"starling serve refused every /kudos: {dict(warm.statuses)}")
+                        await asyncio.to_thread(raise_limits, url)
+                        sent = givers
+                        for rate in rates:
+                            count = int(rate * duration)
+                            per_side: dict[str, dict[str, list[float]]] = {
+                                "starling": {"p50": [], "p99": []},
+                                "floor": {"p50": [], "p99": []},
+                            }
+                            failures = {"starling": 0, "floor": 0}
+                            for _rep in range(max(1, cfg.reps - 1)):
+                                for side, target in (("floor", floor_endpoint), ("starling", endpoint)):
+                                    res = await _series(target, make, rate, count, sent)
+                                    sent += count
+                                    failures[side] += res.failed
+                                    per_side[side]["p50"].append(percentile(res.latencies_ms, 50))
+                                    per_side[side]["p99"].append(percentile(res.latencies_ms, 99))
+                            note = "" if not any(failures.values()) else f"non-2xx answers: {failures}"
+                            figure = f"/kudos ack at {rate} req/s, {label(kind)}"
+                            for stat in ("p50", "p99"):
+                                rows.append(
+                                    Row(
+                                        NAME,
+                                        f"{figure}, {stat}",
+                                        median(per_side["starling"][stat]),
+                                        median(per_side["floor"][stat]),
+                                        "ms",
+                                        target=2.0,
+                                        note=note,
+                                        samples={s: per_side[s][stat] for s in per_side} | {"count": count},
+                                    )
+                                )
+    return rows
