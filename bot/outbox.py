@@ -107,11 +107,12 @@ def install_senders(app: Starling) -> list[str]:
 
 
 Op = Callable[[AsyncSession], Awaitable[Any]]
-Flush = Callable[[AsyncSession, list[Any]], Awaitable[None]]
+Flush = Callable[[AsyncSession, list[Any]], Awaitable[list[Any]]]  # one result per item, in order
 
 
-async def _record_sent(session: AsyncSession, acks: list[Any]) -> None:
+async def _record_sent(session: AsyncSession, acks: list[Any]) -> list[Any]:
     await oq.record_sent(session, acks=acks)
+    return [None] * len(acks)
 
 
 class GroupCommit:
@@ -133,8 +134,9 @@ class GroupCommit:
     async def run(self, op: Callable[[AsyncSession], Awaitable[T]]) -> T:
         return await self._submit(op, None)  # type: ignore[no-any-return]
 
-    async def add(self, key: str, item: Any, flush: Flush) -> None:
-        await self._submit(None, (key, flush, item))
+    async def add(self, key: str, item: Any, flush: Flush) -> Any:
+        """Queue ``item`` for ``flush``, called once per batch with every item under ``key``; its result."""
+        return await self._submit(None, (key, flush, item))
 
     async def _submit(self, op: Op | None, many: tuple[str, Flush, Any] | None) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -167,19 +169,19 @@ class GroupCommit:
     async def _commit(
         self, batch: list[tuple[Op | None, tuple[str, Flush, Any] | None, asyncio.Future[Any]]]
     ) -> list[Any]:
-        grouped: dict[str, tuple[Flush, list[Any]]] = {}
-        results: list[Any] = []
+        grouped: dict[str, tuple[Flush, list[int]]] = {}
+        results: list[Any] = [None] * len(batch)
         async with transaction(self.sessions) as session:
-            for op, many, _future in batch:
+            for i, (op, many, _future) in enumerate(batch):
                 if op is not None:
-                    results.append(await op(session))
+                    results[i] = await op(session)
                 else:
                     assert many is not None
-                    key, flush, item = many
-                    grouped.setdefault(key, (flush, []))[1].append(item)
-                    results.append(None)
-            for flush, items in grouped.values():
-                await flush(session, items)
+                    grouped.setdefault(many[0], (many[1], []))[1].append(i)
+            for flush, positions in grouped.values():
+                items = [batch[i][1][2] for i in positions]  # type: ignore[index]
+                for i, result in zip(positions, await flush(session, items), strict=True):
+                    results[i] = result
         return results
 
 
@@ -235,14 +237,15 @@ class OutboxWorker:
             return 0
         started = 0
 
-        async def acquire(session: AsyncSession) -> list[Lane]:
+        async def acquire(session: AsyncSession) -> dict[Lane, list[Claimed]]:
             now = self.clock()
             lanes = await oq.due_lanes(session, now=now, platforms=list(self.senders), limit=free)
             lanes = [lane for lane in lanes if lane not in self._lanes]
-            return await oq.acquire_lanes(session, lanes=lanes, holder=self.name, now=now, lease=self.lease)
+            taken = await oq.acquire_lanes(session, lanes=lanes, holder=self.name, now=now, lease=self.lease)
+            return await oq.claim_rows_of_lanes(session, lanes=taken, now=now, lease=self.lease, limit=self.batch)
 
-        for lane in await self._db(acquire):
-            self._lanes[lane] = asyncio.create_task(self._serve(lane), name=f"outbox-lane {lane}")
+        for lane, first in (await self._db(acquire)).items():
+            self._lanes[lane] = asyncio.create_task(self._serve(lane, first), name=f"outbox-lane {lane}")
             started += 1
         return started
 
@@ -266,7 +269,7 @@ class OutboxWorker:
             self._wake.clear()
             try:
                 await self._fill()
-                await self._refresh_gauges()
+                await self.refresh_gauges(every=15.0)
             except Exception:
                 log.exception("outbox_fill_failed")
             with contextlib.suppress(TimeoutError):
@@ -307,7 +310,8 @@ class OutboxWorker:
             if pending:
                 await asyncio.wait(pending)
 
-    async def _refresh_gauges(self, every: float = 15.0) -> None:
+    async def refresh_gauges(self, *, every: float = 0.0) -> None:
+        """Set ``starling_outbox_pending`` / ``starling_outbox_dead_letters`` from the database."""
         if time.monotonic() - self._gauges_at < every:
             return
         self._gauges_at = time.monotonic()
@@ -322,7 +326,7 @@ class OutboxWorker:
 
     # --- one lane ---------------------------------------------------------------------------------------
 
-    async def _serve(self, lane: Lane) -> None:
+    async def _serve(self, lane: Lane, first: list[Claimed]) -> None:
         loop = asyncio.get_running_loop()
         pace = self.pace.get(lane.platform, 0.0)
         last_done: float | None = None
@@ -339,13 +343,16 @@ class OutboxWorker:
                         log.warning("outbox_lane_lost", lane=str(lane))
                         return
                     leased_at = loop.time()
-                claimed = await self._db(
-                    lambda session: oq.claim_lane_rows(
-                        session, lane=lane, holder=self.name, now=self.clock(), lease=self.lease, limit=self.batch
+                claimed: list[Claimed] | None = first
+                first = []
+                if not claimed:
+                    claimed = await self._db(
+                        lambda session: oq.claim_lane_rows(
+                            session, lane=lane, holder=self.name, now=self.clock(), lease=self.lease, limit=self.batch
+                        )
                     )
-                )
-                if not claimed:  # nothing left (lane released) or the lane was lost
-                    return
+                    if not claimed:  # nothing left (lane released) or the lane was lost
+                        return
                 unsent = [c.row.id for c in claimed if c.row.id is not None]
                 for item in claimed:
                     if self._stopping.is_set():
@@ -367,6 +374,8 @@ class OutboxWorker:
                 # replica) cannot post too soon; a one-off drain hands it back at once
                 if self._background and last_done is not None and pace > 0 and not self._stopping.is_set():
                     await asyncio.sleep(max(0.0, last_done + pace - loop.time()))
+                if not self._stopping.is_set() and await self._batcher.add("release", lane, self._release_idle):
+                    return  # nothing more to send here: released together with other lanes
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._release(lane, unsent))
@@ -378,6 +387,10 @@ class OutboxWorker:
         finally:
             self._lanes.pop(lane, None)
             self._wake.set()
+
+    async def _release_idle(self, session: AsyncSession, lanes: list[Any]) -> list[Any]:
+        released = await oq.release_idle_lanes(session, lanes=lanes, holder=self.name, now=self.clock())
+        return [lane in released for lane in lanes]
 
     async def _renew(self, lane: Lane, unsent: list[int]) -> bool:
         ids = list(unsent)

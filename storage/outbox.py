@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Table, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Integer, Table, and_, bindparam, case, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
@@ -93,12 +93,11 @@ async def due_lanes(session: AsyncSession, *, now: datetime, platforms: Sequence
     """Lanes with something to send now, oldest first, skipping lanes another worker holds or that wait."""
     if not platforms or limit <= 0:
         return []
-    busy = select(*(LANES.c[n] for n in _LANE_COLS)).where(~_lane_free(now)).subquery()
+    busy = select(LANES.c.holder).where(*(LANES.c[n] == OUTBOX.c[n] for n in _LANE_COLS), ~_lane_free(now)).exists()
     keys = [OUTBOX.c[n] for n in _LANE_COLS]
     stmt = (
         select(*keys, func.min(OUTBOX.c.next_attempt_at).label("first"))
-        .outerjoin(busy, and_(*(busy.c[n] == OUTBOX.c[n] for n in _LANE_COLS)))
-        .where(OUTBOX.c.platform.in_(list(platforms)), _due(now), busy.c.platform.is_(None))
+        .where(OUTBOX.c.platform.in_(list(platforms)), _due(now), ~busy)
         .group_by(*keys)
         .order_by("first")
         .limit(limit)
@@ -196,6 +195,67 @@ async def claim_lane_rows(
         return sorted(claimed, key=lambda item: item.row.id or 0)
     released = await session.execute(_RELEASE_EMPTY, {**key, "p_holder": holder})
     return [] if released.first() is not None else None
+
+
+def _lane_tuple(lanes: Sequence[Lane]) -> ColumnElement[bool]:
+    return tuple_(*(OUTBOX.c[n] for n in _LANE_COLS)).in_(
+        [tuple(getattr(lane, n) for n in _LANE_COLS) for lane in lanes]
+    )
+
+
+async def claim_rows_of_lanes(
+    session: AsyncSession, *, lanes: Sequence[Lane], now: datetime, lease: timedelta, limit: int
+) -> dict[Lane, list[Claimed]]:
+    """Lease the next due rows (at most ``limit`` per lane) of lanes just acquired, in one statement."""
+    if not lanes:
+        return {}
+    c = OUTBOX.c
+    lane_cols = [c[n] for n in _LANE_COLS]
+    ranked = (
+        select(c.id, func.row_number().over(partition_by=lane_cols, order_by=c.id).label("rn"))
+        .where(_lane_tuple(lanes), _due(now))
+        .subquery()
+    )
+    ids = list((await session.execute(select(ranked.c.id).where(ranked.c.rn <= limit))).scalars())
+    if not ids:
+        return {lane: [] for lane in lanes}
+    rows = (
+        await session.execute(
+            update(OUTBOX)
+            .where(c.id.in_(ids), _due(now))
+            .values(
+                status="sending",
+                lease_until=now + lease,
+                attempts=c.attempts + 1,
+                last_error=case((c.status == "sending", RESEND), else_=None),
+            )
+            .returning(*OUTBOX.c)
+        )
+    ).all()
+    out: dict[Lane, list[Claimed]] = {lane: [] for lane in lanes}
+    for r in sorted(rows, key=lambda r: r.id):
+        row = OutboxMessage(**dict(r._mapping))
+        out.setdefault(Lane.of(row), []).append(Claimed(row, r.last_error == RESEND))
+    return out
+
+
+async def release_idle_lanes(session: AsyncSession, *, lanes: Sequence[Lane], holder: str, now: datetime) -> set[Lane]:
+    """Give back the lanes that have nothing due any more, in one statement; returns those released."""
+    if not lanes:
+        return set()
+    pending = select(OUTBOX.c.id).where(*(OUTBOX.c[n] == LANES.c[n] for n in _LANE_COLS), _due(now)).exists()
+    keys = [LANES.c[n] for n in _LANE_COLS]
+    stmt = (
+        update(LANES)
+        .where(
+            LANES.c.holder == holder,
+            tuple_(*keys).in_([tuple(getattr(lane, n) for n in _LANE_COLS) for lane in lanes]),
+            ~pending,
+        )
+        .values(holder=None, lease_until=None)
+        .returning(*keys)
+    )
+    return {Lane(r[0], r[1], r[2], r[3]) for r in (await session.execute(stmt)).all()}
 
 
 async def renew_lane(

@@ -4,14 +4,15 @@ A feature registers a section provider once, e.g. in its ``register(router)``::
 
     from handlers.digests.sections import DigestScope, register_section
 
-    async def prompt_participation(scope: DigestScope) -> list[Block]:
+    async def my_section(scope: DigestScope) -> list[Block]:
         ...  # query scope.session for [scope.start, scope.end); respect scope.group_ok / scope.names_allowed
-        return [Section(text=scope.t("digests.kudos.count")), BarList(rows=...)]
+        return [Section(text=title), BarList(rows=rows)]  # texts through scope.t, in the reader's language
 
-    register_section("prompts", prompt_participation, order=40)
+    register_section("my-feature", my_section, order=60)
 
-Sections are shown in ``order`` (kudos 10–30, prompts 40, suggestions 50); a section that returns no
-blocks is left out, and one that fails is logged and left out without stopping the digest.
+Sections are shown in ``order`` (kudos 10–30, prompts 40, suggestions 50, see ``feature_sections``); a
+section that returns no blocks is left out, and one that fails is logged and left out without stopping
+the digest.
 """
 
 from __future__ import annotations

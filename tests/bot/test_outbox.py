@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+
+import pytest
+import structlog
 
 from tests.bot.outbox_kit import (
     deliver,
@@ -128,3 +133,50 @@ async def test_permanent_failure_is_dead_at_once_and_other_channels_go_on(db_url
         finally:
             await app.close()
         assert keys_delivered(fake) == {"COK:fine": 1}
+
+
+async def _dead_letter(db_url: str) -> None:
+    async with FakeSlackAPI() as fake:
+        fake.fail_next("chat.postMessage", status=200, body={"ok": False, "error": "channel_not_found"})
+        app = with_fake_slack(make_app(db_url), fake.api_url)
+        try:
+            await ensure_slack_workspace(app)
+            await queue_posts(app, [("CGONE", "lost")])
+            await app.outbox.drain()
+            await app.outbox.refresh_gauges()  # a running worker does this every 15 seconds
+        finally:
+            await app.close()
+
+
+@pytest.fixture
+def cli() -> Iterator[Callable[[list[str]], int]]:
+    """``starling`` in-process; the logging it configures for the captured terminal is put back afterwards."""
+    from bot.cli import main
+
+    handlers, level, config = logging.root.handlers[:], logging.root.level, structlog.get_config()
+    yield main
+    logging.root.handlers[:] = handlers
+    logging.root.setLevel(level)
+    structlog.configure(**config)
+
+
+def test_dead_letters_are_visible_in_the_cli_and_the_metric_and_can_be_requeued(
+    db_url: str, cli: Callable[[list[str]], int], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main = cli
+    asyncio.run(_dead_letter(db_url))
+    assert metric("starling_outbox_dead_letters", platform="slack") == 1
+    monkeypatch.setenv("STARLING_DATABASE_URL", db_url)
+    capsys.readouterr()
+    assert main(["outbox", "dead"]) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if "channel:CGONE" in x]
+    row_id, status = line.split()[:2]
+    assert status == "dead" and line.endswith("channel_not_found")
+    assert main(["outbox", "retry", "x"]) == 2
+    assert main(["outbox", "retry", row_id]) == 0
+    assert f"requeued 1 dead letter(s): {row_id}" in capsys.readouterr().out
+    assert main(["outbox"]) == 0
+    listed = capsys.readouterr().out
+    assert "outbox (not yet sent): slack/pending: 1" in listed and "channel:CGONE" in listed
+    assert main(["outbox", "dead"]) == 0
+    assert "no dead letters" in capsys.readouterr().out
