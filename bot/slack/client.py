@@ -168,6 +168,21 @@ class SlackSender:
                 method = "chat.postMessage"
             else:
                 channel = row.target_id
+            if message.attachments:
+                # A file (a data export) goes as one upload with the message as its comment: one effect,
+                # so a retry never leaves a post without its file or a file twice.
+                method = "files.uploadV2"
+                uploads = [
+                    {"content": a.content(), "filename": a.filename, "title": a.filename} for a in message.attachments
+                ]
+                done = await self.client.files_upload_v2(
+                    channel=channel,
+                    file_uploads=uploads,
+                    initial_comment=message.fallback() or None,
+                    thread_ts=row.thread_id,
+                )
+                files = done.get("files") or [{}]
+                return str(files[0].get("id") or "") or None
             kwargs: dict[str, Any] = render_message(message)
             if row.thread_id:
                 kwargs["thread_ts"] = row.thread_id
