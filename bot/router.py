@@ -19,11 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.events import (
     ActionEvent,
     Actor,
-    AppOpenedEvent,
     CommandEvent,
     Event,
-    MemberJoinedEvent,
-    MessageDeletedEvent,
     MessageEvent,
     ReactionEvent,
 )
@@ -438,14 +435,3 @@ async def _queue_proactive(ctx: Context) -> list[Message]:
 def require_admin(ctx: Context) -> None:
     if not (ctx.member.is_admin or ctx.actor.is_admin):
         raise UserError("core.admin_only")
-
-
-ALL_EVENT_TYPES = (
-    CommandEvent,
-    MessageEvent,
-    MessageDeletedEvent,
-    ReactionEvent,
-    ActionEvent,
-    MemberJoinedEvent,
-    AppOpenedEvent,
-)
