@@ -327,7 +327,13 @@ class Router:
             platform=event.actor.platform.value, workspace=event.actor.workspace_id, kind=type(event).__name__
         )
         # A deadlock or serialization failure (PostgreSQL) rolled everything back: run the event again.
-        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+        # A UserError rolls the handler's writes back with the whole transaction; the event is then
+        # recorded (dedupe key) and the refusal composed in a second, short transaction. The happy path
+        # so needs no savepoint round trips.
+        refusal: UserError | None = None
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 async with transaction(services.sessions) as session:
                     if event.event_id and not await core.claim_event(
@@ -335,40 +341,24 @@ class Router:
                     ):
                         bound.info("duplicate_event_ignored", event_id=event.event_id)
                         return []
-                    ws = await core.ensure_workspace(
-                        session,
-                        workspace_id=event.actor.workspace_id,
-                        platform=event.actor.platform.value,
-                        locale=settings.default_locale,
-                        timezone=settings.default_timezone,
-                    )
-                    member = await core.upsert_member(
-                        session,
-                        workspace_id=ws.id,
-                        user_id=event.actor.user_id,
-                        touch=False,
-                        fill_only=("locale",),
-                        display_name=event.actor.display_name or None,
-                        locale=event.actor.locale,
-                        timezone=event.actor.timezone,
-                        is_bot=event.actor.is_bot or None,
-                        is_admin=event.actor.is_admin or None,
-                        department=event.actor.department,
-                    )
-                    t = translator_for(member.locale, ws.locale, tone=ws.tone)
-                    ctx = Context(event=event, services=services, session=session, workspace=ws, member=member, t=t)
+                    ctx = await _context(event, services, session)
                     if isinstance(event, CommandEvent):
                         ctx.args = event.args
-                    if handler is None:
+                    if refusal is not None:
+                        ctx.out = [_error_message(ctx, refusal)]
+                    elif handler is None:
                         _unknown_command(ctx, self)
                     else:
                         try:
-                            async with session.begin_nested():
-                                await handler(ctx)
+                            await handler(ctx)
                         except UserError as err:
-                            ctx.out = [_error_message(ctx, err)]
+                            refusal = err
+                            raise _Refused from err
                     out = await _queue_proactive(ctx)
                 break
+            except _Refused:
+                attempt -= 1  # not a failure: the next pass records the event and answers the refusal
+                continue
             except Exception as err:
                 if core.is_transient(err) and attempt < TRANSACTION_ATTEMPTS:
                     bound.warning("transaction_retried", attempt=attempt, error=str(err.__cause__ or err)[:200])
@@ -381,6 +371,41 @@ class Router:
         if len(out) != len(ctx.out) and services.on_outbox is not None:
             services.on_outbox()
         return out
+
+
+class _Refused(Exception):
+    """Internal: the handler refused with a UserError; its transaction is rolled back."""
+
+
+async def _context(event: Event, services: Services, session: AsyncSession) -> Context:
+    """The workspace (created on first contact) and the actor (refreshed when a fact changed)."""
+    settings = services.settings
+    actor = event.actor
+    ws, known = await core.load_actor(session, workspace_id=actor.workspace_id, user_id=actor.user_id)
+    if ws is None:
+        ws = await core.ensure_workspace(
+            session,
+            workspace_id=actor.workspace_id,
+            platform=actor.platform.value,
+            locale=settings.default_locale,
+            timezone=settings.default_timezone,
+        )
+    member = await core.upsert_member(
+        session,
+        workspace_id=ws.id,
+        user_id=actor.user_id,
+        touch=False,
+        fill_only=("locale",),
+        known_member=known,
+        display_name=actor.display_name or None,
+        locale=actor.locale,
+        timezone=actor.timezone,
+        is_bot=actor.is_bot or None,
+        is_admin=actor.is_admin or None,
+        department=actor.department,
+    )
+    t = translator_for(member.locale, ws.locale, tone=ws.tone)
+    return Context(event=event, services=services, session=session, workspace=ws, member=member, t=t)
 
 
 def _ephemeral(event: Event) -> Target:
@@ -409,11 +434,11 @@ def _unknown_command(ctx: Context, router: Router) -> None:
 async def _queue_proactive(ctx: Context) -> list[Message]:
     """Proactive messages go to the outbox in the event's transaction; the rest is rendered now."""
     now_msgs: list[Message] = []
+    queued: list[OutboxMessage] = []
     for msg in ctx.out:
         if msg.target.kind in ("dm", "channel"):
             target_id = msg.target.user_id if msg.target.kind == "dm" else msg.target.channel_id
-            await core.enqueue(
-                ctx.session,
+            queued.append(
                 OutboxMessage(
                     workspace_id=ctx.workspace.id,
                     platform=ctx.actor.platform.value,
@@ -425,10 +450,11 @@ async def _queue_proactive(ctx: Context) -> list[Message]:
                     dedupe_key=msg.dedupe_key,
                     next_attempt_at=ctx.now,
                     created_at=ctx.now,
-                ),
+                )
             )
         else:
             now_msgs.append(msg)
+    await core.enqueue_many(ctx.session, queued)
     return now_msgs
 
 

@@ -339,6 +339,7 @@ async def show_leaderboard(ctx: Ctx, args: list[str]) -> None:
         value_tag=tag,
         department=dept,
         require_opt_in=works_council,
+        caller_shown=not ctx.member.leaderboard_opt_out and (ctx.member.leaderboard_opt_in or not works_council),
     )
     title = ctx.t(f"kudos.board.title.{direction}", period=ctx.t(f"kudos.period.{period}"))
     if tag:
@@ -352,8 +353,9 @@ async def show_leaderboard(ctx: Ctx, args: list[str]) -> None:
         blocks.append(Section(text=ctx.t("kudos.board.empty")))
     else:
         bars = []
+        people = await core.members_by_id(ctx.session, workspace_id=ws.id, user_ids=[r.user_id for r in rows])
         for r in rows:
-            m = await core.get_member(ctx.session, workspace_id=ws.id, user_id=r.user_id)
+            m = people.get(r.user_id)
             bars.append(
                 Bar(
                     label=name_of(m, r.user_id),

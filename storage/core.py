@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Executable, delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,6 +29,46 @@ DEFAULT_VALUES: list[dict[str, Any]] = [
         "aliases": ["internalservice"],
     },
 ]
+
+
+T = TypeVar("T")
+
+# Workspace configuration that changes rarely (company values, feature switches, privacy settings) is
+# cached per process and database, tagged with the workspace's ``config_rev``. Every write to it sets a
+# new revision in the same transaction (``config_changed``), so each replica sees a change with the
+# workspace row it reads anyway at the start of every event.
+_CONFIG_CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], tuple[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+def new_config_rev() -> str:
+    return uuid.uuid4().hex
+
+
+async def config_changed(session: AsyncSession, *, workspace_id: str) -> None:
+    """Record that the workspace's configuration changed: every process reloads it on its next event."""
+    rev = new_config_rev()
+    await session.execute(update(Workspace).where(col(Workspace.id) == workspace_id).values(config_rev=rev))
+    session.info["config_dirty"] = True
+
+
+async def cached_config(session: AsyncSession, *, workspace_id: str, name: str, load: Callable[[], Awaitable[T]]) -> T:
+    """``load()`` once per configuration revision of the workspace; the result must be treated as read-only.
+
+    Inside a transaction that changed the configuration the cache is bypassed (and not filled), so an
+    uncommitted change never reaches other requests.
+    """
+    ws = await session.get(Workspace, workspace_id)  # in the identity map during an event: no query
+    engine = session.bind.sync_engine if session.bind is not None else None  # type: ignore[union-attr]
+    if ws is None or engine is None or session.info.get("config_dirty"):
+        return await load()
+    bucket = _CONFIG_CACHE.setdefault(engine, {})
+    hit = bucket.get((workspace_id, name))
+    if hit is not None and hit[0] == ws.config_rev:
+        return cast(T, hit[1])
+    rev = ws.config_rev
+    value = await load()
+    bucket[(workspace_id, name)] = (rev, value)
+    return value
 
 
 def _insert(session: AsyncSession, model: Any) -> Any:
@@ -71,6 +113,13 @@ async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any
 async def ensure_workspace(
     session: AsyncSession, *, workspace_id: str, platform: str, locale: str, timezone: str, name: str = ""
 ) -> Workspace:
+    """The workspace, created with the default company values on first contact.
+
+    Read first: on every later event this is one SELECT (or none, from the session's identity map).
+    """
+    ws = await session.get(Workspace, workspace_id)
+    if ws is not None:
+        return ws
     created = await insert_ignore(
         session,
         Workspace,
@@ -80,6 +129,7 @@ async def ensure_workspace(
             "name": name,
             "locale": locale,
             "timezone": timezone,
+            "config_rev": new_config_rev(),
             "created_at": utcnow(),
         },
         ["id"],
@@ -93,6 +143,21 @@ async def ensure_workspace(
     return ws
 
 
+async def load_actor(
+    session: AsyncSession, *, workspace_id: str, user_id: str
+) -> tuple[Workspace | None, Member | None]:
+    """The workspace and the acting person in one round trip (the start of every event)."""
+    stmt = (
+        select(Workspace, Member)
+        .outerjoin(Member, (col(Member.workspace_id) == col(Workspace.id)) & (col(Member.user_id) == user_id))
+        .where(col(Workspace.id) == workspace_id)
+    )
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        return None, None
+    return row[0], row[1]
+
+
 async def upsert_member(
     session: AsyncSession,
     *,
@@ -100,6 +165,7 @@ async def upsert_member(
     user_id: str,
     touch: bool = True,
     fill_only: Sequence[str] = (),
+    known_member: Member | None = None,
     **info: Any,
 ) -> Member:
     """Create the member or refresh the facts a platform told us (only the ones given).
@@ -112,7 +178,7 @@ async def upsert_member(
     """
     known = {k: v for k, v in info.items() if v is not None}
     if not touch:
-        member = await get_member(session, workspace_id=workspace_id, user_id=user_id)
+        member = known_member or await get_member(session, workspace_id=workspace_id, user_id=user_id)
         if member is not None and all(
             getattr(member, k) == v or (k in fill_only and getattr(member, k) is not None) for k, v in known.items()
         ):
@@ -137,6 +203,14 @@ async def get_member(session: AsyncSession, *, workspace_id: str, user_id: str, 
     return (await session.execute(stmt)).scalars().first()
 
 
+async def members_by_id(session: AsyncSession, *, workspace_id: str, user_ids: Sequence[str]) -> dict[str, Member]:
+    """Several people in one query, by platform id (missing ones are simply absent)."""
+    if not user_ids:
+        return {}
+    stmt = select(Member).where(Member.workspace_id == workspace_id, col(Member.user_id).in_(list(user_ids)))
+    return {m.user_id: m for m in (await session.execute(stmt)).scalars().all()}
+
+
 async def find_member_by_name(session: AsyncSession, *, workspace_id: str, name: str) -> Member | None:
     """Console-only convenience: a handle or display name to a member."""
     low = name.lower().lstrip("@")
@@ -150,8 +224,16 @@ async def find_member_by_name(session: AsyncSession, *, workspace_id: str, name:
 
 
 async def list_values(session: AsyncSession, *, workspace_id: str) -> list[CompanyValue]:
-    stmt = select(CompanyValue).where(CompanyValue.workspace_id == workspace_id).order_by(col(CompanyValue.position))
-    return list((await session.execute(stmt)).scalars().all())
+    """The workspace's company values in their order (fresh, detached objects: reading them is free)."""
+
+    async def load() -> list[dict[str, Any]]:
+        stmt = (
+            select(CompanyValue).where(CompanyValue.workspace_id == workspace_id).order_by(col(CompanyValue.position))
+        )
+        return [v.model_dump() for v in (await session.execute(stmt)).scalars().all()]
+
+    rows = await cached_config(session, workspace_id=workspace_id, name="values", load=load)
+    return [CompanyValue(**row) for row in rows]
 
 
 async def replace_values(session: AsyncSession, *, workspace_id: str, values: list[dict[str, Any]]) -> None:
@@ -159,6 +241,7 @@ async def replace_values(session: AsyncSession, *, workspace_id: str, values: li
     for pos, value in enumerate(values):
         session.add(CompanyValue(workspace_id=workspace_id, position=pos, **value))
     await session.flush()
+    await config_changed(session, workspace_id=workspace_id)
 
 
 async def claim_event(session: AsyncSession, *, key: str) -> bool:
@@ -177,6 +260,19 @@ async def enqueue(session: AsyncSession, message: OutboxMessage) -> bool:
     session.add(message)
     await session.flush()
     return True
+
+
+async def enqueue_many(session: AsyncSession, messages: Sequence[OutboxMessage]) -> None:
+    """Add several proactive messages in one statement; a repeated dedupe key is ignored."""
+    if not messages:
+        return
+    if len(messages) == 1:
+        await enqueue(session, messages[0])
+        return
+    rows = [m.model_dump(exclude={"id"}) for m in messages]
+    # One multi-row INSERT; rows without a dedupe key never conflict (NULLs are distinct).
+    stmt = _insert(session, OutboxMessage).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    await session.execute(stmt)
 
 
 async def claim_due_outbox(

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, label, update
+from sqlalchemy import ColumnElement, delete, func, label, literal, union_all, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 from sqlmodel import col, select
 
-from storage.core import insert_ignore
+from storage.core import _insert
 from storage.models import BudgetDay, Kudos, Member
 
 
@@ -23,20 +25,17 @@ async def spend_budget(
     The conditional UPDATE is the budget check: under concurrency the row lock (PostgreSQL) or the
     write lock (SQLite) serializes a giver's transactions, so the budget can never be overspent.
     """
-    await insert_ignore(
-        session,
-        BudgetDay,
-        {"workspace_id": workspace_id, "user_id": user_id, "day": day, "spent": 0},
-        ["workspace_id", "user_id", "day"],
-    )
-    key = and_(
-        col(BudgetDay.workspace_id) == workspace_id, col(BudgetDay.user_id) == user_id, col(BudgetDay.day) == day
-    )
+    if points > budget:
+        return None
     spent_col = col(BudgetDay.spent)
-    result = await session.execute(
-        update(BudgetDay).where(key, spent_col + points <= budget).values(spent=spent_col + points).returning(spent_col)
-    )
-    spent = result.scalar_one_or_none()
+    insert = _insert(session, BudgetDay).values(workspace_id=workspace_id, user_id=user_id, day=day, spent=points)
+    # One upsert: the first kudos of the day creates the row, later ones add to it while the budget allows.
+    stmt = insert.on_conflict_do_update(
+        index_elements=["workspace_id", "user_id", "day"],
+        set_={"spent": spent_col + points},
+        where=spent_col + points <= budget,
+    ).returning(spent_col)
+    spent = (await session.execute(stmt)).scalar_one_or_none()
     return None if spent is None else budget - spent
 
 
@@ -262,33 +261,29 @@ async def board_and_rank(
     department: str | None = None,
     limit: int = 10,
     require_opt_in: bool = False,
+    caller_shown: bool | None = None,
 ) -> tuple[list[Ranked], Ranked | None]:
-    """The board (as :func:`leaderboard`) and the caller's dense rank (as :func:`rank_of`) from ONE aggregate.
+    """The board (as :func:`leaderboard`) and the caller's dense rank (as :func:`rank_of`) in ONE statement.
 
-    The period's kudos are grouped once and the per-person totals (one row per person) ranked here;
-    asking the database for the board and the rank separately scanned the period twice.
-    ``user_id=None`` skips the rank (e.g. the caller opted out).
+    The period's kudos are grouped once (a materialized CTE); the top ``limit`` rows and the caller's
+    total with the number of distinct higher totals come back together. ``user_id=None`` skips the rank
+    (e.g. the caller opted out). ``caller_shown`` says whether the caller may appear on the board
+    (their own flags, which the caller usually knows); None looks them up.
     """
-    who = Kudos.receiver_id if direction == "received" else Kudos.giver_id
-    people = select(Member.user_id).where(Member.workspace_id == workspace_id)
-    if require_opt_in:
-        visible = people.where(Member.leaderboard_opt_in.is_(True), Member.leaderboard_opt_out.is_(False))  # type: ignore[attr-defined]
-        shown = who.in_(visible)  # type: ignore[attr-defined]
-    else:
-        hidden = people.where(Member.leaderboard_opt_out.is_(True))  # type: ignore[attr-defined]
-        shown = who.not_in(hidden)  # type: ignore[attr-defined]
-    stmt = select(who, func.sum(Kudos.points)).where(Kudos.workspace_id == workspace_id)
+    who = _who(direction)
+    uid = label("uid", who)
+    total = func.sum(Kudos.points).label("total")
+    shown = _visible(who, workspace_id, require_opt_in=require_opt_in)
+    base = select(uid, total).where(Kudos.workspace_id == workspace_id)
     if since is not None:
-        stmt = stmt.where(Kudos.created_at >= since)
+        base = base.where(Kudos.created_at >= since)
     if value_tag:
-        stmt = stmt.where(Kudos.value_tag == value_tag)
+        base = base.where(Kudos.value_tag == value_tag)
     if department:
-        dept = people.where(func.lower(Member.department) == department.lower())
-        stmt = stmt.where(who.in_(dept))  # type: ignore[attr-defined]
-    stmt = stmt.where(shown | (who == user_id) if user_id is not None else shown).group_by(who)
-    totals = {uid: int(pts) for uid, pts in (await session.execute(stmt)).all()}
-    me_shown = False
-    if user_id is not None and user_id in totals:
+        base = base.where(_in_department(who, workspace_id, department))
+    base = base.where(shown | (who == user_id) if user_id is not None else shown).group_by(who)
+    totals = base.cte("totals").prefix_with("MATERIALIZED")
+    if user_id is not None and caller_shown is None:
         flags = (
             await session.execute(
                 select(Member.leaderboard_opt_out, Member.leaderboard_opt_in).where(
@@ -297,21 +292,40 @@ async def board_and_rank(
             )
         ).first()
         opted_out, opted_in = (bool(flags[0]), bool(flags[1])) if flags else (False, False)
-        me_shown = not opted_out and (opted_in or not require_opt_in)
+        caller_shown = not opted_out and (opted_in or not require_opt_in)
+    top = sa_select(totals.c.uid, totals.c.total, literal(0).label("higher"), literal("b").label("kind"))
+    if user_id is not None and not caller_shown:
+        top = top.where(totals.c.uid != user_id)
+    top = top.order_by(totals.c.total.desc(), totals.c.uid).limit(limit)
+    rows = list((await session.execute(_with_caller(top, totals, user_id))).all())
     board: list[Ranked] = []
+    mine: Ranked | None = None
     rank, last = 0, None
-    for uid, pts in sorted(totals.items(), key=lambda item: (-item[1], item[0])):
-        if len(board) == limit:
-            break
-        if uid == user_id and not me_shown:
+    for person, pts, higher, kind in rows:
+        if kind == "m":
+            mine = Ranked(person, int(pts), int(higher) + 1)
             continue
         if pts != last:
             rank += 1
             last = pts
-        board.append(Ranked(uid, pts, rank))
-    mine: Ranked | None = None
-    if user_id is not None and user_id in totals:
-        own = totals[user_id]
-        higher = {pts for uid, pts in totals.items() if pts > own and uid != user_id}
-        mine = Ranked(user_id, own, len(higher) + 1)
+        board.append(Ranked(person, int(pts), rank))
     return board, mine
+
+
+def _with_caller(top: Any, totals: Any, user_id: str | None) -> Any:
+    """The board's rows, plus one row for the caller: their total and how many distinct totals are higher."""
+    board = top.subquery("board")
+    out = sa_select(board.c.uid, board.c.total, board.c.higher, board.c.kind)
+    if user_id is None:
+        return out.order_by(board.c.total.desc(), board.c.uid)
+    others = totals.alias("others")
+    higher = (
+        sa_select(func.count(func.distinct(others.c.total)))
+        .where(others.c.total > totals.c.total, others.c.uid != user_id)
+        .scalar_subquery()
+    )
+    mine = sa_select(totals.c.uid, totals.c.total, higher.label("higher"), literal("m").label("kind")).where(
+        totals.c.uid == user_id
+    )
+    both = union_all(out, mine).subquery("rows")
+    return sa_select(both).order_by(both.c.kind, both.c.total.desc(), both.c.uid)

@@ -42,6 +42,8 @@ class Workspace(SQLModel, table=True):
     kudos_emoji: str = Field(default="star", max_length=64)
     kudos_channel_id: str | None = Field(default=None, max_length=120)
     privacy_profile: str = Field(default="standard", max_length=20)
+    # A new value with every change to values, feature switches or privacy settings (cache tag).
+    config_rev: str = Field(default="", max_length=32)
     created_at: datetime = ts_column()
 
 

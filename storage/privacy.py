@@ -23,6 +23,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 from sqlmodel import select as sm_select
 
+from storage.core import cached_config, config_changed
 from storage.models import Kudos, Member, Workspace, ts_column
 from storage.types import utcnow
 
@@ -133,10 +134,18 @@ class AuditEntry(SQLModel, table=True):
 
 
 async def get_settings(session: AsyncSession, *, workspace_id: str) -> PrivacySettings:
-    """The workspace's privacy settings (profile defaults until an admin changed them)."""
-    row = await session.get(PrivacySettings, workspace_id)
-    if row is not None:
-        return row
+    """The workspace's privacy settings (profile defaults until an admin changed them).
+
+    A fresh object each call; change it and hand it to ``save_settings``.
+    """
+
+    async def load() -> dict[str, Any] | None:
+        row = await session.get(PrivacySettings, workspace_id)
+        return row.model_dump() if row is not None else None
+
+    stored = await cached_config(session, workspace_id=workspace_id, name="privacy", load=load)
+    if stored is not None:
+        return PrivacySettings(**stored)
     ws = await session.get(Workspace, workspace_id)
     profile = ws.privacy_profile if ws is not None and ws.privacy_profile in PROFILES else "standard"
     return PrivacySettings(workspace_id=workspace_id, **PROFILE_DEFAULTS[profile])
@@ -146,13 +155,24 @@ async def save_settings(session: AsyncSession, settings: PrivacySettings) -> Non
     settings.updated_at = utcnow()
     await session.merge(settings)
     await session.flush()
+    await config_changed(session, workspace_id=settings.workspace_id)
+
+
+async def _switches(session: AsyncSession, workspace_id: str) -> dict[str, bool]:
+    async def load() -> dict[str, bool]:
+        rows = await session.execute(
+            sm_select(FeatureSwitch.feature, FeatureSwitch.enabled).where(FeatureSwitch.workspace_id == workspace_id)
+        )
+        return {feature: bool(enabled) for feature, enabled in rows.all()}
+
+    return await cached_config(session, workspace_id=workspace_id, name="switches", load=load)
 
 
 async def feature_enabled(session: AsyncSession, workspace_id: str, feature: str) -> bool:
     """Whether ``feature`` is on in the workspace. LLM use is off by default in the works-council profile."""
-    row = await session.get(FeatureSwitch, (workspace_id, feature))
-    if row is not None:
-        return row.enabled
+    switches = await _switches(session, workspace_id)
+    if feature in switches:
+        return switches[feature]
     if feature == "llm":
         ws = await session.get(Workspace, workspace_id)
         return not (ws is not None and ws.privacy_profile == WORKS_COUNCIL)
@@ -170,6 +190,7 @@ async def set_feature(session: AsyncSession, *, workspace_id: str, feature: str,
         )
     )
     await session.flush()
+    await config_changed(session, workspace_id=workspace_id)
 
 
 async def apply_profile(session: AsyncSession, *, workspace_id: str, profile: str, actor_id: str) -> PrivacySettings:

@@ -235,3 +235,25 @@ async def test_own_language_choice_sticks(team: BotHarness) -> None:
     assert "Kudos sent to @Ben Müller" in await team.say(f"kudos @ben {REASON}", as_="anna")
     assert_only_you(await team.say("starling language de", as_="anna"), "Ab jetzt spreche ich de mit dir.")
     assert "Kudos an @Ben Müller verschickt" in await team.say(f"kudos @ben {REASON}", as_="anna")
+
+
+async def test_a_change_made_on_one_replica_is_seen_by_the_next_event_on_another(db_url: str, clock: Clock) -> None:
+    """Values, feature switches and privacy settings are cached per process; a change on another web
+    replica (another process on the same database) applies to the very next event everywhere."""
+    first = await team_harness(db_url, clock)
+    second = BotHarness(db_url, clock)
+    await second.start(demo=False)
+    try:
+        assert "Wert: Teamwork" in await first.say(f"kudos @anna {REASON} #teamwork", as_="ben")  # cache filled
+        assert_only_you(await second.say("starling values remove #teamwork", as_="max"), "Wert #teamwork entfernt.")
+        await refused(first, f"kudos @clara {REASON} #teamwork", "#teamwork ist keiner unserer Werte", as_="ben")
+
+        assert "verschickt" in await first.say(f"kudos @clara {REASON}", as_="ben")
+        await second.say("privacy feature kudos off", as_="max")
+        out = await first.say(f"kudos @anna {REASON}", as_="clara")
+        assert_only_you(out, "Kudos ist in diesem Workspace ausgeschaltet.")
+        await second.say("privacy feature kudos on", as_="max")
+        assert "verschickt" in await first.say(f"kudos @anna {REASON}", as_="clara")
+    finally:
+        await second.close()
+        await first.close()
