@@ -27,7 +27,6 @@ from bot.slack.client import SlackDirectory, SlackSender, make_client
 from bot.slack.convert import Inbound, Team, from_action, from_command, from_event, from_view_submission
 from bot.slack.render import OPEN_FORM_ACTION
 from bot.slack.respond import Responder
-from storage import core
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -125,8 +124,8 @@ class SlackAdapter:
             bound.exception("slack_event_failed")
 
     async def enrich(self, event: Event) -> None:
-        """Fill in the actor from the directory; the person's locale only on first contact, so a
-        language chosen in Starling is not overwritten by Slack's."""
+        """Fill in the actor from the directory. Slack's locale only fills an empty one (the router's
+        ``fill_only``), so a language chosen in Starling is not overwritten by Slack's."""
         actor = event.actor
         try:
             info = await self.directory.fetch(actor.workspace_id, actor.user_id)
@@ -135,15 +134,13 @@ class SlackAdapter:
             return
         if info is None:
             return
-        async with self.starling.sessions() as session:
-            member = await core.get_member(session, workspace_id=actor.workspace_id, user_id=actor.user_id)
         event.actor = actor.model_copy(
             update={
                 "display_name": info.display_name or actor.display_name,
                 "timezone": info.timezone or actor.timezone,
                 "is_admin": info.is_admin or actor.is_admin,
                 "is_bot": info.is_bot or actor.is_bot,
-                "locale": info.locale if member is None or not member.locale else None,
+                "locale": info.locale or actor.locale,
             }
         )
 
