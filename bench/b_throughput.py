@@ -111,7 +111,7 @@ def raise_limits(url: str, timeout: float = 30.0) -> None:
     engine = sync_engine_for(url)
     deadline = time.perf_counter() + timeout
     with engine.connect() as conn:
-        while not conn.execute(text("SELECT count(*) FROM kudos")).scalar() and time.perf_counter() < deadline:
+        while not conn.execute(text("SELECT count(*) FROM workspace")).scalar() and time.perf_counter() < deadline:
             conn.rollback()
             time.sleep(0.05)
     with engine.begin() as conn:
