@@ -155,3 +155,12 @@ async def test_a_retried_send_offers_the_same_file_once(teams: TeamsClient) -> N
     first = [a for a in refused.json["attachments"] if a["contentType"] == FILE_CONSENT_CARD]
     assert [a["content"]["acceptContext"] for a in first] == [offer["content"]["acceptContext"]]
     assert len(await pending(teams)) == 1
+
+
+async def test_files_of_an_undeliverable_message_are_not_kept(teams: TeamsClient) -> None:
+    status, _ = await teams.post(teams.personal_message("privacy export"))
+    assert status == 201
+    teams.connector.fail_next("send_to_conversation", status=403)  # e.g. Starling was removed from the chat
+    await teams.app.outbox.drain()
+    assert [r.status for r in await teams.outbox() if r.target_kind == "dm"] == ["dead"]
+    assert await pending(teams) == []
