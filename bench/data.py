@@ -12,11 +12,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+from alembic.script import ScriptDirectory
 
 from bench.core import Config
 from bench.dbs import TMP, _plain, _sqlite_template, create_postgres, drop_postgres, postgres_exists, schema_key
 from storage.core import DEFAULT_VALUES
-from storage.db import migrate
+from storage.db import alembic_config, migrate
 
 WORKSPACE = "console:bench"
 NOW = datetime(2026, 11, 18, 9, 30, tzinfo=UTC)
@@ -122,7 +123,11 @@ def sqlite_history(n: int) -> Path:
     cached = TMP / f"kudos-{schema_key()}-{n}.db"
     if not cached.exists():
         tmp = cached.with_suffix(f".{uuid.uuid4().hex[:6]}.tmp")
-        older = sorted(TMP.glob(f"kudos-*-{n}.db"), key=lambda p: p.stat().st_mtime)
+        older = [
+            p
+            for p in sorted(TMP.glob(f"kudos-*-{n}.db"), key=lambda p: p.stat().st_mtime)
+            if upgradable(_sqlite_revisions(p))
+        ]
         if older:  # an earlier schema: bring its copy up to date instead of generating the rows again
             shutil.copy(older[-1], tmp)
             migrate(f"sqlite:///{tmp}")
@@ -130,9 +135,39 @@ def sqlite_history(n: int) -> Path:
             shutil.copy(_sqlite_template(), tmp)
             _fill_sqlite(tmp, n)
         tmp.replace(cached)
-        for old in older:
-            old.unlink(missing_ok=True)
+        if older:
+            older[-1].unlink(missing_ok=True)
     return cached
+
+
+def upgradable(revisions: list[str]) -> bool:
+    """Whether this checkout's migrations know every revision a cached database is at (another
+    checkout sharing the cache may have migrations this one lacks)."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    try:
+        return bool(revisions) and all(script.get_revision(r) is not None for r in revisions)
+    except Exception:  # alembic raises several kinds for unknown or ambiguous ids
+        return False
+
+
+def _sqlite_revisions(path: Path) -> list[str]:
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return [r[0] for r in conn.execute("SELECT version_num FROM alembic_version")]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return []
+
+
+def _postgres_revisions(cfg: Config, name: str) -> list[str]:
+    url = f"{_plain(cfg.postgres_admin_url).rpartition('/')[0]}/{name}"
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            return [r[0] for r in conn.execute("SELECT version_num FROM alembic_version").fetchall()]
+    except psycopg.Error:
+        return []
 
 
 def sqlite_history_copy(n: int) -> tuple[str, Path]:
@@ -198,7 +233,7 @@ def _older_postgres(cfg: Config, n: int, current: str) -> str | None:
             (f"starling_bench_kudos_%\\_{n}", current),
         ).fetchall()
     names = [r[0] for r in rows if r[0].count("_") == 4]  # not a half-built one (…_<hex>)
-    return names[0] if names else None
+    return next((name for name in names if upgradable(_postgres_revisions(cfg, name))), None)
 
 
 def today() -> date:

@@ -365,6 +365,8 @@ async def build_sheet(
             rule = t("privacy.sheet.rule_none")
         elif policy.action == "keep":
             rule = t("privacy.sheet.rule_keep_person" if store.person_columns(table) else "privacy.sheet.rule_keep")
+        elif policy.expires:
+            rule = t("privacy.sheet.rule_expire", hours=policy.within_hours or 0)
         else:
             rule = t(f"privacy.sheet.rule_{policy.action}", months=cfg.retention_months)
         cols = ", ".join(store.person_columns(table)) or "—"
@@ -424,7 +426,7 @@ async def run_retention(session: AsyncSession, *, workspace: Workspace, now: dat
     cfg = await store.get_settings(session, workspace_id=workspace.id)
     cutoff = store.months_before(now, cfg.retention_months)
     day = store.months_before(now.astimezone(_zone(workspace.timezone)), cfg.retention_months).date()
-    counts = await store.apply_retention(session, workspace_id=workspace.id, cutoff=cutoff, cutoff_day=day)
+    counts = await store.apply_retention(session, workspace_id=workspace.id, cutoff=cutoff, cutoff_day=day, now=now)
     log.info("retention_done", workspace=workspace.id, months=cfg.retention_months, cutoff=cutoff.isoformat(), **counts)
     return counts
 

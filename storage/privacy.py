@@ -17,7 +17,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Date, DateTime, String, Table, and_, cast, delete, func, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    DateTime,
+    LargeBinary,
+    String,
+    Table,
+    and_,
+    cast,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -25,6 +40,7 @@ from sqlmodel import select as sm_select
 
 from storage.core import cached_config, config_changed
 from storage.models import Kudos, Member, Workspace, ts_column
+from storage.teams import FILE_OFFER_HOURS
 from storage.types import utcnow
 
 FEATURES = (
@@ -71,7 +87,9 @@ CONDITIONAL_PERSON_COLUMNS = {
 }
 # Tables whose rows about an erased person are deleted rather than pseudonymised: they describe only
 # that person (roles, platform identities, personal chats, queued DMs) and keep other identifiers.
-ERASE_ROWS = frozenset({"outbox", "outbox_lane", "privacy_role", "teams_user", "teams_conversation"})
+ERASE_ROWS = frozenset(
+    {"outbox", "outbox_lane", "privacy_role", "teams_user", "teams_conversation", "teams_pending_file"}
+)
 PSEUDONYM_PREFIX = "former-"
 
 PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -406,14 +424,21 @@ def _jsonable(value: Any) -> Any:
 
 
 async def export_person(session: AsyncSession, *, workspace_id: str, user_id: str) -> dict[str, list[dict[str, Any]]]:
-    """Every row in every table that is about the person, table by table (empty tables left out)."""
+    """Every row in every table that is about the person, table by table (empty tables left out).
+
+    Columns a table lists in ``info={"export_omit": (...)}`` are left out of the rows: the bytes of a
+    file waiting in Teams for the person's consent (``teams_pending_file.content``) are such a column.
+    That file is itself the person's data (an earlier export, the fact sheet), so the export lists the
+    offer (name, type, size, when it expires) but does not nest the file.
+    """
     out: dict[str, list[dict[str, Any]]] = {}
     for table in all_tables():
         clause = _person_rows_clause(table, user_id)
         if clause is None:
             continue
         scope = _scope(table, workspace_id)
-        stmt = select(table).where(clause)
+        omit = set(table.info.get("export_omit", ()))
+        stmt = select(*[c for c in table.columns if c.name not in omit]).where(clause)
         if scope is not None:
             stmt = stmt.where(scope)
         rows = (await session.execute(stmt)).mappings().all()
@@ -501,6 +526,7 @@ async def erase_person(
                 leaderboard_opt_in=False,
             )
         )
+    await _erase_files_naming(session, workspace_id, scrub, counts)
     for table in all_tables():
         texts = _text_columns(table)
         if not texts:
@@ -531,6 +557,27 @@ async def erase_person(
     return pseudonym, counts
 
 
+async def _erase_files_naming(
+    session: AsyncSession, workspace_id: str, scrub: Scrubber, counts: dict[str, int]
+) -> None:
+    """Files kept for delivery (binary columns of ``ERASE_ROWS`` tables, e.g. another person's export
+    waiting in Teams) that name the erased person are deleted: they cannot be scrubbed in place."""
+    for table in all_tables():
+        files = [c for c in table.columns if isinstance(_base_type(c), LargeBinary)]
+        scope = _scope(table, workspace_id)
+        if table.name not in ERASE_ROWS or not files or scope is None:
+            continue
+        pk = list(table.primary_key.columns)
+        doomed = []
+        for row in (await session.execute(select(*pk, *files).where(scope))).mappings().all():
+            texts = [bytes(row[c.name] or b"").decode("utf-8", errors="replace") for c in files]
+            if any(scrub.text(text) != text for text in texts):
+                doomed.append(and_(*[c == row[c.name] for c in pk]))
+        if doomed:
+            res = await session.execute(delete(table).where(or_(*doomed)))
+            counts[table.name] = counts.get(table.name, 0) + int(res.rowcount or 0)  # type: ignore[attr-defined]
+
+
 # --- retention ----------------------------------------------------------------------------------------
 
 
@@ -540,10 +587,13 @@ class Retention:
 
     ``delete``: the rows go. ``anonymize``: person columns become NULL (or "anonymous") and ``clear``
     text columns are emptied, the rest stays for aggregates. ``keep``: configuration or current state,
-    not a history (erasure still covers it)."""
+    not a history (erasure still covers it). With ``expires`` the timestamp is the moment the row runs
+    out (a file offer): it is deleted once that moment has passed, whatever the retention period."""
 
     action: str  # delete | anonymize | keep
     timestamp: str | None = None
+    expires: bool = False
+    within_hours: int | None = None  # for ``expires``: the longest a row lives (the fact sheet says so)
     only: dict[str, tuple[str, ...]] = field(default_factory=dict)  # column -> allowed values
     clear: tuple[str, ...] = ()
     reason: str = ""
@@ -583,6 +633,9 @@ RETENTION: dict[str, Retention] = {
     # platforms and delivery
     "teams_conversation": Retention("keep", reason="where to deliver; personal chats erased with the person"),
     "teams_user": Retention("keep", reason="platform identity; erased with the person"),
+    "teams_pending_file": Retention(
+        "delete", "expires_at", expires=True, within_hours=FILE_OFFER_HOURS, reason="file offers"
+    ),
     "outbox_lane": Retention("keep", reason="delivery state"),
     "schedule": KEEP_CONFIG,  # digest and leaderboard schedules
 }
@@ -626,9 +679,15 @@ async def _delete_with_children(
 
 
 async def apply_retention(
-    session: AsyncSession, *, workspace_id: str, cutoff: datetime, cutoff_day: date | None = None
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    cutoff: datetime,
+    cutoff_day: date | None = None,
+    now: datetime | None = None,
 ) -> dict[str, int]:
-    """Delete or anonymize the workspace's rows older than ``cutoff``; returns rows affected per table."""
+    """Delete or anonymize the workspace's rows older than ``cutoff``, and rows of ``expires`` tables
+    whose moment has passed by ``now``; returns rows affected per table."""
     tables = all_tables()
     counts: dict[str, int] = {}
     for table in reversed(tables):
@@ -639,6 +698,11 @@ async def apply_retention(
         if scope is None:
             continue
         ts = table.c[policy.timestamp]
+        if policy.expires:
+            if now is None:
+                continue
+            await _delete_with_children(session, table, and_(scope, ts <= now), tables, counts)
+            continue
         is_day = isinstance(_base_type(ts), Date) and not isinstance(_base_type(ts), DateTime)
         if is_day:
             old = ts < (cutoff_day or cutoff.date())

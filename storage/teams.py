@@ -1,21 +1,24 @@
-"""Microsoft Teams coordinates: conversation references (for proactive posts and DMs) and the
-Azure AD object ids of the people Starling has seen. Everything a replica needs to reach a Teams
-conversation lives here, never in process memory."""
+"""Microsoft Teams coordinates: conversation references (for proactive posts and DMs), the
+Azure AD object ids of the people Starling has seen, and files offered in a 1:1 chat that wait for the
+person's consent. Everything a replica needs to reach a Teams conversation lives here, never in process
+memory."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Index, update
+from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
-from storage.models import Member, ts_column
+from storage.models import Member, opt_ts_column, ts_column
 from storage.types import utcnow
 
 THREAD_MARK = ";messageid="
+FILE_OFFER_HOURS = 24  # a file offered in Teams waits this long for the person's consent
 
 
 class TeamsConversation(SQLModel, table=True):
@@ -57,6 +60,39 @@ class TeamsUser(SQLModel, table=True):
     user_id: str = Field(primary_key=True, max_length=255)
     aad_object_id: str | None = Field(default=None, max_length=64, index=True)
     updated_at: datetime = ts_column()
+
+
+class TeamsPendingFile(SQLModel, table=True):
+    """A file offered to a person in their 1:1 chat with a FileConsentCard, waiting for their answer.
+
+    Teams takes a file from a bot only after the person accepts the offer, so the bytes wait here under
+    a random ``token`` (the card's context carries only the token). The row goes when the file is
+    uploaded, when the person declines, when the offer expires (``expires_at``, checked by the daily
+    retention job) and when the person is erased. ``(outbox_id, position)`` is the offer's identity: a
+    retried send of the same outbox message offers the same file under the same token.
+    """
+
+    __tablename__ = "teams_pending_file"
+    __table_args__ = (
+        UniqueConstraint("outbox_id", "position", name="uq_teams_pending_file_offer"),
+        Index("ix_teams_pending_file_user", "workspace_id", "user_id"),
+        # The file is already the person's data (an earlier export, the fact sheet): an export lists the
+        # offer without its bytes (see storage.privacy.export_person).
+        {"info": {"export_omit": ("content",)}},
+    )
+
+    token: str = Field(primary_key=True, max_length=64)
+    workspace_id: str = Field(max_length=120)
+    user_id: str = Field(max_length=255)
+    outbox_id: int | None = Field(default=None)
+    position: int = 0
+    filename: str = Field(max_length=255)
+    mime: str = Field(default="application/octet-stream", max_length=120)
+    size: int = 0
+    content: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
+    created_at: datetime = ts_column()
+    expires_at: datetime = ts_column(index=True)
+    uploading_until: datetime | None = opt_ts_column()  # an accepted offer being uploaded right now
 
 
 def _insert(session: AsyncSession, model: Any) -> Any:
@@ -197,3 +233,103 @@ async def display_names(session: AsyncSession, *, workspace_id: str, user_ids: l
     )
     rows = (await session.execute(stmt)).all()
     return {uid: (name or handle or "") for uid, name, handle in rows if name or handle}
+
+
+# --- files waiting for consent ---------------------------------------------------------------------------
+
+
+async def offer_file(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    user_id: str,
+    outbox_id: int | None,
+    position: int,
+    filename: str,
+    mime: str,
+    content: bytes,
+    now: datetime,
+    lifetime: timedelta = timedelta(hours=FILE_OFFER_HOURS),
+) -> TeamsPendingFile:
+    """Keep a file for a consent card; the same (outbox message, position) gets the same row and token."""
+    values = {
+        "token": secrets.token_urlsafe(24),
+        "workspace_id": workspace_id,
+        "user_id": user_id,
+        "outbox_id": outbox_id,
+        "position": position,
+        "filename": filename,
+        "mime": mime,
+        "size": len(content),
+        "content": content,
+        "created_at": now,
+        "expires_at": now + lifetime,
+    }
+    if outbox_id is None:
+        await session.execute(_insert(session, TeamsPendingFile).values(**values))
+        where = [col(TeamsPendingFile.token) == values["token"]]
+    else:
+        stmt = _insert(session, TeamsPendingFile).values(**values)
+        await session.execute(stmt.on_conflict_do_nothing(index_elements=["outbox_id", "position"]))
+        where = [col(TeamsPendingFile.outbox_id) == outbox_id, col(TeamsPendingFile.position) == position]
+    stmt2 = select(TeamsPendingFile).where(*where).execution_options(populate_existing=True)
+    return (await session.execute(stmt2)).scalars().one()
+
+
+async def claim_file(
+    session: AsyncSession, *, workspace_id: str, user_id: str, token: str, now: datetime, until: datetime
+) -> TeamsPendingFile | None:
+    """Take an offer for uploading (until ``until``), unless it is unknown, expired, not this person's, or
+    already being uploaded. Only one of two simultaneous accepts gets it."""
+    table = TeamsPendingFile.__table__  # type: ignore[attr-defined]
+    c = table.c
+    stmt = (
+        update(table)
+        .where(
+            c.token == token,
+            c.workspace_id == workspace_id,
+            c.user_id == user_id,
+            c.expires_at > now,
+            (c.uploading_until.is_(None)) | (c.uploading_until <= now),
+        )
+        .values(uploading_until=until)
+        .returning(*c)
+    )
+    row = (await session.execute(stmt)).first()
+    return TeamsPendingFile(**dict(row._mapping)) if row is not None else None
+
+
+async def file_being_uploaded(session: AsyncSession, *, workspace_id: str, token: str, now: datetime) -> bool:
+    """Whether an earlier accept of this offer is uploading it right now."""
+    stmt = select(TeamsPendingFile.token).where(
+        TeamsPendingFile.workspace_id == workspace_id,
+        TeamsPendingFile.token == token,
+        col(TeamsPendingFile.expires_at) > now,
+        col(TeamsPendingFile.uploading_until) > now,
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def release_file(session: AsyncSession, *, token: str) -> None:
+    """An upload failed: the offer may be accepted again."""
+    await session.execute(
+        update(TeamsPendingFile).where(col(TeamsPendingFile.token) == token).values(uploading_until=None)
+    )
+
+
+async def drop_file(
+    session: AsyncSession, *, workspace_id: str, token: str, user_id: str | None = None
+) -> TeamsPendingFile | None:
+    """Delete an offer (uploaded or declined); returns it, or None if it was not there."""
+    table = TeamsPendingFile.__table__  # type: ignore[attr-defined]
+    where = [table.c.token == token, table.c.workspace_id == workspace_id]
+    if user_id is not None:
+        where.append(table.c.user_id == user_id)
+    row = (await session.execute(delete(table).where(*where).returning(*table.c))).first()
+    return TeamsPendingFile(**dict(row._mapping)) if row is not None else None
+
+
+async def drop_files_of_message(session: AsyncSession, *, outbox_id: int) -> int:
+    """Forget the offers of an outbox message that can never be delivered."""
+    result = await session.execute(delete(TeamsPendingFile).where(col(TeamsPendingFile.outbox_id) == outbox_id))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -33,6 +33,7 @@ from bot.messages import Context, Header, Message, Section, Target
 from bot.teams import activity as act
 from bot.teams.auth import Connectors, build_authentication, wrap_result
 from bot.teams.config import auth_required
+from bot.teams.files import FILE_CONSENT_INVOKE
 from bot.teams.proactive import (
     NoReference,
     TeamsDirectory,
@@ -70,7 +71,7 @@ class TeamsAdapter:
             self.cloud.on_turn_error = self._on_turn_error
         self.connectors = Connectors(self.auth, self.settings.teams_app_id) if self.auth is not None else None
         if self.connectors is not None:
-            self.sender: TeamsSender | None = TeamsSender(app.sessions, self.connectors)
+            self.sender: TeamsSender | None = TeamsSender(app.sessions, self.connectors, clock=app.services.clock)
             app.outbox.senders[Platform.TEAMS.value] = self.sender
             app.services.directories[Platform.TEAMS.value] = TeamsDirectory(self.connectors)
         else:
@@ -125,6 +126,8 @@ class TeamsAdapter:
                 body = await self._on_card_action(turn, raw, ref, invoke=True)
                 response = InvokeResponse(status=200, body=body)
                 await turn.send_activity(SdkActivity(type=ActivityTypes.invoke_response, value=response))
+            elif kind == ActivityTypes.invoke and raw.get("name") == FILE_CONSENT_INVOKE:
+                await self._on_file_consent(turn, raw, ref)
             elif kind == ActivityTypes.conversation_update:
                 await self._on_conversation_update(turn, raw, ref)
             elif kind == ActivityTypes.installation_update:
@@ -235,6 +238,14 @@ class TeamsAdapter:
         )
         messages = await self.app.dispatch(event)
         return await self.deliver(turn, raw, ref, event, messages, invoke=invoke, t=t)
+
+    async def _on_file_consent(self, turn: TurnContext, raw: dict[str, Any], ref: TeamsConversation) -> None:
+        """The person accepted or declined a file Starling offered (see :mod:`bot.teams.files`)."""
+        if self.sender is not None:
+            t = await self._translator(ref.workspace_id, str((raw.get("from") or {}).get("id") or ""))
+            await self.sender.files.answer(turn, raw, ref, t)
+        response = InvokeResponse(status=200)
+        await turn.send_activity(SdkActivity(type=ActivityTypes.invoke_response, value=response))
 
     async def _on_conversation_update(self, turn: TurnContext, raw: dict[str, Any], ref: TeamsConversation) -> None:
         bot_id = str((raw.get("recipient") or {}).get("id") or "")

@@ -7,8 +7,9 @@ import asyncio
 import contextvars
 import email.utils
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -27,11 +28,13 @@ from bot.messages import Message
 from bot.outbox import PermanentFailure, RetryLater
 from bot.router import PersonInfo
 from bot.teams.auth import Connectors
+from bot.teams.files import FileOffers
 from bot.teams.render import ADAPTIVE_CARD, mention_ids_in, plain_text, render_card
 from storage import teams as store
 from storage.db import transaction
 from storage.models import OutboxMessage
 from storage.teams import THREAD_MARK, TeamsConversation
+from storage.types import utcnow
 
 log = structlog.get_logger("starling.teams")
 
@@ -95,9 +98,16 @@ class NoReference(PermanentFailure):
 class TeamsSender:
     """Sends to Teams conversations found in the database (never in process memory)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], connectors: Connectors) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        connectors: Connectors,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.sessions = sessions
         self.connectors = connectors
+        self.files = FileOffers(sessions, clock)
         # Opening a 1:1 chat twice is harmless (Teams returns the same one) but wasteful: one at a time per person.
         self._opening: dict[tuple[str, str], asyncio.Lock] = {}
 
@@ -105,13 +115,23 @@ class TeamsSender:
     async def send(self, row: OutboxMessage, message: Message) -> str | None:
         try:
             if row.target_kind == "dm":
-                return await self.to_user(row.workspace_id, row.target_id, message)
+                return await self.to_user(row.workspace_id, row.target_id, message, outbox_id=row.id)
             conversation = row.target_id
             if row.thread_id and THREAD_MARK not in conversation:
                 conversation = f"{conversation}{THREAD_MARK}{row.thread_id}"
+            if message.attachments:
+                # Teams lets a bot send files only in a 1:1 chat: a post elsewhere goes without them.
+                log.warning("teams_files_only_in_personal_chat", conversation=conversation)
             return await self.to_conversation(row.workspace_id, conversation, message, mentions=True)
         except (ErrorResponseException, ClientRequestError) as err:
-            raise classify(err, row.attempts) from err
+            failure = classify(err, row.attempts)
+            if isinstance(failure, PermanentFailure) and message.attachments and row.id is not None:
+                await self.files.forget_message(row.id)
+            raise failure from err
+        except PermanentFailure:
+            if message.attachments and row.id is not None:
+                await self.files.forget_message(row.id)
+            raise
 
     # -- sending ------------------------------------------------------------------------------------
     async def names(
@@ -149,11 +169,22 @@ class TeamsSender:
         *,
         names: Mapping[str, str] | None = None,
         hint: TeamsConversation | None = None,
+        outbox_id: int | None = None,
     ) -> str | None:
-        """A private message in the person's 1:1 chat with Starling, created (and stored) when needed."""
+        """A private message in the person's 1:1 chat with Starling, created (and stored) when needed.
+
+        Its files are offered in the same activity, one FileConsentCard each (see :mod:`bot.teams.files`):
+        one post, so a retry never leaves the message without its files or offers a file twice.
+        """
         names = names if names is not None else await self.names(workspace_id, message)
         ref = await self.personal_reference(workspace_id, user_id, hint=hint)
         activity = self._addressed(message_activity(message, names, mentions=False), ref)
+        if message.attachments:
+            description = plain_text(message, names)[:200]
+            offers = await self.files.cards(
+                workspace_id, user_id, message.attachments, outbox_id=outbox_id, description=description
+            )
+            activity.attachments = [*(activity.attachments or []), *offers]
         client = await self.connectors.client(ref.service_url)
         result = await client.conversations.send_to_conversation(ref.conversation_id, activity)
         return getattr(result, "id", None)

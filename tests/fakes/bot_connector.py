@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from aiohttp import web
@@ -12,6 +13,9 @@ from .slack_api import FakeHTTPServer, Recorded
 DEFAULT_TENANT_ID = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 DEFAULT_BOT_ID = "28:11111111-2222-3333-4444-555555555555"
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+FILE_CONSENT_CARD = "application/vnd.microsoft.teams.card.file.consent"
+FILE_INFO_CARD = "application/vnd.microsoft.teams.card.file.info"
+_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 
 # Conversation ids contain ':', ';', '@' and '=' (raw or percent-encoded); a '/' never occurs unencoded.
 # An optional path prefix is allowed, as real serviceUrls look like https://smba.../amer/<tenant>/.
@@ -22,6 +26,11 @@ _ACT = r"/(?P<activity_id>[^/]+)"
 
 class FakeBotConnector(FakeHTTPServer):
     """Fake Teams connector: receives the bot's outgoing activities and answers member look-ups.
+
+    It also plays the person's OneDrive for files a bot sends in a 1:1 chat: :meth:`upload_session`
+    opens an upload session (what Teams puts in ``uploadInfo`` when the person accepts a
+    FileConsentCard), and ``PUT /upload/<session>`` takes the bytes as OneDrive does (one request with
+    ``Content-Range: bytes 0-(n-1)/n``); :meth:`uploads` lists what arrived.
 
     Use :attr:`service_url` (``<url>/``) as the activity's ``serviceUrl``. By default any (or no)
     ``Authorization`` header is accepted and recorded; pass ``require_token`` to get HTTP 401 for
@@ -49,6 +58,7 @@ class FakeBotConnector(FakeHTTPServer):
         self._activity_counter = 0
         self._conversations: dict[str, str] = {}
         self._activities: dict[tuple[str, str], dict[str, Any]] = {}
+        self._sessions: dict[str, dict[str, Any]] = {}
         self._add_route("POST", _PREFIX + r"/?$", "create_conversation", self._create_conversation)
         self._add_route("GET", _PREFIX + r"/?$", "get_conversations", self._get_conversations)
         self._add_route("POST", _PREFIX + _CONV + r"/activities/?$", "send_to_conversation", self._send)
@@ -63,6 +73,7 @@ class FakeBotConnector(FakeHTTPServer):
         self._add_route(
             "GET", _PREFIX + _CONV + r"/members/(?P<member_id>[^/]+)$", "get_conversation_member", self._get_member
         )
+        self._add_route("PUT", r"^/upload/(?P<session>[^/]+)$", "upload", self._upload)
 
     @property
     def service_url(self) -> str:
@@ -103,6 +114,21 @@ class FakeBotConnector(FakeHTTPServer):
         members[:] = [m for m in members if m["id"] != id]
         members.append(account)
         return account
+
+    def upload_session(self, name: str) -> dict[str, Any]:
+        """Open an upload session for ``name``: the ``uploadInfo`` of a ``fileConsent/invoke`` accept."""
+        number = len(self._sessions) + 1
+        session = f"session-{number}"
+        info = {
+            "name": name,
+            "uploadUrl": f"{self.url}/upload/{session}",
+            "contentUrl": f"{self.url}/personal/files/{name}",
+            "uniqueId": f"1150D938-8870-4044-9F2C-{number:012d}",
+            "fileType": name.rpartition(".")[2] if "." in name else "",
+            "etag": str(number),
+        }
+        self._sessions[session] = info
+        return copy.deepcopy(info)
 
     def reset(self) -> None:
         """Forget requests, faults and stored activities; seeded members stay."""
@@ -164,6 +190,19 @@ class FakeBotConnector(FakeHTTPServer):
             if rec.accepted and self._in_conversation(rec.path_params["conversation_id"], conversation_id)
         ]
 
+    def attachments(self, content_type: str, conversation_id: str | None = None) -> list[dict[str, Any]]:
+        """Attachments of one content type (e.g. file consent or file info cards) on posted activities."""
+        return [
+            attachment
+            for activity in self.activities(conversation_id)
+            for attachment in activity.get("attachments") or []
+            if attachment.get("contentType") == content_type
+        ]
+
+    def uploads(self) -> list[Recorded]:
+        """Accepted file uploads (``PUT /upload/<session>``), in order; ``rec.body`` holds the bytes."""
+        return [rec for rec in self.calls("upload") if rec.accepted]
+
     def created_conversations(self) -> list[dict[str, Any]]:
         """ConversationParameters bodies of accepted ``POST /v3/conversations`` calls."""
         return [rec.json for rec in self.calls("create_conversation") if rec.accepted and isinstance(rec.json, dict)]
@@ -224,6 +263,22 @@ class FakeBotConnector(FakeHTTPServer):
             return denied
         self._activities.pop((rec.path_params["conversation_id"], rec.path_params["activity_id"]), None)
         return self._respond(rec, None)
+
+    async def _upload(self, rec: Recorded, request: web.Request) -> web.StreamResponse:
+        """OneDrive's upload session: the whole file in one PUT; a finished session takes nothing more."""
+        info = self._sessions.get(rec.path_params["session"])
+        if info is None or info.get("done"):
+            return self._respond(rec, {"error": {"code": "itemNotFound", "message": "Upload session not found"}}, 404)
+        size = len(rec.body)
+        match = _RANGE.match(rec.header("Content-Range") or "")
+        if rec.header("Content-Length") != str(size) or not match:
+            return self._bad_request(rec, "Content-Length and Content-Range are required")
+        first, last, total = (int(g) for g in match.groups())
+        if (first, last, total) != (0, size - 1, size):
+            return self._bad_request(rec, f"Content-Range {match.group(0)} does not cover the {size} bytes sent")
+        info["done"] = True
+        item = {"id": info["uniqueId"], "name": info["name"], "size": size, "webUrl": info["contentUrl"]}
+        return self._respond(rec, item, status=201)
 
     async def _create_conversation(self, rec: Recorded, request: web.Request) -> web.StreamResponse:
         if denied := self._denied(rec):

@@ -243,6 +243,19 @@ async def make_data_everywhere(bot: BotHarness, who: str = "anna") -> None:
             bot_id="28:bot",
             user_id=who,
         )
+        # files offered in Teams, waiting for consent: the person's own, and another person's that names them
+        for owner, text in ((who, f"{who}: alles über {who}"), ("ben", "Kudos von Anna Schmidt"), ("clara", "x")):
+            await teams.offer_file(
+                s,
+                workspace_id=bot.workspace_id,
+                user_id=owner,
+                outbox_id=None,
+                position=0,
+                filename=f"starling-data-{owner}.json",
+                mime="application/json",
+                content=text.encode(),
+                now=bot.clock.now,
+            )
 
 
 def person_clause(table: Any, uid: str) -> Any:
@@ -275,6 +288,9 @@ async def test_export_contains_every_row_about_the_caller(anybot: BotHarness) ->
         got = {tuple(str(r[k]) for k in pk) for r in exported.get(table.name, [])}
         for row in rows:
             assert tuple(str(row[k]) for k in pk) in got, (table.name, dict(row))
+    # A file waiting in Teams is listed without its bytes (it is an earlier export itself).
+    (offer,) = exported["teams_pending_file"]
+    assert offer["filename"] == "starling-data-anna.json" and offer["size"] > 0 and "content" not in offer
     # Other people's rows are not in it.
     assert all(
         "anna" in json.dumps(r) or "Anna" in json.dumps(r, ensure_ascii=False) for rs in exported.values() for r in rs
@@ -322,6 +338,9 @@ async def test_forget_me_leaves_nothing_identifying(anybot: BotHarness) -> None:
         if pattern.search(text) or AAD_ID in text or PERSONAL_CHAT in text
     ]
     assert leftovers == []
+    async with bot.app.sessions() as s:  # files waiting in Teams: hers and those naming her are gone
+        files = (await s.execute(select(teams.TeamsPendingFile.user_id))).scalars().all()
+    assert files == ["clara"]
     assert await kudos_count(bot) == total_before
     assert await received(bot, "ben") == ben_before
     assert await received(bot, "clara") == clara_before

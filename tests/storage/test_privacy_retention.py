@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
 from bot.scheduler import run_tick
-from storage import core
+from storage import core, teams
 from storage import privacy as store
 from storage.db import transaction
 from storage.models import BudgetDay, Kudos, OutboxMessage, ProcessedEvent, ScheduledClaim
@@ -154,3 +154,27 @@ def test_every_table_with_personal_or_workspace_data_has_a_retention_policy() ->
                 or table.name == "processed_event"
                 or any(fk.column.table.c.get("workspace_id") is not None for fk in table.foreign_keys)
             ), f"{table.name}: retention needs a workspace scope"
+
+
+async def test_file_offers_are_deleted_once_expired_whatever_the_period(bot: BotHarness, clock: Clock) -> None:
+    now = clock.now
+    async with transaction(bot.app.sessions) as s:
+        for name, offered in (("expired", now - timedelta(hours=24, seconds=1)), ("fresh", now - timedelta(hours=23))):
+            await teams.offer_file(
+                s,
+                workspace_id=bot.workspace_id,
+                user_id="anna",
+                outbox_id=None,
+                position=0,
+                filename=f"{name}.json",
+                mime="application/json",
+                content=b"{}",
+                now=offered,
+            )
+    with capture_logs() as logs:
+        await run_tick(bot.app.router, bot.app.services, now)
+    (done,) = [e for e in logs if e["event"] == "retention_done" and e["workspace"] == bot.workspace_id]
+    assert done.get("teams_pending_file") == 1
+    async with bot.app.sessions() as s:
+        left = (await s.execute(select(teams.TeamsPendingFile.filename))).scalars().all()
+    assert left == ["fresh.json"]

@@ -112,6 +112,19 @@ class TeamsClient:
         activity["from"] = {"id": MAX, "name": "Max Mustermann", "aadObjectId": MAX_AAD}
         return activity
 
+    def file_consent(
+        self, action: str, context: dict[str, Any], upload_info: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The person's answer to a FileConsentCard: ``accept`` (with Teams' upload info) or ``decline``."""
+        activity = self._base("invoke_file_consent.json")
+        activity["id"] = f"f:{next_id()}"
+        activity["from"] = {"id": MAX, "name": "Max Mustermann", "aadObjectId": MAX_AAD}
+        value: dict[str, Any] = {"type": "fileUpload", "action": action, "context": context}
+        if upload_info is not None:
+            value["uploadInfo"] = upload_info
+        activity["value"] = value
+        return activity
+
     # -- database views -------------------------------------------------------------------------------
     async def kudos(self) -> list[Kudos]:
         async with self.app.sessions() as session:

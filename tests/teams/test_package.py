@@ -45,6 +45,7 @@ def test_cli_writes_a_valid_package(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     commands = [c["title"] for c in manifest["bots"][0]["commandLists"][0]["commands"]]
     assert commands == ["kudos", "leaderboard", "stats", "prompt", "suggest", "help"]
     assert set(manifest["bots"][0]["scopes"]) == {"personal", "team", "groupChat"}
+    assert manifest["bots"][0]["supportsFiles"] is True  # a data export arrives as a file in the 1:1 chat
     assert validate_manifest(manifest) == []
     assert png_pixels(color)[:2] == (192, 192)
     width, height, pixels = png_pixels(outline)
