@@ -21,9 +21,13 @@ GIVERS = 400
 
 
 def starling_libraries() -> list[str]:
-    """The third-party packages Starling's server imports (found in a throwaway process)."""
+    """The third-party packages a Slack-only ``starling serve`` imports (found in a throwaway process)."""
     out = subprocess.run(
-        [sys.executable, "-m", "bench.floors", "libraries"], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "bench.floors", "libraries", "--platforms", "slack"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return [*out.stdout.split(), "aiosqlite"]  # the driver is loaded on the first connection
 

@@ -50,12 +50,18 @@ STARLING_MODULES = [
 OWN = {"bot", "handlers", "storage", "tests", "bench", "__main__"}
 
 
-def libraries() -> None:
-    """Print the third-party packages Starling's server modules import (one per line)."""
+def libraries(platforms: list[str]) -> None:
+    """Print the third-party packages Starling's server modules import (one per line).
+
+    Only the adapters of ``platforms`` count: ``starling serve`` imports a platform's SDK only when that
+    platform is configured (a Slack-only deployment never loads botbuilder)."""
     import contextlib
     import importlib
 
     for name in STARLING_MODULES:
+        platform = name.split(".")[1] if name.startswith("bot.") else ""
+        if platform in ("slack", "teams") and platform not in platforms:
+            continue
         with contextlib.suppress(ImportError):  # modules of features that are not there
             importlib.import_module(name)
     with contextlib.suppress(ImportError):
@@ -178,11 +184,12 @@ def main() -> None:
     parser.add_argument("kind", choices=["imports", "libraries", "bolt", "teams", "starling-teams"])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--modules", default="", help="comma-separated modules for `imports`")
+    parser.add_argument("--platforms", default="slack,teams", help="configured platforms for `libraries`")
     args = parser.parse_args()
     if args.kind == "imports":
         imports([m for m in args.modules.split(",") if m])
     elif args.kind == "libraries":
-        libraries()
+        libraries(args.platforms.split(","))
     elif args.kind == "bolt":
         bolt(args.port)
     elif args.kind == "starling-teams":

@@ -86,8 +86,9 @@ class WebServer:
 
         # Microsoft Teams: `bot.teams.web.add_routes(app, starling)` mounts POST /api/messages here.
         # It may register `app.on_startup` / `app.on_cleanup` hooks for whatever it starts and stops.
-        teams_routes = _optional("bot.teams.web", "add_routes")
-        if settings.teams_enabled and teams_routes is not None:
+        # Only imported when configured: botbuilder is large (a Slack-only process never loads it).
+        teams_routes = _optional("bot.teams.web", "add_routes") if settings.teams_enabled else None
+        if teams_routes is not None:
             teams_routes(self.app, self.starling)
 
         if not settings.slack_enabled and not settings.teams_enabled:

@@ -68,6 +68,7 @@ class SlackAdapter:
         )
         self._register(self.bolt)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(settings.slack_event_concurrency)
         self._requests = 0  # HTTP requests being answered
         self._answered = asyncio.Event()
         self._socket: AsyncSocketModeHandler | None = None
@@ -108,6 +109,10 @@ class SlackAdapter:
         task.add_done_callback(self._tasks.discard)
 
     async def process(self, inbound: Inbound) -> None:
+        async with self._slots:
+            await self._process(inbound)
+
+    async def _process(self, inbound: Inbound) -> None:
         event = inbound.event
         bound = log.bind(kind=type(event).__name__, workspace=event.actor.workspace_id, event_id=event.event_id)
         try:
