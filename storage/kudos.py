@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, label, literal, union_all, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, label, literal, union_all, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
@@ -15,6 +16,7 @@ from sqlmodel import col, select
 
 from storage.core import _insert
 from storage.models import BudgetDay, Kudos, Member
+from storage.types import UTCDateTime
 
 
 async def spend_budget(
@@ -270,19 +272,6 @@ async def board_and_rank(
     (e.g. the caller opted out). ``caller_shown`` says whether the caller may appear on the board
     (their own flags, which the caller usually knows); None looks them up.
     """
-    who = _who(direction)
-    uid = label("uid", who)
-    total = func.sum(Kudos.points).label("total")
-    shown = _visible(who, workspace_id, require_opt_in=require_opt_in)
-    base = select(uid, total).where(Kudos.workspace_id == workspace_id)
-    if since is not None:
-        base = base.where(Kudos.created_at >= since)
-    if value_tag:
-        base = base.where(Kudos.value_tag == value_tag)
-    if department:
-        base = base.where(_in_department(who, workspace_id, department))
-    base = base.where(shown | (who == user_id) if user_id is not None else shown).group_by(who)
-    totals = base.cte("totals").prefix_with("MATERIALIZED")
     if user_id is not None and caller_shown is None:
         flags = (
             await session.execute(
@@ -293,11 +282,24 @@ async def board_and_rank(
         ).first()
         opted_out, opted_in = (bool(flags[0]), bool(flags[1])) if flags else (False, False)
         caller_shown = not opted_out and (opted_in or not require_opt_in)
-    top = sa_select(totals.c.uid, totals.c.total, literal(0).label("higher"), literal("b").label("kind"))
-    if user_id is not None and not caller_shown:
-        top = top.where(totals.c.uid != user_id)
-    top = top.order_by(totals.c.total.desc(), totals.c.uid).limit(limit)
-    rows = list((await session.execute(_with_caller(top, totals, user_id))).all())
+    stmt = _board_statement(
+        direction,
+        since is not None,
+        bool(value_tag),
+        bool(department),
+        require_opt_in,
+        user_id is not None,
+        bool(caller_shown),
+    )
+    params = {
+        "ws": workspace_id,
+        "since": since,
+        "tag": value_tag,
+        "dept": department.lower() if department else None,
+        "me": user_id,
+        "limit": limit,
+    }
+    rows = list((await session.execute(stmt, params)).all())
     board: list[Ranked] = []
     mine: Ranked | None = None
     rank, last = 0, None
@@ -312,20 +314,55 @@ async def board_and_rank(
     return board, mine
 
 
-def _with_caller(top: Any, totals: Any, user_id: str | None) -> Any:
-    """The board's rows, plus one row for the caller: their total and how many distinct totals are higher."""
-    board = top.subquery("board")
+@functools.cache
+def _board_statement(
+    direction: str,
+    since: bool,
+    value_tag: bool,
+    department: bool,
+    require_opt_in: bool,
+    with_caller: bool,
+    caller_shown: bool,
+) -> Any:
+    """The board query for one combination of filters, built once; values come as bound parameters
+    (``ws``, ``since``, ``tag``, ``dept``, ``me``, ``limit``). Building the expression costs more than
+    running it on a small period, so each shape is kept."""
+    ws: Any = bindparam("ws")
+    me: Any = bindparam("me")
+    who = _who(direction)
+    uid = label("uid", who)
+    total = func.sum(Kudos.points).label("total")
+    people = sa_select(col(Member.user_id)).where(col(Member.workspace_id) == ws)
+    if require_opt_in:
+        opted_in = people.where(col(Member.leaderboard_opt_in).is_(True), col(Member.leaderboard_opt_out).is_(False))
+        shown: ColumnElement[bool] = who.in_(opted_in)
+    else:
+        shown = who.not_in(people.where(col(Member.leaderboard_opt_out).is_(True)))
+    base = sa_select(uid, total).where(col(Kudos.workspace_id) == ws)
+    if since:
+        base = base.where(col(Kudos.created_at) >= bindparam("since", type_=UTCDateTime()))
+    if value_tag:
+        base = base.where(col(Kudos.value_tag) == bindparam("tag"))
+    if department:
+        base = base.where(who.in_(people.where(func.lower(Member.department) == bindparam("dept"))))
+    base = base.where(shown | (who == me) if with_caller else shown).group_by(who)
+    totals = base.cte("totals").prefix_with("MATERIALIZED")
+    top = sa_select(totals.c.uid, totals.c.total, literal(0).label("higher"), literal("b").label("kind"))
+    if with_caller and not caller_shown:
+        top = top.where(totals.c.uid != me)
+    board = top.order_by(totals.c.total.desc(), totals.c.uid).limit(bindparam("limit")).subquery("board")
     out = sa_select(board.c.uid, board.c.total, board.c.higher, board.c.kind)
-    if user_id is None:
+    if not with_caller:
         return out.order_by(board.c.total.desc(), board.c.uid)
+    # One more row for the caller: their total and how many distinct totals are higher.
     others = totals.alias("others")
     higher = (
         sa_select(func.count(func.distinct(others.c.total)))
-        .where(others.c.total > totals.c.total, others.c.uid != user_id)
+        .where(others.c.total > totals.c.total, others.c.uid != me)
         .scalar_subquery()
     )
     mine = sa_select(totals.c.uid, totals.c.total, higher.label("higher"), literal("m").label("kind")).where(
-        totals.c.uid == user_id
+        totals.c.uid == me
     )
     both = union_all(out, mine).subquery("rows")
     return sa_select(both).order_by(both.c.kind, both.c.total.desc(), both.c.uid)
