@@ -11,7 +11,6 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -53,7 +52,12 @@ def create_engine_for(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An async engine for the request path."""
     async_url = to_async_url(url)
     if async_url.startswith("sqlite"):
-        engine = create_async_engine(async_url, poolclass=NullPool if ":memory:" not in async_url else None)
+        # A small pool of open connections: opening one costs a thread, a file open and four PRAGMAs,
+        # more than most of Starling's transactions. Writers still queue on SQLite's one write lock.
+        if ":memory:" in async_url:
+            engine = create_async_engine(async_url)
+        else:
+            engine = create_async_engine(async_url, pool_size=pool_size, max_overflow=pool_size)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
