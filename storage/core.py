@@ -57,14 +57,25 @@ async def execute_dml(session: AsyncSession, statement: Executable) -> int:
     return int(result.rowcount)
 
 
+_INSERT_IGNORE: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
 async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any], keys: Sequence[str]) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING; True if a row was written."""
-    # RETURNING, not rowcount: psycopg reports rowcount -1 for INSERT … ON CONFLICT DO NOTHING.
-    columns = [model.__table__.c[k] for k in keys]
-    stmt = (
-        _insert(session, model).values(**values).on_conflict_do_nothing(index_elements=list(keys)).returning(*columns)
-    )
-    result = await session.execute(stmt)
+    """INSERT … ON CONFLICT DO NOTHING; True if a row was written.
+
+    The statement is built once per table and conflict target and run with ``values`` as its parameters
+    (the columns inserted are the keys of ``values``): scheduled jobs claim and queue thousands of rows.
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    table = model.__table__
+    cache_key = (dialect, table.name, tuple(keys))
+    stmt = _INSERT_IGNORE.get(cache_key)
+    if stmt is None:
+        # RETURNING, not rowcount: psycopg reports rowcount -1 for INSERT … ON CONFLICT DO NOTHING.
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert(table).on_conflict_do_nothing(index_elements=list(keys)).returning(*(table.c[k] for k in keys))
+        _INSERT_IGNORE[cache_key] = stmt
+    result = await session.execute(stmt, values)
     return result.first() is not None
 
 
@@ -177,6 +188,37 @@ async def enqueue(session: AsyncSession, message: OutboxMessage) -> bool:
     session.add(message)
     await session.flush()
     return True
+
+
+async def queue_message(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    platform: str,
+    target_kind: str,
+    target_id: str,
+    payload: dict[str, Any],
+    cause: str,
+    now: datetime,
+    dedupe_key: str | None = None,
+    thread_id: str | None = None,
+) -> bool:
+    """:func:`enqueue` from plain values (no model object): one prepared INSERT; False for a repeated dedupe key."""
+    values = {
+        "workspace_id": workspace_id,
+        "platform": platform,
+        "target_kind": target_kind,
+        "target_id": target_id,
+        "thread_id": thread_id,
+        "payload": payload,
+        "cause": cause,
+        "dedupe_key": dedupe_key,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    return await insert_ignore(session, OutboxMessage, values, ["dedupe_key"])
 
 
 async def claim_due_outbox(
