@@ -224,36 +224,29 @@ async def queue_message(
 async def claim_due_outbox(
     session: AsyncSession, *, now: datetime, limit: int, lease: timedelta, platforms: Sequence[str]
 ) -> list[OutboxMessage]:
-    """Lease due messages for this worker; another worker skips them until the lease runs out."""
-    stmt = (
-        select(OutboxMessage.id)
-        .where(
-            col(OutboxMessage.platform).in_(platforms),
-            or_(
-                (col(OutboxMessage.status) == "pending") & (col(OutboxMessage.next_attempt_at) <= now),
-                (col(OutboxMessage.status) == "sending") & (col(OutboxMessage.lease_until) <= now),
-            ),
-        )
-        .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
-        .limit(limit)
+    """Lease due messages for this worker; another worker skips them until the lease runs out.
+
+    One statement, ``UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING``. On PostgreSQL the inner
+    SELECT locks its rows and skips those another worker is claiming (``FOR UPDATE SKIP LOCKED``), so
+    concurrent workers get disjoint batches without waiting for each other; SQLite runs one writer at a
+    time. The outer WHERE repeats the due condition, so a row claimed meanwhile is never claimed twice.
+    """
+    c = OutboxMessage.__table__.c  # type: ignore[attr-defined]
+    due = or_(
+        (c.status == "pending") & (c.next_attempt_at <= now),
+        (c.status == "sending") & (c.lease_until <= now),
     )
-    ids = list((await session.execute(stmt)).scalars().all())
-    claimed: list[OutboxMessage] = []
-    for oid in ids:
-        touched = await execute_dml(
-            session,
-            update(OutboxMessage)
-            .where(
-                col(OutboxMessage.id) == oid,
-                or_(
-                    col(OutboxMessage.status) == "pending",
-                    (col(OutboxMessage.status) == "sending") & (col(OutboxMessage.lease_until) <= now),
-                ),
-            )
-            .values(status="sending", lease_until=now + lease, attempts=col(OutboxMessage.attempts) + 1),
-        )
-        if touched:
-            row = await session.get(OutboxMessage, oid, populate_existing=True)
-            if row is not None:
-                claimed.append(row)
-    return claimed
+    head = select(c.id).where(c.platform.in_(list(platforms)), due).order_by(c.next_attempt_at, c.id).limit(limit)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        head = head.with_for_update(skip_locked=True)
+    stmt = (
+        update(OutboxMessage.__table__)  # type: ignore[attr-defined]
+        .where(c.id.in_(head.scalar_subquery()), due)
+        .values(status="sending", lease_until=now + lease, attempts=c.attempts + 1)
+        .returning(*c)
+    )
+    rows = (await session.execute(stmt)).all()
+    return sorted(
+        (OutboxMessage.model_validate(dict(r._mapping)) for r in rows),
+        key=lambda m: (m.next_attempt_at, m.id or 0),
+    )
