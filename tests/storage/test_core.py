@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import core
@@ -146,17 +146,22 @@ async def test_workers_claiming_batches_at_once_on_postgresql_never_get_the_same
                     now=NOW,
                 )
 
+        async def pending() -> int:
+            async with factory() as s:
+                stmt = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "pending")  # type: ignore[arg-type]
+                return int((await s.execute(stmt)).scalar_one())
+
         async def worker() -> list[int]:
+            # a batch may come back short or empty while another worker commits its own: go on until none is left
             mine: list[int] = []
-            while True:
+            while await pending():
                 async with transaction(factory) as s:
                     rows = await core.claim_due_outbox(
                         s, now=NOW, limit=7, lease=timedelta(seconds=60), platforms=["slack"]
                     )
-                    if not rows:
-                        return mine
                     mine += [r.payload["n"] for r in rows]
                     assert all(r.status == "sending" and r.attempts == 1 for r in rows)
+            return mine
 
         batches = await asyncio.gather(*(worker() for _ in range(4)))
         claimed = [n for batch in batches for n in batch]
