@@ -1,6 +1,8 @@
 """Digest fan-out to many Slack channels through the scheduler contract and the outbox worker, against the
 fake Slack Web API enforcing 1 message per second per channel with injected 429s; the floor is a bare
-slack_sdk client that paces each channel itself and honours Retry-After. Nothing lost, nothing doubled."""
+slack_sdk client that paces each channel itself and honours Retry-After, once as slack_sdk comes (a new
+HTTP session per call) and once with one connection pool, as Starling's sender keeps. Nothing lost,
+nothing doubled. Every wait has a deadline: a run that does not finish in time is reported as an error."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import time
 from collections import Counter
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -75,8 +78,9 @@ def check(fake: FakeSlackAPI, channels: int) -> None:
 # --- floor ---------------------------------------------------------------------------------------------
 
 
-async def bare_fanout(fake: FakeSlackAPI, channels: int) -> float:
-    client = AsyncWebClient(token=TOKEN, base_url=fake.api_url)
+async def bare_fanout(fake: FakeSlackAPI, channels: int, *, pool: bool, timeout: float) -> float:
+    session = aiohttp.ClientSession() if pool else None
+    client = AsyncWebClient(token=TOKEN, base_url=fake.api_url, session=session)
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def post(i: int, kind: str) -> None:
@@ -99,7 +103,14 @@ async def bare_fanout(fake: FakeSlackAPI, channels: int) -> float:
             await post(i, kind)
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(one_channel(i) for i in range(channels)))
+    try:
+        async with asyncio.timeout(timeout):
+            await asyncio.gather(*(one_channel(i) for i in range(channels)))
+    except TimeoutError:
+        raise RuntimeError(f"the bare client did not deliver every post within {timeout:.0f} s") from None
+    finally:
+        if session is not None:
+            await session.close()
     return time.perf_counter() - t0
 
 
@@ -118,7 +129,7 @@ def slack_sender(app: Starling, fake: FakeSlackAPI) -> Sender:
     return sender
 
 
-async def starling_fanout(kind: str, cfg: Config, fake: FakeSlackAPI, channels: int) -> float:
+async def starling_fanout(kind: str, cfg: Config, fake: FakeSlackAPI, channels: int, *, timeout: float) -> float:
     with database(kind, cfg) as url:
         settings = Settings(  # type: ignore[call-arg]
             database_url=url,
@@ -137,18 +148,23 @@ async def starling_fanout(kind: str, cfg: Config, fake: FakeSlackAPI, channels: 
             stop = asyncio.Event()
             t0 = time.perf_counter()
             worker = asyncio.create_task(app.outbox.run(stop, poll_seconds=0.2))
+            deadline = time.perf_counter() + timeout
             try:
                 now = app.services.clock()
-                async with transaction(app.sessions) as session:
-                    job = JobContext(services=app.services, session=session, now=now, worker="bench")
-                    for i in range(channels):
-                        for k in KINDS:
-                            if await job.claim(workspace_id=ws.id, channel_id=channel(i), kind=k, period="2026-W47"):
-                                await job.post(
-                                    ws, channel(i), digest_message(i, k), kind=k, dedupe_key=f"{k}:{i}:2026-W47"
-                                )
+                try:
+                    async with asyncio.timeout(timeout), transaction(app.sessions) as session:
+                        job = JobContext(services=app.services, session=session, now=now, worker="bench")
+                        for i in range(channels):
+                            for k in KINDS:
+                                if await job.claim(
+                                    workspace_id=ws.id, channel_id=channel(i), kind=k, period="2026-W47"
+                                ):
+                                    await job.post(
+                                        ws, channel(i), digest_message(i, k), kind=k, dedupe_key=f"{k}:{i}:2026-W47"
+                                    )
+                except TimeoutError:
+                    raise RuntimeError(f"claiming and queueing took more than {timeout:.0f} s") from None
                 app.outbox.wake()
-                deadline = time.perf_counter() + cfg.size(120, 30)
                 while delivered_count(fake) < channels * len(KINDS) and time.perf_counter() < deadline:
                     await asyncio.sleep(0.1)
                 seconds = time.perf_counter() - t0
@@ -160,40 +176,53 @@ async def starling_fanout(kind: str, cfg: Config, fake: FakeSlackAPI, channels: 
             finally:
                 stop.set()
                 app.outbox.wake()
-                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                    await asyncio.wait_for(worker, timeout=10)
+                done, _ = await asyncio.wait({worker}, timeout=15)
+                if not done:
+                    worker.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                        await asyncio.wait_for(worker, timeout=5)
+                    stuck = RuntimeError("the outbox worker did not stop within 15 s")
+                else:
+                    stuck = None
         finally:
-            await app.close()
+            async with asyncio.timeout(30):
+                await app.close()
+    if stuck is not None:
+        raise stuck
     return seconds
 
 
 async def run(cfg: Config) -> list[Row]:
     require("bot.slack")
     channels = cfg.size(1000, 20)
+    timeout = cfg.size(120, 30)  # each run (floor or Starling) must finish within this
     rows: list[Row] = []
     for kind in cfg.databases:
-        times: dict[str, list[float]] = {"starling": [], "floor": []}
+        times: dict[str, list[float]] = {"starling": [], "floor": [], "floor_pool": []}
         info: dict[str, Any] = {}
         for _rep in range(max(1, cfg.reps - 2)):
-            async with FakeSlackAPI(tokens=(TOKEN,)) as fake:
-                info["injected_429"] = inject(fake, channels)
-                times["floor"].append(await bare_fanout(fake, channels))
-                check(fake, channels)
+            for key, pool in (("floor", False), ("floor_pool", True)):
+                async with FakeSlackAPI(tokens=(TOKEN,)) as fake:
+                    info["injected_429"] = inject(fake, channels)
+                    times[key].append(await bare_fanout(fake, channels, pool=pool, timeout=timeout))
+                    check(fake, channels)
             async with FakeSlackAPI(tokens=(TOKEN,)) as fake:
                 inject(fake, channels)
-                times["starling"].append(await starling_fanout(kind, cfg, fake, channels))
+                times["starling"].append(await starling_fanout(kind, cfg, fake, channels, timeout=timeout))
                 check(fake, channels)
                 info["rejected"] = sum(1 for r in fake.calls("chat.postMessage") if r.rejected)
-        rows.append(
-            Row(
-                NAME,
-                f"fan-out {channels} channels x {len(KINDS)} posts, {label(kind)}, wall time",
-                median(times["starling"]),
-                median(times["floor"]),
-                "s",
-                target=1.1,
-                note="0 lost, 0 doubled",
-                samples=times | info,
+        figure = f"fan-out {channels} channels x {len(KINDS)} posts, {label(kind)}, wall time"
+        for key, floor in (("floor", "bare client"), ("floor_pool", "bare client, one connection pool")):
+            rows.append(
+                Row(
+                    NAME,
+                    f"{figure} vs {floor}",
+                    median(times["starling"]),
+                    median(times[key]),
+                    "s",
+                    target=1.1,
+                    note="0 lost, 0 doubled",
+                    samples=times | info,
+                )
             )
-        )
     return rows

@@ -45,6 +45,7 @@ class Starling:
         return await self.router.dispatch(event, self.services)
 
     async def close(self) -> None:
+        await self.outbox.close_senders()
         close_llm = getattr(self.services.llm, "close", None)
         if close_llm is not None:
             await close_llm()

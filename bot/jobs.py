@@ -53,7 +53,7 @@ from bot.i18n import Translator, translator_for
 from bot.messages import Message, Target
 from storage import core
 from storage import scheduling as sq
-from storage.models import OutboxMessage, ScheduledClaim, Workspace
+from storage.models import ScheduledClaim, Workspace
 from storage.scheduling import Schedule
 
 log = structlog.get_logger("starling.jobs")
@@ -336,20 +336,17 @@ class JobContext:
             kind="dm" if dm else "channel", channel_id=None if dm else channel_id, user_id=channel_id if dm else None
         )
         message = message.model_copy(update={"target": target})
-        await core.enqueue(
+        await core.queue_message(
             self.session,
-            OutboxMessage(
-                workspace_id=workspace.id,
-                platform=workspace.platform,
-                target_kind=target.kind,
-                target_id=channel_id,
-                thread_id=thread_id,
-                payload=message.model_dump(mode="json"),
-                cause=kind,
-                dedupe_key=dedupe_key,
-                next_attempt_at=self.now,
-                created_at=self.now,
-            ),
+            workspace_id=workspace.id,
+            platform=workspace.platform,
+            target_kind=target.kind,
+            target_id=channel_id,
+            thread_id=thread_id,
+            payload=message.model_dump(mode="json"),
+            cause=kind,
+            dedupe_key=dedupe_key,
+            now=self.now,
         )
         self.queued += 1
 

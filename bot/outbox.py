@@ -5,7 +5,9 @@ delivers them per *lane* (one conversation on one platform, :class:`storage.outb
 
 - A lane is leased in the database, so with several workers only one sends to a conversation at a
   time: in order, and at the platform's pace (``Settings.outbox_pace_seconds``, Slack ~1 message/s
-  per channel). Different lanes are delivered in parallel (up to ``outbox_concurrency``).
+  per channel). Different lanes are delivered in parallel: a worker holds up to ``outbox_concurrency``
+  lanes, and at most ``outbox_in_flight`` platform calls are under way at once over all of them (a lane
+  waiting for its pace or a ``Retry-After`` holds no call).
 - A sender raises :class:`RetryLater` for HTTP 429 (with ``Retry-After``) or a transient failure with
   a known wait: the message is tried again after exactly that wait, and a rate limit pauses the whole
   conversation that long (in the database, so every worker honours it). Other errors retry the message
@@ -185,6 +187,9 @@ class GroupCommit:
         return results
 
 
+FILL_CHUNK = 500  # lanes leased per statement (keeps every statement far below SQLite's parameter limit)
+
+
 class OutboxWorker:
     def __init__(
         self,
@@ -197,6 +202,7 @@ class OutboxWorker:
         clock: Callable[[], datetime] | None = None,
         pace: dict[str, float] | None = None,
         concurrency: int | None = None,
+        in_flight: int | None = None,
         name: str | None = None,
     ) -> None:
         settings = services.settings
@@ -208,6 +214,8 @@ class OutboxWorker:
         self.clock = clock or services.clock
         self.pace = dict(settings.outbox_pace_seconds if pace is None else pace)
         self.concurrency = concurrency or settings.outbox_concurrency
+        self.in_flight = in_flight or settings.outbox_in_flight
+        self._calls = asyncio.Semaphore(self.in_flight)  # platform calls under way, over all lanes
         self.backoff = settings.outbox_backoff_seconds
         self.backoff_max = settings.outbox_backoff_max_seconds
         self.name = name or f"outbox:{id(self):x}"
@@ -232,22 +240,27 @@ class OutboxWorker:
 
     async def _fill(self) -> int:
         """Lease due lanes up to the concurrency limit and start delivering them."""
-        free = self.concurrency - len(self._lanes)
-        if free <= 0 or not self.senders or self._stopping.is_set():
-            return 0
         started = 0
+        while True:
+            free = min(self.concurrency - len(self._lanes), FILL_CHUNK)
+            if free <= 0 or not self.senders or self._stopping.is_set():
+                return started
 
-        async def acquire(session: AsyncSession) -> dict[Lane, list[Claimed]]:
-            now = self.clock()
-            lanes = await oq.due_lanes(session, now=now, platforms=list(self.senders), limit=free)
-            lanes = [lane for lane in lanes if lane not in self._lanes]
-            taken = await oq.acquire_lanes(session, lanes=lanes, holder=self.name, now=now, lease=self.lease)
-            return await oq.claim_rows_of_lanes(session, lanes=taken, now=now, lease=self.lease, limit=self.batch)
+            async def acquire(session: AsyncSession, free: int = free) -> tuple[int, dict[Lane, list[Claimed]]]:
+                now = self.clock()
+                lanes = await oq.due_lanes(session, now=now, platforms=list(self.senders), limit=free)
+                found = len(lanes)
+                lanes = [lane for lane in lanes if lane not in self._lanes]
+                taken = await oq.acquire_lanes(session, lanes=lanes, holder=self.name, now=now, lease=self.lease)
+                rows = await oq.claim_rows_of_lanes(session, lanes=taken, now=now, lease=self.lease, limit=self.batch)
+                return found, rows
 
-        for lane, first in (await self._db(acquire)).items():
-            self._lanes[lane] = asyncio.create_task(self._serve(lane, first), name=f"outbox-lane {lane}")
-            started += 1
-        return started
+            found, acquired = await self._db(acquire)
+            for lane, first in acquired.items():
+                self._lanes[lane] = asyncio.create_task(self._serve(lane, first), name=f"outbox-lane {lane}")
+                started += 1
+            if found < free or not acquired:  # nothing more is due now (or all of it is held elsewhere)
+                return started
 
     async def drain(self, *, max_rounds: int = 100_000) -> int:
         """Send everything that is due now, waiting for pacing and short ``Retry-After`` pauses.
@@ -310,6 +323,14 @@ class OutboxWorker:
             if pending:
                 await asyncio.wait(pending)
 
+    async def close_senders(self) -> None:
+        """Close what the senders keep open (connection pools); a sender opens them again when needed."""
+        for sender in self.senders.values():
+            close = getattr(sender, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
+
     async def refresh_gauges(self, *, every: float = 0.0) -> None:
         """Set ``starling_outbox_pending`` / ``starling_outbox_dead_letters`` from the database."""
         if time.monotonic() - self._gauges_at < every:
@@ -364,11 +385,11 @@ class OutboxWorker:
                             log.warning("outbox_lane_lost", lane=str(lane))
                             return
                         leased_at = loop.time()
-                    paused_until = await self._deliver(lane, item)
+                    paused_until, last_done = await self._deliver(lane, item)
                     unsent.remove(item.row.id)  # type: ignore[arg-type]
-                    last_done = loop.time()
                     if paused_until is not None:
                         await self._release(lane, unsent, paused_until=paused_until)
+                        self._wake_at(paused_until)
                         return
                 # a running worker keeps the lane for one pace interval, so the next holder (maybe another
                 # replica) cannot post too soon; a one-off drain hands it back at once
@@ -406,6 +427,12 @@ class OutboxWorker:
             lambda session: oq.release_lane(session, lane=lane, holder=self.name, unsent=ids, paused_until=paused_until)
         )
 
+    def _wake_at(self, when: datetime) -> None:
+        """Look for due lanes again at ``when`` (a paused conversation or a retry), not only at the next poll."""
+        if self._background and not self._stopping.is_set():
+            delay = max((when - self.clock()).total_seconds(), 0.0)
+            asyncio.get_running_loop().call_later(delay, self._wake.set)
+
     def _backoff(self, attempts: int) -> float:
         delay = min(self.backoff_max, self.backoff * 2 ** max(attempts - 1, 0))
         return random.uniform(delay / 2, delay)
@@ -415,8 +442,9 @@ class OutboxWorker:
             lambda session: oq.record_result(session, row_id=row_id, status=status, now=self.clock(), **values)
         )
 
-    async def _deliver(self, lane: Lane, item: Claimed) -> datetime | None:
-        """Send one row; returns when the conversation may be used again if the platform rate-limited it."""
+    async def _deliver(self, lane: Lane, item: Claimed) -> tuple[datetime | None, float]:
+        """Send one row. Returns when the conversation may be used again if the platform rate-limited it
+        (else None), and the loop time the platform answered (the conversation's pace counts from there)."""
         row = item.row
         assert row.id is not None
         platform = row.platform
@@ -426,31 +454,41 @@ class OutboxWorker:
         if item.resend:
             metrics.OUTBOX_RESENDS.labels(platform).inc()
             bound.warning("outbox_resend_after_lease_expiry", attempt=row.attempts)
+        loop = asyncio.get_running_loop()
         started = time.monotonic()
+        answered = loop.time()
         try:
-            platform_id = await sender.send(row, message)
+            async with self._calls:
+                try:
+                    platform_id = await sender.send(row, message)
+                finally:
+                    answered = loop.time()
         except RetryLater as err:
             metrics.OUTBOX_RETRIES.labels(platform, err.reason).inc()
             if row.attempts >= self.max_attempts:
                 await self._dead(bound, row, err.reason)
-                return None
+                return None, answered
             retry_at = self.clock() + timedelta(seconds=max(err.seconds, 0.0))
             bound.info("outbox_retry_later", seconds=err.seconds, reason=err.reason, conversation=err.conversation)
             await self._record(row.id, "pending", error=err.reason, next_attempt_at=retry_at)
-            return retry_at if err.conversation else None
+            if not err.conversation:
+                self._wake_at(retry_at)
+            return (retry_at if err.conversation else None), answered
         except PermanentFailure as err:
             await self._dead(bound, row, str(err) or type(err).__name__)
-            return None
+            return None, answered
         except Exception as err:
             metrics.OUTBOX_RETRIES.labels(platform, "error").inc()
             error = f"{type(err).__name__}: {err}"[:2000]
             if row.attempts >= self.max_attempts:
                 await self._dead(bound, row, error)
-                return None
+                return None, answered
             delay = self._backoff(row.attempts)
             bound.warning("outbox_send_failed", error=error, attempt=row.attempts, retry_in=round(delay, 2))
-            await self._record(row.id, "pending", error=error, next_attempt_at=self.clock() + timedelta(seconds=delay))
-            return None
+            retry_at = self.clock() + timedelta(seconds=delay)
+            await self._record(row.id, "pending", error=error, next_attempt_at=retry_at)
+            self._wake_at(retry_at)
+            return None, answered
         metrics.OUTBOX_SEND_SECONDS.labels(platform).observe(time.monotonic() - started)
         await self._batcher.add("sent", (row.id, platform_id, self.clock()), _record_sent)
         if message.attachments:
@@ -463,7 +501,7 @@ class OutboxWorker:
                 )
         metrics.OUTBOX_SENT.labels(platform).inc()
         self.sent += 1
-        return None
+        return None, answered
 
     async def _dead(self, bound: structlog.typing.FilteringBoundLogger, row: OutboxMessage, error: str) -> None:
         assert row.id is not None

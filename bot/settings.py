@@ -87,7 +87,9 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = 60.0
     outbox_backoff_seconds: float = 2.0
     outbox_backoff_max_seconds: float = 600.0
-    outbox_concurrency: int = 256  # conversations delivered in parallel
+    # Conversations one worker holds at once: one waiting for its pace or a Retry-After costs a lease, no call.
+    outbox_concurrency: int = 2048
+    outbox_in_flight: int = 64  # platform calls (sends) in flight at once, over all conversations
 
     @property
     def slack_enabled(self) -> bool:

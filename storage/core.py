@@ -99,14 +99,25 @@ async def execute_dml(session: AsyncSession, statement: Executable) -> int:
     return int(result.rowcount)
 
 
+_INSERT_IGNORE: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
 async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any], keys: Sequence[str]) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING; True if a row was written."""
-    # RETURNING, not rowcount: psycopg reports rowcount -1 for INSERT … ON CONFLICT DO NOTHING.
-    columns = [model.__table__.c[k] for k in keys]
-    stmt = (
-        _insert(session, model).values(**values).on_conflict_do_nothing(index_elements=list(keys)).returning(*columns)
-    )
-    result = await session.execute(stmt)
+    """INSERT … ON CONFLICT DO NOTHING; True if a row was written.
+
+    The statement is built once per table and conflict target and run with ``values`` as its parameters
+    (the columns inserted are the keys of ``values``): scheduled jobs claim and queue thousands of rows.
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    table = model.__table__
+    cache_key = (dialect, table.name, tuple(keys))
+    stmt = _INSERT_IGNORE.get(cache_key)
+    if stmt is None:
+        # RETURNING, not rowcount: psycopg reports rowcount -1 for INSERT … ON CONFLICT DO NOTHING.
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert(table).on_conflict_do_nothing(index_elements=list(keys)).returning(*(table.c[k] for k in keys))
+        _INSERT_IGNORE[cache_key] = stmt
+    result = await session.execute(stmt, values)
     return result.first() is not None
 
 
@@ -275,39 +286,63 @@ async def enqueue_many(session: AsyncSession, messages: Sequence[OutboxMessage])
     await session.execute(stmt)
 
 
+async def queue_message(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    platform: str,
+    target_kind: str,
+    target_id: str,
+    payload: dict[str, Any],
+    cause: str,
+    now: datetime,
+    dedupe_key: str | None = None,
+    thread_id: str | None = None,
+) -> bool:
+    """:func:`enqueue` from plain values (no model object): one prepared INSERT; False for a repeated dedupe key."""
+    values = {
+        "workspace_id": workspace_id,
+        "platform": platform,
+        "target_kind": target_kind,
+        "target_id": target_id,
+        "thread_id": thread_id,
+        "payload": payload,
+        "cause": cause,
+        "dedupe_key": dedupe_key,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    return await insert_ignore(session, OutboxMessage, values, ["dedupe_key"])
+
+
 async def claim_due_outbox(
     session: AsyncSession, *, now: datetime, limit: int, lease: timedelta, platforms: Sequence[str]
 ) -> list[OutboxMessage]:
-    """Lease due messages for this worker; another worker skips them until the lease runs out."""
-    stmt = (
-        select(OutboxMessage.id)
-        .where(
-            col(OutboxMessage.platform).in_(platforms),
-            or_(
-                (col(OutboxMessage.status) == "pending") & (col(OutboxMessage.next_attempt_at) <= now),
-                (col(OutboxMessage.status) == "sending") & (col(OutboxMessage.lease_until) <= now),
-            ),
-        )
-        .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
-        .limit(limit)
+    """Lease due messages for this worker; another worker skips them until the lease runs out.
+
+    One statement, ``UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING``. On PostgreSQL the inner
+    SELECT locks its rows and skips those another worker is claiming (``FOR UPDATE SKIP LOCKED``), so
+    concurrent workers get disjoint batches without waiting for each other; SQLite runs one writer at a
+    time. The outer WHERE repeats the due condition, so a row claimed meanwhile is never claimed twice.
+    """
+    c = OutboxMessage.__table__.c  # type: ignore[attr-defined]
+    due = or_(
+        (c.status == "pending") & (c.next_attempt_at <= now),
+        (c.status == "sending") & (c.lease_until <= now),
     )
-    ids = list((await session.execute(stmt)).scalars().all())
-    claimed: list[OutboxMessage] = []
-    for oid in ids:
-        touched = await execute_dml(
-            session,
-            update(OutboxMessage)
-            .where(
-                col(OutboxMessage.id) == oid,
-                or_(
-                    col(OutboxMessage.status) == "pending",
-                    (col(OutboxMessage.status) == "sending") & (col(OutboxMessage.lease_until) <= now),
-                ),
-            )
-            .values(status="sending", lease_until=now + lease, attempts=col(OutboxMessage.attempts) + 1),
-        )
-        if touched:
-            row = await session.get(OutboxMessage, oid, populate_existing=True)
-            if row is not None:
-                claimed.append(row)
-    return claimed
+    head = select(c.id).where(c.platform.in_(list(platforms)), due).order_by(c.next_attempt_at, c.id).limit(limit)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        head = head.with_for_update(skip_locked=True)
+    stmt = (
+        update(OutboxMessage.__table__)  # type: ignore[attr-defined]
+        .where(c.id.in_(head.scalar_subquery()), due)
+        .values(status="sending", lease_until=now + lease, attempts=c.attempts + 1)
+        .returning(*c)
+    )
+    rows = (await session.execute(stmt)).all()
+    return sorted(
+        (OutboxMessage.model_validate(dict(r._mapping)) for r in rows),
+        key=lambda m: (m.next_attempt_at, m.id or 0),
+    )

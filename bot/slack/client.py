@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -153,14 +155,36 @@ def person_info(user: dict[str, Any]) -> PersonInfo | None:
 
 
 class SlackSender:
-    """Delivers outbox rows for platform ``slack``: channel posts and DMs; returns the message ts."""
+    """Delivers outbox rows for platform ``slack``: channel posts and DMs; returns the message ts.
+
+    Its calls share one HTTP connection pool (opened on the first send, in the running event loop;
+    :meth:`close` closes it): a fan-out to many channels does not open a connection per message.
+    """
 
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
         self._dm_channels: dict[str, str] = {}
+        self._pool: aiohttp.ClientSession | None = None
+        self._pool_loop: asyncio.AbstractEventLoop | None = None
+
+    def _use_pool(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._pool is None or self._pool.closed or self._pool_loop is not loop:
+            self._pool = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.client.timeout), trust_env=self.client.trust_env_in_session
+            )
+            self._pool_loop = loop
+            self.client.session = self._pool
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        self.client.session = None
+        if pool is not None and not pool.closed and self._pool_loop is asyncio.get_running_loop():
+            await pool.close()
 
     async def send(self, row: OutboxMessage, message: Message) -> str | None:
         method = "chat.postMessage"
+        self._use_pool()
         try:
             if row.target_kind == "dm":
                 method = "conversations.open"

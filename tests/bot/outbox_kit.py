@@ -73,6 +73,18 @@ async def outbox_statuses(app: Starling) -> dict[str, int]:
         return {status: int(n) for status, n in rows.all()}
 
 
+async def outbox_outcomes(app: Starling) -> dict[str, list[tuple[str, int]]]:
+    """Per channel, each queued message's (status, attempts), in the order they were queued."""
+    async with app.sessions() as session:
+        rows = await session.execute(
+            select(OutboxMessage.target_id, OutboxMessage.status, OutboxMessage.attempts).order_by(OutboxMessage.id)  # type: ignore[arg-type]
+        )
+        out: dict[str, list[tuple[str, int]]] = {}
+        for target, status, attempts in rows.all():
+            out.setdefault(target, []).append((status, int(attempts)))
+        return out
+
+
 async def deliver(app: Starling, fake: Any, count: int, *, timeout: float = 60) -> None:
     """Run the outbox worker as ``starling serve`` does until the fake accepted ``count`` posts, then stop it."""
     await app.outbox.start(poll_seconds=0.1)

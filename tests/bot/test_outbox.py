@@ -15,6 +15,7 @@ from tests.bot.outbox_kit import (
     ensure_slack_workspace,
     keys_delivered,
     make_app,
+    outbox_outcomes,
     outbox_statuses,
     queue_posts,
     with_fake_slack,
@@ -180,3 +181,52 @@ def test_dead_letters_are_visible_in_the_cli_and_the_metric_and_can_be_requeued(
     assert "outbox (not yet sent): slack/pending: 1" in listed and "channel:CGONE" in listed
     assert main(["outbox", "dead"]) == 0
     assert "no dead letters" in capsys.readouterr().out
+
+
+async def test_one_batch_with_some_sends_failing_gives_each_message_its_own_outcome(any_db_url: str) -> None:
+    fine = [f"COK{n}" for n in range(4)]
+    async with FakeSlackAPI() as fake:
+        fake.enforce_channel_rate(1.0)
+        fake.fail_next(
+            lambda r: r.op == "chat.postMessage" and r.params.get("channel") == "CGONE",
+            status=200,
+            body={"ok": False, "error": "channel_not_found"},
+            times=2,
+        )
+        fake.fail_next(lambda r: r.op == "chat.postMessage" and r.params.get("channel") == "CFLAKY", status=500)
+        fake.fail_next(lambda r: r.op == "chat.postMessage" and r.params.get("channel") == "CRATE", retry_after=1)
+        # a retry after a server error waits minutes, so that message stays queued during this test
+        app = with_fake_slack(make_app(any_db_url, outbox_backoff_seconds=600.0), fake.api_url)
+        try:
+            await ensure_slack_workspace(app)
+            channels = [*fine, "CGONE", "CFLAKY", "CRATE"]
+            await queue_posts(app, [(c, f"post {i}") for i in (1, 2) for c in channels])
+            # accepted: both posts of the four fine channels and of CRATE, the second post of CFLAKY
+            await deliver(app, fake, 2 * len(fine) + 2 + 1)
+            outcome = await outbox_outcomes(app)
+        finally:
+            await app.close()
+        assert {c: outcome[c] for c in fine} == {c: [("sent", 1), ("sent", 1)] for c in fine}
+        assert outcome["CRATE"] == [("sent", 2), ("sent", 1)]  # the rate-limited post went again, then the next
+        assert outcome["CGONE"] == [("dead", 1), ("dead", 1)]
+        assert outcome["CFLAKY"] == [("pending", 1), ("sent", 1)]  # backing off; the channel's next post went on
+        keys = keys_delivered(fake)
+        assert set(keys.values()) == {1}
+        assert set(keys) == {f"{c}:post {i}" for c in [*fine, "CRATE"] for i in (1, 2)} | {"CFLAKY:post 2"}
+
+
+async def test_calls_in_flight_stay_within_the_limit_while_many_channels_are_served(db_url: str) -> None:
+    channels = [f"C{n:03d}" for n in range(40)]
+    async with FakeSlackAPI() as fake:
+        for _ in channels:
+            fake.delay_next(0.05, "chat.postMessage")
+        app = with_fake_slack(make_app(db_url, outbox_in_flight=3), fake.api_url)
+        try:
+            await ensure_slack_workspace(app)
+            await queue_posts(app, [(c, "hello") for c in channels])
+            assert await app.outbox.drain() == len(channels)
+        finally:
+            await app.close()
+        calls = fake.calls("chat.postMessage")
+        assert len(calls) == len(channels) and fake.max_open <= 3
+        assert keys_delivered(fake) == {f"{c}:hello": 1 for c in channels}

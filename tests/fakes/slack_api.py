@@ -150,6 +150,9 @@ class FakeHTTPServer:
         self.requests: list[Recorded] = []
         #: Tracebacks of handler crashes (answered with HTTP 500); should stay empty.
         self.errors: list[str] = []
+        #: Requests being answered right now, and the most there ever were at once.
+        self.open_now = 0
+        self.max_open = 0
         self._routes: list[_Route] = []
         self._faults: list[_Fault] = []
         self._delays: list[_Delay] = []
@@ -258,6 +261,7 @@ class FakeHTTPServer:
         """Forget the request log, errors and queued faults/delays (seeded data is kept)."""
         self.requests.clear()
         self.errors.clear()
+        self.max_open = self.open_now
         self._faults.clear()
         self._delays.clear()
 
@@ -362,6 +366,8 @@ class FakeHTTPServer:
         rec.op = route.op.format(**groups) if route else ""
         self.requests.append(rec)
         self._notify()
+        self.open_now += 1
+        self.max_open = max(self.max_open, self.open_now)
         try:
             fault = self._take(self._faults, rec)
             if fault is not None:
@@ -376,6 +382,8 @@ class FakeHTTPServer:
             log.exception("%s handler crashed on %s", self.name, rec.summary())
             self.errors.append(f"{rec.summary()}: {exc!r}")
             response = self._respond(rec, {"error": f"fake server error: {exc!r}"}, status=500)
+        finally:
+            self.open_now -= 1
         rec.status = response.status
         self._notify()
         return response
