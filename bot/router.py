@@ -30,7 +30,7 @@ from bot.messages import Context as ContextLine
 from bot.settings import Settings
 from storage import core
 from storage.db import transaction
-from storage.models import Member, OutboxMessage, Workspace
+from storage.models import Member, Workspace
 from storage.types import utcnow
 
 log = structlog.get_logger("starling.router")
@@ -337,7 +337,7 @@ class Router:
             try:
                 async with transaction(services.sessions) as session:
                     if event.event_id and not await core.claim_event(
-                        session, key=f"{event.actor.workspace_id}:{event.event_id}"
+                        session, key=core.event_key(event.actor.workspace_id, event.event_id)
                     ):
                         bound.info("duplicate_event_ignored", event_id=event.event_id)
                         return []
@@ -434,12 +434,12 @@ def _unknown_command(ctx: Context, router: Router) -> None:
 async def _queue_proactive(ctx: Context) -> list[Message]:
     """Proactive messages go to the outbox in the event's transaction; the rest is rendered now."""
     now_msgs: list[Message] = []
-    queued: list[OutboxMessage] = []
+    queued: list[dict[str, Any]] = []
     for msg in ctx.out:
         if msg.target.kind in ("dm", "channel"):
             target_id = msg.target.user_id if msg.target.kind == "dm" else msg.target.channel_id
             queued.append(
-                OutboxMessage(
+                core.outbox_row(
                     workspace_id=ctx.workspace.id,
                     platform=ctx.actor.platform.value,
                     target_kind=msg.target.kind,
@@ -448,13 +448,12 @@ async def _queue_proactive(ctx: Context) -> list[Message]:
                     payload=msg.model_dump(mode="json"),
                     cause=type(ctx.event).__name__,
                     dedupe_key=msg.dedupe_key,
-                    next_attempt_at=ctx.now,
-                    created_at=ctx.now,
+                    now=ctx.now,
                 )
             )
         else:
             now_msgs.append(msg)
-    await core.enqueue_many(ctx.session, queued)
+    await core.queue_messages(ctx.session, queued)
     return now_msgs
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Executable, delete, func, or_, update
+from sqlalchemy import CursorResult, Executable, bindparam, delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,6 +72,16 @@ async def cached_config(session: AsyncSession, *, workspace_id: str, name: str, 
     return value
 
 
+# Statements on every event's path, built once (building an expression costs more than running it).
+_LOAD_ACTOR = (
+    select(Workspace, Member)
+    .outerjoin(Member, (col(Member.workspace_id) == col(Workspace.id)) & (col(Member.user_id) == bindparam("uid")))
+    .where(col(Workspace.id) == bindparam("ws"))
+)
+_GET_MEMBER = select(Member).where(col(Member.workspace_id) == bindparam("ws"), col(Member.user_id) == bindparam("uid"))
+_GET_MEMBER_FRESH = _GET_MEMBER.execution_options(populate_existing=True)
+
+
 def _insert(session: AsyncSession, model: Any) -> Any:
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
@@ -102,12 +113,7 @@ async def execute_dml(session: AsyncSession, statement: Executable) -> int:
 _INSERT_IGNORE: dict[tuple[str, str, tuple[str, ...]], Any] = {}
 
 
-async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any], keys: Sequence[str]) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING; True if a row was written.
-
-    The statement is built once per table and conflict target and run with ``values`` as its parameters
-    (the columns inserted are the keys of ``values``): scheduled jobs claim and queue thousands of rows.
-    """
+def _insert_ignore_statement(session: AsyncSession, model: Any, keys: Sequence[str]) -> Any:
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     table = model.__table__
     cache_key = (dialect, table.name, tuple(keys))
@@ -117,6 +123,16 @@ async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         stmt = insert(table).on_conflict_do_nothing(index_elements=list(keys)).returning(*(table.c[k] for k in keys))
         _INSERT_IGNORE[cache_key] = stmt
+    return stmt
+
+
+async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any], keys: Sequence[str]) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING; True if a row was written.
+
+    The statement is built once per table and conflict target and run with ``values`` as its parameters
+    (the columns inserted are the keys of ``values``): scheduled jobs claim and queue thousands of rows.
+    """
+    stmt = _insert_ignore_statement(session, model, keys)
     result = await session.execute(stmt, values)
     return result.first() is not None
 
@@ -158,12 +174,7 @@ async def load_actor(
     session: AsyncSession, *, workspace_id: str, user_id: str
 ) -> tuple[Workspace | None, Member | None]:
     """The workspace and the acting person in one round trip (the start of every event)."""
-    stmt = (
-        select(Workspace, Member)
-        .outerjoin(Member, (col(Member.workspace_id) == col(Workspace.id)) & (col(Member.user_id) == user_id))
-        .where(col(Workspace.id) == workspace_id)
-    )
-    row = (await session.execute(stmt)).first()
+    row = (await session.execute(_LOAD_ACTOR, {"ws": workspace_id, "uid": user_id})).first()
     if row is None:
         return None, None
     return row[0], row[1]
@@ -208,10 +219,8 @@ async def upsert_member(
 
 
 async def get_member(session: AsyncSession, *, workspace_id: str, user_id: str, refresh: bool = False) -> Member | None:
-    stmt = select(Member).where(Member.workspace_id == workspace_id, Member.user_id == user_id)
-    if refresh:
-        stmt = stmt.execution_options(populate_existing=True)
-    return (await session.execute(stmt)).scalars().first()
+    stmt = _GET_MEMBER_FRESH if refresh else _GET_MEMBER
+    return (await session.execute(stmt, {"ws": workspace_id, "uid": user_id})).scalars().first()
 
 
 async def members_by_id(session: AsyncSession, *, workspace_id: str, user_ids: Sequence[str]) -> dict[str, Member]:
@@ -235,16 +244,17 @@ async def find_member_by_name(session: AsyncSession, *, workspace_id: str, name:
 
 
 async def list_values(session: AsyncSession, *, workspace_id: str) -> list[CompanyValue]:
-    """The workspace's company values in their order (fresh, detached objects: reading them is free)."""
+    """The workspace's company values in their order (detached objects shared per configuration revision:
+    read them, never change or add them to a session)."""
 
-    async def load() -> list[dict[str, Any]]:
+    async def load() -> tuple[CompanyValue, ...]:
         stmt = (
             select(CompanyValue).where(CompanyValue.workspace_id == workspace_id).order_by(col(CompanyValue.position))
         )
-        return [v.model_dump() for v in (await session.execute(stmt)).scalars().all()]
+        # Detached copies, shared by every request of this revision: they are only ever read.
+        return tuple(CompanyValue(**v.model_dump()) for v in (await session.execute(stmt)).scalars().all())
 
-    rows = await cached_config(session, workspace_id=workspace_id, name="values", load=load)
-    return [CompanyValue(**row) for row in rows]
+    return list(await cached_config(session, workspace_id=workspace_id, name="values", load=load))
 
 
 async def replace_values(session: AsyncSession, *, workspace_id: str, values: list[dict[str, Any]]) -> None:
@@ -253,6 +263,14 @@ async def replace_values(session: AsyncSession, *, workspace_id: str, values: li
         session.add(CompanyValue(workspace_id=workspace_id, position=pos, **value))
     await session.flush()
     await config_changed(session, workspace_id=workspace_id)
+
+
+def event_key(workspace_id: str, event_id: str) -> str:
+    """The de-duplication key of a platform event: the workspace, then a digest of the platform's id.
+
+    Platform ids can name people (a Slack button click's id carries the presser's id, and a vote must not
+    be linkable to its voter through the table of processed events): only a digest of it is stored."""
+    return f"{workspace_id}:{hashlib.sha256(event_id.encode()).hexdigest()[:40]}"
 
 
 async def claim_event(session: AsyncSession, *, key: str) -> bool:
@@ -273,17 +291,40 @@ async def enqueue(session: AsyncSession, message: OutboxMessage) -> bool:
     return True
 
 
-async def enqueue_many(session: AsyncSession, messages: Sequence[OutboxMessage]) -> None:
-    """Add several proactive messages in one statement; a repeated dedupe key is ignored."""
-    if not messages:
-        return
-    if len(messages) == 1:
-        await enqueue(session, messages[0])
-        return
-    rows = [m.model_dump(exclude={"id"}) for m in messages]
-    # One multi-row INSERT; rows without a dedupe key never conflict (NULLs are distinct).
-    stmt = _insert(session, OutboxMessage).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    await session.execute(stmt)
+async def queue_messages(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Several outbox rows (plain values from :func:`outbox_row`) in one prepared statement; a repeated
+    dedupe key is ignored."""
+    if rows:
+        await session.execute(_insert_ignore_statement(session, OutboxMessage, ["dedupe_key"]), list(rows))
+
+
+def outbox_row(
+    *,
+    workspace_id: str,
+    platform: str,
+    target_kind: str,
+    target_id: str,
+    payload: dict[str, Any],
+    cause: str,
+    now: datetime,
+    dedupe_key: str | None = None,
+    thread_id: str | None = None,
+) -> dict[str, Any]:
+    """The values of one pending outbox message."""
+    return {
+        "workspace_id": workspace_id,
+        "platform": platform,
+        "target_kind": target_kind,
+        "target_id": target_id,
+        "thread_id": thread_id,
+        "payload": payload,
+        "cause": cause,
+        "dedupe_key": dedupe_key,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 async def queue_message(
@@ -300,20 +341,17 @@ async def queue_message(
     thread_id: str | None = None,
 ) -> bool:
     """:func:`enqueue` from plain values (no model object): one prepared INSERT; False for a repeated dedupe key."""
-    values = {
-        "workspace_id": workspace_id,
-        "platform": platform,
-        "target_kind": target_kind,
-        "target_id": target_id,
-        "thread_id": thread_id,
-        "payload": payload,
-        "cause": cause,
-        "dedupe_key": dedupe_key,
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
+    values = outbox_row(
+        workspace_id=workspace_id,
+        platform=platform,
+        target_kind=target_kind,
+        target_id=target_id,
+        payload=payload,
+        cause=cause,
+        now=now,
+        dedupe_key=dedupe_key,
+        thread_id=thread_id,
+    )
     return await insert_ignore(session, OutboxMessage, values, ["dedupe_key"])
 
 

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, label, literal, union_all, update
+from sqlalchemy import ColumnElement, Integer, bindparam, delete, func, label, literal, union_all, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 from sqlmodel import col, select
 
-from storage.core import _insert
 from storage.models import BudgetDay, Kudos, Member
 from storage.types import UTCDateTime
 
@@ -29,16 +29,25 @@ async def spend_budget(
     """
     if points > budget:
         return None
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    params = {"ws": workspace_id, "uid": user_id, "day": day, "points": points, "budget": budget}
+    spent = (await session.execute(_spend_statement(dialect), params)).scalar_one_or_none()
+    return None if spent is None else budget - spent
+
+
+@functools.cache
+def _spend_statement(dialect: str) -> Any:
+    """One upsert: the first kudos of the day creates the row, later ones add to it while the budget allows."""
     spent_col = col(BudgetDay.spent)
-    insert = _insert(session, BudgetDay).values(workspace_id=workspace_id, user_id=user_id, day=day, spent=points)
-    # One upsert: the first kudos of the day creates the row, later ones add to it while the budget allows.
-    stmt = insert.on_conflict_do_update(
+    points: Any = bindparam("points", type_=Integer())
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(BudgetDay).values(
+        workspace_id=bindparam("ws"), user_id=bindparam("uid"), day=bindparam("day"), spent=points
+    )
+    return insert.on_conflict_do_update(
         index_elements=["workspace_id", "user_id", "day"],
         set_={"spent": spent_col + points},
-        where=spent_col + points <= budget,
+        where=spent_col + points <= bindparam("budget", type_=Integer()),
     ).returning(spent_col)
-    spent = (await session.execute(stmt)).scalar_one_or_none()
-    return None if spent is None else budget - spent
 
 
 async def refund_budget(session: AsyncSession, *, workspace_id: str, user_id: str, day: date, points: int) -> None:
@@ -64,13 +73,16 @@ async def spent_on(session: AsyncSession, *, workspace_id: str, user_id: str, da
 async def pair_points_on(
     session: AsyncSession, *, workspace_id: str, giver_id: str, receiver_id: str, day: date
 ) -> int:
-    stmt = select(func.coalesce(func.sum(Kudos.points), 0)).where(
-        Kudos.workspace_id == workspace_id,
-        Kudos.giver_id == giver_id,
-        Kudos.receiver_id == receiver_id,
-        Kudos.giver_day == day,
-    )
-    return int((await session.execute(stmt)).scalar_one())
+    params = {"ws": workspace_id, "giver": giver_id, "receiver": receiver_id, "day": day}
+    return int((await session.execute(_PAIR_POINTS, params)).scalar_one())
+
+
+_PAIR_POINTS = sa_select(func.coalesce(func.sum(Kudos.points), 0)).where(
+    col(Kudos.workspace_id) == bindparam("ws"),
+    col(Kudos.giver_id) == bindparam("giver"),
+    col(Kudos.receiver_id) == bindparam("receiver"),
+    col(Kudos.giver_day) == bindparam("day"),
+)
 
 
 async def last_batch(session: AsyncSession, *, workspace_id: str, giver_id: str, since: datetime) -> list[Kudos]:

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from structlog.testing import capture_logs
 
 from bot.events import ActionEvent
@@ -180,6 +181,11 @@ async def test_button_press_updates_the_message_once(testbed: Testbed, fake: Sla
     assert [(e.action_id, e.value, e.message_id) for e in seen] == [("vote", "nein", f"{CHANNEL}:{ts}")]
     (update,) = fake.updates(CHANNEL)
     assert update["ts"] == ts and "<@UBEN> stimmt nein" in visible_text(update)
+    # The click is remembered (so the redelivery did nothing), but not who clicked: a vote stays unlinkable.
+    async with testbed.starling.sessions() as session:
+        keys = list((await session.execute(text("SELECT key FROM processed_event"))).scalars())
+    assert keys and all(key.startswith(f"slack:{TEAM}:") for key in keys)
+    assert not any("UBEN" in key for key in keys)
 
 
 async def test_button_on_an_ephemeral_message_is_answered_through_the_response_url(
