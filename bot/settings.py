@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     slack_user_cache_seconds: float = 600.0  # users.info answers kept in memory
     # Acknowledged Slack events handled at once per process; the rest wait their turn, so a burst never
     # floods the event loop and new requests are still answered within milliseconds.
-    slack_event_concurrency: int = Field(default=16, ge=1)
+    slack_event_concurrency: int = Field(default=4, ge=1)
 
     # Microsoft Teams (Bot Framework)
     teams_app_id: str | None = Field(
