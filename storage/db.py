@@ -48,16 +48,21 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+SQLITE_POOL = 3  # connections kept open to a SQLite file
+
+
 def create_engine_for(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An async engine for the request path."""
     async_url = to_async_url(url)
     if async_url.startswith("sqlite"):
         # A small pool of open connections: opening one costs a thread, a file open and four PRAGMAs,
-        # more than most of Starling's transactions. Writers still queue on SQLite's one write lock.
+        # more than most of Starling's transactions. Every transaction takes SQLite's one write lock
+        # (BEGIN IMMEDIATE), so a few kept connections serve all; each keeps its own page cache, so the
+        # ones opened for a burst are closed again.
         if ":memory:" in async_url:
             engine = create_async_engine(async_url)
         else:
-            engine = create_async_engine(async_url, pool_size=pool_size, max_overflow=pool_size)
+            engine = create_async_engine(async_url, pool_size=SQLITE_POOL, max_overflow=pool_size)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
