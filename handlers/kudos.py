@@ -353,12 +353,10 @@ async def show_leaderboard(ctx: Ctx, args: list[str]) -> None:
         blocks.append(Section(text=ctx.t("kudos.board.empty")))
     else:
         bars = []
-        people = await core.members_by_id(ctx.session, workspace_id=ws.id, user_ids=[r.user_id for r in rows])
         for r in rows:
-            m = people.get(r.user_id)
             bars.append(
                 Bar(
-                    label=name_of(m, r.user_id),
+                    label=r.name or r.user_id,
                     value=r.points,
                     rank=r.rank,
                     display=ctx.t.plural("kudos.points", r.points),

@@ -223,14 +223,6 @@ async def get_member(session: AsyncSession, *, workspace_id: str, user_id: str, 
     return (await session.execute(stmt, {"ws": workspace_id, "uid": user_id})).scalars().first()
 
 
-async def members_by_id(session: AsyncSession, *, workspace_id: str, user_ids: Sequence[str]) -> dict[str, Member]:
-    """Several people in one query, by platform id (missing ones are simply absent)."""
-    if not user_ids:
-        return {}
-    stmt = select(Member).where(Member.workspace_id == workspace_id, col(Member.user_id).in_(list(user_ids)))
-    return {m.user_id: m for m in (await session.execute(stmt)).scalars().all()}
-
-
 async def find_member_by_name(session: AsyncSession, *, workspace_id: str, name: str) -> Member | None:
     """Console-only convenience: a handle or display name to a member."""
     low = name.lower().lstrip("@")

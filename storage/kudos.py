@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, bindparam, delete, func, label, literal, union_all, update
+from sqlalchemy import ColumnElement, Integer, bindparam, delete, func, label, literal, null, union_all, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import Mapped, aliased
 from sqlmodel import col, select
 
 from storage.models import BudgetDay, Kudos, Member
@@ -148,6 +148,7 @@ class Ranked:
     user_id: str
     points: int
     rank: int
+    name: str | None = None  # the person's display name (or handle), where the query joined it
 
 
 async def leaderboard(
@@ -315,14 +316,14 @@ async def board_and_rank(
     board: list[Ranked] = []
     mine: Ranked | None = None
     rank, last = 0, None
-    for person, pts, higher, kind in rows:
+    for person, pts, higher, kind, name in rows:
         if kind == "m":
             mine = Ranked(person, int(pts), int(higher) + 1)
             continue
         if pts != last:
             rank += 1
             last = pts
-        board.append(Ranked(person, int(pts), rank))
+        board.append(Ranked(person, int(pts), rank, name))
     return board, mine
 
 
@@ -363,7 +364,12 @@ def _board_statement(
     if with_caller and not caller_shown:
         top = top.where(totals.c.uid != me)
     board = top.order_by(totals.c.total.desc(), totals.c.uid).limit(bindparam("limit")).subquery("board")
-    out = sa_select(board.c.uid, board.c.total, board.c.higher, board.c.kind)
+    # The names for the board come with it (one round trip fewer than looking them up afterwards).
+    person = aliased(Member, name="person")
+    name = func.coalesce(func.nullif(person.display_name, ""), person.handle).label("name")
+    out = sa_select(board.c.uid, board.c.total, board.c.higher, board.c.kind, name).outerjoin(
+        person, (col(person.workspace_id) == ws) & (col(person.user_id) == board.c.uid)
+    )
     if not with_caller:
         return out.order_by(board.c.total.desc(), board.c.uid)
     # One more row for the caller: their total and how many distinct totals are higher.
@@ -373,8 +379,8 @@ def _board_statement(
         .where(others.c.total > totals.c.total, others.c.uid != me)
         .scalar_subquery()
     )
-    mine = sa_select(totals.c.uid, totals.c.total, higher.label("higher"), literal("m").label("kind")).where(
-        totals.c.uid == me
-    )
+    mine = sa_select(
+        totals.c.uid, totals.c.total, higher.label("higher"), literal("m").label("kind"), null().label("name")
+    ).where(totals.c.uid == me)
     both = union_all(out, mine).subquery("rows")
     return sa_select(both).order_by(both.c.kind, both.c.total.desc(), both.c.uid)
