@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -148,7 +148,7 @@ class Ranked:
     user_id: str
     points: int
     rank: int
-    name: str | None = None  # the person's display name (or handle), where the query joined it
+    name: str | None = field(default=None, compare=False)  # display name (or handle), where the query joined it
 
 
 async def leaderboard(
