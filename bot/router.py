@@ -394,7 +394,7 @@ async def _context(event: Event, services: Services, session: AsyncSession) -> C
         session,
         workspace_id=ws.id,
         user_id=actor.user_id,
-        touch=False,
+        touch=known is None,  # someone new is inserted at once; a known row is written only when a fact changed
         fill_only=("locale",),
         known_member=known,
         display_name=actor.display_name or None,

@@ -82,9 +82,18 @@ _GET_MEMBER = select(Member).where(col(Member.workspace_id) == bindparam("ws"), 
 _GET_MEMBER_FRESH = _GET_MEMBER.execution_options(populate_existing=True)
 
 
+def dialect_of(session: AsyncSession) -> str:
+    """``postgresql`` or ``sqlite``: the database behind ``session``."""
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+def insert_for(dialect: str) -> Any:
+    """The dialect's INSERT construct (both have ``on_conflict_do_nothing`` / ``on_conflict_do_update``)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
 def _insert(session: AsyncSession, model: Any) -> Any:
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    return insert_for(dialect_of(session))(model)
 
 
 TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
@@ -114,14 +123,17 @@ _INSERT_IGNORE: dict[tuple[str, str, tuple[str, ...]], Any] = {}
 
 
 def _insert_ignore_statement(session: AsyncSession, model: Any, keys: Sequence[str]) -> Any:
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    dialect = dialect_of(session)
     table = model.__table__
     cache_key = (dialect, table.name, tuple(keys))
     stmt = _INSERT_IGNORE.get(cache_key)
     if stmt is None:
         # RETURNING, not rowcount: psycopg reports rowcount -1 for INSERT … ON CONFLICT DO NOTHING.
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(table).on_conflict_do_nothing(index_elements=list(keys)).returning(*(table.c[k] for k in keys))
+        stmt = (
+            insert_for(dialect)(table)
+            .on_conflict_do_nothing(index_elements=list(keys))
+            .returning(*(table.c[k] for k in keys))
+        )
         _INSERT_IGNORE[cache_key] = stmt
     return stmt
 

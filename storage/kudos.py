@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, bindparam, delete, func, label, literal, null, union_all, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased
 from sqlmodel import col, select
 
+from storage.core import dialect_of, insert_for
 from storage.models import BudgetDay, Kudos, Member
 from storage.types import UTCDateTime
 
@@ -24,12 +24,12 @@ async def spend_budget(
 ) -> int | None:
     """Atomically take ``points`` from the giver's budget for ``day``; returns what is left, or None.
 
-    The conditional UPDATE is the budget check: under concurrency the row lock (PostgreSQL) or the
+    The conditional upsert is the budget check: under concurrency the row lock (PostgreSQL) or the
     write lock (SQLite) serializes a giver's transactions, so the budget can never be overspent.
     """
     if points > budget:
         return None
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    dialect = dialect_of(session)
     params = {"ws": workspace_id, "uid": user_id, "day": day, "points": points, "budget": budget}
     spent = (await session.execute(_spend_statement(dialect), params)).scalar_one_or_none()
     return None if spent is None else budget - spent
@@ -40,7 +40,7 @@ def _spend_statement(dialect: str) -> Any:
     """One upsert: the first kudos of the day creates the row, later ones add to it while the budget allows."""
     spent_col = col(BudgetDay.spent)
     points: Any = bindparam("points", type_=Integer())
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(BudgetDay).values(
+    insert = insert_for(dialect)(BudgetDay).values(
         workspace_id=bindparam("ws"), user_id=bindparam("uid"), day=bindparam("day"), spent=points
     )
     return insert.on_conflict_do_update(
@@ -62,7 +62,7 @@ async def refund_budget(session: AsyncSession, *, workspace_id: str, user_id: st
 
 
 def _is_sqlite(session: AsyncSession) -> bool:
-    return session.bind is not None and session.bind.dialect.name == "sqlite"
+    return dialect_of(session) == "sqlite"
 
 
 async def spent_on(session: AsyncSession, *, workspace_id: str, user_id: str, day: date) -> int:
@@ -127,8 +127,10 @@ def _who(direction: str) -> Mapped[str]:
     return col(Kudos.receiver_id) if direction == "received" else col(Kudos.giver_id)
 
 
-def _visible(who: Mapped[str], workspace_id: str, *, require_opt_in: bool) -> ColumnElement[bool]:
-    """Who may appear on a leaderboard: not opted out (and, when required, opted in)."""
+def _visible(who: Mapped[str], workspace_id: Any, *, require_opt_in: bool) -> ColumnElement[bool]:
+    """Who may appear on a leaderboard: not opted out (and, when required, opted in).
+
+    ``workspace_id`` is a value or a bound parameter (the prebuilt board statement)."""
     people = select(Member.user_id).where(Member.workspace_id == workspace_id)
     if require_opt_in:
         opted_in = people.where(col(Member.leaderboard_opt_in).is_(True), col(Member.leaderboard_opt_out).is_(False))
@@ -345,19 +347,17 @@ def _board_statement(
     who = _who(direction)
     uid = label("uid", who)
     total = func.sum(Kudos.points).label("total")
-    people = sa_select(col(Member.user_id)).where(col(Member.workspace_id) == ws)
-    if require_opt_in:
-        opted_in = people.where(col(Member.leaderboard_opt_in).is_(True), col(Member.leaderboard_opt_out).is_(False))
-        shown: ColumnElement[bool] = who.in_(opted_in)
-    else:
-        shown = who.not_in(people.where(col(Member.leaderboard_opt_out).is_(True)))
+    shown = _visible(who, ws, require_opt_in=require_opt_in)
     base = sa_select(uid, total).where(col(Kudos.workspace_id) == ws)
     if since:
         base = base.where(col(Kudos.created_at) >= bindparam("since", type_=UTCDateTime()))
     if value_tag:
         base = base.where(col(Kudos.value_tag) == bindparam("tag"))
     if department:
-        base = base.where(who.in_(people.where(func.lower(Member.department) == bindparam("dept"))))
+        in_department = select(Member.user_id).where(
+            Member.workspace_id == ws, func.lower(Member.department) == bindparam("dept")
+        )
+        base = base.where(who.in_(in_department))
     base = base.where(shown | (who == me) if with_caller else shown).group_by(who)
     totals = base.cte("totals").prefix_with("MATERIALIZED")
     top = sa_select(totals.c.uid, totals.c.total, literal(0).label("higher"), literal("b").label("kind"))

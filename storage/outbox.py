@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Table, and_, bindparam, case, func, or_, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
+from storage.core import dialect_of, insert_for
 from storage.models import OutboxMessage, opt_ts_column
 from storage.types import UTCDateTime
 
@@ -111,8 +111,7 @@ async def acquire_lanes(
     """Take the lanes for ``holder`` unless another worker holds them or they wait; returns those taken."""
     if not lanes:
         return []
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_for(dialect_of(session))
     until = now + lease
     rows = [
         {

@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
+from storage.core import dialect_of, insert_for
 from storage.models import Workspace, opt_ts_column, ts_column
 from storage.outbox import rowcount
 
@@ -140,8 +140,7 @@ async def read_watermark(session: AsyncSession, *, name: str) -> datetime | None
 
 async def advance_watermark(session: AsyncSession, *, name: str, tick_at: datetime, by: str) -> None:
     """Move the watermark forward to ``tick_at`` (never back), creating it on the first run."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_for(dialect_of(session))
     table = SchedulerWatermark.__table__  # type: ignore[attr-defined]
     stmt = insert(table).values(name=name, tick_at=tick_at, updated_by=by[:120])
     stmt = stmt.on_conflict_do_update(

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint, delete, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
+from storage.core import dialect_of, insert_for
 from storage.models import Member, opt_ts_column, ts_column
 from storage.types import utcnow
 
@@ -96,8 +96,7 @@ class TeamsPendingFile(SQLModel, table=True):
 
 
 def _insert(session: AsyncSession, model: Any) -> Any:
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    return insert_for(dialect_of(session))(model)
 
 
 def thread_root(conversation_id: str) -> str:
