@@ -20,8 +20,8 @@ from bench.core import Config, NotAvailable, Row, median
 from bench.dbs import database, label
 from bench.registry import require
 from bot.app import Starling
-from bot.jobs import JobContext
-from bot.messages import Bar, BarList, Context, Header, Message, Section
+from bot.core.jobs import JobContext
+from bot.core.messages import Bar, BarList, Header, Message, Note, Section
 from bot.outbox import Sender
 from bot.settings import Settings
 from storage import core
@@ -49,7 +49,7 @@ def digest_message(i: int, kind: str) -> Message:
             BarList(
                 rows=[Bar(label=v, value=n) for v, n in (("Kundenfokus", 17), ("Teamwork", 12), ("Verantwortung", 9))]
             ),
-            Context(text="Gruppen unter 5 Personen werden nicht gezeigt."),
+            Note(text="Gruppen unter 5 Personen werden nicht gezeigt."),
         ],
         text=title,
     )

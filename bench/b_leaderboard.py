@@ -16,8 +16,8 @@ from bench.core import Config, Row, median, percentile
 from bench.dbs import drop_postgres, label
 from bot.app import Starling
 from bot.console.render import render
-from bot.events import Actor, CommandEvent, Conversation, Platform
-from bot.messages import BarList
+from bot.core.events import Actor, CommandEvent, Conversation, Platform
+from bot.core.messages import BarList
 from bot.settings import Settings
 from handlers.kudos import period_start
 

@@ -19,7 +19,7 @@ from bench.dbs import database, label
 from bench.procs import fake_server, free_port, slack_env, starling_serve
 from bench.registry import require, require_command
 from bot.app import Starling
-from bot.events import Actor, CommandEvent, Conversation, Platform
+from bot.core.events import Actor, CommandEvent, Conversation, Platform
 from bot.settings import Settings
 from storage import core
 from storage.db import create_engine_for, session_factory, sync_engine_for, transaction

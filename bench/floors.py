@@ -65,7 +65,7 @@ def libraries(platforms: list[str]) -> None:
         with contextlib.suppress(ImportError):  # modules of features that are not there
             importlib.import_module(name)
     with contextlib.suppress(ImportError):
-        from bot.router import Router
+        from bot.core.router import Router
         from handlers import register_all
 
         register_all(Router())

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.events import Event
+from bot.core.events import Event
+from bot.core.messages import Message
+from bot.core.metrics import count_event
+from bot.core.router import Router
+from bot.core.services import LanguageModel, Services
 from bot.llm import build_llm
-from bot.messages import Message
-from bot.metrics import count_event
 from bot.outbox import OutboxWorker
-from bot.router import LanguageModel, Router, Services
 from bot.settings import Settings
 from handlers import register_all
 from storage.db import create_engine_for, migrate, session_factory
@@ -37,12 +38,28 @@ class Starling:
         self.services = Services(
             settings=settings, sessions=self.sessions, clock=clock, llm=llm if llm is not None else build_llm(settings)
         )
-        self.outbox = OutboxWorker(self.services)
+        self.outbox = OutboxWorker(self.services, settings)
         self.services.on_outbox = self.outbox.wake
 
     async def dispatch(self, event: Event) -> list[Message]:
         count_event(event.actor.platform.value, type(event))
         return await self.router.dispatch(event, self.services)
+
+    def install_senders(self) -> list[str]:
+        """A sender for every configured platform, for a process without the web server (``starling scheduler``).
+
+        Each platform's adapter gives the outbox its sender (and the router its user directory) when built;
+        the SDKs are imported only for the platforms that are configured.
+        """
+        if self.settings.slack_enabled and "slack" not in self.outbox.senders:
+            from bot.slack.adapter import SlackAdapter
+
+            SlackAdapter(self)
+        if self.settings.teams_enabled and "teams" not in self.outbox.senders:
+            from bot.teams.adapter import TeamsAdapter
+
+            TeamsAdapter(self)
+        return sorted(self.outbox.senders)
 
     async def close(self) -> None:
         await self.outbox.close_senders()

@@ -177,13 +177,12 @@ def _scheduler(args: argparse.Namespace, settings: Settings) -> int:
     import signal
 
     from bot.app import Starling
-    from bot.outbox import install_senders
     from bot.scheduler import SchedulerService, run_scheduler
 
     async def main() -> None:
         app = Starling(settings)
         try:
-            platforms = install_senders(app)
+            platforms = app.install_senders()
             log.info("scheduler_process", senders=platforms, once=args.once)
             if args.once:
                 await SchedulerService(app).tick()

@@ -1,5 +1,5 @@
 """The optional language model: any OpenAI-compatible server (OpenAI, Azure OpenAI, a local server),
-behind the neutral :class:`bot.router.LanguageModel` protocol.
+behind the neutral :class:`bot.core.router.LanguageModel` protocol.
 
 Every call has a hard time limit and returns None on any failure, so callers always have a fallback.
 Calls belong in scheduled or background work, never on the request path.

@@ -23,28 +23,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import random
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import structlog
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from bot import metrics
-from bot.messages import Message
-from bot.router import Services
+from bot.core import metrics
+from bot.core.messages import Message
+from bot.core.services import Services
+from bot.settings import Settings
 from storage import outbox as oq
 from storage.db import transaction
 from storage.models import OutboxMessage
 from storage.outbox import Claimed, Lane
-
-if TYPE_CHECKING:
-    from bot.app import Starling
 
 log = structlog.get_logger("starling.outbox")
 T = TypeVar("T")
@@ -79,33 +76,6 @@ class Sender(Protocol):
     """
 
     async def send(self, row: OutboxMessage, message: Message) -> str | None: ...
-
-
-# How a process without the web server (``starling scheduler``) gets each platform's sender:
-# "module:callable", called with the app. The platform adapters register their sender (and user
-# directory) on the app's outbox when they are built, which is all a scheduler process needs.
-SENDER_FACTORIES: dict[str, str] = {
-    "slack": "bot.slack.adapter:SlackAdapter",
-    "teams": "bot.teams.adapter:TeamsAdapter",
-}
-
-
-def install_senders(app: Starling) -> list[str]:
-    """Give the app's outbox worker a sender for every configured platform; returns their names."""
-    enabled = {"slack": app.settings.slack_enabled, "teams": app.settings.teams_enabled}
-    for platform, on in enabled.items():
-        if not on or platform in app.outbox.senders:
-            continue
-        module, _, name = SENDER_FACTORIES[platform].partition(":")
-        try:
-            factory = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            log.error("outbox_sender_missing", platform=platform, factory=SENDER_FACTORIES[platform])
-            continue
-        built = factory(app)
-        if platform not in app.outbox.senders and hasattr(built, "send"):
-            app.outbox.senders[platform] = built
-    return sorted(app.outbox.senders)
 
 
 Op = Callable[[AsyncSession], Awaitable[Any]]
@@ -194,6 +164,7 @@ class OutboxWorker:
     def __init__(
         self,
         services: Services,
+        settings: Settings,
         senders: dict[str, Sender] | None = None,
         *,
         batch: int = 20,
@@ -205,7 +176,6 @@ class OutboxWorker:
         in_flight: int | None = None,
         name: str | None = None,
     ) -> None:
-        settings = services.settings
         self.services = services
         self.senders: dict[str, Sender] = dict(senders or {})
         self.batch = batch  # rows leased per lane at a time

@@ -1,6 +1,6 @@
 """The scheduler service: APScheduler ticks once a minute and runs every feature's scheduled function.
 
-``run_tick`` is the whole contract (see :mod:`bot.jobs`): each scheduled function gets the window since
+``run_tick`` is the whole contract (see :mod:`bot.core.jobs`): each scheduled function gets the window since
 its last completed run (its watermark), and in one transaction its claims and outbox rows are written
 and the watermark moves on, all or nothing. Any number of scheduler processes may run against one
 database: a replica that comes second finds the window done, or, if two windows overlap, finds the
@@ -24,9 +24,10 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from bot import metrics
-from bot.jobs import JobContext
-from bot.router import Router, Services
+from bot.core import metrics
+from bot.core.jobs import JobContext
+from bot.core.router import Router
+from bot.core.services import Services
 from storage import scheduling as sq
 from storage.db import transaction
 

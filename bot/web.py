@@ -24,7 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from bot.app import Starling
-from bot.metrics import exposition
+from bot.core.metrics import exposition
 from bot.settings import Settings
 
 log = structlog.get_logger("starling.web")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.events import mention_ids
-from bot.i18n import normalize_locale
-from bot.messages import Block, Context, Fields, Header, Message, Section
-from bot.router import Context as Ctx
-from bot.router import Router, UserError, require_admin
+from bot.core.events import mention_ids
+from bot.core.i18n import normalize_locale
+from bot.core.messages import Block, Fields, Header, Message, Note, Section
+from bot.core.router import Context, Router, UserError, require_admin
 from storage import core
 from storage.privacy import record_audit
 
@@ -25,7 +24,7 @@ TAG_RE = re.compile(r"^#?([^\W_][\w\-]{0,39})$")
 CHANNEL_RE = re.compile(r"^<#([A-Za-z0-9_.:@;\-]+)(?:\|[^>]*)?>$")
 
 
-async def settings_blocks(ctx: Ctx) -> list[Block]:
+async def settings_blocks(ctx: Context) -> list[Block]:
     """The workspace's current settings (shown to admins in ``starling settings`` and the app home)."""
     ws = ctx.workspace
     values = await core.list_values(ctx.session, workspace_id=ws.id)
@@ -49,15 +48,15 @@ async def settings_blocks(ctx: Ctx) -> list[Block]:
             ]
         ),
         Section(text=ctx.t("admin.settings.values", values=", ".join(f"#{v.tag}" for v in values))),
-        Context(text=ctx.t("admin.settings.howto")),
+        Note(text=ctx.t("admin.settings.howto")),
     ]
 
 
-async def show_settings(ctx: Ctx) -> None:
+async def show_settings(ctx: Context) -> None:
     ctx.ephemeral(Message(blocks=await settings_blocks(ctx), text=ctx.t("admin.settings.title")))
 
 
-async def set_setting(ctx: Ctx, key: str, raw: list[str]) -> None:
+async def set_setting(ctx: Context, key: str, raw: list[str]) -> None:
     require_admin(ctx)
     ws = ctx.workspace
     if not raw:
@@ -104,7 +103,7 @@ async def set_setting(ctx: Ctx, key: str, raw: list[str]) -> None:
     ctx.ephemeral(ctx.t("admin.saved", key=key, value=value))
 
 
-async def values_command(ctx: Ctx, args: list[str]) -> None:
+async def values_command(ctx: Context, args: list[str]) -> None:
     ws = ctx.workspace
     values = await core.list_values(ctx.session, workspace_id=ws.id)
     sub = args[0].lower() if args else "list"
@@ -140,7 +139,7 @@ async def values_command(ctx: Ctx, args: list[str]) -> None:
         raise UserError("admin.err.value_usage")
 
 
-async def member_command(ctx: Ctx, key: str, args: list[str]) -> None:
+async def member_command(ctx: Context, key: str, args: list[str]) -> None:
     """``starling department @anna Support``, ``starling admin @anna``."""
     require_admin(ctx)
     ids = mention_ids(" ".join(args))
@@ -160,7 +159,7 @@ async def member_command(ctx: Ctx, key: str, args: list[str]) -> None:
     await record_audit(ctx.session, ctx.workspace.id, ctx.actor.user_id, f"admin.{key}", person.user_id)
 
 
-async def my_language(ctx: Ctx, args: list[str]) -> None:
+async def my_language(ctx: Context, args: list[str]) -> None:
     lang = normalize_locale(args[0]) if args else None
     if lang is None:
         raise UserError("admin.err.language")
@@ -172,7 +171,7 @@ async def my_language(ctx: Ctx, args: list[str]) -> None:
 
 def register(router: Router) -> None:
     @router.command("starling", aliases=("settings", "einstellungen"), help_key="admin.help.short")
-    async def starling_command(ctx: Ctx) -> None:
+    async def starling_command(ctx: Context) -> None:
         args = ctx.args
         sub = args[0].lower() if args else "settings"
         rest = args[1:]

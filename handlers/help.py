@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from bot.messages import Context, Header, Message, Section
-from bot.router import Context as Ctx
-from bot.router import Router
+from bot.core.messages import Header, Message, Note, Section
+from bot.core.router import Context, Router
 
 
 def register(router: Router) -> None:
     @router.command("help", aliases=("hilfe", "?"), help_key="help.short")
-    async def help_command(ctx: Ctx) -> None:
+    async def help_command(ctx: Context) -> None:
         lines = []
         for name, spec in sorted(router.commands.items()):
             if spec.hidden or not spec.help_key or (spec.admin and not ctx.member.is_admin):
@@ -20,7 +19,7 @@ def register(router: Router) -> None:
                 blocks=[
                     Header(text=ctx.t("help.title")),
                     Section(text="\n".join(lines)),
-                    Context(text=ctx.t("help.footer")),
+                    Note(text=ctx.t("help.footer")),
                 ],
                 text=ctx.t("help.title"),
             )

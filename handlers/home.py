@@ -3,17 +3,16 @@ and for admins the current settings."""
 
 from __future__ import annotations
 
-from bot.events import AppOpenedEvent
-from bot.messages import Block, Context, Divider, Header, Message, Section
-from bot.router import Context as Ctx
-from bot.router import Router
+from bot.core.events import AppOpenedEvent
+from bot.core.messages import Block, Divider, Header, Message, Note, Section
+from bot.core.router import Context, Router
 from handlers.admin import settings_blocks
 from handlers.kudos import stats_blocks, value_label
 from handlers.privacy_rules import feature_enabled
 from storage import core
 
 
-async def howto_blocks(ctx: Ctx) -> list[Block]:
+async def howto_blocks(ctx: Context) -> list[Block]:
     ws = ctx.workspace
     values = await core.list_values(ctx.session, workspace_id=ws.id)
     tags = ", ".join(f"#{v.tag} ({value_label(ctx, v)})" for v in values)
@@ -24,7 +23,7 @@ async def howto_blocks(ctx: Ctx) -> list[Block]:
     ]
 
 
-async def home_blocks(ctx: Ctx) -> list[Block]:
+async def home_blocks(ctx: Context) -> list[Block]:
     """Personal stats and budget, how to give kudos, and for admins the current settings."""
     blocks: list[Block] = [
         Header(text=ctx.t("home.title")),
@@ -36,11 +35,11 @@ async def home_blocks(ctx: Ctx) -> list[Block]:
     ]
     if ctx.member.is_admin or ctx.actor.is_admin:
         blocks += [Divider(), *await settings_blocks(ctx)]
-    blocks.append(Context(text=ctx.t("home.footer")))
+    blocks.append(Note(text=ctx.t("home.footer")))
     return blocks
 
 
 def register(router: Router) -> None:
     @router.on(AppOpenedEvent)
-    async def app_opened(ctx: Ctx) -> None:
+    async def app_opened(ctx: Context) -> None:
         ctx.home(Message(blocks=await home_blocks(ctx), text=ctx.t("home.title")))

@@ -11,11 +11,10 @@ from zoneinfo import ZoneInfo
 
 from rapidfuzz import process
 
-from bot.events import CommandEvent, MessageDeletedEvent, MessageEvent, ReactionEvent, mention_ids
-from bot.i18n import Translator
-from bot.messages import Bar, BarList, Block, Context, Fields, Header, Message, Section, user_text
-from bot.router import Context as Ctx
-from bot.router import Router, UserError
+from bot.core.events import CommandEvent, MessageDeletedEvent, MessageEvent, ReactionEvent, mention_ids
+from bot.core.i18n import Translator
+from bot.core.messages import Bar, BarList, Block, Fields, Header, Message, Note, Section, user_text
+from bot.core.router import Context, Router, UserError
 from handlers.privacy_rules import individual_boards, require_feature, team_board
 from storage import core
 from storage import kudos as q
@@ -124,7 +123,7 @@ def label_of(t: Translator, v: CompanyValue | None, tag: str | None = None) -> s
     return v.label_de if t.lang == "de" else v.label_en
 
 
-def value_label(ctx: Ctx, v: CompanyValue | None, tag: str | None = None) -> str:
+def value_label(ctx: Context, v: CompanyValue | None, tag: str | None = None) -> str:
     return label_of(ctx.t, v, tag)
 
 
@@ -134,7 +133,7 @@ def name_of(member: Member | None, user_id: str) -> str:
     return member.display_name or member.handle or user_id
 
 
-def budget_refusal(ctx: Ctx, *, cost: int, left: int) -> NoReturn:
+def budget_refusal(ctx: Context, *, cost: int, left: int) -> NoReturn:
     """Budget spent, or not enough left for this kudos."""
     budget = ctx.workspace.daily_budget
     if left <= 0:
@@ -144,7 +143,7 @@ def budget_refusal(ctx: Ctx, *, cost: int, left: int) -> NoReturn:
     )
 
 
-def pair_refusal(ctx: Ctx, person: Member, *, given: int) -> NoReturn:
+def pair_refusal(ctx: Context, person: Member, *, given: int) -> NoReturn:
     cap = ctx.workspace.pair_daily_cap
     raise UserError(
         "kudos.err.pair_cap",
@@ -157,7 +156,7 @@ def pair_refusal(ctx: Ctx, person: Member, *, given: int) -> NoReturn:
 # --- giving ------------------------------------------------------------------------------------------
 
 
-async def give(ctx: Ctx, text: str, *, source: str, message_id: str | None = None) -> None:
+async def give(ctx: Context, text: str, *, source: str, message_id: str | None = None) -> None:
     await require_feature(ctx, "kudos")
     ws = ctx.workspace
     parsed = parse_kudos(text, ws.kudos_emoji)
@@ -242,7 +241,7 @@ async def give(ctx: Ctx, text: str, *, source: str, message_id: str | None = Non
         [wt("kudos.cross_team")] if cross_any else []
     )
     if notes:
-        celebration.append(Context(text="  ·  ".join(notes)))
+        celebration.append(Note(text="  ·  ".join(notes)))
     # A /kudos command is celebrated where it was given (or in the kudos channel); an emoji message in a
     # channel is already public, so it is celebrated only when a kudos channel is configured.
     in_dm = bool(ctx.event.conversation and ctx.event.conversation.kind == "dm")
@@ -259,7 +258,7 @@ async def give(ctx: Ctx, text: str, *, source: str, message_id: str | None = Non
             Section(text=t("kudos.dm.text", giver=f"<@{giver}>", points=points) + "\n> " + user_text(parsed.reason))
         ]
         if value:
-            dm_blocks.append(Context(text=t("kudos.celebrate.value", value=label_of(t, value))))
+            dm_blocks.append(Note(text=t("kudos.celebrate.value", value=label_of(t, value))))
         ctx.dm(
             person.user_id,
             Message(
@@ -278,12 +277,12 @@ async def give(ctx: Ctx, text: str, *, source: str, message_id: str | None = Non
                     budget=ctx.t.plural("kudos.points_dat", ws.daily_budget),
                 )
             ),
-            Context(text=ctx.t("kudos.undo_hint", minutes=ws.undo_minutes)),
+            Note(text=ctx.t("kudos.undo_hint", minutes=ws.undo_minutes)),
         ]
     )
 
 
-async def undo(ctx: Ctx) -> None:
+async def undo(ctx: Context) -> None:
     ws = ctx.workspace
     rows = await q.last_batch(
         ctx.session,
@@ -323,7 +322,7 @@ def parse_board_args(args: list[str], values: list[CompanyValue]) -> tuple[str, 
     return period, direction, tag, dept
 
 
-async def show_leaderboard(ctx: Ctx, args: list[str]) -> None:
+async def show_leaderboard(ctx: Context, args: list[str]) -> None:
     await require_feature(ctx, "leaderboards")
     ws = ctx.workspace
     values = await core.list_values(ctx.session, workspace_id=ws.id)
@@ -365,23 +364,21 @@ async def show_leaderboard(ctx: Ctx, args: list[str]) -> None:
             )
         blocks.append(BarList(rows=bars))
     if ctx.member.leaderboard_opt_out:
-        blocks.append(Context(text=ctx.t("kudos.board.you_opted_out")))
+        blocks.append(Note(text=ctx.t("kudos.board.you_opted_out")))
     elif mine is not None:
         blocks.append(
-            Context(
-                text=ctx.t("kudos.board.your_rank", rank=mine.rank, points=ctx.t.plural("kudos.points", mine.points))
-            )
+            Note(text=ctx.t("kudos.board.your_rank", rank=mine.rank, points=ctx.t.plural("kudos.points", mine.points)))
         )
     ctx.reply(Message(blocks=blocks, text=title))
 
 
-async def budget_left(ctx: Ctx) -> int:
+async def budget_left(ctx: Context) -> int:
     day = local_day(ctx.now, ctx.member.timezone or ctx.workspace.timezone)
     spent = await q.spent_on(ctx.session, workspace_id=ctx.workspace.id, user_id=ctx.actor.user_id, day=day)
     return max(ctx.workspace.daily_budget - spent, 0)
 
 
-async def giving_streak(ctx: Ctx) -> int:
+async def giving_streak(ctx: Context) -> int:
     """Consecutive weeks (up to this one or the last) in which the person gave kudos."""
     today = local_day(ctx.now, ctx.member.timezone or ctx.workspace.timezone)
     days = await q.giving_days(
@@ -398,7 +395,7 @@ async def giving_streak(ctx: Ctx) -> int:
     return streak
 
 
-async def stats_blocks(ctx: Ctx) -> list:
+async def stats_blocks(ctx: Context) -> list:
     ws = ctx.workspace
     me = ctx.actor.user_id
     values = {v.tag: v for v in await core.list_values(ctx.session, workspace_id=ws.id)}
@@ -430,12 +427,12 @@ async def stats_blocks(ctx: Ctx) -> list:
     return blocks
 
 
-async def show_stats(ctx: Ctx) -> None:
+async def show_stats(ctx: Context) -> None:
     await require_feature(ctx, "personal_stats")
     ctx.ephemeral(Message(blocks=await stats_blocks(ctx), text=ctx.t("kudos.stats.title")))
 
 
-async def set_opt_out(ctx: Ctx, out: bool) -> None:
+async def set_opt_out(ctx: Context, out: bool) -> None:
     ctx.member.leaderboard_opt_out = out
     if not out:
         ctx.member.leaderboard_opt_in = True
@@ -443,7 +440,7 @@ async def set_opt_out(ctx: Ctx, out: bool) -> None:
     ctx.ephemeral(ctx.t("kudos.optout_done" if out else "kudos.optin_done"))
 
 
-async def show_help(ctx: Ctx) -> None:
+async def show_help(ctx: Context) -> None:
     ws = ctx.workspace
     values = await core.list_values(ctx.session, workspace_id=ws.id)
     tags = ", ".join(f"#{v.tag} ({value_label(ctx, v)})" for v in values)
@@ -464,7 +461,7 @@ async def show_help(ctx: Ctx) -> None:
 
 def register(router: Router) -> None:
     @router.command("kudos", aliases=("lob", "danke"), help_key="kudos.help.short")
-    async def kudos_command(ctx: Ctx) -> None:
+    async def kudos_command(ctx: Context) -> None:
         assert isinstance(ctx.event, CommandEvent)
         args = ctx.args
         sub = args[0].lower() if args else "help"
@@ -485,18 +482,18 @@ def register(router: Router) -> None:
             await give(ctx, ctx.event.text, source="command", message_id=ctx.event.message_id or ctx.event.event_id)
 
     @router.command("leaderboard", aliases=("rangliste",), help_key="kudos.help.leaderboard")
-    async def leaderboard_command(ctx: Ctx) -> None:
+    async def leaderboard_command(ctx: Context) -> None:
         await show_leaderboard(ctx, ctx.args)
 
     @router.command("stats", aliases=("statistik",), help_key="kudos.help.stats")
-    async def stats_command(ctx: Ctx) -> None:
+    async def stats_command(ctx: Context) -> None:
         await show_stats(ctx)
 
     def has_emoji_kudos(ev: MessageEvent) -> bool:
         return bool(mention_ids(ev.text)) and ":" in ev.text
 
     @router.message(has_emoji_kudos)
-    async def emoji_message(ctx: Ctx) -> None:
+    async def emoji_message(ctx: Context) -> None:
         assert isinstance(ctx.event, MessageEvent)
         emoji = f":{ctx.workspace.kudos_emoji}:"
         if emoji not in ctx.event.text or ctx.member.is_bot:
@@ -504,7 +501,7 @@ def register(router: Router) -> None:
         await give(ctx, ctx.event.text, source="message", message_id=ctx.event.message_id)
 
     @router.reaction
-    async def on_reaction(ctx: Ctx) -> None:
+    async def on_reaction(ctx: Context) -> None:
         ev = ctx.event
         assert isinstance(ev, ReactionEvent)
         if ev.emoji != ctx.workspace.kudos_emoji or not ev.item_author_id or ctx.member.is_bot:
@@ -526,7 +523,7 @@ def register(router: Router) -> None:
             await q.delete_kudos(ctx.session, rows[:1])
 
     @router.on(MessageDeletedEvent)
-    async def on_deleted(ctx: Ctx) -> None:
+    async def on_deleted(ctx: Context) -> None:
         ev = ctx.event
         assert isinstance(ev, MessageDeletedEvent)
         rows = await q.kudos_for_message(
@@ -535,7 +532,7 @@ def register(router: Router) -> None:
         await q.delete_kudos(ctx.session, rows)
 
 
-async def give_reaction(ctx: Ctx, ev: ReactionEvent) -> None:
+async def give_reaction(ctx: Context, ev: ReactionEvent) -> None:
     """One point to the author of the message the kudos emoji was added to."""
     await require_feature(ctx, "reaction_kudos")
     ws = ctx.workspace

@@ -13,13 +13,12 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, select
 
-from bot.events import ActionEvent, mention_ids
-from bot.i18n import Translator, translator_for
-from bot.jobs import JobContext
-from bot.messages import Actions, Attachment, Button, Context, Fields, Header, Message, Section
-from bot.router import Context as Ctx
-from bot.router import Router, UserError, require_admin
-from bot.settings import Settings
+from bot.core.events import ActionEvent, mention_ids
+from bot.core.i18n import Translator, translator_for
+from bot.core.jobs import JobContext
+from bot.core.messages import Actions, Attachment, Button, Fields, Header, Message, Note, Section
+from bot.core.router import Context, Router, UserError, require_admin
+from bot.core.services import ProcessSettings as Settings
 from storage import privacy as store
 from storage.models import Workspace
 
@@ -35,24 +34,24 @@ def _feature_name(raw: str) -> str:
     return name
 
 
-async def _is_works_council(ctx: Ctx) -> bool:
+async def _is_works_council(ctx: Context) -> bool:
     return await store.has_role(
         ctx.session, workspace_id=ctx.workspace.id, user_id=ctx.actor.user_id, role=store.WORKS_COUNCIL_ROLE
     )
 
 
-def _is_admin(ctx: Ctx) -> bool:
+def _is_admin(ctx: Context) -> bool:
     return bool(ctx.member.is_admin or ctx.actor.is_admin)
 
 
-async def audit(ctx: Ctx, action: str, subject_id: str | None = None, **details: Any) -> None:
+async def audit(ctx: Context, action: str, subject_id: str | None = None, **details: Any) -> None:
     await store.record_audit(ctx.session, ctx.workspace.id, ctx.actor.user_id, action, subject_id, details, at=ctx.now)
 
 
 # --- status and settings ------------------------------------------------------------------------------
 
 
-async def show_status(ctx: Ctx) -> None:
+async def show_status(ctx: Context) -> None:
     ws = ctx.workspace
     settings = await store.get_settings(ctx.session, workspace_id=ws.id)
     states = await store.feature_states(ctx.session, workspace_id=ws.id)
@@ -74,14 +73,14 @@ async def show_status(ctx: Ctx) -> None:
                     ]
                 ),
                 Fields(items=[(ctx.t(f"privacy.features.{f}"), on if v else off) for f, v in states.items()]),
-                Context(text=ctx.t("privacy.status.howto")),
+                Note(text=ctx.t("privacy.status.howto")),
             ],
             text=ctx.t("privacy.status.title"),
         )
     )
 
 
-async def set_feature(ctx: Ctx, args: list[str]) -> None:
+async def set_feature(ctx: Context, args: list[str]) -> None:
     require_admin(ctx)
     if len(args) != 2 or args[1].lower() not in ON_WORDS:
         raise UserError("privacy.err.feature_usage", features=", ".join(store.FEATURES))
@@ -94,7 +93,7 @@ async def set_feature(ctx: Ctx, args: list[str]) -> None:
     ctx.ephemeral(ctx.t("privacy.feature_on" if enabled else "privacy.feature_off", feature=label))
 
 
-async def set_profile(ctx: Ctx, args: list[str]) -> None:
+async def set_profile(ctx: Context, args: list[str]) -> None:
     require_admin(ctx)
     profile = args[0].lower() if args else ""
     profile = {"betriebsrat": store.WORKS_COUNCIL, "workscouncil": store.WORKS_COUNCIL}.get(profile, profile)
@@ -113,7 +112,7 @@ async def set_profile(ctx: Ctx, args: list[str]) -> None:
     )
 
 
-async def set_number(ctx: Ctx, key: str, args: list[str]) -> None:
+async def set_number(ctx: Context, key: str, args: list[str]) -> None:
     require_admin(ctx)
     settings = await store.get_settings(ctx.session, workspace_id=ctx.workspace.id)
     works_council = ctx.workspace.privacy_profile == store.WORKS_COUNCIL
@@ -133,7 +132,7 @@ async def set_number(ctx: Ctx, key: str, args: list[str]) -> None:
     ctx.ephemeral(ctx.t("privacy.saved", key=key, value=raw))
 
 
-async def set_boards(ctx: Ctx, args: list[str]) -> None:
+async def set_boards(ctx: Context, args: list[str]) -> None:
     require_admin(ctx)
     choice = args[0].lower() if args else ""
     if choice not in ("people", "teams", "personen", "teams"):
@@ -148,7 +147,7 @@ async def set_boards(ctx: Ctx, args: list[str]) -> None:
     ctx.ephemeral(ctx.t(key))
 
 
-async def set_works_council(ctx: Ctx, args: list[str]) -> None:
+async def set_works_council(ctx: Context, args: list[str]) -> None:
     require_admin(ctx)
     ids = mention_ids(" ".join(args))
     if not ids:
@@ -164,7 +163,7 @@ async def set_works_council(ctx: Ctx, args: list[str]) -> None:
 # --- audit log ----------------------------------------------------------------------------------------
 
 
-async def show_audit(ctx: Ctx, args: list[str]) -> None:
+async def show_audit(ctx: Context, args: list[str]) -> None:
     if not (_is_admin(ctx) or await _is_works_council(ctx)):
         raise UserError("privacy.err.audit_access")
     limit = int(args[0]) if args and args[0].isdigit() else 20
@@ -181,7 +180,7 @@ async def show_audit(ctx: Ctx, args: list[str]) -> None:
             blocks=[
                 Header(text=ctx.t("privacy.audit.title")),
                 Section(text="\n".join(lines) or ctx.t("privacy.audit.empty")),
-                Context(text=ctx.t("privacy.audit.footer")),
+                Note(text=ctx.t("privacy.audit.footer")),
             ],
             text=ctx.t("privacy.audit.title"),
         )
@@ -203,7 +202,7 @@ async def personal_data(session: AsyncSession, *, workspace_id: str, user_id: st
     return {"workspace_id": workspace_id, "user_id": user_id, "generated_at": now.isoformat(), "tables": tables}
 
 
-async def export(ctx: Ctx, args: list[str]) -> None:
+async def export(ctx: Context, args: list[str]) -> None:
     ids = mention_ids(" ".join(args))
     subject = ctx.actor.user_id
     if ids and ids[0] != ctx.actor.user_id:
@@ -228,7 +227,7 @@ async def export(ctx: Ctx, args: list[str]) -> None:
 # --- erasure ------------------------------------------------------------------------------------------
 
 
-async def forget(ctx: Ctx, args: list[str], *, self_: bool) -> None:
+async def forget(ctx: Context, args: list[str], *, self_: bool) -> None:
     confirmed = any(a.lower() in ("confirm", "bestätigen", "ja") for a in args)
     if self_:
         subject = ctx.actor.user_id
@@ -262,7 +261,7 @@ async def forget(ctx: Ctx, args: list[str], *, self_: bool) -> None:
     await erase(ctx, subject)
 
 
-async def erase(ctx: Ctx, subject: str) -> None:
+async def erase(ctx: Context, subject: str) -> None:
     self_ = subject == ctx.actor.user_id
     if not self_:
         require_admin(ctx)
@@ -403,7 +402,7 @@ async def build_sheet(
     return "\n".join(lines)
 
 
-async def send_sheet(ctx: Ctx) -> None:
+async def send_sheet(ctx: Context) -> None:
     if not (_is_admin(ctx) or await _is_works_council(ctx)):
         raise UserError("privacy.err.audit_access")
     files = []
@@ -436,7 +435,7 @@ async def run_retention(session: AsyncSession, *, workspace: Workspace, now: dat
 
 def register(router: Router) -> None:
     @router.command("privacy", aliases=("datenschutz",), help_key="privacy.help.short")
-    async def privacy_command(ctx: Ctx) -> None:
+    async def privacy_command(ctx: Context) -> None:
         args = ctx.args
         sub = args[0].lower() if args else "status"
         rest = args[1:]
@@ -470,14 +469,14 @@ def register(router: Router) -> None:
             raise UserError("privacy.err.unknown", sub=sub)
 
     @router.action("privacy.forget")
-    async def forget_button(ctx: Ctx) -> None:
+    async def forget_button(ctx: Context) -> None:
         assert isinstance(ctx.event, ActionEvent)
         if not ctx.event.value:
             raise UserError("privacy.err.unknown", sub="forget")
         await erase(ctx, ctx.event.value)
 
     @router.action("privacy.cancel")
-    async def cancel_button(ctx: Ctx) -> None:
+    async def cancel_button(ctx: Context) -> None:
         ctx.ephemeral(ctx.t("privacy.forget.cancelled"))
 
     @router.schedule("retention")

@@ -11,9 +11,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messages import Bar, BarList, Context, Header, Message, Section
-from bot.router import Context as Ctx
-from bot.router import LanguageModel, UserError
+from bot.core.messages import Bar, BarList, Header, Message, Note, Section
+from bot.core.router import Context, UserError
+from bot.core.services import LanguageModel
 from storage import privacy
 from storage.models import Workspace
 from storage.privacy import feature_enabled, min_group_ok, min_group_size, person_figures_visible
@@ -32,27 +32,27 @@ __all__ = [
 ]
 
 
-async def require_feature(ctx: Ctx, feature: str) -> None:
+async def require_feature(ctx: Context, feature: str) -> None:
     """Raise a localized refusal when ``feature`` is switched off in the workspace."""
     if not await feature_enabled(ctx.session, ctx.workspace.id, feature):
         raise UserError("privacy.err.feature_off", feature=ctx.t(f"privacy.features.{feature}"))
 
 
-async def language_model(ctx: Ctx) -> LanguageModel | None:
+async def language_model(ctx: Context) -> LanguageModel | None:
     """The language model if one is configured and the workspace allows its use, else None."""
     if ctx.services.llm is None or not await feature_enabled(ctx.session, ctx.workspace.id, "llm"):
         return None
     return ctx.services.llm
 
 
-async def individual_boards(ctx: Ctx) -> bool:
+async def individual_boards(ctx: Context) -> bool:
     """False when leaderboards may only show team aggregates (works-council profile)."""
     settings = await privacy.get_settings(ctx.session, workspace_id=ctx.workspace.id)
     return settings.individual_boards
 
 
 async def team_board(
-    ctx: Ctx,
+    ctx: Context,
     *,
     title: str,
     since: datetime | None,
@@ -85,8 +85,8 @@ async def team_board(
         blocks.append(Section(text=ctx.t("privacy.board.no_groups", min=minimum)))
     hidden = len(groups) - len(shown)
     if hidden:
-        blocks.append(Context(text=ctx.t.plural("privacy.board.hidden", hidden, min=minimum)))
-    blocks.append(Context(text=ctx.t("privacy.board.aggregates_only")))
+        blocks.append(Note(text=ctx.t.plural("privacy.board.hidden", hidden, min=minimum)))
+    blocks.append(Note(text=ctx.t("privacy.board.aggregates_only")))
     ctx.reply(Message(blocks=blocks, text=title))
 
 

@@ -5,14 +5,13 @@ are left alone."""
 
 from __future__ import annotations
 
-from bot.events import MemberJoinedEvent
-from bot.messages import Context, Header, Message, Section
-from bot.router import Context as Ctx
-from bot.router import Router
+from bot.core.events import MemberJoinedEvent
+from bot.core.messages import Header, Message, Note, Section
+from bot.core.router import Context, Router
 from storage import core
 
 
-async def welcome_message(ctx: Ctx) -> Message:
+async def welcome_message(ctx: Context) -> Message:
     values = await core.list_values(ctx.session, workspace_id=ctx.workspace.id)
     tags = ", ".join(f"#{v.tag} ({v.label_de if ctx.t.lang == 'de' else v.label_en})" for v in values)
     return Message(
@@ -21,13 +20,13 @@ async def welcome_message(ctx: Ctx) -> Message:
             Section(text=ctx.t("welcome.intro")),
             Section(text=ctx.t("welcome.values", values=tags or "—")),
             Section(text=ctx.t("welcome.kudos_howto", budget=ctx.workspace.daily_budget)),
-            Context(text=ctx.t("core.help_hint")),
+            Note(text=ctx.t("core.help_hint")),
         ],
         text=ctx.t("welcome.title"),
     )
 
 
-async def newcomer_message(ctx: Ctx) -> Message:
+async def newcomer_message(ctx: Context) -> Message:
     ws = ctx.workspace
     values = await core.list_values(ctx.session, workspace_id=ws.id)
     tags = ", ".join(f"#{v.tag} ({v.label_de if ctx.t.lang == 'de' else v.label_en})" for v in values)
@@ -37,7 +36,7 @@ async def newcomer_message(ctx: Ctx) -> Message:
             Section(text=ctx.t("welcome.intro")),
             Section(text=ctx.t("welcome.values", values=tags or "—")),
             Section(text=ctx.t("kudos.help.text", emoji=ws.kudos_emoji, budget=ws.daily_budget)),
-            Context(text=ctx.t("core.help_hint")),
+            Note(text=ctx.t("core.help_hint")),
         ],
         text=ctx.t("welcome.newcomer_notification"),
     )
@@ -45,7 +44,7 @@ async def newcomer_message(ctx: Ctx) -> Message:
 
 def register(router: Router) -> None:
     @router.on(MemberJoinedEvent)
-    async def on_joined(ctx: Ctx) -> None:
+    async def on_joined(ctx: Context) -> None:
         if ctx.actor.is_bot:
             ctx.reply(await welcome_message(ctx))
         elif ctx.event.conversation is None and not ctx.member.is_bot:

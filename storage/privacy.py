@@ -38,6 +38,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 from sqlmodel import select as sm_select
 
+from storage import outbox, prompts, scheduling, suggestions  # noqa: F401  (registers their tables)
 from storage.core import cached_config, config_changed
 from storage.models import Kudos, Member, Workspace, ts_column
 from storage.teams import FILE_OFFER_HOURS
@@ -351,8 +352,7 @@ def col(model: Any, name: str) -> Any:
 
 
 def all_tables() -> list[Table]:
-    import storage.tables  # noqa: F401  (registers every feature's tables)
-
+    """Every table of the schema (this module imports each feature's table module, so all are registered)."""
     return list(SQLModel.metadata.sorted_tables)
 
 

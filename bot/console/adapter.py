@@ -20,8 +20,8 @@ from sqlmodel import select
 from bot.app import Starling
 from bot.console.demo import member_count, seed_demo
 from bot.console.render import render
-from bot.events import ActionEvent, Actor, Conversation, Event, MessageEvent, Platform
-from bot.messages import Form, Message
+from bot.core.events import ActionEvent, Actor, Conversation, Event, MessageEvent, Platform
+from bot.core.messages import Form, Message
 from storage import core
 from storage.db import transaction
 from storage.models import Member, OutboxMessage

@@ -5,16 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from bot.events import MENTION_RE
-from bot.messages import (
+from bot.core.events import MENTION_RE
+from bot.core.messages import (
     Actions,
     BarList,
-    Context,
     Divider,
     Fields,
     Form,
     Header,
     Message,
+    Note,
     Section,
     render_markup,
 )
@@ -54,7 +54,7 @@ def render(
                 mark = " ◀" if r.highlight else ""
                 shown = r.display or _num(r.value)
                 lines.append(f"{rank}{text(r.label).ljust(label_w)}  {bar.ljust(BAR_WIDTH)}  {shown}{mark}")
-        elif isinstance(block, Context):
+        elif isinstance(block, Note):
             lines.append("  · " + text(block.text))
         elif isinstance(block, Divider):
             lines.append("-" * 40)

@@ -21,8 +21,8 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 
-from bot.events import ActionEvent, Event, Platform
-from bot.metrics import ACK_SECONDS
+from bot.core.events import ActionEvent, Event, Platform
+from bot.core.metrics import ACK_SECONDS
 from bot.slack.client import SlackDirectory, SlackSender, make_client
 from bot.slack.convert import Inbound, Team, from_action, from_command, from_event, from_view_submission
 from bot.slack.render import OPEN_FORM_ACTION

@@ -21,10 +21,10 @@ from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryInterv
 from slack_sdk.http_retry.jitter import Jitter
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.messages import Message
-from bot.metrics import PLATFORM_ERRORS
+from bot.core.messages import Message
+from bot.core.metrics import PLATFORM_ERRORS
+from bot.core.services import PersonInfo
 from bot.outbox import PermanentFailure, RetryLater
-from bot.router import PersonInfo
 from bot.slack.render import render_message
 from storage.models import OutboxMessage
 

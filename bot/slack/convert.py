@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.events import (
+from bot.core.events import (
     ActionEvent,
     Actor,
     AppOpenedEvent,

@@ -1,6 +1,6 @@
 """Block Kit rendering of the neutral message model.
 
-User-typed text (wrapped with :func:`bot.messages.user_text`) is escaped: ``&``, ``<`` and ``>`` become
+User-typed text (wrapped with :func:`bot.core.messages.user_text`) is escaped: ``&``, ``<`` and ``>`` become
 entities, so ``<!channel>``, forged ``<@U…>`` and ``<http…|…>`` links never ping or link, and the bare
 words ``@here``, ``@channel`` and ``@everyone`` get a zero-width joiner. Our own markup passes through
 (``*bold*``, ``_italic_``, ``<@USER_ID>`` and ``<#CHANNEL>`` tokens); any other ``&<>`` in it is escaped.
@@ -14,17 +14,17 @@ import re
 import zlib
 from typing import Any
 
-from bot.messages import (
+from bot.core.messages import (
     Actions,
     BarList,
     Button,
-    Context,
     Divider,
     Fields,
     Form,
     Header,
     Input,
     Message,
+    Note,
     Section,
     plain,
     render_markup,
@@ -177,7 +177,7 @@ def render_blocks(message: Message, *, limit: int = MESSAGE_BLOCKS_MAX) -> list[
                 blocks.append({"type": "section", "fields": items[i : i + FIELDS_PER_SECTION]})
         elif isinstance(block, BarList):
             blocks += _bars(block)
-        elif isinstance(block, Context):
+        elif isinstance(block, Note):
             blocks.append(
                 {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(mrkdwn(block.text), 3000)}]}
             )
@@ -200,7 +200,7 @@ def fallback_text(message: Message) -> str:
     source = message.text
     if not source:
         for b in message.blocks:
-            if isinstance(b, Header | Section | Context):
+            if isinstance(b, Header | Section | Note):
                 source = b.text
                 break
             if isinstance(b, Form):

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.messages import Message
+from bot.core.messages import Message
 from bot.slack.client import api_error, record_error
 from bot.slack.convert import Origin
 from bot.slack.render import (

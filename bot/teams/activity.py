@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.events import Actor, Conversation, Mention, Platform
+from bot.core.events import Actor, Conversation, Mention, Platform
 from bot.teams.render import INPUT_PREFIX
 from storage.teams import THREAD_MARK, thread_root
 

@@ -27,9 +27,9 @@ from botbuilder.schema import (
 from msrest.exceptions import ClientRequestError
 
 from bot.app import Starling
-from bot.events import ActionEvent, Actor, Event, MemberJoinedEvent, MessageEvent, Platform
-from bot.i18n import Translator, translator_for
-from bot.messages import Context, Header, Message, Section, Target
+from bot.core.events import ActionEvent, Actor, Event, MemberJoinedEvent, MessageEvent, Platform
+from bot.core.i18n import Translator, translator_for
+from bot.core.messages import Header, Message, Note, Section, Target
 from bot.teams import activity as act
 from bot.teams.auth import Connectors, build_authentication, wrap_result
 from bot.teams.config import auth_required
@@ -428,4 +428,4 @@ def _invoke_body(kind: str, value: Any) -> dict[str, Any]:
 
 
 def _is_text_only(msg: Message) -> bool:
-    return all(isinstance(b, Header | Section | Context) for b in msg.blocks)
+    return all(isinstance(b, Header | Section | Note) for b in msg.blocks)

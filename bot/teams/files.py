@@ -26,8 +26,8 @@ from botbuilder.schema import Activity, ActivityTypes, Attachment, ErrorResponse
 from msrest.exceptions import ClientRequestError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import Translator
-from bot.messages import Attachment as File
+from bot.core.i18n import Translator
+from bot.core.messages import Attachment as File
 from storage import teams as store
 from storage.db import transaction
 from storage.teams import TeamsConversation

@@ -24,9 +24,9 @@ from botbuilder.schema import (
 from msrest.exceptions import ClientRequestError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.messages import Message
+from bot.core.messages import Message
+from bot.core.services import PersonInfo
 from bot.outbox import PermanentFailure, RetryLater
-from bot.router import PersonInfo
 from bot.teams.auth import Connectors
 from bot.teams.files import FileOffers
 from bot.teams.render import ADAPTIVE_CARD, mention_ids_in, plain_text, render_card

@@ -2,7 +2,7 @@
 
 Header → large bold TextBlock, Section → wrapping TextBlocks (``> `` lines become a quote box),
 Fields → FactSet, BarList → one ColumnSet per row with a coloured bar whose width is proportional,
-Context → small subtle TextBlock, Actions → ``Action.Execute`` (``Action.Submit`` as fallback),
+Note → small subtle TextBlock, Actions → ``Action.Execute`` (``Action.Submit`` as fallback),
 Form → inputs plus a submit action. Text a person typed is escaped so it can neither format, link
 nor mention (``*``, ``_``, ``[x](y)``, ``<at>``, HTML); our own ``<@id>`` mentions become real Teams
 mentions (``<at>Name</at>`` plus an entity) where ``mentions`` is on, plain names elsewhere.
@@ -14,18 +14,18 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.events import MENTION_RE
-from bot.messages import (
+from bot.core.events import MENTION_RE
+from bot.core.messages import (
     Actions,
     BarList,
     Block,
-    Context,
     Divider,
     Fields,
     Form,
     Header,
     Input,
     Message,
+    Note,
     Section,
     render_markup,
 )
@@ -157,7 +157,7 @@ class _Renderer:
             return [_text_block(t.inline(block.text), size="Large", weight="Bolder")]
         if isinstance(block, Section):
             return self.section(block.text)
-        if isinstance(block, Context):
+        if isinstance(block, Note):
             return [_text_block(t.md(block.text).replace(_NL, " "), size="Small", isSubtle=True, spacing="Small")]
         if isinstance(block, Fields):
             facts = [{"title": t.inline(k), "value": t.inline(v)} for k, v in block.items]
@@ -328,7 +328,7 @@ def plain_text(message: Message, names: Mapping[str, str]) -> str:
     t = _Text(names, mentions=False)
     lines: list[str] = []
     for block in message.blocks:
-        if isinstance(block, Header | Section | Context):
+        if isinstance(block, Header | Section | Note):
             lines.append(t.plain(block.text))
         elif isinstance(block, Fields):
             lines += [f"{t.plain(k)}: {t.plain(v)}" for k, v in block.items]
@@ -340,7 +340,7 @@ def mention_ids_in(message: Message) -> list[str]:
     """Every ``<@id>`` the message's texts mention (to look their names up before rendering)."""
     texts: list[str] = [message.text]
     for block in message.blocks:
-        if isinstance(block, Header | Section | Context):
+        if isinstance(block, Header | Section | Note):
             texts.append(block.text)
         elif isinstance(block, Fields):
             texts += [x for pair in block.items for x in pair]

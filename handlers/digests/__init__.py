@@ -4,7 +4,7 @@
 givers and receivers, and whatever sections other features register, see
 :mod:`handlers.digests.sections`); ``digest leaderboard #kudos month`` a monthly leaderboard;
 ``digest off``, ``digest preview``, ``digest status``. Schedules live in the ``schedule`` table and are
-run by the scheduler (:mod:`bot.jobs`).
+run by the scheduler (:mod:`bot.core.jobs`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.jobs import Days, JobContext, ScheduleError, next_occurrence, parse_time, zone
-from bot.messages import Context, Header, Message, Section
-from bot.router import Context as Ctx
-from bot.router import Router, UserError, require_admin
+from bot.core.jobs import Days, JobContext, ScheduleError, next_occurrence, parse_time, zone
+from bot.core.messages import Header, Message, Note, Section
+from bot.core.router import Context, Router, UserError, require_admin
 from handlers.digests import feature_sections, kudos_sections
 from handlers.digests.compose import (
     PERIODS,
@@ -105,12 +104,12 @@ def parse_args(words: list[str], *, allow_period: bool = False) -> ScheduleArgs:
     return out
 
 
-def current_channel(ctx: Ctx) -> str | None:
+def current_channel(ctx: Context) -> str | None:
     conv = ctx.event.conversation
     return conv.id if conv is not None and conv.kind in ("channel", "group") else None
 
 
-def channel_or_here(ctx: Ctx, args: ScheduleArgs) -> str:
+def channel_or_here(ctx: Context, args: ScheduleArgs) -> str:
     channel = args.channel or current_channel(ctx)
     if channel is None:
         raise UserError("digests.err.need_channel")
@@ -121,7 +120,7 @@ def schedule_zone(schedule: Schedule, workspace: Workspace) -> ZoneInfo:
     return zone(schedule.timezone, workspace.timezone)
 
 
-def describe(ctx: Ctx, schedule: Schedule) -> str:
+def describe(ctx: Context, schedule: Schedule) -> str:
     tz = schedule_zone(schedule, ctx.workspace)
     days = Days.parse(schedule.days)
     nxt = next_occurrence(parse_time(schedule.at), days, tz, ctx.now)
@@ -134,7 +133,7 @@ def describe(ctx: Ctx, schedule: Schedule) -> str:
 # --- commands -------------------------------------------------------------------------------------
 
 
-async def subscribe(ctx: Ctx, words: list[str]) -> None:
+async def subscribe(ctx: Context, words: list[str]) -> None:
     require_admin(ctx)
     args = parse_args(words)
     channel = channel_or_here(ctx, args)
@@ -153,7 +152,7 @@ async def subscribe(ctx: Ctx, words: list[str]) -> None:
     ctx.ephemeral(ctx.t("digests.subscribed", channel=f"<#{channel}>", when=describe(ctx, row)))
 
 
-async def leaderboard(ctx: Ctx, words: list[str]) -> None:
+async def leaderboard(ctx: Context, words: list[str]) -> None:
     sub = words[0].lower() if words else ""
     if sub in ("off", "aus", "stop"):
         await turn_off(ctx, words[1:], kind=LEADERBOARD)
@@ -193,7 +192,7 @@ async def leaderboard(ctx: Ctx, words: list[str]) -> None:
     )
 
 
-async def turn_off(ctx: Ctx, words: list[str], *, kind: str) -> None:
+async def turn_off(ctx: Context, words: list[str], *, kind: str) -> None:
     require_admin(ctx)
     args = parse_args(words)
     count = await sq.disable_schedules(
@@ -205,7 +204,7 @@ async def turn_off(ctx: Ctx, words: list[str], *, kind: str) -> None:
     ctx.ephemeral(ctx.t(f"digests.off_{kind}", where=where))
 
 
-async def preview_digest(ctx: Ctx, words: list[str]) -> None:
+async def preview_digest(ctx: Context, words: list[str]) -> None:
     require_admin(ctx)
     args = parse_args(words)
     channel = channel_or_here(ctx, args)
@@ -231,11 +230,11 @@ async def preview_digest(ctx: Ctx, words: list[str]) -> None:
     )
     message = await build_digest(scope, fmt_span(ctx.t, s))
     key = "digests.preview_note" if row and row.enabled else "digests.preview_note_unsubscribed"
-    message.blocks.append(Context(text=ctx.t(key, channel=f"<#{channel}>", when=fmt_when(ctx.t, nxt.due_at, tz))))
+    message.blocks.append(Note(text=ctx.t(key, channel=f"<#{channel}>", when=fmt_when(ctx.t, nxt.due_at, tz))))
     ctx.ephemeral(message)
 
 
-async def preview_leaderboard(ctx: Ctx, words: list[str]) -> None:
+async def preview_leaderboard(ctx: Context, words: list[str]) -> None:
     require_admin(ctx)
     args = parse_args(words, allow_period=True)
     channel = channel_or_here(ctx, args)
@@ -249,7 +248,7 @@ async def preview_leaderboard(ctx: Ctx, words: list[str]) -> None:
     ctx.ephemeral(message)
 
 
-async def status(ctx: Ctx) -> None:
+async def status(ctx: Context) -> None:
     rows = await sq.list_schedules(ctx.session, workspace_id=ctx.workspace.id, enabled=True)
     mine = [r for r in rows if r.kind in (DIGEST, LEADERBOARD)]
     if not mine:
@@ -341,7 +340,7 @@ def register(router: Router) -> None:
     feature_sections.register()
 
     @router.command("digest", aliases=("digests", "zusammenfassung"), help_key="digests.help.short")
-    async def digest_command(ctx: Ctx) -> None:
+    async def digest_command(ctx: Context) -> None:
         words = ctx.args
         sub = words[0].lower() if words else "help"
         rest = words[1:]

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Translator
-from bot.jobs import Days, local_midnight
-from bot.messages import Bar, BarList, Block, Context, Divider, Fields, Header, Message, Section
+from bot.core.i18n import Translator
+from bot.core.jobs import Days, local_midnight
+from bot.core.messages import Bar, BarList, Block, Divider, Fields, Header, Message, Note, Section
 from handlers.digests.kudos_sections import aggregate, percent, ranking, value_name
 from handlers.digests.sections import DigestScope, sections
 from handlers.privacy_rules import min_group_ok, min_group_size, names_allowed
@@ -147,7 +147,7 @@ async def build_digest(scope: DigestScope, period_text: str) -> Message:
             if len(blocks) > 1:
                 blocks.append(Divider())
             blocks.extend(part)
-    blocks.append(Context(text=t("digests.digest.footer")))
+    blocks.append(Note(text=t("digests.digest.footer")))
     return Message(blocks=blocks, text=title)
 
 
@@ -174,7 +174,7 @@ async def build_leaderboard(
     if stats.kudos == 0:
         blocks.append(Section(text=t("digests.kudos.quiet")))
     elif not min_group_ok(len(stats.participants), min_size):
-        blocks.append(Context(text=t("digests.board.too_few")))
+        blocks.append(Note(text=t("digests.board.too_few")))
     elif not names_allowed(workspace):
         values = {v.tag: v for v in await core.list_values(session, workspace_id=workspace.id)}
         blocks.append(
@@ -194,7 +194,7 @@ async def build_leaderboard(
         ]
         if mix:
             blocks.append(BarList(title=t("digests.kudos.values"), rows=mix))
-        blocks.append(Context(text=t("digests.board.aggregates_only")))
+        blocks.append(Note(text=t("digests.board.aggregates_only")))
     else:
         hidden = await dq.leaderboard_hidden(session, workspace_id=workspace.id)
         boards = [("givers", stats.given)] if givers_only else [("receivers", stats.received), ("givers", stats.given)]
@@ -202,5 +202,5 @@ async def build_leaderboard(
             rows = await ranking(session, workspace_id=workspace.id, t=t, counts=counts, hidden=hidden, limit=BOARD_TOP)
             if rows:
                 blocks.append(BarList(title=t(f"digests.kudos.top_{key}"), rows=rows))
-        blocks.append(Context(text=t("digests.board.opt_out_hint")))
+        blocks.append(Note(text=t("digests.board.opt_out_hint")))
     return Message(blocks=blocks, text=title)

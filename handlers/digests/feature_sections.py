@@ -4,7 +4,7 @@ prompt participation and highlighted answers (:mod:`handlers.prompts`), "you sai
 
 from __future__ import annotations
 
-from bot.messages import Bar, BarList, Block, Context, Section, user_text
+from bot.core.messages import Bar, BarList, Block, Note, Section, user_text
 from handlers.digests.sections import DigestScope, register_section
 from handlers.prompts import highlighted_answers, participation
 from handlers.suggestions import digest_blocks, digest_summary
@@ -39,13 +39,13 @@ async def prompts_section(scope: DigestScope) -> list[Block]:
             )
         )
     if len(shown) < len(rows):
-        blocks.append(Context(text=t("digests.prompts.small_channels")))
+        blocks.append(Note(text=t("digests.prompts.small_channels")))
     for answer in await highlighted_answers(
         scope.session, workspace_id=scope.workspace.id, since=scope.start, until=scope.end, limit=3
     ):
         blocks.append(Section(text="> " + user_text(_short(answer.text, QUOTE_LENGTH))))
         blocks.append(
-            Context(
+            Note(
                 text=t(
                     "digests.prompts.highlight",
                     prompt=user_text(_short(answer.prompt, 120)),

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Translator
-from bot.messages import Bar, BarList, Block, Context, Fields, Section, bar_rows, user_text
+from bot.core.i18n import Translator
+from bot.core.messages import Bar, BarList, Block, Fields, Note, Section, bar_rows, user_text
 from handlers.digests.sections import DigestScope, register_section
 from storage import core
 from storage import digests as dq
@@ -80,7 +80,7 @@ async def overview(scope: DigestScope) -> list[Block]:
     if stats.kudos == 0:
         return [*blocks, Section(text=t("digests.kudos.quiet"))]
     if not scope.group_ok(len(stats.participants)):
-        return [*blocks, Context(text=t("digests.kudos.too_few"))]
+        return [*blocks, Note(text=t("digests.kudos.too_few"))]
     blocks.append(
         Fields(
             items=[
@@ -138,7 +138,7 @@ async def top_people(scope: DigestScope) -> list[Block]:
     if stats.kudos == 0 or not scope.group_ok(len(stats.participants)):
         return []
     if not scope.names_allowed:
-        return [Context(text=t("digests.kudos.no_names"))]
+        return [Note(text=t("digests.kudos.no_names"))]
     hidden = await dq.leaderboard_hidden(scope.session, workspace_id=scope.workspace.id)
     blocks: list[Block] = []
     for key, counts in (("receivers", stats.received), ("givers", stats.given)):

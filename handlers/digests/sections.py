@@ -24,8 +24,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Translator
-from bot.messages import Block
+from bot.core.i18n import Translator
+from bot.core.messages import Block
 from handlers.privacy_rules import min_group_ok, names_allowed
 from storage.models import Workspace
 

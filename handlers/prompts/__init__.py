@@ -8,7 +8,7 @@ For the weekly digest: :func:`storage.prompts.participation` (counts per channel
 
 from __future__ import annotations
 
-from bot.router import Router
+from bot.core.router import Router
 from handlers.prompts import commands, jobs
 from handlers.prompts.insights import Summary, extractive_summary, summarize_answers
 from handlers.prompts.library import library

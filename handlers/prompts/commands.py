@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.events import ActionEvent, CommandEvent, MessageEvent
-from bot.i18n import Translator, translator_for
-from bot.messages import Actions, Button, Context, Fields, Form, Header, Input, Message, Section, user_text
-from bot.router import Context as Ctx
-from bot.router import Router, UserError, require_admin
+from bot.core.events import ActionEvent, CommandEvent, MessageEvent
+from bot.core.i18n import Translator, translator_for
+from bot.core.messages import Actions, Button, Fields, Form, Header, Input, Message, Note, Section, user_text
+from bot.core.router import Context, Router, UserError, require_admin
 from handlers.privacy_rules import language_model, require_feature
 from handlers.prompts.feedback import FeedbackItem, store_feedback
 from handlers.prompts.library import MAX_PROMPT_LENGTH, MIN_PROMPT_LENGTH, category_key, library
@@ -29,18 +28,18 @@ ANON_WORDS = ("anon", "anonym", "anonymous", "anonymously")
 TRUE_VALUES = ("true", "1", "yes", "y", "on", "ja", "j", "anonymous", "anonym")
 
 
-def _channel(ctx: Ctx) -> str:
+def _channel(ctx: Context) -> str:
     conv = ctx.event.conversation
     if conv is None or conv.kind == "dm":
         raise UserError("prompts.err.channel_only")
     return conv.id
 
 
-def _channel_t(ctx: Ctx, language: str) -> Translator:
+def _channel_t(ctx: Context, language: str) -> Translator:
     return translator_for(language, ctx.workspace.locale, tone=ctx.workspace.tone)
 
 
-def _local(ctx: Ctx, when: datetime, zone: str) -> str:
+def _local(ctx: Context, when: datetime, zone: str) -> str:
     """``Do 19.11. 09:30`` / ``Thu 2026-11-19 09:30`` in the channel's zone."""
     local = when.astimezone(ZoneInfo(zone))
     day = ctx.t("prompts.weekdays").split(",")[local.weekday()]
@@ -48,7 +47,7 @@ def _local(ctx: Ctx, when: datetime, zone: str) -> str:
     return f"{day} {date_part} {local:%H:%M}"
 
 
-def _rest_text(ctx: Ctx) -> str:
+def _rest_text(ctx: Context) -> str:
     """The command text after the sub-command word, as typed (keeps ``|`` and case)."""
     text = ctx.event.text if isinstance(ctx.event, CommandEvent) else ""
     parts = text.strip().split(None, 1)
@@ -61,14 +60,14 @@ def _int_arg(args: list[str], key: str) -> int:
     return int(args[0].lstrip("#"))
 
 
-async def _subscription(ctx: Ctx, channel: str) -> store.PromptSubscription:
+async def _subscription(ctx: Context, channel: str) -> store.PromptSubscription:
     sub = await store.get_subscription(ctx.session, workspace_id=ctx.workspace.id, channel_id=channel)
     if sub is None:
         raise UserError("prompts.err.not_subscribed")
     return sub
 
 
-def _categories_text(ctx: Ctx, categories: list[str]) -> str:
+def _categories_text(ctx: Context, categories: list[str]) -> str:
     if not categories:
         return ctx.t("prompts.all_categories")
     return ", ".join(category_label(c, ctx.t) for c in categories)
@@ -77,14 +76,14 @@ def _categories_text(ctx: Ctx, categories: list[str]) -> str:
 # --- channel settings -------------------------------------------------------------------------------------------
 
 
-async def show_status(ctx: Ctx) -> None:
+async def show_status(ctx: Context) -> None:
     channel = _channel(ctx)
     sub = await store.get_subscription(ctx.session, workspace_id=ctx.workspace.id, channel_id=channel)
     if sub is None:
         ctx.ephemeral(
             [
                 Section(text=ctx.t("prompts.status.none", channel=f"<#{channel}>")),
-                Context(text=ctx.t("prompts.help_hint")),
+                Note(text=ctx.t("prompts.help_hint")),
             ]
         )
         return
@@ -111,14 +110,14 @@ async def show_status(ctx: Ctx) -> None:
                         ),
                     ]
                 ),
-                Context(text=ctx.t("prompts.help_hint")),
+                Note(text=ctx.t("prompts.help_hint")),
             ],
             text=ctx.t("prompts.status.title", channel=f"<#{channel}>"),
         )
     )
 
 
-async def subscribe(ctx: Ctx, args: list[str]) -> None:
+async def subscribe(ctx: Context, args: list[str]) -> None:
     require_admin(ctx)
     channel = _channel(ctx)
     try:
@@ -169,7 +168,7 @@ async def subscribe(ctx: Ctx, args: list[str]) -> None:
     )
 
 
-async def unsubscribe(ctx: Ctx) -> None:
+async def unsubscribe(ctx: Context) -> None:
     require_admin(ctx)
     channel = _channel(ctx)
     if not await store.delete_subscription(ctx.session, workspace_id=ctx.workspace.id, channel_id=channel):
@@ -177,7 +176,7 @@ async def unsubscribe(ctx: Ctx) -> None:
     ctx.reply(ctx.t("prompts.unsubscribed", channel=f"<#{channel}>"))
 
 
-async def set_paused(ctx: Ctx, paused: bool) -> None:
+async def set_paused(ctx: Context, paused: bool) -> None:
     require_admin(ctx)
     channel = _channel(ctx)
     sub = await _subscription(ctx, channel)
@@ -191,7 +190,7 @@ async def set_paused(ctx: Ctx, paused: bool) -> None:
     ctx.reply(ctx.t("prompts.paused" if paused else "prompts.resumed", channel=f"<#{channel}>"))
 
 
-async def set_categories(ctx: Ctx, args: list[str]) -> None:
+async def set_categories(ctx: Context, args: list[str]) -> None:
     channel = _channel(ctx)
     words = [w for a in args for w in a.replace(",", " ").split()]
     if not words:
@@ -202,7 +201,7 @@ async def set_categories(ctx: Ctx, args: list[str]) -> None:
             [
                 Header(text=ctx.t("prompts.categories.title")),
                 Section(text="\n".join(lines)),
-                Context(text=ctx.t("prompts.categories.howto")),
+                Note(text=ctx.t("prompts.categories.howto")),
             ]
         )
         return
@@ -226,7 +225,7 @@ async def set_categories(ctx: Ctx, args: list[str]) -> None:
     ctx.ephemeral(ctx.t("prompts.categories.saved", categories=_categories_text(ctx, picked)))
 
 
-async def post_now(ctx: Ctx) -> None:
+async def post_now(ctx: Context) -> None:
     require_admin(ctx)
     channel = _channel(ctx)
     ws = ctx.workspace
@@ -267,7 +266,7 @@ async def post_now(ctx: Ctx) -> None:
     ctx.ephemeral(ctx.t("prompts.now.done"))
 
 
-async def list_channels(ctx: Ctx) -> None:
+async def list_channels(ctx: Context) -> None:
     subs = await store.list_subscriptions(ctx.session, workspace_id=ctx.workspace.id)
     if not subs:
         ctx.ephemeral(ctx.t("prompts.channels.none"))
@@ -285,7 +284,7 @@ async def list_channels(ctx: Ctx) -> None:
 # --- the workspace's own prompts ------------------------------------------------------------------------------------
 
 
-async def add_prompt(ctx: Ctx) -> None:
+async def add_prompt(ctx: Context) -> None:
     require_admin(ctx)
     text = _rest_text(ctx)
     category = "perspective"
@@ -325,7 +324,7 @@ def _snippet(text: str, n: int = 90) -> str:
     return user_text(text if len(text) <= n else text[: n - 1] + "…")
 
 
-async def list_prompts(ctx: Ctx) -> None:
+async def list_prompts(ctx: Context) -> None:
     ws = ctx.workspace.id
     lib = library()
     counts = {key: sum(1 for p in lib.prompts if p.category == key) for key in lib.categories}
@@ -343,7 +342,7 @@ async def list_prompts(ctx: Ctx) -> None:
             for d in drafts[:MAX_LISTED]
         ]
         blocks.append(Section(text=ctx.t("prompts.list.drafts", n=len(drafts)) + "\n" + "\n".join(lines)))
-        blocks.append(Context(text=ctx.t("prompts.list.review_hint")))
+        blocks.append(Note(text=ctx.t("prompts.list.review_hint")))
     if own:
         lines = [
             f"*#{p.id}* [{category_label(p.category, ctx.t)}] {_snippet(p.text_de if ctx.t.lang == 'de' else p.text_en)}"
@@ -353,11 +352,11 @@ async def list_prompts(ctx: Ctx) -> None:
         blocks.append(Section(text=ctx.t("prompts.list.own", n=len(own)) + "\n" + "\n".join(lines) + more))
     else:
         blocks.append(Section(text=ctx.t("prompts.list.no_own")))
-    blocks.append(Context(text=ctx.t("prompts.list.quotes", n=quotes)))
+    blocks.append(Note(text=ctx.t("prompts.list.quotes", n=quotes)))
     ctx.ephemeral(Message(blocks=blocks, text=ctx.t("prompts.list.title")))
 
 
-async def review(ctx: Ctx, args: list[str], action: str) -> None:
+async def review(ctx: Context, args: list[str], action: str) -> None:
     require_admin(ctx)
     pid = _int_arg(args, "prompts.err.id_usage")
     found = await store.get_custom_prompt(ctx.session, workspace_id=ctx.workspace.id, prompt_id=pid)
@@ -371,7 +370,7 @@ async def review(ctx: Ctx, args: list[str], action: str) -> None:
     ctx.ephemeral(ctx.t(f"prompts.review.{action}", id=pid))
 
 
-async def request_drafts(ctx: Ctx, args: list[str]) -> None:
+async def request_drafts(ctx: Context, args: list[str]) -> None:
     require_admin(ctx)
     if await language_model(ctx) is None:
         ctx.ephemeral(ctx.t("prompts.draft.no_model", n=len(library().prompts)))
@@ -397,7 +396,7 @@ async def request_drafts(ctx: Ctx, args: list[str]) -> None:
     ctx.ephemeral(ctx.t("prompts.draft.queued", n=count))
 
 
-async def add_quote(ctx: Ctx) -> None:
+async def add_quote(ctx: Context) -> None:
     require_admin(ctx)
     await require_feature(ctx, "feedback_import")
     text = _rest_text(ctx)
@@ -412,7 +411,7 @@ async def add_quote(ctx: Ctx) -> None:
 # --- answers ------------------------------------------------------------------------------------------------------------
 
 
-async def _post_from_value(ctx: Ctx, value: str) -> store.PromptPost:
+async def _post_from_value(ctx: Context, value: str) -> store.PromptPost:
     post = None
     if value.isdigit():
         post = await store.get_post(ctx.session, workspace_id=ctx.workspace.id, post_id=int(value))
@@ -421,7 +420,7 @@ async def _post_from_value(ctx: Ctx, value: str) -> store.PromptPost:
     return post
 
 
-def answer_form(ctx: Ctx, post: store.PromptPost) -> Form:
+def answer_form(ctx: Context, post: store.PromptPost) -> Form:
     return Form(
         title=ctx.t("prompts.form.title"),
         action_id="prompt:submit",
@@ -441,7 +440,7 @@ def answer_form(ctx: Ctx, post: store.PromptPost) -> Form:
 
 
 async def save_answer(
-    ctx: Ctx, post: store.PromptPost, text: str, *, anonymous: bool, source: str, message_id: str | None = None
+    ctx: Context, post: store.PromptPost, text: str, *, anonymous: bool, source: str, message_id: str | None = None
 ) -> store.PromptAnswer | None:
     text = text.strip()
     if not text:
@@ -463,7 +462,7 @@ async def save_answer(
     )
 
 
-async def answer_and_share(ctx: Ctx, post: store.PromptPost, text: str, *, anonymous: bool, source: str) -> None:
+async def answer_and_share(ctx: Context, post: store.PromptPost, text: str, *, anonymous: bool, source: str) -> None:
     await require_feature(ctx, "prompt_answers")
     """An answer given through the form or the command: stored, shown in the prompt's thread, thanked."""
     answer = await save_answer(ctx, post, text, anonymous=anonymous, source=source)
@@ -501,7 +500,7 @@ async def answer_and_share(ctx: Ctx, post: store.PromptPost, text: str, *, anony
     )
 
 
-async def answer_command(ctx: Ctx, args: list[str]) -> None:
+async def answer_command(ctx: Context, args: list[str]) -> None:
     channel = _channel(ctx)
     post = await store.latest_post(ctx.session, workspace_id=ctx.workspace.id, channel_id=channel)
     if post is None:
@@ -518,9 +517,9 @@ async def answer_command(ctx: Ctx, args: list[str]) -> None:
     await answer_and_share(ctx, post, text, anonymous=anonymous, source="command")
 
 
-async def show_answers(ctx: Ctx, post: store.PromptPost) -> None:
+async def show_answers(ctx: Context, post: store.PromptPost) -> None:
     views = await store.answers_for_post(ctx.session, workspace_id=ctx.workspace.id, post_id=post.id or 0)
-    blocks: list = [Header(text=ctx.t("prompts.answers.title")), Context(text=_snippet(post.text, 200))]
+    blocks: list = [Header(text=ctx.t("prompts.answers.title")), Note(text=_snippet(post.text, 200))]
     if not views:
         blocks.append(Section(text=ctx.t("prompts.answers.none")))
     for view in views[-MAX_LISTED:]:
@@ -542,7 +541,7 @@ async def show_answers(ctx: Ctx, post: store.PromptPost) -> None:
     ctx.ephemeral(Message(blocks=blocks, text=ctx.t("prompts.answers.title")))
 
 
-async def answers_command(ctx: Ctx) -> None:
+async def answers_command(ctx: Context) -> None:
     channel = _channel(ctx)
     post = await store.latest_post(ctx.session, workspace_id=ctx.workspace.id, channel_id=channel)
     if post is None:
@@ -550,7 +549,7 @@ async def answers_command(ctx: Ctx) -> None:
     await show_answers(ctx, post)
 
 
-async def _answer_from_value(ctx: Ctx, value: str) -> store.PromptAnswer:
+async def _answer_from_value(ctx: Context, value: str) -> store.PromptAnswer:
     answer = None
     if value.isdigit():
         answer = await store.get_answer(ctx.session, workspace_id=ctx.workspace.id, answer_id=int(value))
@@ -559,7 +558,7 @@ async def _answer_from_value(ctx: Ctx, value: str) -> store.PromptAnswer:
     return answer
 
 
-async def on_action(ctx: Ctx) -> None:
+async def on_action(ctx: Context) -> None:
     ev = ctx.event
     assert isinstance(ev, ActionEvent)
     action = ev.action_id
@@ -591,7 +590,7 @@ def thread_of(ev: MessageEvent) -> str | None:
     return ev.thread_id or (ev.conversation.thread_id if ev.conversation else None)
 
 
-async def on_thread_reply(ctx: Ctx) -> None:
+async def on_thread_reply(ctx: Context) -> None:
     """A reply in a prompt's thread is an answer with its author (other threads are ignored)."""
     ev = ctx.event
     assert isinstance(ev, MessageEvent)
@@ -612,13 +611,13 @@ async def on_thread_reply(ctx: Ctx) -> None:
 # --- help and dispatch -----------------------------------------------------------------------------------------------
 
 
-def show_help(ctx: Ctx) -> None:
+def show_help(ctx: Context) -> None:
     ctx.ephemeral(
         Message(
             blocks=[
                 Header(text=ctx.t("prompts.help.title")),
                 Section(text=ctx.t("prompts.help.text")),
-                Context(text=ctx.t("prompts.help.admin")),
+                Note(text=ctx.t("prompts.help.admin")),
             ],
             text=ctx.t("prompts.help.title"),
         )
@@ -671,7 +670,7 @@ SUBCOMMANDS = {
 
 def register(router: Router) -> None:
     @router.command("prompt", aliases=("impuls",), help_key="prompts.help.short")
-    async def prompt_command(ctx: Ctx) -> None:
+    async def prompt_command(ctx: Context) -> None:
         args = ctx.args
         word = args[0].lower() if args else "status"
         rest = args[1:]

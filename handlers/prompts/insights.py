@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from bot.router import LanguageModel
+from bot.core.services import LanguageModel
 from handlers.prompts.library import LibraryError, PromptRow, library, prompt_row
 from handlers.prompts.scrub import scrub
 

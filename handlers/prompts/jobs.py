@@ -12,10 +12,11 @@ from typing import cast
 
 import structlog
 
-from bot.i18n import translator_for
-from bot.jobs import JobContext
-from bot.messages import Context, Message, Section
-from bot.router import Router, Services
+from bot.core.i18n import translator_for
+from bot.core.jobs import JobContext
+from bot.core.messages import Message, Note, Section
+from bot.core.router import Router
+from bot.core.services import Services
 from handlers.prompts.feedback import store_prompts
 from handlers.prompts.insights import draft_prompts
 from handlers.prompts.library import library
@@ -136,7 +137,7 @@ async def run_draft_requests(job: JobContext) -> None:
             await inner.post(
                 ws,
                 req.requested_by,
-                Message(blocks=[Section(text=text), Context(text=t("prompts.list.review_hint"))], text=text),
+                Message(blocks=[Section(text=text), Note(text=t("prompts.list.review_hint"))], text=text),
                 kind="prompt_drafts",
                 dm=True,
                 dedupe_key=f"prompt-drafts:{req.id}",

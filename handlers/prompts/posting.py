@@ -8,8 +8,8 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Translator
-from bot.messages import Actions, Button, Context, Header, Message, Section, user_text
+from bot.core.i18n import Translator
+from bot.core.messages import Actions, Button, Header, Message, Note, Section, user_text
 from handlers.prompts.library import QuoteTemplate, library
 from storage import prompts as store
 from storage.models import Workspace
@@ -156,7 +156,7 @@ def prompt_message(post: store.PromptPost, shown: str, t: Translator) -> Message
         blocks=[
             Header(text=t("prompts.post.header")),
             Section(text=shown),
-            Context(text=t("prompts.post.context", category=category_label(post.category, t))),
+            Note(text=t("prompts.post.context", category=category_label(post.category, t))),
             Actions(
                 buttons=[
                     Button(

@@ -7,12 +7,11 @@ language; anonymous suggestions store no author at all. ``digest_summary`` feeds
 
 from __future__ import annotations
 
-from bot.events import ActionEvent, CommandEvent
-from bot.i18n import Translator
-from bot.jobs import JobContext
-from bot.messages import Block, Context, Fields, Header, Section, user_text
-from bot.router import Context as Ctx
-from bot.router import Router, UserError
+from bot.core.events import ActionEvent, CommandEvent
+from bot.core.i18n import Translator
+from bot.core.jobs import JobContext
+from bot.core.messages import Block, Fields, Header, Note, Section, user_text
+from bot.core.router import Context, Router, UserError
 from handlers.privacy_rules import require_feature
 from handlers.suggestions import browse, config, decide, submit
 from handlers.suggestions.common import hours_text, load
@@ -73,11 +72,11 @@ def digest_blocks(t: Translator, summary: DigestSummary) -> list[Block]:
         lines = [t("suggestions.digest.done_line", id=sid, title=user_text(title)) for sid, title in summary.done[:10]]
         blocks.append(Section(text=t("suggestions.digest.we_did") + "\n" + "\n".join(lines)))
     else:
-        blocks.append(Context(text=t("suggestions.digest.none_done")))
+        blocks.append(Note(text=t("suggestions.digest.none_done")))
     return blocks
 
 
-async def suggest_command(ctx: Ctx) -> None:
+async def suggest_command(ctx: Context) -> None:
     assert isinstance(ctx.event, CommandEvent)
     await require_feature(ctx, "suggestions")
     args = ctx.args
@@ -118,7 +117,7 @@ async def suggest_command(ctx: Ctx) -> None:
         await submit.submit(ctx, submit.payload_from_text(ctx, ctx.event.text))
 
 
-async def suggest_action(ctx: Ctx) -> None:
+async def suggest_action(ctx: Context) -> None:
     await require_feature(ctx, "suggestions")
     ev = ctx.event
     assert isinstance(ev, ActionEvent)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from bot.messages import Block, Context, Fields, Header, Message, Section, user_text
-from bot.router import Context as Ctx
-from bot.router import UserError
+from bot.core.messages import Block, Fields, Header, Message, Note, Section, user_text
+from bot.core.router import Context, UserError
 from handlers.privacy_rules import group_figure_ok, require_feature
 from handlers.suggestions.cards import history_lines, public_card
 from handlers.suggestions.common import hours_text, load, may_decide, parse_id, status_label
@@ -34,7 +33,7 @@ MINE = ("mine", "meine", "my")
 KUDOS_TITLE_RE = re.compile(r"<[@#!][^>]*>|[#@*_`~<>]")
 
 
-async def list_command(ctx: Ctx, args: list[str]) -> None:
+async def list_command(ctx: Context, args: list[str]) -> None:
     which = args[0].lower() if args else "open"
     if which in MINE:
         rows = await q.list_suggestions(ctx.session, workspace_id=ctx.workspace.id, author_id=ctx.actor.user_id)
@@ -60,11 +59,11 @@ async def list_command(ctx: Ctx, args: list[str]) -> None:
         blocks.append(Section(text="\n".join(lines)))
     else:
         blocks.append(Section(text=ctx.t("suggestions.list.empty")))
-    blocks.append(Context(text=ctx.t("suggestions.list.mine_note" if which in MINE else "suggestions.list.hint")))
+    blocks.append(Note(text=ctx.t("suggestions.list.mine_note" if which in MINE else "suggestions.list.hint")))
     ctx.ephemeral(Message(blocks=blocks, text=title))
 
 
-async def show_command(ctx: Ctx, args: list[str]) -> None:
+async def show_command(ctx: Context, args: list[str]) -> None:
     if not args:
         raise UserError("suggestions.err.need_id", usage="suggest show 12")
     s = await load(ctx, args[0])
@@ -76,7 +75,7 @@ async def show_command(ctx: Ctx, args: list[str]) -> None:
     ctx.ephemeral(public_card(ctx.t, ctx.workspace, settings, s, votes, history=history, decider=decider))
 
 
-async def status_command(ctx: Ctx, args: list[str]) -> None:
+async def status_command(ctx: Context, args: list[str]) -> None:
     """``suggest status CODE``: the state of an anonymous suggestion, its questions and answers."""
     if not args:
         raise UserError("suggestions.err.need_code")
@@ -102,7 +101,7 @@ async def status_command(ctx: Ctx, args: list[str]) -> None:
         ),
     ]
     if s.announced_at is None:
-        blocks.append(Context(text=ctx.t("suggestions.receipt.pending")))
+        blocks.append(Note(text=ctx.t("suggestions.receipt.pending")))
     if s.decision_note:
         blocks.append(Section(text=ctx.t("suggestions.notify.note") + "\n> " + user_text(s.decision_note)))
     history = history_lines(ctx.t, ctx.workspace, events)
@@ -110,12 +109,12 @@ async def status_command(ctx: Ctx, args: list[str]) -> None:
         blocks.append(Section(text="\n".join(history)))
     open_question = bool(events) and any(e.kind == "question" for e in events) and events[-1].kind == "question"
     if open_question:
-        blocks.append(Context(text=ctx.t("suggestions.receipt.reply_hint", code=raw.upper())))
-    blocks.append(Context(text=ctx.t("suggestions.receipt.deadline_days", days=settings.deadline_days)))
+        blocks.append(Note(text=ctx.t("suggestions.receipt.reply_hint", code=raw.upper())))
+    blocks.append(Note(text=ctx.t("suggestions.receipt.deadline_days", days=settings.deadline_days)))
     ctx.ephemeral(Message(blocks=blocks, text=ctx.t("suggestions.card.fallback", id=s.id)))
 
 
-async def reply_command(ctx: Ctx, args: list[str]) -> None:
+async def reply_command(ctx: Context, args: list[str]) -> None:
     """``suggest reply CODE <answer>`` (anonymous) or ``suggest reply 12 <answer>`` (the named submitter)."""
     if len(args) < 2:
         raise UserError("suggestions.err.reply_usage")
@@ -128,14 +127,14 @@ async def reply_command(ctx: Ctx, args: list[str]) -> None:
     await reply(ctx, s, " ".join(args[1:]))
 
 
-def require_author(ctx: Ctx, s: Suggestion) -> None:
+def require_author(ctx: Context, s: Suggestion) -> None:
     if s.author_id is None:
         raise UserError("suggestions.err.use_code")
     if s.author_id != ctx.actor.user_id:
         raise UserError("suggestions.err.not_author", id=s.id)
 
 
-async def vote(ctx: Ctx, raw_id: str, *, draft: str | None = None) -> None:
+async def vote(ctx: Context, raw_id: str, *, draft: str | None = None) -> None:
     """One vote per person; from the similar-suggestion hint, the held-back draft is discarded too."""
     await require_feature(ctx, "votes")
     s = await load(ctx, raw_id, lock=True)  # waits for a decision in progress (e.g. moving votes of a duplicate)
@@ -153,7 +152,7 @@ async def vote(ctx: Ctx, raw_id: str, *, draft: str | None = None) -> None:
     ctx.ephemeral(text)
 
 
-async def follow(ctx: Ctx, raw_id: str) -> None:
+async def follow(ctx: Context, raw_id: str) -> None:
     s = await load(ctx, raw_id, lock=True)
     assert s.id is not None
     if s.author_id == ctx.actor.user_id:
@@ -163,7 +162,7 @@ async def follow(ctx: Ctx, raw_id: str) -> None:
     ctx.ephemeral(ctx.t("suggestions.followed" if added else "suggestions.already_following", id=s.id))
 
 
-async def thank(ctx: Ctx, raw_id: str) -> None:
+async def thank(ctx: Context, raw_id: str) -> None:
     """Kudos to the submitter of a done suggestion, through the kudos feature's own give path."""
     from handlers import kudos
 
@@ -177,7 +176,7 @@ async def thank(ctx: Ctx, raw_id: str) -> None:
     await kudos.give(ctx, f"<@{s.author_id}> {reason}", source="suggestion")
 
 
-async def stats_command(ctx: Ctx) -> None:
+async def stats_command(ctx: Context) -> None:
     """Figures of the last 90 days, the same the digest shows."""
     since = ctx.now - timedelta(days=90)
     summary = await q.digest_summary(ctx.session, ctx.workspace.id, since, ctx.now)

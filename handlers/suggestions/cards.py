@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Translator
-from bot.messages import Actions, Block, Button, Context, Fields, Header, Message, Section, user_text
+from bot.core.i18n import Translator
+from bot.core.messages import Actions, Block, Button, Fields, Header, Message, Note, Section, user_text
 from handlers.suggestions.common import (
     category_label,
     deadline,
@@ -51,7 +51,7 @@ def body(t: Translator, s: Suggestion, votes: int) -> list[Block]:
 
 def decision_lines(t: Translator, ws: Workspace, s: Suggestion, deadline_days: int) -> list[Block]:
     if s.status in q.UNDECIDED:
-        return [Context(text=t("suggestions.card.deadline", date=fmt_date(t, deadline(s, deadline_days), ws.timezone)))]
+        return [Note(text=t("suggestions.card.deadline", date=fmt_date(t, deadline(s, deadline_days), ws.timezone)))]
     if s.decided_by is None or s.decided_at is None:
         return []
     key = "suggestions.card.decided_duplicate" if s.status == "duplicate" else "suggestions.card.decided"
@@ -99,7 +99,7 @@ def thank_blocks(t: Translator, s: Suggestion) -> list[Block]:
     if s.status != "done":
         return []
     if s.author_id is None:
-        return [Context(text=t("suggestions.thank.anonymous"))]
+        return [Note(text=t("suggestions.thank.anonymous"))]
     sid = str(s.id)
     return [Actions(buttons=[Button(label=t("suggestions.btn.thank"), action_id=f"suggest:thank:{sid}", value=sid)])]
 
@@ -131,7 +131,7 @@ def public_card(
             )
         )
     elif s.status == "duplicate" and s.duplicate_of_id:
-        blocks.append(Context(text=t("suggestions.card.see_original", original=s.duplicate_of_id)))
+        blocks.append(Note(text=t("suggestions.card.see_original", original=s.duplicate_of_id)))
     if decider:
         blocks += review_buttons(t, s)
     blocks += thank_blocks(t, s)

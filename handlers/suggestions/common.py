@@ -8,9 +8,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Translator, translator_for
-from bot.router import Context as Ctx
-from bot.router import UserError
+from bot.core.i18n import Translator, translator_for
+from bot.core.router import Context, UserError
 from storage import suggestions as q
 from storage.models import Member, Workspace
 from storage.suggestions import Suggestion
@@ -23,7 +22,7 @@ def parse_id(raw: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-async def load(ctx: Ctx, raw: str | int, *, lock: bool = False) -> Suggestion:
+async def load(ctx: Context, raw: str | int, *, lock: bool = False) -> Suggestion:
     """A suggestion of this workspace by ``#id``; a friendly refusal when there is none."""
     sid = raw if isinstance(raw, int) else parse_id(raw)
     found = None
@@ -74,14 +73,14 @@ def deadline(s: Suggestion, days: int) -> datetime:
     return s.created_at + timedelta(days=days)
 
 
-async def may_decide(ctx: Ctx, s: Suggestion) -> bool:
+async def may_decide(ctx: Context, s: Suggestion) -> bool:
     ids = await q.deciders(ctx.session, workspace_id=ctx.workspace.id, department=s.department)
     if ids:
         return ctx.actor.user_id in ids
     return bool(ctx.member.is_admin or ctx.actor.is_admin)
 
 
-async def require_decider(ctx: Ctx, s: Suggestion) -> None:
+async def require_decider(ctx: Context, s: Suggestion) -> None:
     if not await may_decide(ctx, s):
         raise UserError("suggestions.err.not_approver", id=s.id)
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-from bot.events import Platform, mention_ids
-from bot.messages import Context, Fields, Header, Message, user_text
-from bot.router import Context as Ctx
-from bot.router import UserError, require_admin
+from bot.core.events import Platform, mention_ids
+from bot.core.messages import Fields, Header, Message, Note, user_text
+from bot.core.router import Context, UserError, require_admin
 from storage import suggestions as q
 from storage.suggestions import WORKSPACE_WIDE
 
@@ -17,7 +16,7 @@ DEPT_PREFIXES = ("dept:", "team:", "abteilung:")
 OFF = ("off", "none", "aus", "keine", "keiner", "-")
 
 
-async def show_settings(ctx: Ctx) -> None:
+async def show_settings(ctx: Context) -> None:
     ws = ctx.workspace
     settings = await q.get_settings(ctx.session, workspace_id=ws.id)
     approvers = await q.list_approvers(ctx.session, workspace_id=ws.id)
@@ -55,14 +54,14 @@ async def show_settings(ctx: Ctx) -> None:
             blocks=[
                 Header(text=ctx.t("suggestions.settings.title")),
                 Fields(items=items),
-                Context(text=ctx.t("suggestions.settings.howto")),
+                Note(text=ctx.t("suggestions.settings.howto")),
             ],
             text=ctx.t("suggestions.settings.title"),
         )
     )
 
 
-async def approvers_command(ctx: Ctx, args: list[str]) -> None:
+async def approvers_command(ctx: Context, args: list[str]) -> None:
     """``suggest approvers @a @b`` · ``suggest approvers dept:IT @c`` · ``… none`` clears."""
     if not args:
         await show_settings(ctx)
@@ -104,7 +103,7 @@ async def approvers_command(ctx: Ctx, args: list[str]) -> None:
         ctx.ephemeral(ctx.t("suggestions.settings.approvers_cleared", scope=scope))
 
 
-async def review_channel_command(ctx: Ctx, args: list[str]) -> None:
+async def review_channel_command(ctx: Context, args: list[str]) -> None:
     require_admin(ctx)
     value = " ".join(args).strip()
     if value.lower() in OFF:
@@ -122,7 +121,7 @@ async def review_channel_command(ctx: Ctx, args: list[str]) -> None:
     ctx.ephemeral(ctx.t("suggestions.settings.review_channel_set", channel=f"<#{channel}>"))
 
 
-async def reporting_command(ctx: Ctx, args: list[str]) -> None:
+async def reporting_command(ctx: Context, args: list[str]) -> None:
     require_admin(ctx)
     value = " ".join(args).strip()
     if not value:
@@ -134,7 +133,7 @@ async def reporting_command(ctx: Ctx, args: list[str]) -> None:
     ctx.ephemeral(ctx.t("suggestions.settings.reporting_set" if text else "suggestions.settings.reporting_off"))
 
 
-async def number_command(ctx: Ctx, key: str, args: list[str]) -> None:
+async def number_command(ctx: Context, key: str, args: list[str]) -> None:
     require_admin(ctx)
     field, lo, hi = {"deadline": ("deadline_days", 1, 90), "anon-limit": ("anon_hourly_limit", 1, 1000)}[key]
     value = args[0] if args else ""

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.messages import Actions, Block, Button, Context, Form, Input, Message, Section, user_text
-from bot.router import Context as Ctx
-from bot.router import UserError
+from bot.core.messages import Actions, Block, Button, Form, Input, Message, Note, Section, user_text
+from bot.core.router import Context, UserError
 from handlers.suggestions.cards import review_card, thank_blocks
 from handlers.suggestions.common import load, parse_id, require_decider, status_label, translator
 from storage import core
@@ -36,7 +35,7 @@ VERBS: dict[str, Verb] = {
 }
 
 
-def reason_form(ctx: Ctx, verb: str, s: Suggestion) -> Form:
+def reason_form(ctx: Context, verb: str, s: Suggestion) -> Form:
     inputs = []
     if verb == "duplicate":
         inputs.append(Input(id="original", label=ctx.t("suggestions.form.original"), max_length=12))
@@ -51,7 +50,7 @@ def reason_form(ctx: Ctx, verb: str, s: Suggestion) -> Form:
     )
 
 
-def reply_form(ctx: Ctx, s: Suggestion) -> Form:
+def reply_form(ctx: Context, s: Suggestion) -> Form:
     return Form(
         title=ctx.t("suggestions.form.reply_heading"),
         action_id=f"suggest:reply:{s.id}",
@@ -61,13 +60,13 @@ def reply_form(ctx: Ctx, s: Suggestion) -> Form:
     )
 
 
-async def card_for(ctx: Ctx, s: Suggestion) -> Message:
+async def card_for(ctx: Context, s: Suggestion) -> Message:
     settings = await q.get_settings(ctx.session, workspace_id=ctx.workspace.id)
     votes = await q.vote_count(ctx.session, suggestion_id=s.id or 0)
     return review_card(ctx.t, ctx.workspace, settings, s, votes)
 
 
-async def already(ctx: Ctx, s: Suggestion, *, on_card: bool) -> None:
+async def already(ctx: Context, s: Suggestion, *, on_card: bool) -> None:
     """A click on a card that is already past this step: show the card as it is now, change nothing."""
     if on_card:
         ctx.update(await card_for(ctx, s))
@@ -81,7 +80,7 @@ async def already(ctx: Ctx, s: Suggestion, *, on_card: bool) -> None:
         ctx.ephemeral(ctx.t("suggestions.already_status", id=s.id, status=status_label(ctx.t, s.status)))
 
 
-async def on_click(ctx: Ctx, verb: str, raw_id: str) -> None:
+async def on_click(ctx: Context, verb: str, raw_id: str) -> None:
     """A decision button on a review card."""
     spec = VERBS[verb]
     s = await load(ctx, raw_id, lock=True)
@@ -95,7 +94,7 @@ async def on_click(ctx: Ctx, verb: str, raw_id: str) -> None:
     await decide(ctx, s, verb, note=None, on_card=True)
 
 
-async def on_form(ctx: Ctx, verb: str, raw_id: str, form: dict[str, str]) -> None:
+async def on_form(ctx: Context, verb: str, raw_id: str, form: dict[str, str]) -> None:
     """The reason form after a Decline / Mark duplicate / Ask for details click."""
     s = await load(ctx, raw_id, lock=True)
     await require_decider(ctx, s)
@@ -106,7 +105,7 @@ async def on_form(ctx: Ctx, verb: str, raw_id: str, form: dict[str, str]) -> Non
     await decide(ctx, s, verb, note=note, original_raw=form.get("original", ""), on_card=False)
 
 
-async def on_command(ctx: Ctx, verb: str, args: list[str]) -> None:
+async def on_command(ctx: Context, verb: str, args: list[str]) -> None:
     """``suggest approve 12``, ``suggest decline 12 <reason>``, ``suggest duplicate 12 3 <reason>`` …"""
     if not args:
         raise UserError("suggestions.err.need_id", usage=ctx.t(f"suggestions.usage.{verb}"))
@@ -124,7 +123,7 @@ async def on_command(ctx: Ctx, verb: str, args: list[str]) -> None:
 
 
 async def decide(
-    ctx: Ctx, s: Suggestion, verb: str, *, note: str | None, original_raw: str = "", on_card: bool
+    ctx: Context, s: Suggestion, verb: str, *, note: str | None, original_raw: str = "", on_card: bool
 ) -> None:
     spec = VERBS[verb]
     assert s.id is not None
@@ -181,7 +180,7 @@ async def decide(
             ctx.post(settings.review_channel_id, card, dedupe_key=f"suggest:decided:{ev.id}")
 
 
-async def resolve_original(ctx: Ctx, s: Suggestion, raw: str) -> Suggestion:
+async def resolve_original(ctx: Context, s: Suggestion, raw: str) -> Suggestion:
     oid = parse_id(raw or "")
     if oid is None:
         raise UserError("suggestions.err.original_missing")
@@ -193,7 +192,7 @@ async def resolve_original(ctx: Ctx, s: Suggestion, raw: str) -> Suggestion:
     return original
 
 
-async def notify(ctx: Ctx, s: Suggestion, ev: SuggestionEvent, audience: list[str]) -> None:
+async def notify(ctx: Context, s: Suggestion, ev: SuggestionEvent, audience: list[str]) -> None:
     """Tell the known submitter, voters and followers of a status change, each in their own language."""
     for uid in audience:
         if uid == ctx.actor.user_id:
@@ -211,15 +210,15 @@ async def notify(ctx: Ctx, s: Suggestion, ev: SuggestionEvent, audience: list[st
         if ev.note:
             blocks.append(Section(text=t("suggestions.notify.note") + "\n> " + user_text(ev.note)))
         if s.status == "duplicate" and s.duplicate_of_id:
-            blocks.append(Context(text=t("suggestions.notify.moved", original=s.duplicate_of_id)))
+            blocks.append(Note(text=t("suggestions.notify.moved", original=s.duplicate_of_id)))
         if uid == s.author_id:
-            blocks.append(Context(text=t("suggestions.notify.yours")))
+            blocks.append(Note(text=t("suggestions.notify.yours")))
         elif s.status == "done":
             blocks += thank_blocks(t, s)
         ctx.dm(uid, Message(blocks=blocks, text=text), dedupe_key=f"suggest:n:{ev.id}:{uid}")
 
 
-async def ask_submitter(ctx: Ctx, s: Suggestion, ev: SuggestionEvent, question: str) -> None:
+async def ask_submitter(ctx: Context, s: Suggestion, ev: SuggestionEvent, question: str) -> None:
     """A question reaches a known submitter by DM; an anonymous one reads it with the receipt code."""
     if s.author_id is None:
         return
@@ -242,7 +241,7 @@ async def ask_submitter(ctx: Ctx, s: Suggestion, ev: SuggestionEvent, question: 
     )
 
 
-async def reply(ctx: Ctx, s: Suggestion, answer: str) -> None:
+async def reply(ctx: Context, s: Suggestion, answer: str) -> None:
     """The submitter's answer to the latest question goes to the approver who asked it."""
     answer = answer.strip()
     if not answer:

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import structlog
 
-from bot.jobs import JobContext
-from bot.messages import Actions, Button, Context, Header, Message, Section, user_text
+from bot.core.jobs import JobContext
+from bot.core.messages import Actions, Button, Header, Message, Note, Section, user_text
 from handlers.suggestions.cards import review_deliveries
 from handlers.suggestions.common import floor_hour, reviewers, zone
 from storage import core
@@ -70,7 +70,7 @@ def reminder_message(job: JobContext, ws: Workspace, locale: str | None, items: 
             Section(text=t.plural("suggestions.remind.intro", len(items), days=days)),
             Section(text="\n".join(lines)),
             Actions(buttons=buttons),
-            Context(text=t("suggestions.remind.footer")),
+            Note(text=t("suggestions.remind.footer")),
         ],
         text=t("suggestions.remind.title"),
     )

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import structlog
 from rapidfuzz import fuzz, utils
 
-from bot.router import LanguageModel
+from bot.core.services import LanguageModel
 from storage.suggestions import Suggestion
 
 log = structlog.get_logger("starling.suggestions")

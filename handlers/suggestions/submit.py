@@ -8,9 +8,8 @@ from typing import Any
 
 import structlog
 
-from bot.messages import Actions, Block, Button, Context, Form, Input, Message, Option, Section, user_text
-from bot.router import Context as Ctx
-from bot.router import UserError
+from bot.core.messages import Actions, Block, Button, Form, Input, Message, Note, Option, Section, user_text
+from bot.core.router import Context, UserError
 from handlers.suggestions.anonymity import limiter_for, new_receipt_code
 from handlers.suggestions.cards import review_deliveries
 from handlers.suggestions.common import category_label, floor_hour, status_label, zone
@@ -25,7 +24,7 @@ MAX_TEXT = 2000
 MIN_QUICK = 10
 
 
-async def open_form(ctx: Ctx, *, problem: str = "", title: str = "") -> None:
+async def open_form(ctx: Context, *, problem: str = "", title: str = "") -> None:
     settings = await q.get_settings(ctx.session, workspace_id=ctx.workspace.id)
     departments = await q.departments(ctx.session, workspace_id=ctx.workspace.id)
     notice = ctx.t("suggestions.form.not_whistleblowing")
@@ -81,7 +80,7 @@ def _checked(value: str | None) -> bool:
     return (value or "").strip().lower() in ("true", "1", "yes", "ja", "on", "y", "j")
 
 
-async def payload_from_form(ctx: Ctx, form: dict[str, str]) -> dict[str, Any]:
+async def payload_from_form(ctx: Context, form: dict[str, str]) -> dict[str, Any]:
     """Validate a submitted form; every empty or bad field gets its own friendly refusal."""
     values = {k: (form.get(k) or "").strip() for k in ("title", "problem", "proposal", "category", "department")}
     for key in ("title", "problem", "proposal"):
@@ -115,7 +114,7 @@ async def payload_from_form(ctx: Ctx, form: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def payload_from_text(ctx: Ctx, text: str) -> dict[str, Any]:
+def payload_from_text(ctx: Context, text: str) -> dict[str, Any]:
     text = text.strip()
     if len(text) < MIN_QUICK:
         raise UserError("suggestions.err.quick_short", min=MIN_QUICK)
@@ -134,7 +133,7 @@ def payload_from_text(ctx: Ctx, text: str) -> dict[str, Any]:
     }
 
 
-async def submit(ctx: Ctx, payload: dict[str, Any], *, check_similar: bool = True) -> None:
+async def submit(ctx: Context, payload: dict[str, Any], *, check_similar: bool = True) -> None:
     """Show similar suggestions first (held as a draft), or create the suggestion.
 
     An anonymous submission is created at once, with the similar ones in its receipt: a "submit
@@ -154,7 +153,7 @@ async def submit(ctx: Ctx, payload: dict[str, Any], *, check_similar: bool = Tru
     await create(ctx, payload, embedding=vector, similar_found=found)
 
 
-async def similar_lines(ctx: Ctx, found: list[tuple[Suggestion, float]]) -> list[str]:
+async def similar_lines(ctx: Context, found: list[tuple[Suggestion, float]]) -> list[str]:
     lines = []
     for s, _score in found:
         votes = await q.vote_count(ctx.session, suggestion_id=s.id or 0)
@@ -170,7 +169,7 @@ async def similar_lines(ctx: Ctx, found: list[tuple[Suggestion, float]]) -> list
     return lines
 
 
-async def hold_draft(ctx: Ctx, payload: dict[str, Any], found: list[tuple[Suggestion, float]]) -> None:
+async def hold_draft(ctx: Context, payload: dict[str, Any], found: list[tuple[Suggestion, float]]) -> None:
     token = secrets.token_urlsafe(18)
     ctx.session.add(SuggestionDraft(token=token, workspace_id=ctx.workspace.id, payload=payload, created_at=ctx.now))
     await ctx.session.flush()
@@ -194,7 +193,7 @@ async def hold_draft(ctx: Ctx, payload: dict[str, Any], found: list[tuple[Sugges
     ctx.ephemeral(Message(blocks=blocks, text=ctx.t("suggestions.similar.intro")))
 
 
-async def from_draft(ctx: Ctx, token: str, *, discard: bool = False) -> None:
+async def from_draft(ctx: Context, token: str, *, discard: bool = False) -> None:
     payload = await q.take_draft(ctx.session, workspace_id=ctx.workspace.id, token=token)
     if payload is None:
         raise UserError("suggestions.err.draft_gone")
@@ -205,7 +204,7 @@ async def from_draft(ctx: Ctx, token: str, *, discard: bool = False) -> None:
 
 
 async def create(
-    ctx: Ctx,
+    ctx: Context,
     payload: dict[str, Any],
     *,
     embedding: list[float] | None,
@@ -273,7 +272,7 @@ async def create(
                     ]
                 ),
             ]
-        blocks.append(Context(text=ctx.t("suggestions.receipt.anonymous_note")))
+        blocks.append(Note(text=ctx.t("suggestions.receipt.anonymous_note")))
         ctx.ephemeral(Message(blocks=blocks, text=ctx.t("suggestions.receipt.anonymous", id=s.id)))
     else:
         deliveries = await review_deliveries(ctx.session, ws, s)
@@ -286,7 +285,7 @@ async def create(
             Message(
                 blocks=[
                     Section(text=ctx.t("suggestions.receipt.named", id=s.id, title=user_text(s.title))),
-                    Context(text=ctx.t("suggestions.receipt.named_note", id=s.id)),
+                    Note(text=ctx.t("suggestions.receipt.named_note", id=s.id)),
                 ],
                 text=ctx.t("suggestions.receipt.named", id=s.id, title=user_text(s.title)),
             )
@@ -296,7 +295,7 @@ async def create(
     # could point to the person.
 
 
-async def withdraw(ctx: Ctx, code: str) -> None:
+async def withdraw(ctx: Context, code: str) -> None:
     """``suggest withdraw CODE``: an anonymous suggestion can be taken back until its hour's batch goes out."""
     s = await q.by_receipt(ctx.session, workspace_id=ctx.workspace.id, code=code)
     if s is None:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.app import Starling
-from bot.messages import Message, Section
+from bot.core.messages import Message, Section
 from bot.settings import Settings
 from storage import core
 from storage.db import transaction

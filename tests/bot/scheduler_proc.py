@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.app import Starling
-from bot.messages import Block
+from bot.core.messages import Block
 from bot.scheduler import SchedulerService
 from bot.settings import Settings
 from handlers.digests.sections import DigestScope, register_section

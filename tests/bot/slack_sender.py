@@ -14,7 +14,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.messages import Message
+from bot.core.messages import Message
 from bot.outbox import PermanentFailure, RetryLater
 from storage.models import OutboxMessage
 

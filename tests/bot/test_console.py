@@ -12,7 +12,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.console.adapter import HANDLE_RE, handles_in, replace_handles
-from bot.events import mention_ids
+from bot.core.events import mention_ids
 from tests.kit import BotHarness
 
 handles = st.from_regex(r"[a-z](?:[a-z0-9._\-]{0,10}[a-z0-9])?", fullmatch=True)

@@ -11,7 +11,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.i18n import CATALOG_DIRS, ROOT, Translator, load_catalog, placeholders, translator_for
+from bot.core.i18n import CATALOG_DIRS, ROOT, Translator, load_catalog, placeholders, translator_for
 
 DE, EN = load_catalog("de"), load_catalog("en")
 CODE_DIRS = ("bot", "handlers")

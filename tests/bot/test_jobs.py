@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.jobs import Days, ScheduleError, due_in_window, local_instant, next_occurrence, parse_time
+from bot.core.jobs import Days, ScheduleError, due_in_window, local_instant, next_occurrence, parse_time
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

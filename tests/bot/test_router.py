@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, select
 
-from bot.events import Actor, CommandEvent, Platform
-from bot.messages import Message
-from bot.router import Context, Router, Services, UserError
+from bot.core.events import Actor, CommandEvent, Platform
+from bot.core.messages import Message
+from bot.core.router import Context, Router, UserError
+from bot.core.services import Services
 from bot.settings import Settings
 from storage import core
 from storage.db import create_engine_for, session_factory

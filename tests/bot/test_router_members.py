@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.events import Actor, CommandEvent, Platform
-from bot.router import PersonInfo, Router, Services
+from bot.core.events import Actor, CommandEvent, Platform
+from bot.core.router import Router
+from bot.core.services import PersonInfo, Services
 from bot.settings import Settings
 from handlers import register_all
 from storage import core

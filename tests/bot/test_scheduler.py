@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
 from bot.app import Starling
-from bot.jobs import Days, JobContext
+from bot.core.jobs import Days, JobContext
 from bot.scheduler import SchedulerService, run_tick
 from storage.models import OutboxMessage, ScheduledClaim, Workspace
 from tests.bot.outbox_kit import WORKSPACE, ensure_slack_workspace, make_app
@@ -42,7 +42,7 @@ def daily_post(
 
 
 def _message(text: str):
-    from bot.messages import Message, Section
+    from bot.core.messages import Message, Section
 
     return Message(blocks=[Section(text=text)], text=text)
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from bot.console.adapter import WORKSPACE
 from bot.console.demo import COLLEAGUES
-from bot.events import Actor, CommandEvent, Conversation, Event, Platform
+from bot.core.events import Actor, CommandEvent, Conversation, Event, Platform
 from storage import core
 from storage.db import transaction
 from storage.models import BudgetDay, Kudos, OutboxMessage, Workspace

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.events import ActionEvent, Conversation
+from bot.core.events import ActionEvent, Conversation
 from bot.scheduler import run_tick
 from storage.suggestions import Suggestion, SuggestionEvent, SuggestionFollower, SuggestionVote
 from tests.kit import BotHarness

@@ -283,7 +283,7 @@ async def test_leaderboard_post_on_the_first_of_the_month_in_each_mode(bot: BotH
 
 
 async def test_digest_shows_prompt_participation_and_you_said_we_did(db_url: str) -> None:
-    from bot.events import Conversation, MessageEvent
+    from bot.core.events import Conversation, MessageEvent
     from storage.prompts import PromptPost
     from tests.handlers.suggestion_kit import TRAVEL, fill_form
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.console.demo import COLLEAGUES
-from bot.messages import Message
-from bot.router import PersonInfo
+from bot.core.messages import Message
+from bot.core.services import PersonInfo
 from tests.handlers.kudos_helpers import budget_spent, command, kudos_rows, team_harness
 from tests.kit import BotHarness, Clock
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.events import MessageDeletedEvent, MessageEvent, ReactionEvent
+from bot.core.events import MessageDeletedEvent, MessageEvent, ReactionEvent
 from tests.handlers.kudos_helpers import (
     actor,
     add_member,

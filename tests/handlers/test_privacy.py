@@ -87,7 +87,7 @@ async def test_feature_switch_is_admin_only_and_validated(bot: BotHarness) -> No
 
 
 async def test_reaction_kudos_switch(bot: BotHarness) -> None:
-    from bot.events import Actor, Conversation, Platform, ReactionEvent
+    from bot.core.events import Actor, Conversation, Platform, ReactionEvent
 
     await bot.say("privacy feature reaction-kudos off", as_="max")
     before = await kudos_count(bot)
@@ -477,7 +477,7 @@ async def test_works_council_hides_a_few_approvers_decision_time(bot: BotHarness
 
 
 async def test_home_tab_hides_personal_stats_when_switched_off(bot: BotHarness) -> None:
-    from bot.events import Actor, AppOpenedEvent, Platform
+    from bot.core.events import Actor, AppOpenedEvent, Platform
 
     def home() -> AppOpenedEvent:
         return AppOpenedEvent(actor=Actor(platform=Platform.CONSOLE, workspace_id=bot.workspace_id, user_id="anna"))

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.console.adapter import WORKSPACE
-from bot.events import ActionEvent, Actor, Conversation, MessageEvent, Platform
+from bot.core.events import ActionEvent, Actor, Conversation, MessageEvent, Platform
 from bot.scheduler import run_tick
 from storage.models import OutboxMessage
 from storage.prompts import PromptAnswer, PromptPost, highlighted_answers, participation

@@ -144,7 +144,7 @@ async def test_own_prompts_join_the_rotation_and_can_be_removed(bot: BotHarness)
 
 async def test_channel_commands_are_refused_in_a_direct_message(bot: BotHarness) -> None:
     from bot.console.adapter import WORKSPACE
-    from bot.events import Actor, Conversation, MessageEvent, Platform
+    from bot.core.events import Actor, Conversation, MessageEvent, Platform
 
     await bot.console.send_event(
         MessageEvent(

@@ -149,7 +149,7 @@ def test_prompt_file_yaml_and_csv() -> None:
 
 
 def test_prompt_messages_exist_in_german_and_english_with_the_same_placeholders() -> None:
-    from bot.i18n import CATALOG_DIRS, load_catalog, placeholders
+    from bot.core.i18n import CATALOG_DIRS, load_catalog, placeholders
 
     de = {k: v for k, v in load_catalog("de", CATALOG_DIRS).items() if k.startswith("prompts.")}
     en = {k: v for k, v in load_catalog("en", CATALOG_DIRS).items() if k.startswith("prompts.")}

@@ -484,8 +484,8 @@ async def test_thank_the_submitter_gives_kudos_through_the_kudos_feature(bot: Bo
 
 
 async def test_handoff_from_a_prompt_answer_opens_the_form_prefilled(bot: BotHarness) -> None:
-    from bot.events import ActionEvent, Actor, Conversation, Platform
-    from bot.messages import Form
+    from bot.core.events import ActionEvent, Actor, Conversation, Platform
+    from bot.core.messages import Form
 
     actor = Actor(platform=Platform.CONSOLE, workspace_id=bot.workspace_id, user_id="anna", display_name="Anna")
     text = "Kunden müssen ihre Adresse dreimal angeben."

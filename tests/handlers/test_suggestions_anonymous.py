@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select, text
 from structlog.testing import capture_logs
 
-from bot.events import ActionEvent, Actor, Conversation, Platform
-from bot.messages import Form, Message, plain
+from bot.core.events import ActionEvent, Actor, Conversation, Platform
+from bot.core.messages import Form, Message, plain
 from storage.models import Member
 from storage.tables import metadata
 from tests.handlers.suggestion_kit import LEAVE, TRAVEL, click, fill_form, one, press, tick, trail

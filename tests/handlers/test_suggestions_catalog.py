@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.i18n import ROOT, _flatten, placeholders
+from bot.core.i18n import ROOT, _flatten, placeholders
 
 
 def catalog(lang: str) -> dict[str, object]:

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.events import ActionEvent, Actor, CommandEvent, Conversation, Platform
-from bot.messages import Message, plain
+from bot.core.events import ActionEvent, Actor, CommandEvent, Conversation, Platform
+from bot.core.messages import Message, plain
 from bot.scheduler import run_tick
 from tests.handlers.suggestion_kit import one, supporters, trail
 from tests.kit import BotHarness, Clock

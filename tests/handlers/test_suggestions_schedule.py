@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.i18n import Translator
-from bot.messages import Fields, Header, Section
+from bot.core.i18n import Translator
+from bot.core.messages import Fields, Header, Section
 from handlers.suggestions import digest_blocks, digest_summary
 from storage.models import ScheduledClaim
 from tests.handlers.suggestion_kit import LEAVE, TRAVEL, dm_blocks, fill_form, tick

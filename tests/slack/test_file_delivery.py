@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.messages import Attachment, Message, Section, Target
+from bot.core.messages import Attachment, Message, Section, Target
 from bot.slack.client import SlackSender, make_client
 from storage.models import OutboxMessage
 from tests.slack.wire import TOKEN, SlackWire

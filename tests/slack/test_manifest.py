@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.router import Router
+from bot.core.router import Router
 from handlers import register_all
 
 SLACK = Path(__file__).resolve().parents[2] / "slack"

@@ -7,18 +7,18 @@ import re
 
 import pytest
 
-from bot.messages import (
+from bot.core.messages import (
     Actions,
     Bar,
     BarList,
     Button,
-    Context,
     Divider,
     Fields,
     Form,
     Header,
     Input,
     Message,
+    Note,
     Option,
     Section,
     user_text,
@@ -106,7 +106,7 @@ def test_every_block_kind_renders_to_block_kit() -> None:
                     Bar(label="Ben", value=5, rank=2),
                 ],
             ),
-            Context(text="Stand: heute"),
+            Note(text="Stand: heute"),
             Divider(),
             Actions(
                 buttons=[

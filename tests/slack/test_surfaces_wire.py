@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import text
 from structlog.testing import capture_logs
 
-from bot.events import ActionEvent
-from bot.messages import Actions, Button, Form, Input, Message, Section, user_text
-from bot.router import Context, UserError
+from bot.core.events import ActionEvent
+from bot.core.messages import Actions, Button, Form, Input, Message, Section, user_text
+from bot.core.router import Context, UserError
 from bot.slack.render import OPEN_FORM_ACTION
 from tests.slack.wire import CHANNEL, TEAM, SlackWire, Testbed, message, payload, visible_text
 

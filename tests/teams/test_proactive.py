@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.messages import Header, Message, Section, Target
+from bot.core.messages import Header, Message, Section, Target
 from storage import core
 from storage.db import transaction
 from storage.models import OutboxMessage

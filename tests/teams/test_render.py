@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.messages import (
+from bot.core.messages import (
     Actions,
     BarList,
     Button,
-    Context,
     Divider,
     Fields,
     Form,
     Header,
     Input,
     Message,
+    Note,
     Option,
     Section,
     bar_rows,
@@ -70,7 +70,7 @@ def test_blocks_render_natively() -> None:
             Section(text="Zeile eins\nZeile zwei\n> " + user_text("ein Zitat")),
             Divider(),
             Fields(items=[("Erhalten", "12"), ("Gegeben", "3")]),
-            Context(text="Tippe `hilfe`"),
+            Note(text="Tippe `hilfe`"),
         ]
     )
     body = render_card(msg, NAMES)["body"]

@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlmodel import select
 
-from bot.messages import Actions, Button, Header, Message, Section
-from bot.router import Context, Router, UserError
+from bot.core.messages import Actions, Button, Header, Message, Section
+from bot.core.router import Context, Router, UserError
 from storage.models import Member
 from storage.teams import TeamsUser
 from tests.teams.conftest import (

@@ -76,7 +76,7 @@ class BarList(BaseModel):
     rows: list[Bar]
 
 
-class Context(BaseModel):
+class Note(BaseModel):
     kind: Literal["context"] = "context"
     text: str
 
@@ -124,7 +124,7 @@ class Form(BaseModel):
     private_metadata: str = ""
 
 
-Block = Annotated[Header | Section | Fields | BarList | Context | Divider | Actions | Form, Field(discriminator="kind")]
+Block = Annotated[Header | Section | Fields | BarList | Note | Divider | Actions | Form, Field(discriminator="kind")]
 
 
 class Target(BaseModel):
@@ -167,7 +167,7 @@ class Message(BaseModel):
         if self.text:
             return plain(self.text)
         for b in self.blocks:
-            if isinstance(b, Header | Section | Context):
+            if isinstance(b, Header | Section | Note):
                 return plain(b.text)
         return ""
 

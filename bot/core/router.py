@@ -9,14 +9,14 @@ import random
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from datetime import datetime
+from typing import Any, TypeVar
 
 import structlog
 from rapidfuzz import fuzz, process
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.events import (
+from bot.core.events import (
     ActionEvent,
     Actor,
     CommandEvent,
@@ -24,14 +24,12 @@ from bot.events import (
     MessageEvent,
     ReactionEvent,
 )
-from bot.i18n import Translator, translator_for
-from bot.messages import Block, Form, Message, Section, Target
-from bot.messages import Context as ContextLine
-from bot.settings import Settings
+from bot.core.i18n import Translator, translator_for
+from bot.core.messages import Block, Form, Message, Note, Section, Target
+from bot.core.services import Services
 from storage import core
 from storage.db import transaction
 from storage.models import Member, Workspace
-from storage.types import utcnow
 
 log = structlog.get_logger("starling.router")
 TRANSACTION_ATTEMPTS = 5
@@ -47,43 +45,6 @@ class UserError(Exception):
         super().__init__(key)
         self.key = key
         self.params = params
-
-
-@dataclass
-class PersonInfo:
-    """What a platform's user directory tells us about a person."""
-
-    user_id: str
-    display_name: str
-    is_bot: bool = False
-    is_admin: bool = False
-    locale: str | None = None
-    timezone: str | None = None
-    department: str | None = None
-    handle: str | None = None
-
-
-class Directory(Protocol):
-    async def fetch(self, workspace_id: str, user_id: str) -> PersonInfo | None: ...
-
-
-class LanguageModel(Protocol):
-    async def complete(self, system: str, prompt: str, *, max_tokens: int = 400) -> str | None: ...
-
-    async def embed(self, texts: Sequence[str]) -> list[list[float]] | None: ...
-
-
-@dataclass
-class Services:
-    """What the platform layer hands to handlers: nothing platform-specific."""
-
-    settings: Settings
-    sessions: async_sessionmaker[AsyncSession]
-    clock: Callable[[], datetime] = utcnow
-    directories: dict[str, Directory] = field(default_factory=dict)
-    llm: LanguageModel | None = None
-    on_outbox: Callable[[], None] | None = None  # wakes the outbox worker after a commit
-    directory_ttl: timedelta = timedelta(hours=12)
 
 
 @dataclass
@@ -253,7 +214,7 @@ class Router:
         return deco
 
     def schedule(self, name: str) -> Callable[[Callable[[Any], Awaitable[None]]], Callable[[Any], Awaitable[None]]]:
-        """A scheduled function, called on every scheduler tick with a ``bot.jobs.JobContext``."""
+        """A scheduled function, called on every scheduler tick with a ``bot.core.jobs.JobContext``."""
 
         def deco(fn: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
             if name in self.schedules:
@@ -428,7 +389,7 @@ def _unknown_command(ctx: Context, router: Router) -> None:
         hint = ctx.t("core.unknown_command_close", command=word, suggestions=", ".join(f"`{c}`" for c in close))
     else:
         hint = ctx.t("core.unknown_command", command=word)
-    ctx.ephemeral([Section(text=hint), ContextLine(text=ctx.t("core.help_hint"))])
+    ctx.ephemeral([Section(text=hint), Note(text=ctx.t("core.help_hint"))])
 
 
 async def _queue_proactive(ctx: Context) -> list[Message]:

@@ -48,9 +48,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import metrics
-from bot.i18n import Translator, translator_for
-from bot.messages import Message, Target
+from bot.core import metrics
+from bot.core.i18n import Translator, translator_for
+from bot.core.messages import Message, Target
 from storage import core
 from storage import scheduling as sq
 from storage.models import ScheduledClaim, Workspace
@@ -279,7 +279,7 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
 
 @dataclass
 class JobContext:
-    services: Any  # bot.router.Services (kept loose to avoid an import cycle)
+    services: Any  # bot.core.router.Services (kept loose to avoid an import cycle)
     session: AsyncSession
     now: datetime
     worker: str = "scheduler"

@@ -1,6 +1,6 @@
 """Translations: every user-facing string in German and English.
 
-Catalogs are YAML files, one per feature and language: ``bot/locales/<lang>/*.yaml`` and
+Catalogs are YAML files, one per feature and language: ``bot/core/locales/<lang>/*.yaml`` and
 ``handlers/locales/<lang>/*.yaml``. A German entry may be a mapping ``{du: ..., sie: ...}`` for the
 workspace's chosen form of address. Placeholders use ``{name}``; a test checks both languages have
 the same keys and placeholders.
@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 LANGUAGES = ("de", "en")
-ROOT = Path(__file__).resolve().parent.parent
-CATALOG_DIRS = (ROOT / "bot" / "locales", ROOT / "handlers" / "locales")
+ROOT = Path(__file__).resolve().parents[2]
+CATALOG_DIRS = (ROOT / "bot" / "core" / "locales", ROOT / "handlers" / "locales")
 
 
 def normalize_locale(value: str | None) -> str | None:
