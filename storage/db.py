@@ -92,7 +92,7 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def migrate(url: str, revision: str = "heads") -> None:
+def migrate(url: str, revision: str = "head") -> None:
     """Bring the schema up to date (``starling migrate``; also run on start)."""
     command.upgrade(alembic_config(url), revision)
 
