@@ -84,9 +84,7 @@ def index_url():
 
 def fetch_pip_wheel(folder):
     """The pinned pip wheel from the package index, its hash checked; returns the wheel's path."""
-    request = urllib.request.Request(
-        index_url() + "/pip/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
-    )
+    request = urllib.request.Request(index_url() + "/pip/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
     with urllib.request.urlopen(request, timeout=60) as answer:
         files = json.load(answer)["files"]
     url = next((f["url"] for f in files if f["filename"] == PIP_WHEEL), None)
@@ -134,7 +132,7 @@ def make_venv():
 def main(argv):
     if sys.version_info < MIN_PYTHON:
         raise SystemExit(
-            "run.py: Starling needs Python %d.%d or newer; this is %s (%s).\n"
+            "run.py: Starling needs Python %d.%d or newer; this is %s (%s).\n"  # noqa: UP031 - runs on old Pythons too
             "Run it with a newer one, e.g. python3.12 run.py" % (MIN_PYTHON + (sys.version.split()[0], sys.executable))
         )
     if not uv_ready():

@@ -44,6 +44,11 @@ def _optional(module: str, name: str) -> Callable[..., Any] | None:
     return getattr(importlib.import_module(module), name, None)
 
 
+def teams_local_mode(settings: Settings) -> bool:
+    """True when ``starling serve`` mounts Teams without authentication: no app id, no Slack, not production."""
+    return not settings.teams_enabled and not settings.slack_enabled and settings.environment != "production"
+
+
 class WebServer:
     """Builds the aiohttp application and runs it with its background services."""
 
@@ -88,11 +93,19 @@ class WebServer:
         # Microsoft Teams: `bot.teams.web.add_routes(app, starling)` mounts POST /api/messages here.
         # It may register `app.on_startup` / `app.on_cleanup` hooks for whatever it starts and stops.
         # Only imported when configured: botbuilder is large (a Slack-only process never loads it).
-        teams_routes = _optional("bot.teams.web", "add_routes") if settings.teams_enabled else None
+        # Without any platform credentials outside production, Teams runs in its unauthenticated local mode
+        # (the Bot Framework Emulator and tests post to /api/messages), with a loud warning.
+        local_teams = teams_local_mode(settings)
+        mount_teams = settings.teams_enabled or local_teams
+        teams_routes = _optional("bot.teams.web", "add_routes") if mount_teams else None
         if teams_routes is not None:
+            if local_teams:
+                from bot.teams.config import teams_auth_warning
+
+                teams_auth_warning(settings)
             teams_routes(self.app, self.starling)
 
-        if not settings.slack_enabled and not settings.teams_enabled:
+        if not settings.slack_enabled and not mount_teams:
             log.warning("no_platform_configured", hint="set SLACK_BOT_TOKEN or MicrosoftAppId")
 
     # --- lifecycle -----------------------------------------------------------------------------------------

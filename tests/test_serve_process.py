@@ -1,0 +1,213 @@
+"""The real ``starling serve`` process, started as a newcomer would, reached over HTTP.
+
+Teams: with no credentials at all outside production, ``/api/messages`` runs the unauthenticated local
+mode (as docs/teams.md tells for the Bot Framework Emulator), loudly logged; replies arrive at the fake
+Bot Connector named in each activity's ``serviceUrl``. Slack: really signed requests into the process,
+its Web API calls answered by the fake Slack API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.fakes import FakeBotConnector
+from tests.kit import sqlite_url
+from tests.slack.wire import SECRET, TOKEN, SlackWire
+from tests.teams.conftest import ANNA, ANNA_AAD, BOT_ID, BOT_NAME, MAX, MAX_AAD, TEAM_ID, TENANT, TeamsClient
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVING = re.compile(r"serving\b.*\bport=(\d+)")
+PLATFORM_VARIABLES = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "MicrosoftAppId",
+    "MicrosoftAppPassword",
+    "STARLING_TEAMS_APP_ID",
+    "STARLING_SLACK_BOT_TOKEN",
+    "STARLING_ENVIRONMENT",
+    "STARLING_DATABASE_URL",
+)
+
+
+class ServeProcess:
+    """``python -m bot.cli serve --port 0`` in a subprocess; its port is read from the ``serving`` log line."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.env = env
+        self.cwd = cwd
+        self.proc: asyncio.subprocess.Process | None = None
+        self.lines: list[str] = []
+        self.port = 0
+        self._reader: asyncio.Task[None] | None = None
+        self._serving = asyncio.Event()
+
+    async def start(self, timeout: float = 60.0) -> ServeProcess:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "serve",
+            "--port",
+            "0",
+            "--no-scheduler",
+            cwd=self.cwd,
+            env=self.env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        self._reader = asyncio.create_task(self._read())
+        waiter = asyncio.create_task(self._serving.wait())
+        done, _ = await asyncio.wait({waiter, self._reader}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if waiter not in done:
+            waiter.cancel()
+            raise AssertionError("starling serve did not start:\n" + "\n".join(self.lines[-40:]))
+        return self
+
+    async def _read(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        async for raw in self.proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip()
+            self.lines.append(line)
+            found = SERVING.search(line)
+            if found and not self._serving.is_set():
+                self.port = int(found.group(1))
+                self._serving.set()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return "\n".join(self.lines)
+
+    async def stop(self) -> int:
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.terminate()
+        code = await asyncio.wait_for(self.proc.wait(), 60)
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        return code
+
+
+def sent(rec: Any) -> bool:
+    return rec.op in ("send_activity", "send_to_conversation", "reply_to_activity")
+
+
+def said(rec: Any, text: str) -> bool:
+    return text in json.dumps(rec.params, ensure_ascii=False)
+
+
+def base_env(db: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in PLATFORM_VARIABLES}
+    env.update({"STARLING_DATABASE_URL": db, "STARLING_HOST": "127.0.0.1", "STARLING_ENVIRONMENT": "dev"})
+    env.update(extra)
+    return env
+
+
+@contextlib.asynccontextmanager
+async def serving(env: dict[str, str], cwd: Path) -> AsyncIterator[ServeProcess]:
+    process = ServeProcess(env, cwd)
+    try:
+        yield await process.start()
+    finally:
+        if process.proc is not None:
+            await process.stop()
+
+
+@pytest.fixture
+async def connector() -> AsyncIterator[FakeBotConnector]:
+    async with FakeBotConnector(tenant_id=TENANT, bot_id=BOT_ID, bot_name=BOT_NAME) as fake:
+        fake.add_member(TEAM_ID, MAX, "Max Mustermann", MAX_AAD)
+        fake.add_member(TEAM_ID, ANNA, "Anna Schmidt", ANNA_AAD)
+        yield fake
+
+
+async def test_teams_local_mode_through_starling_serve(connector: FakeBotConnector, tmp_path: Path) -> None:
+    async with serving(base_env(sqlite_url(tmp_path)), tmp_path) as server, aiohttp.ClientSession() as http:
+        assert "teams_unauthenticated_local_mode" in server.log() and "WITHOUT AUTHENTICATION" in server.log()
+        teams = TeamsClient(server.url + "/api/messages", connector, app=None, http=http)  # type: ignore[arg-type]
+
+        status, _ = await teams.post(teams.personal_message("hilfe", locale="de-DE"))
+        assert status == 201, server.log()
+        await connector.wait_for(sent, timeout=30)
+
+        kudos = teams.channel_message(
+            "kudos <at>Anna Schmidt</at> danke für die schnelle Hilfe #kundenfokus",
+            {"Anna Schmidt": ANNA},
+            locale="de-DE",
+        )
+        status, _ = await teams.post(kudos)
+        assert status == 201, server.log()
+
+        def anna_thanked(rec: Any) -> bool:
+            return sent(rec) and said(rec, "danke für die schnelle Hilfe")
+
+        await connector.wait_for(anna_thanked, count=2, timeout=30)  # the channel's celebration and Anna's DM
+        assert ANNA in {c["members"][0]["id"] for c in connector.created_conversations()}
+
+
+async def test_production_without_app_id_serves_no_teams(connector: FakeBotConnector, tmp_path: Path) -> None:
+    env = base_env(sqlite_url(tmp_path), STARLING_ENVIRONMENT="production")
+    async with serving(env, tmp_path) as server, aiohttp.ClientSession() as http:
+        teams = TeamsClient(server.url + "/api/messages", connector, app=None, http=http)  # type: ignore[arg-type]
+        async with http.post(server.url + "/api/messages", json=teams.personal_message("help")) as resp:
+            assert resp.status == 404
+        assert "teams_unauthenticated_local_mode" not in server.log()
+    assert connector.calls() == []
+
+
+async def test_slack_signed_requests_into_starling_serve(tmp_path: Path) -> None:
+    async with SlackWire() as fake:
+        fake.seed()
+        env = base_env(
+            sqlite_url(tmp_path),
+            SLACK_BOT_TOKEN=TOKEN,
+            SLACK_SIGNING_SECRET=SECRET,
+            STARLING_SLACK_API_URL=fake.url + "/api/",
+        )
+        async with serving(env, tmp_path) as server, aiohttp.ClientSession() as http:
+            assert "teams_unauthenticated_local_mode" not in server.log()
+            from tests.fakes import slack_form_body, slack_signed_headers
+
+            fields = {
+                "team_id": "T1",
+                "channel_id": "C0GENERAL",
+                "channel_name": "general",
+                "user_id": "UMAX",
+                "user_name": "max",
+                "command": "/kudos",
+                "text": "<@UANNA|anna> danke für die schnelle Hilfe #kundenfokus",
+                "api_app_id": "AAPP1",
+                "response_url": fake.hook_url(),
+                "trigger_id": "1.2.3",
+            }
+            body = slack_form_body(fields)
+            headers = slack_signed_headers(SECRET, body, content_type="application/x-www-form-urlencoded")
+            async with http.post(server.url + "/slack/events", data=body, headers=headers) as resp:
+                assert resp.status == 200, server.log()
+
+            def anna_thanked(rec: Any) -> bool:
+                return rec.op == "chat.postMessage" and said(rec, "danke für die schnelle Hilfe")
+
+            await fake.wait_for(anna_thanked, timeout=30)
+
+            forged = slack_signed_headers("not-the-secret", body, content_type="application/x-www-form-urlencoded")
+            async with http.post(server.url + "/slack/events", data=body, headers=forged) as resp:
+                assert resp.status == 401
+            async with http.post(server.url + "/api/messages", json={"type": "message"}) as resp:
+                assert resp.status == 404  # Slack is set: no unauthenticated Teams next to it
