@@ -141,6 +141,9 @@ def main(argv):
     # uv uses the Python that runs this script for .venv and never downloads an interpreter of its own.
     env.setdefault("UV_PYTHON", sys.executable)
     env.setdefault("UV_PYTHON_DOWNLOADS", "never")
+    # The machine's own certificate store, as pip and this script use (company proxies add their CA there).
+    if "UV_NATIVE_TLS" not in env:
+        env.setdefault("UV_SYSTEM_CERTS", "1")
     uv = venv_exe("uv")
     if argv[:1] == ["uv"]:
         command = [uv] + argv[1:]
