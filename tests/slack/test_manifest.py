@@ -66,3 +66,44 @@ def test_socket_mode_manifest_is_the_same_app_without_urls() -> None:
     assert (
         SOCKET["settings"]["event_subscriptions"]["bot_events"] == HTTP["settings"]["event_subscriptions"]["bot_events"]
     )
+
+
+# Bot-token scope each Slack Web API method needs (https://api.slack.com/methods); views.* need none.
+METHOD_SCOPES = {
+    "chat_postMessage": "chat:write",
+    "chat_postEphemeral": "chat:write",
+    "chat_update": "chat:write",
+    "chat_delete": "chat:write",
+    "conversations_open": "im:write",
+    "users_info": "users:read",
+    "users_list": "users:read",
+    "reactions_get": "reactions:read",
+    "files_upload_v2": "files:write",  # files.getUploadURLExternal + files.completeUploadExternal
+    "views_open": None,
+    "views_publish": None,
+    "views_update": None,
+}
+
+
+def test_every_web_api_call_in_the_code_has_its_scope_in_the_manifest() -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    called: set[str] = set()
+    for path in (root / "bot").rglob("*.py"):
+        called |= set(
+            re.findall(r"\bclient\.((?:chat|conversations|users|reactions|files|views|team)_\w+)\(", path.read_text())
+        )
+    assert {"chat_postMessage", "files_upload_v2", "users_info"} <= called
+    unknown = called - set(METHOD_SCOPES)
+    assert not unknown, f"add the scope of {sorted(unknown)} to METHOD_SCOPES and the manifests"
+    needed = {METHOD_SCOPES[m] for m in called} - {None}
+    for manifest in (HTTP, SOCKET):
+        assert needed <= set(manifest["oauth_config"]["scopes"]["bot"])
+
+
+def test_every_slash_command_in_the_manifest_is_a_registered_command() -> None:
+    router = register_all(Router())
+    for manifest in (HTTP, SOCKET):
+        for command in commands(manifest):
+            assert router.resolve_command(command) is not None, command
