@@ -66,21 +66,21 @@ def test_email_addresses_and_typed_mentions_are_not_handles() -> None:
 
 async def test_handle_at_the_end_of_a_sentence(bot: BotHarness) -> None:
     out = await bot.say("kudos danke für die Hilfe beim Kundentermin, @anna.", as_="max")
-    assert "(only you) Kudos an @Anna Schmidt verschickt." in out
+    assert "(privat) Kudos an @Anna Schmidt verschickt." in out
 
 
 async def test_handle_by_display_name_case_and_unknown_handle(bot: BotHarness) -> None:
     assert "Kudos an @Ben Müller verschickt" in await bot.say("kudos @BEN danke für die Hilfe beim Umzug", as_="max")
     out = await bot.say("kudos @zoe danke für die Hilfe beim Umzug", as_="max")
-    assert out.startswith("(only you) Diese Person (zoe) finde ich in diesem Workspace nicht.")
+    assert out.startswith("(privat) Diese Person (zoe) finde ich in diesem Workspace nicht.")
 
 
 async def test_switching_people_and_listing_them(bot: BotHarness) -> None:
-    assert await bot.say("/as @anna") == "(you are now @anna)"
+    assert await bot.say("/as @anna") == "(du bist jetzt @anna)"
     assert "Kudos an @Max Weber verschickt" in await bot.say("kudos @max danke für die schnelle Freigabe")
     who = await bot.say("/who")
     assert "@greta  Greta Keller" in who and len(who.splitlines()) == 8
-    assert await bot.say("/channel kudos") == "(now in #kudos)"
+    assert await bot.say("/channel kudos") == "(jetzt in #kudos)"
     assert "→ #kudos:" in await bot.say("kudos @ben danke für die schnelle Freigabe")
     assert "/click N" in await bot.say("/help")
 
@@ -103,11 +103,111 @@ def test_console_demo_shows_the_kudos_and_a_leaderboard_with_anna(tmp_path: Path
     done = run_console(tmp_path, "console", "--demo", lines=lines)
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "(demo colleagues loaded: max, anna, ben, clara, deniz, emma, felix, greta)" in out
-    assert "(only you) Kudos an @Anna Schmidt verschickt. Du hast heute noch 4 von 5 Punkten." in out
+    assert "(Demo-Kolleginnen und -Kollegen geladen: max, anna, ben, clara, deniz, emma, felix, greta)" in out
+    # The first screen, in German: who you are (the admin), an example to type and how to leave.
+    assert "du bist @max (Admin) im Kanal #general" in out
+    assert "Probier:  kudos @anna danke für die Hilfe beim Kundentermin #kundenfokus" in out
+    assert "Beenden mit exit oder Strg-D." in out
+    assert "(privat) Kudos an @Anna Schmidt verschickt. Du hast heute noch 4 von 5 Punkten." in out
     assert "→ #general:\nKudos!\n======\n@Max Weber sagt Danke an @Anna Schmidt (je +1):" in out
     assert "> danke für die Hilfe beim Kundentermin\n  · Wert: Kundenfokus" in out
-    assert "→ DM to @anna:" in out
+    assert "→ DM an @anna:" in out
     board = out.split("Am meisten gelobt, diese Woche", 1)[1]
     assert re.search(r"^\s*\d+\. Anna Schmidt\s+█+\s+\d+ Punkte?$", board, re.M), board
     assert "Traceback" not in done.stderr
+
+
+# --- everything can be tried in the console ---------------------------------------------------------------
+
+
+async def test_as_knows_only_people_of_the_workspace_and_both_commands_explain_themselves(bot: BotHarness) -> None:
+    out = await bot.say("/as @nobody", as_="max")
+    assert out.startswith("(@nobody gibt es hier nicht; bekannt sind: @anna, @ben,") and bot.console.user == "max"
+    assert (await bot.say("/as")).startswith("(so geht's: /as @name, mit einer dieser Personen: @anna,")
+    assert await bot.say("/channel") == "(so geht's: /channel name, z. B. /channel team; du bist in #general)"
+    assert await bot.say("/as Anna Schmidt") == "(du bist jetzt @anna)"
+    who = await bot.say("/who")
+    assert "@nobody" not in who
+
+
+async def test_every_button_shown_so_far_can_be_pressed(bot: BotHarness) -> None:
+    await bot.say("suggest Reisekostenformular auf eine Seite kürzen", as_="anna")
+    await bot.say("suggest Urlaubsantrag ohne Ausdruck", as_="ben")
+    out = await bot.say("suggest list", as_="max")
+    numbered = re.findall(r"\[(\d+)\] ([^\[\]\n]+?)(?=\s{3}|\s*\(|$)", "\n".join(bot.output), flags=re.M)
+    assert len(bot.console.buttons) >= 2 and numbered, out
+    first = bot.console.buttons[0]
+    await bot.say("kudos @anna danke für die Hilfe beim Kundentermin #kundenfokus", as_="max")  # more output
+    pressed = await bot.say("/click 1", as_="max")  # a button printed several messages ago still works
+    assert "(diesen Knopf gibt es nicht" not in pressed, (first, pressed)
+    assert (await bot.say(f"/click {len(bot.console.buttons) + 1}")).startswith("(diesen Knopf gibt es nicht")
+
+
+async def test_emoji_kudos_reactions_and_deleting_a_message(bot: BotHarness) -> None:
+    said = await bot.say("@anna :star: danke für die Hilfe beim Kundentermin", as_="max")
+    assert said.startswith("(1) @max in #general: @anna :star: danke")
+    assert "Kudos an @Anna Schmidt verschickt" in said and "→ DM an @anna:" in said
+    rows = await kudos_rows(bot)
+    assert [(k.giver_id, k.receiver_id, k.source) for k in rows] == [("max", "anna", "message")]
+
+    await bot.say("/delete 1", as_="ben")
+    assert len(await kudos_rows(bot)) == 1  # only your own message can be deleted
+    assert await bot.say("/delete 1", as_="max") == "(Nachricht (1) gelöscht)"
+    assert await kudos_rows(bot) == []
+
+    line = await bot.say("/say Das Kundenproblem ist gelöst", as_="clara")
+    assert line.startswith("(2) @clara in #general: Das Kundenproblem ist gelöst")
+    reacted = await bot.say("/react 2 :star:", as_="ben")
+    assert "→ DM an @clara:" in reacted and "Reaktion" in reacted
+    assert [(k.giver_id, k.receiver_id, k.source) for k in await kudos_rows(bot)] == [("ben", "clara", "reaction")]
+    await bot.say("/unreact 2 :star:", as_="ben")
+    assert await kudos_rows(bot) == []
+    assert (await bot.say("/react 9 :star:")).startswith("(diese Nachricht gibt es nicht")
+    assert (await bot.say("/react 2")).startswith("(so geht's: /react N :star:")
+
+
+async def test_the_bots_own_hint_with_a_full_name_pasted_back(bot: BotHarness) -> None:
+    await bot.say("kudos @Anna Schmidt danke für die schnelle Hilfe #kundenfokus", as_="max")
+    rows = await kudos_rows(bot)
+    assert [(k.receiver_id, k.reason) for k in rows] == [("anna", "danke für die schnelle Hilfe")]
+
+
+async def test_channel_names_are_readable(bot: BotHarness) -> None:
+    out = await bot.say("digest subscribe #team mon 09:00", as_="max")
+    assert "#team" in out and "<#" not in out
+
+
+async def test_a_form_keeps_valid_answers_takes_labels_and_can_be_cancelled(bot: BotHarness) -> None:
+    opened = await bot.say("suggest", as_="anna")
+    assert "/cancel bricht ab" in opened
+    await bot.say("Genehmigung für Bürobedarf abschaffen")
+    await bot.say("Jede Bestellung braucht drei Unterschriften")
+    await bot.say("Bis 100 Euro ohne Unterschrift")
+    again = await bot.say("Blumenkohl")  # not a category: asked again, nothing typed so far is lost
+    assert again.startswith("(bitte eine dieser Möglichkeiten: Prozess, Formular,")
+    await bot.say("Formular")  # the label, as shown, is taken
+    await bot.say("")  # department: optional
+    await bot.say("n")  # affects customers directly
+    done = await bot.say("n")  # anonymous
+    assert "Vorschlag #1" in done, done
+    async with bot.app.sessions() as session:
+        from sqlmodel import select
+
+        from storage.suggestions import Suggestion
+
+        row = (await session.execute(select(Suggestion))).scalars().one()
+    assert row.category == "form" and row.title == "Genehmigung für Bürobedarf abschaffen"
+
+    await bot.say("suggest", as_="anna")
+    assert (await bot.say("/help")).startswith("(Formular:")
+    assert await bot.say("/cancel") == "(Formular abgebrochen, nichts gespeichert)"
+    assert "Kudos an" in await bot.say("kudos @ben danke für die Hilfe beim Umzug", as_="anna")
+
+
+async def kudos_rows(bot: BotHarness) -> list:
+    from sqlmodel import select
+
+    from storage.models import Kudos
+
+    async with bot.app.sessions() as session:
+        return list((await session.execute(select(Kudos).where(Kudos.created_at >= bot.clock()))).scalars().all())

@@ -56,7 +56,7 @@ def texts(messages: list[Message]) -> list[tuple[str, str]]:
 
 async def test_unknown_command_suggests_the_closest(bot: BotHarness) -> None:
     out = await bot.say("leaderbord week", as_="anna")
-    assert out.startswith("(only you) Den Befehl `leaderbord` kenne ich nicht. Meintest du `leaderboard`?")
+    assert out.startswith("(privat) Den Befehl `leaderbord` kenne ich nicht. Meintest du `leaderboard`?")
     assert "Tippe `hilfe`, um alles zu sehen" in out
 
 
@@ -68,7 +68,7 @@ async def test_unknown_command_in_english(bot: BotHarness) -> None:
 
 async def test_unknown_command_far_from_everything(bot: BotHarness) -> None:
     out = await bot.say("xylophon", as_="anna")
-    assert out.startswith("(only you) Den Befehl `xylophon` kenne ich nicht.") and "Meintest" not in out
+    assert out.startswith("(privat) Den Befehl `xylophon` kenne ich nicht.") and "Meintest" not in out
 
 
 # --- refusals and failures ----------------------------------------------------------------------------------

@@ -98,8 +98,8 @@ async def workspace(bot: BotHarness) -> Workspace:
 
 def assert_only_you(out: str, *expected: str) -> None:
     """Exactly one message, visible only to the actor, containing every expected text; nothing delivered."""
-    assert out.startswith("(only you) "), out
-    assert out.count("(only you)") == 1, out
+    assert out.startswith("(privat) "), out
+    assert out.count("(privat)") == 1, out
     assert "→" not in out, out
     for text in expected:
         assert text in out, f"{text!r} not in {out!r}"

@@ -113,7 +113,7 @@ async def supporters(bot: BotHarness, sid: int) -> tuple[set[str], set[str]]:
 def dm_blocks(out: str, user: str) -> str:
     """The text of every DM to ``user`` in a console output."""
     parts = out.split("→ ")
-    return "\n".join(p for p in parts if p.startswith(f"DM to @{user}:"))
+    return "\n".join(p for p in parts if p.startswith((f"DM an @{user}:", f"DM to @{user}:")))
 
 
 def only(values: list[Any]) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
@@ -27,7 +28,8 @@ def scheduler(bot: BotHarness, name: str) -> SchedulerService:
 def posts(output: list[str], channel: str) -> list[str]:
     """The scheduled posts the terminal showed for ``#channel``, as their first (header) line."""
     prefix = f"→ #{channel}:\n"
-    return [o[len(prefix) :].splitlines()[0] for o in output if o.startswith(prefix)]
+    posts = [re.sub(r"^\(\d+\) ", "", o) for o in output]  # channel posts are numbered: "(3) → #team:"
+    return [o[len(prefix) :].splitlines()[0] for o in posts if o.startswith(prefix)]
 
 
 async def claimed_periods(bot: BotHarness, kind: str, channel: str) -> list[str]:
@@ -181,11 +183,11 @@ async def test_digest_at_0230_posts_once_on_both_dst_sundays(db_url: str) -> Non
 
 async def test_preview_is_admin_only_and_posts_nothing(bot: BotHarness) -> None:
     out = await bot.say("digest preview #team")
-    assert out.startswith("(only you) Vorschau: Team-Digest · 16.11. – 22.11.2026")
+    assert out.startswith("(privat) Vorschau: Team-Digest · 16.11. – 22.11.2026")
     assert "Vergebene Kudos" in out and "Am meisten anerkannt" in out
     assert "#team hat noch keinen Digest" not in out and "<#team> hat noch keinen Digest" in out
     refused = await bot.say("digest preview #team", as_="anna")
-    assert refused == "(only you) Das können nur Workspace-Admins ändern."
+    assert refused == "(privat) Das können nur Workspace-Admins ändern."
     async with bot.app.sessions() as session:
         assert (await session.execute(select(ScheduledClaim))).first() is None
         assert (await session.execute(select(OutboxMessage))).first() is None
@@ -208,16 +210,14 @@ async def test_bad_input_gets_a_friendly_error_only_for_the_admin(bot: BotHarnes
 
 async def test_subscribe_change_status_and_off(bot: BotHarness) -> None:
     out = await bot.say("digest subscribe #team")
-    assert (
-        out == "(only you) Team-Digest für <#team>: montags um 09:00 (Europe/Berlin) · nächster: Mo 23.11.2026, 09:00"
-    )
+    assert out == "(privat) Team-Digest für <#team>: montags um 09:00 (Europe/Berlin) · nächster: Mo 23.11.2026, 09:00"
     out = await bot.say("digest subscribe #team mo-fr 8:30 Europe/Vienna")
     assert "montags bis freitags um 08:30 (Europe/Vienna) · nächster: Do 19.11.2026, 08:30" in out
     await bot.say("digest leaderboard #kudos quartal geber")
     status = await bot.say("digest status", as_="anna")
     assert "Team-Digest → <#team>: montags bis freitags um 08:30" in status
     assert "Rangliste (Quartal, nur Gebende) → <#kudos>: am 1. jedes Quartals um 09:00" in status
-    assert await bot.say("digest off #team", as_="max") == "(only you) Der Team-Digest ist aus für <#team>."
+    assert await bot.say("digest off #team", as_="max") == "(privat) Der Team-Digest ist aus für <#team>."
     assert "Team-Digest" not in await bot.say("digest status")
 
 
@@ -264,8 +264,8 @@ async def test_leaderboard_post_on_the_first_of_the_month_in_each_mode(bot: BotH
         await bot.say("digest leaderboard #board monat")
         clock.set(datetime(2026, 12, 1, 8, 1, tzinfo=UTC))
         await tick(bot, service)
-        givers = [o for o in bot.output if o.startswith("→ #kudos:")]
-        both = [o for o in bot.output if o.startswith("→ #board:")]
+        givers = [o for o in bot.output if "→ #kudos:" in o.split("\n", 1)[0]]
+        both = [o for o in bot.output if "→ #board:" in o.split("\n", 1)[0]]
         assert len(givers) == 1 and len(both) == 1
         assert givers[0].splitlines()[1] == "Die großzügigsten Kolleginnen und Kollegen · November 2026"
         assert "Am großzügigsten" in givers[0] and "Am meisten anerkannt" not in givers[0]
@@ -275,7 +275,7 @@ async def test_leaderboard_post_on_the_first_of_the_month_in_each_mode(bot: BotH
         await bot.say("digest leaderboard #council quartal")
         clock.set(datetime(2027, 1, 1, 8, 1, tzinfo=UTC))
         await tick(bot, service)
-        council = [o for o in bot.output if o.startswith("→ #council:")]
+        council = [o for o in bot.output if "→ #council:" in o.split("\n", 1)[0]]
         assert len(council) == 1 and "Kudos-Rangliste · Q4 2026" in council[0]
         assert "Ranglisten einzelner Personen sind aus" in council[0] and "Am großzügigsten" not in council[0]
     finally:

@@ -218,7 +218,7 @@ async def test_english_user_locale_wins_over_german_workspace(team: BotHarness) 
     # The channel post speaks the workspace's language, whoever gave the kudos.
     assert "→ #general:\nKudos!\n======\n@Ben Müller sagt Danke an @Anna Schmidt (je +1):" in out
     # Anna has no locale of her own: her DM follows the workspace (German).
-    assert "→ DM to @anna:\n@Ben Müller hat dir Kudos gegeben (+1):" in out
+    assert "→ DM an @anna:\n@Ben Müller hat dir Kudos gegeben (+1):" in out
     out = await send(team, command("clara", f"<@ben> {REASON}"))
     assert "Kudos an @Ben Müller verschickt" in out
     assert "→ DM to @ben:\n@Clara Fischer gave you kudos (+1):" in out
@@ -227,7 +227,7 @@ async def test_english_user_locale_wins_over_german_workspace(team: BotHarness) 
 async def test_german_user_locale_wins_over_english_workspace(team: BotHarness) -> None:
     await team.say("starling set language en", as_="max")
     out = await send(team, command("ben", f"<@anna> {REASON}", locale="de-AT"))
-    assert "(only you) Kudos an @Anna Schmidt verschickt. Du hast heute noch 4 von 5 Punkten." in out
+    assert "(privat) Kudos an @Anna Schmidt verschickt. Du hast heute noch 4 von 5 Punkten." in out
 
 
 async def test_own_language_choice_sticks(team: BotHarness) -> None:

@@ -19,7 +19,7 @@ async def test_give_kudos_posts_celebration_dm_and_confirms(bot: BotHarness) -> 
     assert "Kudos an @Anna Schmidt verschickt" in out
     assert "noch 4 von 5 Punkten" in out
     assert "→ #general" in out and "Wert: Kundenfokus" in out
-    assert "→ DM to @anna" in out
+    assert "→ DM an @anna" in out
     assert await count_kudos(bot) == before + 1
     board = await bot.say("leaderboard week")
     assert "Anna Schmidt" in board
@@ -28,5 +28,5 @@ async def test_give_kudos_posts_celebration_dm_and_confirms(bot: BotHarness) -> 
 async def test_self_kudos_refused_nothing_written(bot: BotHarness) -> None:
     before = await count_kudos(bot)
     out = await bot.say("kudos @max danke für meine eigene tolle Arbeit")
-    assert "(only you)" in out and "Kudos an dich selbst zählen nicht" in out
+    assert "(privat)" in out and "Kudos an dich selbst zählen nicht" in out
     assert await count_kudos(bot) == before

@@ -46,7 +46,7 @@ def pick(lang: str, de: str, en: str) -> str:
 
 async def give(bot: BotHarness, line: str, as_: str = "max") -> str:
     out = await bot.say(line, as_=as_)
-    assert "(only you) Kudos" in out and ("verschickt" in out or "sent to" in out), out
+    assert "(privat) Kudos" in out and ("verschickt" in out or "sent to" in out), out
     return out
 
 
@@ -345,8 +345,8 @@ def channel_message(user_id: str, text: str, message_id: str, **kw: object) -> M
 
 async def test_emoji_message_gives_one_point_per_emoji(team: BotHarness) -> None:
     out = await send(team, channel_message("max", "<@anna> :star: :star: danke für die schnelle Hilfe", "m1"))
-    assert "(only you) Kudos an @Anna Schmidt verschickt. Du hast heute noch 3 von 5 Punkten." in out
-    assert "→ DM to @anna:" in out and "(+2)" in out
+    assert "(privat) Kudos an @Anna Schmidt verschickt. Du hast heute noch 3 von 5 Punkten." in out
+    assert "→ DM an @anna:" in out and "(+2)" in out
     assert "→ #" not in out  # the message itself is already public; no kudos channel configured
     rows = await kudos_rows(team)
     assert [(r.giver_id, r.receiver_id, r.points, r.source, r.reason) for r in rows] == [
@@ -410,7 +410,7 @@ def reaction(user_id: str, *, added: bool, author: str, emoji: str = "star", n: 
 
 async def test_reaction_gives_and_removing_it_takes_back(team: BotHarness) -> None:
     out = await send(team, reaction("ben", added=True, author="anna"))
-    assert "→ DM to @anna:" in out and "hat dir mit einer Reaktion auf deine Nachricht einen Kudos-Punkt gegeben" in out
+    assert "→ DM an @anna:" in out and "hat dir mit einer Reaktion auf deine Nachricht einen Kudos-Punkt gegeben" in out
     rows = await kudos_rows(team)
     assert [(r.giver_id, r.receiver_id, r.points, r.source) for r in rows] == [("ben", "anna", 1, "reaction")]
     assert await budget_spent(team, "ben") == {"2026-11-18": 1}
@@ -458,7 +458,7 @@ async def test_kudos_across_departments_is_flagged_cross_team(team: BotHarness) 
 async def test_same_event_id_twice_counts_once(team: BotHarness) -> None:
     event = command("max", f"<@anna> {REASON}", event_id="Ev0RETRY1")
     first = await send(team, event)
-    assert "verschickt" in first and "→ DM to @anna" in first
+    assert "verschickt" in first and "→ DM an @anna" in first
     assert await send(team, event) == ""
     assert len(await kudos_rows(team)) == 1
     assert await budget_spent(team, "max") == {"2026-11-18": 1}

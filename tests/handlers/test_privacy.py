@@ -63,10 +63,10 @@ async def test_switched_off_features_are_refused_and_write_nothing(bot: BotHarne
         assert "ausgeschaltet" in out
     before = await kudos_count(bot)
     out = await bot.say("kudos @ben danke für die schnelle Hilfe beim Kunden #kundenfokus", as_="anna")
-    assert "(only you) Kudos ist in diesem Workspace ausgeschaltet." in out
+    assert "(privat) Kudos ist in diesem Workspace ausgeschaltet." in out
     assert "→" not in out
     assert await kudos_count(bot) == before
-    assert "(only you) Ranglisten ist in diesem Workspace ausgeschaltet." in await bot.say("leaderboard", as_="anna")
+    assert "(privat) Ranglisten ist in diesem Workspace ausgeschaltet." in await bot.say("leaderboard", as_="anna")
     assert "Persönliche Statistik ist in diesem Workspace ausgeschaltet." in await bot.say("stats", as_="anna")
     await bot.say("starling language en", as_="anna")
     assert "Leaderboards is switched off in this workspace." in await bot.say("leaderboard", as_="anna")
@@ -78,7 +78,7 @@ async def test_switched_off_features_are_refused_and_write_nothing(bot: BotHarne
 
 async def test_feature_switch_is_admin_only_and_validated(bot: BotHarness) -> None:
     out = await bot.say("privacy feature leaderboards off", as_="anna")
-    assert "(only you)" in out and "Admins" in out
+    assert "(privat)" in out and "Admins" in out
     assert "Anna Schmidt" in await bot.say("leaderboard all", as_="anna")
     out = await bot.say("privacy feature rankings off", as_="max")
     assert "`rankings` kenne ich nicht" in out and "leaderboards" in out
@@ -278,7 +278,7 @@ async def test_export_contains_every_row_about_the_caller(anybot: BotHarness) ->
                     (await s.execute(select(table).where(person_clause(table, "anna")))).mappings().all()
                 )
     out = await bot.say("privacy export", as_="anna")
-    assert "(only you) Erledigt" in out and "→ DM to @anna" in out
+    assert "(privat) Erledigt" in out and "→ DM an @anna" in out
     data = json.loads(attachment(out, "starling-data-anna").read_text(encoding="utf-8"))
     assert data["user_id"] == "anna"
     exported = data["tables"]
@@ -415,7 +415,7 @@ async def test_delivered_export_file_is_not_kept_in_the_queue(bot: BotHarness) -
 async def test_prompt_switches(bot: BotHarness) -> None:
     await bot.say("prompt subscribe 09:30 mon-fri Europe/Berlin", as_="max")
     await bot.say("privacy feature prompts off", as_="max")
-    assert "(only you) Tägliche Impulsfragen ist in diesem Workspace ausgeschaltet." in await bot.say(
+    assert "(privat) Tägliche Impulsfragen ist in diesem Workspace ausgeschaltet." in await bot.say(
         "prompt now", as_="max"
     )
     await bot.say("privacy feature prompts on", as_="max")
@@ -459,7 +459,7 @@ async def test_suggestion_switches_and_approver_audit(bot: BotHarness) -> None:
     )
     await bot.say("privacy feature suggestions off", as_="max")
     out = await bot.say("suggest Noch ein Formular weniger wäre schön für alle", as_="anna")
-    assert "(only you) Ideenbox ist in diesem Workspace ausgeschaltet." in out and "→" not in out
+    assert "(privat) Ideenbox ist in diesem Workspace ausgeschaltet." in out and "→" not in out
 
 
 async def test_works_council_hides_a_few_approvers_decision_time(bot: BotHarness) -> None:

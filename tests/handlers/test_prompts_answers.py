@@ -133,7 +133,7 @@ async def test_form_refuses_an_empty_answer_and_too_long_thread_replies(
             is_form=True,
         )
     )
-    assert "(only you) Deine Antwort ist leer" in bot.output[-1]
+    assert "(privat) Deine Antwort ist leer" in bot.output[-1]
     await bot.console.send_event(
         MessageEvent(
             actor=actor("anna"),

@@ -76,7 +76,7 @@ async def test_bad_input_gets_a_friendly_private_answer_and_changes_nothing(bot:
     }
     for line, expected in cases.items():
         out = await bot.say(line)
-        assert out.startswith("(only you)") and expected in out, (line, out)
+        assert out.startswith("(privat)") and expected in out, (line, out)
     assert await subscription(bot) is None
     async with bot.app.sessions() as s:
         assert (await s.execute(select(CustomPrompt))).scalars().first() is None
@@ -113,7 +113,7 @@ async def test_prompt_now_posts_once_a_day_and_the_schedule_does_not_repeat_it(b
     bot.clock.advance(minutes=40)  # 11:10 in Berlin: the scheduled time has come
     assert await run_tick(bot.app.router, bot.app.services, bot.clock()) == 0
     assert len(await posts(bot)) == 1
-    assert await bot.say("prompt now", as_="ben") == "(only you) Das können nur Workspace-Admins ändern."
+    assert await bot.say("prompt now", as_="ben") == "(privat) Das können nur Workspace-Admins ändern."
 
 
 async def test_own_prompts_join_the_rotation_and_can_be_removed(bot: BotHarness) -> None:

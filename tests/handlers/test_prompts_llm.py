@@ -68,7 +68,7 @@ async def test_drafts_are_written_after_the_reply_and_wait_for_review(llm_bot: B
     assert "Die Entwürfe werden gerade geschrieben" in await bot.say("prompt draft")
 
     out = await tick(bot)
-    assert "→ DM to @max:" in out and "2 neue Impuls-Entwürfe" in out and "#1, #2" in out
+    assert "→ DM an @max:" in out and "2 neue Impuls-Entwürfe" in out and "#1, #2" in out
     (request,) = oai.prompts()
     user_text = request[1]["content"]
     assert "Kundenfokus" in user_text  # the company's values as context

@@ -37,7 +37,7 @@ async def count(bot: BotHarness, model: type) -> int:
 
 async def test_form_submission_reaches_reviewers_and_confirms(bot: BotHarness) -> None:
     out = await fill_form(bot, "anna", **TRAVEL, department="Buchhaltung", customers=True)
-    assert "(only you) Danke! Vorschlag #1" in out
+    assert "(privat) Danke! Vorschlag #1" in out
     # No approvers configured: the workspace admin (max) gets the review card by DM.
     card = dm_blocks(out, "max")
     assert "Vorschlag #1" in card and "drei Unterschriften" in card
@@ -69,7 +69,7 @@ async def test_form_says_it_is_not_a_whistleblowing_channel_and_names_the_report
     assert "Anonym einreichen" in prompt and "KEIN Hinweisgebersystem" in prompt and "Meldestelle:" not in prompt
     await bot.say("n", as_="anna")
     refused = await bot.say("suggest reporting https://meldestelle.example.de", as_="anna")
-    assert "(only you) Das können nur Workspace-Admins ändern." in refused
+    assert "(privat) Das können nur Workspace-Admins ändern." in refused
     saved = await bot.say("suggest reporting Vertraulich melden: https://meldestelle.example.de", as_="max")
     assert "Gespeichert: Das Formular nennt jetzt die Meldestelle." in saved
     prompt = await open_to_last_field(bot, "anna")
@@ -91,7 +91,7 @@ async def test_empty_and_invalid_form_fields_are_refused_and_nothing_is_written(
     ]
     for fields, expected in cases:
         out = await fill_form(bot, "anna", **fields)
-        assert "(only you)" in out and expected in out, out
+        assert "(privat)" in out and expected in out, out
     out = await fill_form(bot, "anna", **TRAVEL, department="Marketing")
     assert "Die Abteilung „Marketing“ kenne ich nicht" in out
     assert await count(bot, Suggestion) == 0
@@ -102,7 +102,7 @@ async def test_quick_path_and_its_refusals(bot: BotHarness) -> None:
     short = await bot.say("suggest zu viel", as_="ben")
     assert "mindestens 10 Zeichen" in short
     out = await bot.say("suggest Kunden warten auf Rückruf, weil jedes Ticket erst freigegeben werden muss", as_="ben")
-    assert "Danke! Vorschlag #1" in out and "→ DM to @max" in out
+    assert "Danke! Vorschlag #1" in out and "→ DM an @max" in out
     s = (await suggestions(bot))[0]
     assert s.title.startswith("Kunden warten auf Rückruf") and s.category == "other" and s.author_id == "ben"
     # "list" followed by free text is a quick suggestion, not a broken list command.
@@ -160,7 +160,7 @@ async def test_unrelated_suggestion_gets_no_hint(bot: BotHarness) -> None:
 
 async def test_approvers_are_set_by_admins_and_route_review_cards(bot: BotHarness) -> None:
     refused = await bot.say("suggest approvers @clara", as_="anna")
-    assert "(only you) Das können nur Workspace-Admins ändern." in refused
+    assert "(privat) Das können nur Workspace-Admins ändern." in refused
     assert "Entscheidende für alle Vorschläge: @Clara Fischer" in await bot.say("suggest approvers @clara", as_="max")
     out = await bot.say("suggest approvers dept:Buchhaltung @emma", as_="max")
     assert "Entscheidende für die Abteilung Buchhaltung: @Emma Hofer" in out
@@ -169,9 +169,9 @@ async def test_approvers_are_set_by_admins_and_route_review_cards(bot: BotHarnes
     assert "@Emma Hofer" in line_with(shown, "Entscheidende für Buchhaltung")
 
     out = await fill_form(bot, "anna", **TRAVEL, department="Buchhaltung")
-    assert "→ DM to @emma" in out and "→ DM to @clara" in out and "→ DM to @max" not in out
+    assert "→ DM an @emma" in out and "→ DM an @clara" in out and "→ DM an @max" not in out
     out = await fill_form(bot, "ben", **LEAVE)
-    assert "→ DM to @clara" in out and "→ DM to @emma" not in out
+    assert "→ DM an @clara" in out and "→ DM an @emma" not in out
 
     # The department approver decides her department's suggestions, not others'.
     assert "genehmigt" in await bot.say("suggest approve 1", as_="emma")
@@ -197,7 +197,7 @@ async def test_non_approver_cannot_decide_and_nothing_changes(bot: BotHarness) -
     await fill_form(bot, "anna", **TRAVEL)
     for verb in ("approve", "decline", "ask", "duplicate"):
         out = await press(bot, f"suggest:{verb}:1", as_="ben")
-        assert "(only you) Über #1 können nur die dafür Entscheidenden entscheiden" in out, out
+        assert "(privat) Über #1 können nur die dafür Entscheidenden entscheiden" in out, out
     # Admins are not approvers once approvers are configured.
     assert "nur die dafür Entscheidenden" in await press(bot, "suggest:approve:1", as_="max")
     assert "nur die dafür Entscheidenden" in await bot.say("suggest done 1", as_="anna")
@@ -233,7 +233,7 @@ async def test_approve_start_done_with_audit_trail_and_notifications_in_each_lan
     assert "ist jetzt genehmigt (@Clara Fischer)" in dm_blocks(out, "ben")
     assert "ist jetzt genehmigt" in dm_blocks(out, "felix")
     assert "Suggestion #1" in dm_blocks(out, "emma") and "is now approved (@Clara Fischer)" in dm_blocks(out, "emma")
-    assert "DM to @clara" not in out  # the decider is not told of her own decision
+    assert "DM an @clara" not in out  # the decider is not told of her own decision
 
     out = await bot.say("suggest start 1 Die Richtlinie wird angepasst", as_="clara")
     assert "jetzt in Umsetzung" in out and "Die Richtlinie wird angepasst" in dm_blocks(out, "ben")
@@ -264,11 +264,11 @@ async def test_second_click_on_a_decided_card_is_harmless_and_shows_the_decision
     await fill_form(bot, "anna", **TRAVEL)
     await bot.say("suggest vote 1", as_="ben")
     first = await press(bot, "suggest:approve:1", as_="clara")
-    assert "genehmigt von @Clara Fischer" in first and "DM to @ben" in first
+    assert "genehmigt von @Clara Fischer" in first and "DM an @ben" in first
     for verb in ("approve", "decline", "duplicate", "ask"):
         out = await press(bot, f"suggest:{verb}:1", as_="greta")
         assert "genehmigt von @Clara Fischer" in out  # the card is redrawn with the decision
-        assert "(only you) Vorschlag #1 ist bereits genehmigt (von @Clara Fischer)" in out
+        assert "(privat) Vorschlag #1 ist bereits genehmigt (von @Clara Fischer)" in out
         assert "→ DM" not in out and "== " not in out  # nobody is notified again, no form opens
     assert len(await trail(bot, 1)) == 2
     assert "bereits genehmigt" in await bot.say("suggest approve 1", as_="clara")
@@ -426,7 +426,7 @@ async def test_one_vote_per_person(bot: BotHarness) -> None:
     await bot.say("suggest show 1", as_="ben")
     assert "Deine Stimme für #1 zählt (jetzt 1 Stimme)" in await click(bot, "Abstimmen", as_="ben")
     again = await press(bot, "suggest:vote:1", as_="ben")
-    assert "(only you) Du hast schon für #1 gestimmt: eine Stimme pro Person." in again
+    assert "(privat) Du hast schon für #1 gestimmt: eine Stimme pro Person." in again
     assert "Du hast schon für #1 gestimmt" in await bot.say("suggest vote 1", as_="ben")
     assert await supporters(bot, 1) == ({"ben"}, set())
 
@@ -469,7 +469,7 @@ async def test_thank_the_submitter_gives_kudos_through_the_kudos_feature(bot: Bo
         ).scalar_one()
     await bot.say("suggest show 1", as_="ben")
     out = await click(bot, "Danke sagen", as_="ben")
-    assert "Kudos an @Anna Schmidt verschickt" in out and "→ DM to @anna" in out
+    assert "Kudos an @Anna Schmidt verschickt" in out and "→ DM an @anna" in out
     async with bot.app.sessions() as s:
         rows = (
             (await s.execute(select(Kudos).where(Kudos.receiver_id == "anna").order_by(Kudos.id.desc())))

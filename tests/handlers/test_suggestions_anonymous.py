@@ -74,7 +74,7 @@ async def test_anonymous_submission_leaves_no_trace_of_the_author(bot: BotHarnes
     after = await snapshot(bot)
 
     # What anna saw: a receipt with her code, shown only to her.
-    assert "(only you) Danke! Dein anonymer Vorschlag #1 ist eingereicht" in out and "→" not in out
+    assert "(privat) Danke! Dein anonymer Vorschlag #1 ist eingereicht" in out and "→" not in out
     assert "→ #verbesserungen:" in announced
     submitter = next(line for line in announced.splitlines() if line.startswith("Eingereicht von"))
     assert submitter.split()[-1] == "anonym" and "Anna" not in announced
@@ -124,7 +124,7 @@ async def test_anonymous_flow_for_the_submitter(bot: BotHarness) -> None:
     assert "→" not in await tick(bot)  # same hour: nothing goes out yet
     bot.clock.advance(hours=1)
     out = await tick(bot)
-    assert "→ DM to @max:" in out and "anonym" in out
+    assert "→ DM an @max:" in out and "anonym" in out
     assert "→" not in await tick(bot)  # exactly once
     assert "Reisekosten" in await bot.say("suggest list", as_="ben")
     mine = await bot.say("suggest list mine", as_="anna")
@@ -139,13 +139,13 @@ async def test_anonymous_flow_for_the_submitter(bot: BotHarness) -> None:
     assert "Die anonyme Person sieht sie mit ihrem Belegcode" in asked and "→ DM" not in asked
     assert "suggest reply" in await bot.say(f"suggest status {code}", as_="anna")
     answered = await bot.say(f"suggest reply {code} Die Buchhaltung.", as_="anna")
-    assert "anonym hat deine Rückfrage zu #1" in answered and "→ DM to @max" in answered
+    assert "anonym hat deine Rückfrage zu #1" in answered and "→ DM an @max" in answered
 
     # Decisions reach voters and followers, never the (unknown) submitter; thanks are impossible.
     await bot.say("suggest vote 1", as_="ben")
     await bot.say("suggest approve 1", as_="max")
     out = await bot.say("suggest done 1", as_="max")
-    assert "→ DM to @ben" in out and "→ DM to @anna" not in out
+    assert "→ DM an @ben" in out and "→ DM an @anna" not in out
     done = await bot.say("suggest show 1", as_="ben")
     assert "Danke sagen" not in done and "wurde anonym eingereicht, deshalb kann ein Dankeschön" in done
     assert "wurde anonym eingereicht" in await press(bot, "suggest:thank:1", as_="ben")
@@ -224,5 +224,5 @@ async def test_similar_anonymous_suggestion_is_created_at_once_and_can_be_withdr
     late = CODE_RE.search(receipt)
     assert late
     bot.clock.advance(hours=1)
-    assert "→ DM to @max" in await tick(bot)
+    assert "→ DM an @max" in await tick(bot)
     assert "kann nicht mehr zurückgezogen werden" in await bot.say(f"suggest withdraw {late.group(1)}", as_="anna")

@@ -38,7 +38,7 @@ async def test_approvers_are_reminded_of_overdue_suggestions_once_a_working_day(
     assert "2 Vorschläge sind über der Entscheidungsfrist von 14 Tagen" in clara
     assert "#1 Reisekosten" in clara and "#2 Urlaubsantrag auf Papier (wartet seit 14 Tagen)" in clara
     assert "1 Vorschlag ist über der Entscheidungsfrist" in greta and "#1" not in greta and "#2 Urlaubsantrag" in greta
-    assert "#3" not in out and "DM to @max" not in out
+    assert "#3" not in out and "DM an @max" not in out
     assert "→" not in await tick(bot)  # once a day, however often the scheduler runs
     assert await claims(bot) == [
         ("clara", "suggestion_reminder", "2026-12-02"),
