@@ -521,13 +521,24 @@ class ConsoleAdapter:
 
 
 async def stdin_lines(stream: TextIO = sys.stdin) -> AsyncIterator[str]:
+    """Lines typed at the terminal; with a terminal, through ``readline`` (arrow keys edit the line and
+    walk the history, Ctrl-L clears the screen) instead of printing their escape codes."""
     import asyncio
 
-    interactive = stream.isatty()
+    interactive = stream.isatty() and stream is sys.stdin
+    if interactive:
+        import contextlib
+
+        with contextlib.suppress(ImportError):  # Windows without pyreadline: plain input()
+            import readline  # noqa: F401 - importing it gives input() line editing and history
     while True:
         if interactive:
-            sys.stderr.write("> ")
-            sys.stderr.flush()
+            try:
+                typed = await asyncio.to_thread(input, "> ")
+            except EOFError:
+                return
+            yield typed + "\n"
+            continue
         line = await asyncio.to_thread(stream.readline)
         if not line:
             return

@@ -211,3 +211,46 @@ async def kudos_rows(bot: BotHarness) -> list:
 
     async with bot.app.sessions() as session:
         return list((await session.execute(select(Kudos).where(Kudos.created_at >= bot.clock()))).scalars().all())
+
+
+def test_terminal_line_editing_history_and_clear_screen(tmp_path: Path) -> None:
+    """At a real terminal (a pty): the up arrow recalls the last line, left/right edit it, Ctrl-L clears the
+    screen; no escape codes reach Starling or the screen as text."""
+    import pty
+    import select
+    import time
+
+    script = Path(sys.executable).with_name("starling")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STARLING_", "SLACK_", "Microsoft", "OPENAI_"))}
+    env.update(STARLING_DATABASE_URL=f"sqlite:///{tmp_path / 'starling.db'}", TERM="xterm")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(script), "console"], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=tmp_path)
+    os.close(slave)
+    seen = b""
+
+    def until(text: bytes, timeout: float = 120.0, count: int = 1) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while seen.count(text) < count:
+            assert time.monotonic() < deadline, seen.decode(errors="replace")[-2000:]
+            ready, _, _ = select.select([master], [], [], 1.0)
+            if ready:
+                seen += os.read(master, 65536)
+
+    try:
+        until(b"> ")
+        os.write(master, b"hilfe\r")
+        until(b"Was Starling kann")
+        mark = len(seen)
+        os.write(master, b"\x1b[A\r")  # up arrow: the same line again
+        until(b"Was Starling kann", count=2)
+        assert b"^[[A" not in seen[mark:]
+        os.write(master, b"\x0c")  # Ctrl-L
+        until(b"\x1b[H")  # the terminal's clear-screen sequence, sent by readline
+        os.write(master, b"exit\r")
+        assert proc.wait(timeout=60) == 0
+        assert b"kenne ich nicht" not in seen  # no escape code was sent to Starling as a command
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
