@@ -185,7 +185,7 @@ async def test_preview_is_admin_only_and_posts_nothing(bot: BotHarness) -> None:
     out = await bot.say("digest preview #team")
     assert out.startswith("(privat) Vorschau: Team-Digest · 16.11. – 22.11.2026")
     assert "Vergebene Kudos" in out and "Am meisten anerkannt" in out
-    assert "#team hat noch keinen Digest" not in out and "<#team> hat noch keinen Digest" in out
+    assert "#team hat noch keinen Digest" in out and "<#" not in out  # channel references print as #name
     refused = await bot.say("digest preview #team", as_="anna")
     assert refused == "(privat) Das können nur Workspace-Admins ändern."
     async with bot.app.sessions() as session:
@@ -210,14 +210,14 @@ async def test_bad_input_gets_a_friendly_error_only_for_the_admin(bot: BotHarnes
 
 async def test_subscribe_change_status_and_off(bot: BotHarness) -> None:
     out = await bot.say("digest subscribe #team")
-    assert out == "(privat) Team-Digest für <#team>: montags um 09:00 (Europe/Berlin) · nächster: Mo 23.11.2026, 09:00"
+    assert out == "(privat) Team-Digest für #team: montags um 09:00 (Europe/Berlin) · nächster: Mo 23.11.2026, 09:00"
     out = await bot.say("digest subscribe #team mo-fr 8:30 Europe/Vienna")
     assert "montags bis freitags um 08:30 (Europe/Vienna) · nächster: Do 19.11.2026, 08:30" in out
     await bot.say("digest leaderboard #kudos quartal geber")
     status = await bot.say("digest status", as_="anna")
-    assert "Team-Digest → <#team>: montags bis freitags um 08:30" in status
-    assert "Rangliste (Quartal, nur Gebende) → <#kudos>: am 1. jedes Quartals um 09:00" in status
-    assert await bot.say("digest off #team", as_="max") == "(privat) Der Team-Digest ist aus für <#team>."
+    assert "Team-Digest → #team: montags bis freitags um 08:30" in status
+    assert "Rangliste (Quartal, nur Gebende) → #kudos: am 1. jedes Quartals um 09:00" in status
+    assert await bot.say("digest off #team", as_="max") == "(privat) Der Team-Digest ist aus für #team."
     assert "Team-Digest" not in await bot.say("digest status")
 
 
@@ -323,6 +323,6 @@ async def test_digest_shows_prompt_participation_and_you_said_we_did(db_url: str
     finally:
         await bot.close()
     assert "Aus Kundensicht" in out
-    assert "<#team>" in out and "5 Antworten auf 1 Impulse" in out
-    assert "<#small>" not in out and "weniger als 5 Personen geantwortet" in out
+    assert "#team" in out and "5 Antworten auf 1 Impulse" in out
+    assert "#small" not in out and "weniger als 5 Personen geantwortet" in out
     assert "Ihr habt gesagt, wir haben gemacht" in out and "Eingereicht" in out
