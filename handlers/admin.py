@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.events import mention_ids
@@ -24,6 +25,56 @@ TAG_RE = re.compile(r"^#?([^\W_][\w\-]{0,39})$")
 CHANNEL_RE = re.compile(r"^<#([A-Za-z0-9_.:@;\-]+)(?:\|[^>]*)?>$")
 
 
+SETTING_LABELS = {
+    "budget": "budget",
+    "min-reason": "min_reason",
+    "max-recipients": "max_recipients",
+    "pair-cap": "pair_cap",
+    "language": "language",
+    "sprache": "language",
+    "tone": "tone",
+    "anrede": "tone",
+    "timezone": "timezone",
+    "zeitzone": "timezone",
+    "emoji": "emoji",
+    "kudos-channel": "kudos_channel",
+    "channel": "kudos_channel",
+}
+
+
+def language_name(ctx: Context, code: str, *, spoken: bool = False) -> str:
+    """``de`` → "Deutsch" / "German" (``spoken``: as in "I speak German with you")."""
+    key = f"admin.languages.{code[:2]}{'_spoken' if spoken else ''}"
+    return ctx.t(key) if ctx.t.has(key) else code
+
+
+def tone_name(ctx: Context, tone: str) -> str:
+    names = {"du": "admin.tone_names.informal", "sie": "admin.tone_names.formal"}
+    return ctx.t(names[tone]) if tone in names else tone
+
+
+def setting_name(ctx: Context, key: str) -> str:
+    label = SETTING_LABELS.get(key)
+    return ctx.t(f"admin.settings.{label}") if label else key
+
+
+def shown_value(ctx: Context, key: str, ws: Any) -> str:
+    """A setting's new value as people read it (names, not codes)."""
+    label = SETTING_LABELS.get(key)
+    if label == "language":
+        return language_name(ctx, ws.locale)
+    if label == "tone":
+        return tone_name(ctx, ws.tone)
+    if label == "emoji":
+        return f":{ws.kudos_emoji}:"
+    if label == "kudos_channel":
+        return f"<#{ws.kudos_channel_id}>" if ws.kudos_channel_id else ctx.t("admin.channel_off")
+    if label == "timezone":
+        return str(ws.timezone)
+    field = INT_SETTINGS.get(key)
+    return str(getattr(ws, field[0])) if field else ""
+
+
 async def settings_blocks(ctx: Context) -> list[Block]:
     """The workspace's current settings (shown to admins in ``starling settings`` and the app home)."""
     ws = ctx.workspace
@@ -32,8 +83,8 @@ async def settings_blocks(ctx: Context) -> list[Block]:
         Header(text=ctx.t("admin.settings.title")),
         Fields(
             items=[
-                (ctx.t("admin.settings.language"), ws.locale),
-                (ctx.t("admin.settings.tone"), ws.tone),
+                (ctx.t("admin.settings.language"), language_name(ctx, ws.locale)),
+                (ctx.t("admin.settings.tone"), tone_name(ctx, ws.tone)),
                 (ctx.t("admin.settings.timezone"), ws.timezone),
                 (ctx.t("admin.settings.budget"), str(ws.daily_budget)),
                 (ctx.t("admin.settings.min_reason"), str(ws.min_reason_length)),
@@ -44,7 +95,7 @@ async def settings_blocks(ctx: Context) -> list[Block]:
                     ctx.t("admin.settings.kudos_channel"),
                     f"<#{ws.kudos_channel_id}>" if ws.kudos_channel_id else "—",
                 ),
-                (ctx.t("admin.settings.privacy"), ws.privacy_profile),
+                (ctx.t("admin.settings.privacy"), ctx.t(f"admin.profiles.{ws.privacy_profile}")),
             ]
         ),
         Section(text=ctx.t("admin.settings.values", values=", ".join(f"#{v.tag}" for v in values))),
@@ -100,7 +151,7 @@ async def set_setting(ctx: Context, key: str, raw: list[str]) -> None:
         )
     ctx.session.add(ws)
     await record_audit(ctx.session, ws.id, ctx.actor.user_id, "admin.set", None, {"key": key, "value": value})
-    ctx.ephemeral(ctx.t("admin.saved", key=key, value=value))
+    ctx.ephemeral(ctx.t("admin.saved", key=setting_name(ctx, key), value=shown_value(ctx, key, ws)))
 
 
 async def values_command(ctx: Context, args: list[str]) -> None:
@@ -166,7 +217,7 @@ async def my_language(ctx: Context, args: list[str]) -> None:
     ctx.member.locale = lang
     ctx.session.add(ctx.member)
     ctx.t = ctx.translator_for_member(ctx.member)
-    ctx.ephemeral(ctx.t("admin.my_language", language=lang))
+    ctx.ephemeral(ctx.t("admin.my_language", language=language_name(ctx, lang, spoken=True)))
 
 
 def register(router: Router) -> None:

@@ -377,20 +377,23 @@ class ConsoleAdapter:
         )
         self.write(self.say("deleted", n=n))
 
-    async def _chrome_of(self, user_id: str) -> dict[str, str]:
-        """The console's own words in a person's language (their own, else the workspace's)."""
+    async def _chrome_of(self, user_id: str, spoken: str | None = None) -> dict[str, str]:
+        """The console's own words in a person's language (as spoken in the event, their own, else the
+        workspace's)."""
+        if spoken:
+            return CHROME.get(spoken[:2], CHROME["en"])
         async with self.app.sessions() as session:
             member = await core.get_member(session, workspace_id=WORKSPACE, user_id=user_id)
             workspace = await session.get(Workspace, WORKSPACE)
         locale = (member.locale if member and member.locale else None) or (workspace.locale if workspace else "")
         return CHROME.get((locale or self.app.settings.default_locale)[:2], CHROME["en"])
 
-    async def _pick_chrome(self) -> None:
-        self.chrome = await self._chrome_of(self.user)
+    async def _pick_chrome(self, event: Event) -> None:
+        self.chrome = await self._chrome_of(event.actor.user_id, event.actor.locale)
 
     async def send_event(self, event: Event) -> None:
         messages = await self.app.dispatch(event)
-        await self._pick_chrome()
+        await self._pick_chrome(event)
         self._names_now = await self._names()
         try:
             await self.show(messages)

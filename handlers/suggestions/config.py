@@ -140,4 +140,4 @@ async def number_command(ctx: Context, key: str, args: list[str]) -> None:
     if not value.isdigit() or not lo <= int(value) <= hi:
         raise UserError("suggestions.err.number", key=key, min=lo, max=hi)
     await q.save_settings(ctx.session, workspace_id=ctx.workspace.id, **{field: int(value)})
-    ctx.ephemeral(ctx.t("suggestions.settings.saved", key=key, value=value))
+    ctx.ephemeral(ctx.t(f"suggestions.settings.{key.replace('-', '_')}_saved", value=int(value)))

@@ -49,7 +49,7 @@ async def test_a_language_chosen_in_starling_wins_over_the_platform_locale(servi
     first = await router.dispatch(command("UANNA", "stats"), services)
     assert "Deine Kudos" in first[0].fallback()
     chosen = await router.dispatch(command("UANNA", "starling", "language en"), services)
-    assert "speak en" in chosen[0].fallback()
+    assert "speak English" in chosen[0].fallback()
     # Slack keeps sending the account's German locale with every event: the person's choice stays.
     again = await router.dispatch(command("UANNA", "stats"), services)
     assert "Your kudos" in again[0].fallback()

@@ -98,8 +98,9 @@ async def workspace(bot: BotHarness) -> Workspace:
 
 def assert_only_you(out: str, *expected: str) -> None:
     """Exactly one message, visible only to the actor, containing every expected text; nothing delivered."""
-    assert out.startswith("(privat) "), out
-    assert out.count("(privat)") == 1, out
+    marker = "(only you)" if out.startswith("(only you) ") else "(privat)"  # the console's words, en or de
+    assert out.startswith(marker + " "), out
+    assert out.count(marker) == 1, out
     assert "→" not in out, out
     for text in expected:
         assert text in out, f"{text!r} not in {out!r}"

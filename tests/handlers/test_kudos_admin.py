@@ -95,7 +95,9 @@ async def test_admin_sets_values(team: BotHarness) -> None:
 
 
 async def test_admin_sets_budget(team: BotHarness) -> None:
-    assert_only_you(await team.say("starling set budget 2", as_="max"), "Gespeichert: budget = 2")
+    assert_only_you(
+        await team.say("starling set budget 2", as_="max"), "Gespeichert: Tägliches Kudos-Budget ist jetzt 2."
+    )
     assert "noch 1 von 2 Punkten" in await team.say(f"kudos @anna {REASON}", as_="max")
     assert "noch 0 von 2 Punkten" in await team.say(f"kudos @ben {REASON}", as_="max")
     await refused(team, f"kudos @clara {REASON}", "Tagesbudget von 2 Punkten ist für heute aufgebraucht", as_="max")
@@ -121,7 +123,7 @@ async def test_admin_sets_min_reason_length(team: BotHarness) -> None:
 
 async def test_admin_sets_workspace_language(team: BotHarness) -> None:
     await team.say("starling language de", as_="ben")  # Ben chose German for himself
-    assert_only_you(await team.say("starling set language en", as_="max"), "Gespeichert: language = en")
+    assert_only_you(await team.say("starling set language en", as_="max"), "Gespeichert: Sprache ist jetzt Englisch.")
     assert "Kudos sent to @Ben Müller. You have 4 of 5 points left today." in await team.say(
         f"kudos @ben {REASON}", as_="anna"
     )
@@ -132,7 +134,7 @@ async def test_admin_sets_workspace_language(team: BotHarness) -> None:
 
 
 async def test_admin_sets_workspace_time_zone(team: BotHarness) -> None:
-    assert_only_you(await team.say("starling set timezone UTC", as_="max"), "Gespeichert: timezone = UTC")
+    assert_only_you(await team.say("starling set timezone UTC", as_="max"), "Gespeichert: Zeitzone ist jetzt UTC.")
     team.clock.set(datetime(2026, 11, 18, 22, 30, tzinfo=UTC))
     for who in ("anna", "ben", "clara", "deniz", "emma"):
         await team.say(f"kudos @{who} {REASON}", as_="max")
@@ -145,7 +147,7 @@ async def test_admin_sets_workspace_time_zone(team: BotHarness) -> None:
 
 async def test_admin_sets_tone_and_german_text_changes_form_of_address(team: BotHarness) -> None:
     assert "Du hast heute noch 4 von 5 Punkten." in await team.say(f"kudos @anna {REASON}", as_="max")
-    assert_only_you(await team.say("starling set tone sie", as_="max"), "Gespeichert: tone = sie")
+    assert_only_you(await team.say("starling set tone sie", as_="max"), "Gespeichert: Anrede ist jetzt Sie (förmlich).")
     out = await team.say(f"kudos @ben {REASON}", as_="max")
     assert "Sie haben heute noch 3 von 5 Punkten." in out
     assert "Mit `kudos undo` nehmen Sie es innerhalb von 5 Minuten zurück." in out
@@ -231,9 +233,9 @@ async def test_german_user_locale_wins_over_english_workspace(team: BotHarness) 
 
 
 async def test_own_language_choice_sticks(team: BotHarness) -> None:
-    assert_only_you(await team.say("starling language en", as_="anna"), "From now on I'll speak en with you.")
+    assert_only_you(await team.say("starling language en", as_="anna"), "From now on I'll speak English with you.")
     assert "Kudos sent to @Ben Müller" in await team.say(f"kudos @ben {REASON}", as_="anna")
-    assert_only_you(await team.say("starling language de", as_="anna"), "Ab jetzt spreche ich de mit dir.")
+    assert_only_you(await team.say("starling language de", as_="anna"), "Ab jetzt spreche ich Deutsch mit dir.")
     assert "Kudos an @Ben Müller verschickt" in await team.say(f"kudos @ben {REASON}", as_="anna")
 
 

@@ -36,7 +36,7 @@ async def team(db_url: str, clock: Clock) -> AsyncIterator[BotHarness]:
 async def lang(request: pytest.FixtureRequest, team: BotHarness) -> str:
     """The giver max reads German (the workspace default) or English (his own choice)."""
     if request.param == "en":
-        assert "From now on I'll speak en" in await team.say("starling language en", as_="max")
+        assert "From now on I'll speak English" in await team.say("starling language en", as_="max")
     return str(request.param)
 
 
@@ -119,7 +119,9 @@ async def test_missing_reason_refused(team: BotHarness, lang: str) -> None:
 
 
 async def test_min_reason_length_is_configurable(team: BotHarness) -> None:
-    assert "Gespeichert: min-reason = 40" in await team.say("starling set min-reason 40", as_="max")
+    assert "Gespeichert: Mindestlänge der Begründung ist jetzt 40." in await team.say(
+        "starling set min-reason 40", as_="max"
+    )
     await refused(team, f"kudos @anna {REASON}", "mindestens 40 Zeichen", as_="max")
     await team.say("starling set min-reason 0", as_="max")
     await give(team, "kudos @anna #teamwork")

@@ -449,7 +449,7 @@ async def test_help_and_settings(bot: BotHarness) -> None:
     out = await bot.say("suggest settings", as_="anna")
     assert "keine: die Workspace-Admins entscheiden" in out and "14 Tage" in out
     assert "1 bis 90" in await bot.say("suggest deadline 0", as_="max")
-    assert "Gespeichert: deadline = 7" in await bot.say("suggest deadline 7", as_="max")
+    assert "Gespeichert: Entscheidungsfrist ist jetzt 7 Tage." in await bot.say("suggest deadline 7", as_="max")
     assert "7 Tage" in await bot.say("suggest settings", as_="anna")
     assert "nur Workspace-Admins" in await bot.say("suggest deadline 7", as_="anna")
     assert "Bitte einen Kanal erwähnen" in await bot.say("suggest review-channel", as_="max")
