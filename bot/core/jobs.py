@@ -42,7 +42,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
@@ -51,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core import metrics
 from bot.core.i18n import Translator, translator_for
 from bot.core.messages import Message, Target
+from bot.core.services import Services
 from storage import core
 from storage import scheduling as sq
 from storage.models import ScheduledClaim, Workspace
@@ -279,7 +279,7 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
 
 @dataclass
 class JobContext:
-    services: Any  # bot.core.router.Services (kept loose to avoid an import cycle)
+    services: Services
     session: AsyncSession
     now: datetime
     worker: str = "scheduler"
@@ -328,21 +328,37 @@ class JobContext:
         *,
         kind: str,
         dedupe_key: str | None = None,
-        dm: bool = False,
         thread_id: str | None = None,
     ) -> None:
-        """Queue a channel post (or a DM when ``dm``) in this job's transaction."""
-        target = Target(
-            kind="dm" if dm else "channel", channel_id=None if dm else channel_id, user_id=channel_id if dm else None
-        )
+        """Queue a post to a channel in this job's transaction."""
+        target = Target(kind="channel", channel_id=channel_id, thread_id=thread_id)
+        await self._queue(workspace, target, channel_id, message, kind=kind, dedupe_key=dedupe_key)
+
+    async def dm(
+        self, workspace: Workspace, user_id: str, message: Message, *, kind: str, dedupe_key: str | None = None
+    ) -> None:
+        """Queue a direct message to a person in this job's transaction."""
+        target = Target(kind="dm", user_id=user_id)
+        await self._queue(workspace, target, user_id, message, kind=kind, dedupe_key=dedupe_key)
+
+    async def _queue(
+        self,
+        workspace: Workspace,
+        target: Target,
+        target_id: str,
+        message: Message,
+        *,
+        kind: str,
+        dedupe_key: str | None,
+    ) -> None:
         message = message.model_copy(update={"target": target})
         await core.queue_message(
             self.session,
             workspace_id=workspace.id,
             platform=workspace.platform,
             target_kind=target.kind,
-            target_id=channel_id,
-            thread_id=thread_id,
+            target_id=target_id,
+            thread_id=target.thread_id,
             payload=message.model_dump(mode="json"),
             cause=kind,
             dedupe_key=dedupe_key,
