@@ -120,7 +120,7 @@ def _read(path: str) -> str:
 def _import_feedback(args: argparse.Namespace, settings: Settings) -> int:
     """Customer quotes from a CSV file, scrubbed of personal data before they are stored."""
     from handlers.prompts.feedback import FeedbackError, read_feedback_csv, store_feedback
-    from storage.db import create_engine_for, migrate, session_factory, transaction
+    from storage.db import migrate, one_transaction
     from storage.types import utcnow
 
     try:
@@ -129,13 +129,9 @@ def _import_feedback(args: argparse.Namespace, settings: Settings) -> int:
         raise SystemExit(f"{args.file}: {err}") from None
 
     async def main() -> None:
-        engine = create_engine_for(settings.database_url)
-        try:
-            async with transaction(session_factory(engine)) as session:
-                workspace = await _resolve_workspace(session, args.workspace)
-                result = await store_feedback(session, workspace_id=workspace, items=items, source="csv", now=utcnow())
-        finally:
-            await engine.dispose()
+        async with one_transaction(settings.database_url) as session:
+            workspace = await _resolve_workspace(session, args.workspace)
+            result = await store_feedback(session, workspace_id=workspace, items=items, source="csv", now=utcnow())
         print(  # noqa: T201 - CLI output
             f"{result.stored} quotes imported into {workspace} ({result.redactions} personal details removed, "
             f"{result.duplicates} already there, {result.skipped} too short)"
@@ -150,7 +146,7 @@ def _import_prompts(args: argparse.Namespace, settings: Settings) -> int:
     """The workspace's own prompts from a YAML or CSV file (all rows checked before any is stored)."""
     from handlers.prompts.feedback import store_prompts
     from handlers.prompts.library import LibraryError, parse_prompt_file
-    from storage.db import create_engine_for, migrate, session_factory, transaction
+    from storage.db import migrate, one_transaction
     from storage.types import utcnow
 
     try:
@@ -159,15 +155,11 @@ def _import_prompts(args: argparse.Namespace, settings: Settings) -> int:
         raise SystemExit(f"{args.file}: {err}") from None
 
     async def main() -> None:
-        engine = create_engine_for(settings.database_url)
-        try:
-            async with transaction(session_factory(engine)) as session:
-                workspace = await _resolve_workspace(session, args.workspace)
-                saved = await store_prompts(
-                    session, workspace_id=workspace, rows=rows, source="file", created_by=None, now=utcnow()
-                )
-        finally:
-            await engine.dispose()
+        async with one_transaction(settings.database_url) as session:
+            workspace = await _resolve_workspace(session, args.workspace)
+            saved = await store_prompts(
+                session, workspace_id=workspace, rows=rows, source="file", created_by=None, now=utcnow()
+            )
         print(f"{len(saved)} prompts added to {workspace}")  # noqa: T201 - CLI output
 
     migrate(settings.database_url)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import NoReturn
-from zoneinfo import ZoneInfo
 
 from rapidfuzz import process
 
 from bot.core.events import CommandEvent, MessageDeletedEvent, MessageEvent, ReactionEvent, mention_ids
 from bot.core.i18n import Translator
+from bot.core.jobs import local_day, zone
 from bot.core.messages import Bar, BarList, Block, Fields, Header, Message, Note, Section, user_text
 from bot.core.router import Context, Router, UserError
 from handlers.privacy_rules import individual_boards, require_feature, team_board
@@ -66,24 +66,9 @@ def parse_kudos(text: str, emoji: str | None = None) -> ParsedKudos:
     return ParsedKudos(recipients, reason.strip(" ,.:;-"), tags, emoji_count)
 
 
-def local_day(now: datetime, tz: str | None) -> date:
-    try:
-        zone = ZoneInfo(tz) if tz else ZoneInfo("UTC")
-    except (KeyError, ValueError):
-        zone = ZoneInfo("UTC")
-    return now.astimezone(zone).date()
-
-
-def zone_of(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def period_start(period: str, now: datetime, tz: str) -> datetime | None:
     """Start of the current week (Monday) / month / quarter / year in the workspace's time zone."""
-    local = now.astimezone(zone_of(tz))
+    local = now.astimezone(zone(tz))
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     if period == "week":
         return midnight - timedelta(days=local.weekday())

@@ -183,6 +183,20 @@ def parse_time(text: str) -> time:
     return time(hour, minute)
 
 
+def is_zone(name: str) -> bool:
+    """True if ``name`` is an IANA time zone (``Europe/Vienna``, ``UTC``)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def local_day(now: datetime, name: str | None, fallback: str = "UTC") -> date:
+    """The calendar day ``now`` falls on in the zone ``name`` (or ``fallback``)."""
+    return now.astimezone(zone(name, fallback)).date()
+
+
 def zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
     """The IANA zone ``name``, or ``fallback`` if it is empty or unknown."""
     for candidate in (name, fallback, "UTC"):
@@ -255,20 +269,6 @@ def next_occurrence(at: time, days: DaysLike, tz: ZoneInfo | str, after: datetim
             if instant > after:
                 return Occurrence(day, instant)
         day += timedelta(days=1)
-    return None
-
-
-def previous_occurrence(at: time, days: DaysLike, tz: ZoneInfo | str, before: datetime) -> Occurrence | None:
-    """The last occurrence strictly before ``before`` (within about a year)."""
-    zone_ = tz if isinstance(tz, ZoneInfo) else zone(tz)
-    matches = _matcher(days)
-    day = before.astimezone(zone_).date()
-    for _ in range(370):
-        if matches(day):
-            instant = local_instant(day, at, zone_)
-            if instant < before:
-                return Occurrence(day, instant)
-        day -= timedelta(days=1)
     return None
 
 

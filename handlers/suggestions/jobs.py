@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import structlog
 
-from bot.core.jobs import JobContext
+from bot.core.jobs import JobContext, zone
 from bot.core.messages import Actions, Button, Header, Message, Note, Section, user_text
 from handlers.suggestions.cards import review_deliveries
-from handlers.suggestions.common import floor_hour, reviewers, zone
+from handlers.suggestions.common import floor_hour, reviewers
 from storage import core
 from storage import suggestions as q
 from storage.models import Workspace

@@ -8,11 +8,12 @@ from typing import Any
 
 import structlog
 
+from bot.core.jobs import zone
 from bot.core.messages import Actions, Block, Button, Form, Input, Message, Note, Option, Section, user_text
 from bot.core.router import Context, UserError
 from handlers.suggestions.anonymity import limiter_for, new_receipt_code
 from handlers.suggestions.cards import review_deliveries
-from handlers.suggestions.common import category_label, floor_hour, status_label, zone
+from handlers.suggestions.common import category_label, floor_hour, status_label
 from handlers.suggestions.similar import similar, text_of
 from storage import suggestions as q
 from storage.suggestions import CATEGORIES, Suggestion, SuggestionDraft
