@@ -148,12 +148,12 @@ class Shown:
 class ConsoleAdapter:
     platform = Platform.CONSOLE
 
-    def __init__(self, app: Starling, *, write: Callable[[str], None] | None = None, user: str = "max") -> None:
-        self.app = app
+    def __init__(self, starling: Starling, *, write: Callable[[str], None] | None = None, user: str = "max") -> None:
+        self.starling = starling
         self.user = user
         self.channel = "general"
         self.write = write or (lambda s: print(s, flush=True))  # noqa: T201 - the terminal is our output
-        self.chrome = CHROME.get(app.settings.default_locale, CHROME["en"])
+        self.chrome = CHROME.get(starling.settings.default_locale, CHROME["en"])
         # Every button shown so far, numbered in the order printed: (label, action_id, value).
         self.buttons: list[tuple[str, str, str]] = []
         self.shown: list[Shown] = []  # numbered messages (people's lines, Starling's channel posts)
@@ -161,24 +161,23 @@ class ConsoleAdapter:
         self._form_values: dict[str, str] = {}
         self._form_index = 0
         self._names_now: dict[str, str] | None = None  # display names while one event is shown
-        app.outbox.senders[Platform.CONSOLE.value] = self
 
     def say(self, key: str, **values: object) -> str:
         return self.chrome[key].format(**values)
 
     # setup -------------------------------------------------------------------------------------------
     async def start(self, *, demo: bool = False) -> None:
-        async with transaction(self.app.sessions) as session:
+        async with transaction(self.starling.sessions) as session:
             await core.ensure_workspace(
                 session,
                 workspace_id=WORKSPACE,
                 platform="console",
-                locale=self.app.settings.default_locale,
-                timezone=self.app.settings.default_timezone,
+                locale=self.starling.settings.default_locale,
+                timezone=self.starling.settings.default_timezone,
                 name="Console",
             )
             if demo or await member_count(session, workspace_id=WORKSPACE) == 0:
-                seeded = await seed_demo(session, workspace_id=WORKSPACE, now=self.app.services.clock())
+                seeded = await seed_demo(session, workspace_id=WORKSPACE, now=self.starling.services.clock())
                 if seeded:
                     names = "max, anna, ben, clara, deniz, emma, felix, greta"
                     self.write(self.say("demo", names=names))
@@ -186,7 +185,7 @@ class ConsoleAdapter:
 
     # identity ----------------------------------------------------------------------------------------
     async def _actor(self) -> Actor:
-        async with self.app.sessions() as session:
+        async with self.starling.sessions() as session:
             return await self._actor_in(session)
 
     async def _actor_in(self, session: AsyncSession) -> Actor:
@@ -200,7 +199,7 @@ class ConsoleAdapter:
         )
 
     async def _members(self) -> list[Member]:
-        async with self.app.sessions() as session:
+        async with self.starling.sessions() as session:
             stmt = select(Member).where(Member.workspace_id == WORKSPACE, Member.is_bot == False)  # noqa: E712
             return list((await session.execute(stmt)).scalars().all())
 
@@ -209,7 +208,7 @@ class ConsoleAdapter:
 
     async def to_neutral(self, text: str) -> str:
         """``@anna`` → ``<@anna>`` by handle, id or display name; unknown names become ids as typed."""
-        async with self.app.sessions() as session:
+        async with self.starling.sessions() as session:
             return await self._to_neutral_in(session, text)
 
     async def _to_neutral_in(self, session: AsyncSession, text: str) -> str:
@@ -287,7 +286,7 @@ class ConsoleAdapter:
         if word == "/say" or stripped.startswith("@"):
             await self._say_in_channel(rest if word == "/say" else stripped)
             return True
-        async with self.app.sessions() as session:
+        async with self.starling.sessions() as session:
             actor = await self._actor_in(session)
             text = await self._to_neutral_in(session, stripped)
         event = MessageEvent(
@@ -305,7 +304,7 @@ class ConsoleAdapter:
         if not who:
             self.write(self.say("as_usage", names=known))
             return
-        async with self.app.sessions() as session:
+        async with self.starling.sessions() as session:
             m = await core.find_member_by_name(session, workspace_id=WORKSPACE, name=who.lstrip("@"))
         if m is None or m.is_bot:
             self.write(self.say("as_unknown", who=who.lstrip("@"), names=known))
@@ -317,7 +316,7 @@ class ConsoleAdapter:
         """A line said in the channel, to people (not a command): numbered, so it can get reactions."""
         if not text:
             return
-        async with self.app.sessions() as session:
+        async with self.starling.sessions() as session:
             actor = await self._actor_in(session)
             neutral = await self._to_neutral_in(session, text)
         self.shown.append(Shown(self.channel, f"console-line-{len(self.shown) + 1}", self.user))
@@ -382,22 +381,22 @@ class ConsoleAdapter:
         workspace's)."""
         if spoken:
             return CHROME.get(spoken[:2], CHROME["en"])
-        async with self.app.sessions() as session:
+        async with self.starling.sessions() as session:
             member = await core.get_member(session, workspace_id=WORKSPACE, user_id=user_id)
             workspace = await session.get(Workspace, WORKSPACE)
         locale = (member.locale if member and member.locale else None) or (workspace.locale if workspace else "")
-        return CHROME.get((locale or self.app.settings.default_locale)[:2], CHROME["en"])
+        return CHROME.get((locale or self.starling.settings.default_locale)[:2], CHROME["en"])
 
     async def _pick_chrome(self, event: Event) -> None:
         self.chrome = await self._chrome_of(event.actor.user_id, event.actor.locale)
 
     async def send_event(self, event: Event) -> None:
-        messages = await self.app.dispatch(event)
+        messages = await self.starling.dispatch(event)
         await self._pick_chrome(event)
         self._names_now = await self._names()
         try:
             await self.show(messages)
-            await self.app.outbox.drain()
+            await self.starling.outbox.drain()
         finally:
             self._names_now = None
 
