@@ -13,7 +13,7 @@ import structlog
 
 from bot import privacy_cli
 from bot.logging import configure
-from bot.settings import Settings
+from bot.settings import Settings, database_url_from
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +35,8 @@ def _console(args: argparse.Namespace, settings: Settings) -> int:
         starling.attach("console", sender=console)
         scheduler = None
         try:
+            where = settings.database_path or safe_url(settings.database_url)
+            console.write(console.say("database", path=where))
             await console.start(demo=args.demo)
             scheduler = await start_scheduler(starling)  # scheduled posts appear in the terminal when due
             await starling.outbox.start()
@@ -49,11 +51,21 @@ def _console(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
-    from storage.db import migrate
+def _progress(settings: Settings, line: str) -> None:
+    """Progress of long work, for a person at a terminal (on stderr; never in JSON log mode)."""
+    if settings.log_json:
+        return
+    print(line, file=sys.stderr, flush=True)  # noqa: T201 - progress on the terminal
 
+
+def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    from storage.db import migrate, pending_migrations
+
+    todo = pending_migrations(settings.database_url)
+    for n, step in enumerate(todo, 1):
+        _progress(settings, f"[{n}/{len(todo)}] {step}")
     migrate(settings.database_url)
-    print("database is up to date")  # noqa: T201 - CLI output
+    print(f"database is up to date ({len(todo)} schema change(s) applied)")  # noqa: T201 - CLI output
     return 0
 
 
@@ -128,10 +140,15 @@ def _import_feedback(args: argparse.Namespace, settings: Settings) -> int:
     except FeedbackError as err:
         raise SystemExit(f"{args.file}: {err}") from None
 
+    def progress(done: int, total: int) -> None:
+        _progress(settings, f"scrubbing and storing quotes: {done:,}/{total:,}")
+
     async def main() -> None:
         async with one_transaction(settings.database_url) as session:
             workspace = await _resolve_workspace(session, args.workspace)
-            result = await store_feedback(session, workspace_id=workspace, items=items, source="csv", now=utcnow())
+            result = await store_feedback(
+                session, workspace_id=workspace, items=items, source="csv", now=utcnow(), progress=progress
+            )
         print(  # noqa: T201 - CLI output
             f"{result.stored} quotes imported into {workspace} ({result.redactions} personal details removed, "
             f"{result.duplicates} already there, {result.skipped} too short)"
@@ -282,6 +299,13 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="starling", description=__doc__)
+    parser.add_argument(
+        "--db",
+        metavar="PATH_OR_URL",
+        help="the database: a SQLite file or a URL (default: STARLING_DATABASE_URL, else starling.db in the "
+        "per-user data folder, e.g. ~/.local/share/starling)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="also show the libraries' log lines")
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("console", help="chat with Starling in the terminal (embedded SQLite, no keys)")
     p.add_argument("--demo", action="store_true", help="load the demo colleagues and kudos history")
@@ -317,6 +341,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def safe_url(url: str) -> str:
+    """A database URL without its password, fit for a log line."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
 def default_command(settings: Settings) -> str:
     """``serve`` when Slack or Teams credentials are set, otherwise the terminal console."""
     return "serve" if settings.slack_enabled or settings.teams_enabled else "console"
@@ -325,12 +359,17 @@ def default_command(settings: Settings) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = Settings()
+    settings = Settings() if args.db is None else Settings(database_url=database_url_from(args.db))
     command = args.command
     if command is None:
         command = default_command(settings)
-        args = parser.parse_args([command])
-    configure(settings.log_level if command not in ("console", "demo") else "WARNING", settings.log_json)
+        args = parser.parse_args([*(argv or sys.argv[1:]), command])
+    quiet = command in ("console", "demo") and not args.verbose
+    configure("WARNING" if quiet else settings.log_level, settings.log_json, verbose=args.verbose)
+    if settings.database_path is not None:
+        settings.database_path.parent.mkdir(parents=True, exist_ok=True)
+    if command in ("serve", "scheduler"):
+        log.info("database", url=safe_url(settings.database_url))
     if command == "demo":
         args.demo = True
         command = "console"

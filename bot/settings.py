@@ -2,10 +2,41 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def user_data_dir() -> Path:
+    """The per-user data folder for Starling on this system (not created here)."""
+    home = Path.home()
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local") / "Starling"
+    if sys.platform == "darwin":
+        return home / "Library" / "Application Support" / "Starling"
+    return Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share") / "starling"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """``sqlite:///relative.db`` / ``sqlite:////abs/path.db`` → the file's path; None for other databases."""
+    if not url.startswith("sqlite"):
+        return None
+    rest = url.split(":///", 1)[1] if ":///" in url else ""
+    if not rest or rest.startswith(":memory:"):
+        return None
+    return Path(rest.split("?", 1)[0])
+
+
+def database_url_from(value: str) -> str:
+    """``--db``: a database URL as it is, or a file path for SQLite."""
+    if "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
+
 
 PLACEHOLDERS = {"changeme", "change-me", "xxx", "secret", "your-secret", "todo", "placeholder"}
 
@@ -22,7 +53,12 @@ class Settings(BaseSettings):
     )
 
     environment: Literal["dev", "production"] = "dev"
-    database_url: str = "sqlite:///starling.db"
+    # Empty: the SQLite file ``starling.db`` in the data folder (below), wherever Starling is started from.
+    database_url: str = ""
+    # Where Starling keeps its own files (the default database, exports): STARLING_DATA_DIR, else the
+    # per-user data folder of the system (XDG_DATA_HOME/starling, ~/Library/Application Support/Starling,
+    # %LOCALAPPDATA%\\Starling).
+    data_dir: Path = Field(default_factory=lambda: user_data_dir())
     default_locale: Literal["de", "en"] = "de"
     default_timezone: str = "Europe/Berlin"
     log_level: str = "INFO"
@@ -96,6 +132,17 @@ class Settings(BaseSettings):
     @property
     def teams_enabled(self) -> bool:
         return bool(self.teams_app_id)
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url.strip():
+            self.database_url = f"sqlite:///{self.data_dir / 'starling.db'}"
+        return self
+
+    @property
+    def database_path(self) -> Path | None:
+        """The SQLite file, or None for a server database."""
+        return sqlite_path(self.database_url)
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:

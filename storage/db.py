@@ -97,6 +97,30 @@ def migrate(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+def pending_migrations(url: str) -> list[str]:
+    """The revisions ``migrate`` would apply, oldest first, each as "revision: message"."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(url))
+    engine = sync_engine_for(url)
+    try:
+        with engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+    finally:
+        engine.dispose()
+    todo = []
+    for rev in script.walk_revisions("base", "heads"):
+        if current and any(rev.revision == c or rev.revision in _ancestors(script, c) for c in current):
+            continue
+        todo.append(f"{rev.revision}: {(rev.doc or '').strip().splitlines()[0] if rev.doc else ''}")
+    return list(reversed(todo))
+
+
+def _ancestors(script: Any, revision: str) -> set[str]:
+    return {r.revision for r in script.iterate_revisions(revision, "base")}
+
+
 def sync_engine_for(url: str) -> Any:
     sync_url = to_sync_url(url)
     engine = create_engine(sync_url)

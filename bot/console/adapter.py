@@ -68,6 +68,7 @@ Probier:  kudos @anna danke für die Hilfe beim Kundentermin #kundenfokus
 Dann:     leaderboard   ·   suggest   ·   hilfe   ·   /as @anna   ·   /help (Konsolenbefehle)
 Beenden mit exit oder Strg-D.""",
         "demo": "(Demo-Kolleginnen und -Kollegen geladen: {names})",
+        "database": "(Daten: {path}; einen anderen Ort wählt starling --db PFAD)",
         "private": "(privat) ",
         "dm": "→ DM an @{user}:",
         "post": "→ #{channel}:",
@@ -106,6 +107,7 @@ Try:   kudos @anna thanks for the help with the customer #kundenfokus
 Then:  leaderboard   ·   suggest   ·   help   ·   /as @anna   ·   /help (console commands)
 Leave with exit or Ctrl-D.""",
         "demo": "(demo colleagues loaded: {names})",
+        "database": "(data: {path}; choose another place with starling --db PATH)",
         "private": "(only you) ",
         "dm": "→ DM to @{user}:",
         "post": "→ #{channel}:",

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from handlers.prompts.library import PromptRow
-from handlers.prompts.scrub import scrub
+from handlers.prompts.scrub import names_pattern, scrub
 from storage import prompts as store
+from storage.models import Member
 
 TEXT_COLUMNS = ("text", "feedback", "comment", "kommentar", "message", "nachricht", "quote", "zitat", "body")
 ID_COLUMNS = ("id", "external_id", "ticket", "ticket_id")
@@ -89,16 +92,29 @@ def read_feedback_csv(content: str) -> list[FeedbackItem]:
 
 
 async def store_feedback(
-    session: AsyncSession, *, workspace_id: str, items: list[FeedbackItem], source: str, now: datetime
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    items: list[FeedbackItem],
+    source: str,
+    now: datetime,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
-    """Scrub and store each quote; a repeated external id from the same source is skipped as a duplicate."""
+    """Scrub and store each quote; a repeated external id from the same source is skipped as a duplicate.
+
+    Quotes lose personal data (see :mod:`handlers.prompts.scrub`), including the names of the workspace's
+    own people. ``progress(done, total)`` is called every 1,000 quotes and at the end."""
     result = ImportResult()
-    for item in items:
+    rows = await session.execute(select(col(Member.display_name)).where(col(Member.workspace_id) == workspace_id))
+    people = names_pattern(name for name in rows.scalars().all() if name)
+    for done, item in enumerate(items, 1):
+        if progress is not None and (done % 1000 == 0 or done == len(items)):
+            progress(done, len(items))
         text = " ".join(item.text.split())
         if len(text) < MIN_LENGTH:
             result.skipped += 1
             continue
-        clean = scrub(text)
+        clean = scrub(text, people)
         stored_text = clean.text if len(clean.text) <= MAX_LENGTH else clean.text[: MAX_LENGTH - 1] + "…"
         row = store.CustomerFeedback(
             workspace_id=workspace_id,

@@ -76,4 +76,4 @@ async def test_an_admin_granted_in_starling_stays_admin_after_a_directory_refres
     )
     assert directory.calls == 2
     settings = await router.dispatch(command("UBEN", "starling", "set budget 7", locale=None), services)
-    assert "Saved: budget = 7" in settings[0].fallback()
+    assert "Saved: Daily kudos budget is now 7." in settings[0].fallback()
