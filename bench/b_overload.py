@@ -37,7 +37,9 @@ from sqlalchemy import text
 from bench import load
 from bench.b_throughput import raise_limits
 from bench.core import Config, NotAvailable, Row, median, percentile
-from bench.dbs import database, label
+from bench.data import WORKSPACE as HISTORY_WORKSPACE
+from bench.data import postgres_history, sqlite_history_copy
+from bench.dbs import database, drop_postgres, label
 from bench.procs import BOT_TOKEN, SIGNING_SECRET, Proc, free_port, rss_mib, slack_env, starling_argv
 from bench.registry import require, require_command
 from storage.db import sync_engine_for
@@ -428,6 +430,76 @@ async def _fifty(
     ]
 
 
+@contextlib.contextmanager
+def history_database(kind: str, cfg: Config, n: int) -> Iterator[str]:
+    """A fresh database that already holds ``n`` kudos (a generated, cached history)."""
+    if kind == "sqlite":
+        url, folder = sqlite_history_copy(n)
+        try:
+            yield url
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    else:
+        url = postgres_history(cfg, n)
+        try:
+            yield url
+        finally:
+            drop_postgres(cfg, url)
+
+
+def adopt_history(url: str) -> None:
+    """Give the generated history to the Slack workspace the warm-up created (same people, same indexes)."""
+    engine = sync_engine_for(url)
+    try:
+        with engine.begin() as conn:
+            ws = conn.execute(text("SELECT id FROM workspace WHERE id <> :h"), {"h": HISTORY_WORKSPACE}).scalar_one()
+            conn.execute(
+                text("UPDATE kudos SET workspace_id = :ws WHERE workspace_id = :h"), {"ws": ws, "h": HISTORY_WORKSPACE}
+            )
+    finally:
+        engine.dispose()
+
+
+async def with_history(kind: str, cfg: Config, fake: FakeSlackAPI) -> list[Row]:
+    """Server CPU per kudos at 50 requests/s with 1,000, 50,000 and 1,000,000 kudos already stored."""
+    rows: list[Row] = []
+    givers = cfg.size(GIVERS, 40)
+    make = kudos_request(fake.url, givers)
+    seconds = cfg.size(10, 2)
+    sizes = (1_000, 50_000, 1_000_000) if not cfg.smoke else (1_000,)
+    figures: dict[int, float] = {}
+    for n in sizes:
+        with history_database(kind, cfg, n) as db:
+            port = free_port()
+            env = slack_env(db, fake.url, port) | {"STARLING_LOG_LEVEL": "ERROR"}
+            async with server("starling", env, port) as proc:
+                endpoint = f"http://127.0.0.1:{port}/slack/events"
+                warm = await clients_for(endpoint, make, clients=4, seconds=0.5, first=0)
+                if not warm.acked:
+                    raise RuntimeError(f"starling serve acked no /kudos:\n{proc.log_tail()}")
+                await asyncio.to_thread(raise_limits, db)
+                await drained(db, set(warm.acked), timeout=60)
+                await asyncio.to_thread(adopt_history, db)
+                cpu0 = cpu_seconds(proc.pid)
+                win = await at_rate(endpoint, make, rate=50, seconds=seconds, first=70_000_000)
+                have, _ = await drained(db, set(win.acked), timeout=cfg.size(120, 60))
+                figures[n] = 1000 * (cpu_seconds(proc.pid) - cpu0) / max(len(have & set(win.acked)), 1)
+    base = figures[sizes[0]]
+    for n in sizes:
+        rows.append(
+            Row(
+                NAME,
+                f"server CPU per kudos at 50 req/s with {n:,} kudos stored, {label(kind)}",
+                figures[n],
+                base,
+                "ms",
+                target=1.5,
+                note=f"floor column: with {sizes[0]:,} stored (flat: ratio ≈ 1)",
+            )
+        )
+    return rows
+
+
 async def run(cfg: Config) -> list[Row]:
     require("bot.web")
     require_command("serve")
@@ -451,6 +523,7 @@ async def run(cfg: Config) -> list[Row]:
                 for kind in cfg.databases:
                     rows += await overload(kind, cfg, fake, floor_url)
                     rows += await at_fifty(kind, cfg, fake, floor_url)
+                    rows += await with_history(kind, cfg, fake)
     finally:
         await fake.stop()
     return rows
