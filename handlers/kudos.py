@@ -248,7 +248,12 @@ def _announce(
     celebration: list[Block] = [
         Header(text=wt("kudos.celebrate.header")),
         Section(
-            text=wt("kudos.celebrate.text", giver=f"<@{giver}>", recipients=wt.join(names), points=points)
+            text=wt(
+                "kudos.celebrate.text" if len(names) > 1 else "kudos.celebrate.text_one",
+                giver=f"<@{giver}>",
+                recipients=wt.join(names),
+                points=points,
+            )
             + "\n> "
             + user_text(parsed.reason)
         ),

@@ -32,17 +32,24 @@ async def prompts_section(scope: DigestScope) -> list[Block]:
                     Bar(
                         label=f"<#{r.channel_id}>",
                         value=float(r.answers),
-                        display=t("digests.prompts.answers", answers=r.answers, prompts=r.prompts),
+                        display=t(
+                            "digests.prompts.answers" if r.prompts != 1 else "digests.prompts.answers_one",
+                            answers=r.answers,
+                            prompts=r.prompts,
+                        ),
                     )
                     for r in shown
                 ]
             )
         )
     if len(shown) < len(rows):
-        blocks.append(Note(text=t("digests.prompts.small_channels")))
-    for answer in await highlighted_answers(
-        scope.session, workspace_id=scope.workspace.id, since=scope.start, until=scope.end, limit=3
-    ):
+        blocks.append(Note(text=t("digests.prompts.small_channels", min=scope.min_size)))
+    visible = {r.channel_id for r in shown}
+    answers = await highlighted_answers(
+        scope.session, workspace_id=scope.workspace.id, since=scope.start, until=scope.end, limit=20
+    )
+    # Quotes only from channels shown above: a hidden small channel is not quoted either.
+    for answer in [a for a in answers if a.channel_id in visible][:3]:
         blocks.append(Section(text="> " + user_text(_short(answer.text, QUOTE_LENGTH))))
         blocks.append(
             Note(

@@ -116,14 +116,20 @@ async def values_mix(scope: DigestScope) -> list[Block]:
     if not shown:
         return []
     rows = [Bar(label=label, value=v, display=t.plural("digests.kudos.points", int(v))) for label, v in shown]
-    return [BarList(title=t("digests.kudos.values"), rows=rows)]
+    blocks: list[Block] = [BarList(title=t("digests.kudos.values"), rows=rows)]
+    if other_points:
+        blocks.append(Note(text=t("digests.kudos.other_values_why", min=scope.min_size)))
+    return blocks
 
 
 async def ranking(
     session: AsyncSession, *, workspace_id: str, t: Translator, counts: Counter[str], hidden: set[str], limit: int
 ) -> list[Bar]:
     """The top ``limit`` people by points with dense ranks, leaving out people who opted out."""
-    top = [(uid, n) for uid, n in counts.most_common() if uid not in hidden][:limit]
+    ordered = [(uid, n) for uid, n in counts.most_common() if uid not in hidden]
+    # Everyone tied with the last place shown is shown too: a tie is never cut in two.
+    cut = ordered[limit - 1][1] if len(ordered) >= limit else 0
+    top = [(uid, n) for uid, n in ordered if n >= cut] if len(ordered) > limit else ordered
     names = await dq.display_names(session, workspace_id=workspace_id, user_ids=[u for u, _ in top])
     rows = bar_rows([(user_text(names.get(uid, uid)), float(n)) for uid, n in top])
     for row, (_uid, n) in zip(rows, top, strict=True):

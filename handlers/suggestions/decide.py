@@ -259,8 +259,10 @@ async def reply(ctx: Context, s: Suggestion, answer: str) -> None:
     if asker:
         member = await core.get_member(ctx.session, workspace_id=ctx.workspace.id, user_id=asker)
         t = translator(ctx.workspace, member)
-        who = f"<@{s.author_id}>" if s.author_id else t("suggestions.card.anonymous")
-        text = t("suggestions.ask.answered", id=s.id, title=user_text(s.title), who=who)
+        if s.author_id:
+            text = t("suggestions.ask.answered", id=s.id, title=user_text(s.title), who=f"<@{s.author_id}>")
+        else:
+            text = t("suggestions.ask.answered_anonymously", id=s.id, title=user_text(s.title))
         settings = await q.get_settings(ctx.session, workspace_id=ctx.workspace.id)
         votes = await q.vote_count(ctx.session, suggestion_id=s.id)
         card = review_card(t, ctx.workspace, settings, s, votes)

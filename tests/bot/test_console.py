@@ -109,7 +109,7 @@ def test_console_demo_shows_the_kudos_and_a_leaderboard_with_anna(tmp_path: Path
     assert "Probier:  kudos @anna danke für die Hilfe beim Kundentermin #kundenfokus" in out
     assert "Beenden mit exit oder Strg-D." in out
     assert "(privat) Kudos an @Anna Schmidt verschickt. Du hast heute noch 4 von 5 Punkten." in out
-    assert "→ #general:\nKudos!\n======\n@Max Weber sagt Danke an @Anna Schmidt (je +1):" in out
+    assert "→ #general:\nKudos!\n======\n@Max Weber sagt Danke an @Anna Schmidt (+1):" in out
     assert "> danke für die Hilfe beim Kundentermin\n  · Wert: Kundenfokus" in out
     assert "→ DM an @anna:" in out
     board = out.split("Am meisten gelobt, diese Woche", 1)[1]

@@ -284,7 +284,7 @@ async def test_leaderboard_post_on_the_first_of_the_month_in_each_mode(bot: BotH
 
 async def test_digest_shows_prompt_participation_and_you_said_we_did(db_url: str) -> None:
     from bot.core.events import Conversation, MessageEvent
-    from storage.prompts import PromptPost
+    from storage.prompts import PromptAnswer, PromptHighlight, PromptPost
     from tests.handlers.suggestion_kit import TRAVEL, fill_form
 
     clock = Clock(datetime(2026, 11, 18, 7, 0, tzinfo=UTC))  # Wednesday 08:00 in Berlin
@@ -317,12 +317,52 @@ async def test_digest_shows_prompt_participation_and_you_said_we_did(db_url: str
                         event_id=f"ev-{channel}-{n}",
                     )
                 )
+        async with transaction(bot.app.sessions) as session:  # every answer marked worth quoting
+            answers = (await session.execute(select(PromptAnswer))).scalars().all()
+            for answer in answers:
+                session.add(
+                    PromptHighlight(
+                        answer_id=answer.id, user_id="max", workspace_id=bot.workspace_id, created_at=clock()
+                    )
+                )
         await fill_form(bot, "anna", **TRAVEL)
         clock.advance(hours=2)
         out = await bot.say("digest preview #team", as_="max")
     finally:
         await bot.close()
     assert "Aus Kundensicht" in out
-    assert "#team" in out and "5 Antworten auf 1 Impulse" in out
-    assert "#small" not in out and "weniger als 5 Personen geantwortet" in out
+    assert "#team" in out and "5 Antworten auf 1 Impuls" in out
+    assert "#small" not in out and "weniger als 5 Personen geantwortet" in out  # and not quoted either
+    assert out.count("> Als Kunde möchte ich") == 3  # quotes from #team only
     assert "Ihr habt gesagt, wir haben gemacht" in out and "Eingereicht" in out
+
+
+async def test_a_tie_for_the_last_place_on_the_top_list_is_never_cut(bot: BotHarness) -> None:
+    from collections import Counter as Count
+
+    from bot.core.i18n import Translator
+    from handlers.digests.kudos_sections import TOP_N, ranking
+
+    counts = Count({"max": 4, "anna": 3, "ben": 1, "clara": 1, "deniz": 1, "emma": 1})
+    async with bot.app.sessions() as session:
+        rows = await ranking(
+            session, workspace_id=bot.workspace_id, t=Translator("de"), counts=counts, hidden=set(), limit=TOP_N
+        )
+    assert TOP_N == 3 and [r.rank for r in rows] == [1, 2, 3, 3, 3, 3]
+    async with bot.app.sessions() as session:
+        rows = await ranking(
+            session,
+            workspace_id=bot.workspace_id,
+            t=Translator("de"),
+            counts=Count({"max": 2, "anna": 1}),
+            hidden=set(),
+            limit=3,
+        )
+    assert len(rows) == 2
+
+
+async def test_the_digest_speaks_sie_when_the_workspace_does(bot: BotHarness) -> None:
+    await bot.say("starling set tone sie", as_="max")
+    await bot.say("suggest Reisekostenformular auf eine Seite kürzen", as_="anna")
+    out = await bot.say("digest preview #team", as_="max")
+    assert "Sie haben gesagt, wir haben gemacht" in out and "Ihr habt gesagt" not in out

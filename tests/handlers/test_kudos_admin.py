@@ -218,7 +218,7 @@ async def test_english_user_locale_wins_over_german_workspace(team: BotHarness) 
     out = await send(team, command("ben", f"<@anna> {REASON}", locale="en-GB"))
     assert "(only you) Kudos sent to @Anna Schmidt. You have 4 of 5 points left today." in out
     # The channel post speaks the workspace's language, whoever gave the kudos.
-    assert "→ #general:\nKudos!\n======\n@Ben Müller sagt Danke an @Anna Schmidt (je +1):" in out
+    assert "→ #general:\nKudos!\n======\n@Ben Müller sagt Danke an @Anna Schmidt (+1):" in out
     # Anna has no locale of her own: her DM follows the workspace (German).
     assert "→ DM an @anna:\n@Ben Müller hat dir Kudos gegeben (+1):" in out
     out = await send(team, command("clara", f"<@ben> {REASON}"))
@@ -253,7 +253,7 @@ async def test_a_change_made_on_one_replica_is_seen_by_the_next_event_on_another
         assert "verschickt" in await first.say(f"kudos @clara {REASON}", as_="ben")
         await second.say("privacy feature kudos off", as_="max")
         out = await first.say(f"kudos @anna {REASON}", as_="clara")
-        assert_only_you(out, "Kudos ist in diesem Workspace ausgeschaltet.")
+        assert_only_you(out, "Die Funktion „Kudos“ ist in diesem Workspace ausgeschaltet.")
         await second.say("privacy feature kudos on", as_="max")
         assert "verschickt" in await first.say(f"kudos @anna {REASON}", as_="clara")
     finally:

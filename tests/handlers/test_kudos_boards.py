@@ -174,7 +174,7 @@ async def test_personal_stats(team: BotHarness) -> None:
     assert field(out, "davon teamübergreifend") == "1"
     assert field(out, "Gegeben") == "1"
     assert field(out, "Budget heute") == "4 von 5"
-    assert field(out, "Wochen in Folge gelobt") == "1 Woche"
+    assert field(out, "Wochen in Folge Kudos gegeben") == "1 Woche"
     by_value = re.findall(r"^\s+(Kundenfokus|Teamwork|kein Wert)\s+█+\s+(\d+)$", out, re.M)
     assert by_value == [("Kundenfokus", "2"), ("Teamwork", "1"), ("kein Wert", "1")]
 
@@ -183,11 +183,11 @@ async def test_giving_streak_counts_consecutive_weeks(team: BotHarness) -> None:
     for day in (4, 11):
         await give_at(team, datetime(2026, 11, day, 10, tzinfo=UTC), "anna", "kudos @ben danke für die Übergabe heute")
     # This week nothing yet: last week still counts, the streak is 2.
-    assert field(await team.say("stats", as_="anna"), "Wochen in Folge gelobt") == "2 Wochen"
+    assert field(await team.say("stats", as_="anna"), "Wochen in Folge Kudos gegeben") == "2 Wochen"
     await team.say("kudos @ben danke für die Übergabe heute", as_="anna")
-    assert field(await team.say("stats", as_="anna"), "Wochen in Folge gelobt") == "3 Wochen"
+    assert field(await team.say("stats", as_="anna"), "Wochen in Folge Kudos gegeben") == "3 Wochen"
     team.clock.set(datetime(2026, 12, 2, 10, tzinfo=UTC))  # a week without kudos in between
-    assert field(await team.say("stats", as_="anna"), "Wochen in Folge gelobt") == "0 Wochen"
+    assert field(await team.say("stats", as_="anna"), "Wochen in Folge Kudos gegeben") == "0 Wochen"
 
 
 async def test_stats_in_english(team: BotHarness) -> None:

@@ -63,11 +63,15 @@ async def test_switched_off_features_are_refused_and_write_nothing(bot: BotHarne
         assert "ausgeschaltet" in out
     before = await kudos_count(bot)
     out = await bot.say("kudos @ben danke für die schnelle Hilfe beim Kunden #kundenfokus", as_="anna")
-    assert "(privat) Kudos ist in diesem Workspace ausgeschaltet." in out
+    assert "(privat) Die Funktion „Kudos“ ist in diesem Workspace ausgeschaltet." in out
     assert "→" not in out
     assert await kudos_count(bot) == before
-    assert "(privat) Ranglisten ist in diesem Workspace ausgeschaltet." in await bot.say("leaderboard", as_="anna")
-    assert "Persönliche Statistik ist in diesem Workspace ausgeschaltet." in await bot.say("stats", as_="anna")
+    assert "(privat) Die Funktion „Ranglisten“ ist in diesem Workspace ausgeschaltet." in await bot.say(
+        "leaderboard", as_="anna"
+    )
+    assert "Die Funktion „Persönliche Statistik“ ist in diesem Workspace ausgeschaltet." in await bot.say(
+        "stats", as_="anna"
+    )
     await bot.say("starling language en", as_="anna")
     assert "Leaderboards is switched off in this workspace." in await bot.say("leaderboard", as_="anna")
     await bot.say("privacy feature kudos on", as_="max")
@@ -100,7 +104,7 @@ async def test_reaction_kudos_switch(bot: BotHarness) -> None:
         item_author_id="ben",
     )
     out = await bot.app.dispatch(event)
-    assert [m.fallback() for m in out] == ["Kudos per Reaktion ist in diesem Workspace ausgeschaltet."]
+    assert [m.fallback() for m in out] == ["Die Funktion „Kudos per Reaktion“ ist in diesem Workspace ausgeschaltet."]
     assert await kudos_count(bot) == before
 
 
@@ -392,7 +396,7 @@ async def test_privacy_sheet_in_chat_reflects_configuration(bot: BotHarness) -> 
     en = attachment(out, "privacy-en").read_text(encoding="utf-8")
     assert "# Starling: Datenschutz-Faktenblatt" in de and "# Starling: privacy fact sheet" in en
     assert "Datenschutzprofil: Betriebsrat" in de
-    assert "| Ideenbox | aus |" in de and "| Suggestion box | off |" in en
+    assert "| Vorschlagsbriefkasten | aus |" in de and "| Suggestion box | off |" in en
     assert "Data is deleted after: 12 months" in en and "Minimum group size for figures: 5" in en
     assert "| `kudos` | core | giver_id, receiver_id | deleted after 12 months |" in en
     assert "SQLite" in en and "none configured" in en and "none (terminal only)" in en
@@ -415,17 +419,17 @@ async def test_delivered_export_file_is_not_kept_in_the_queue(bot: BotHarness) -
 async def test_prompt_switches(bot: BotHarness) -> None:
     await bot.say("prompt subscribe 09:30 mon-fri Europe/Berlin", as_="max")
     await bot.say("privacy feature prompts off", as_="max")
-    assert "(privat) Tägliche Impulsfragen ist in diesem Workspace ausgeschaltet." in await bot.say(
+    assert "(privat) Die Funktion „Tägliche Impulsfragen“ ist in diesem Workspace ausgeschaltet." in await bot.say(
         "prompt now", as_="max"
     )
     await bot.say("privacy feature prompts on", as_="max")
     assert "gepostet" in await bot.say("prompt now", as_="max")
     await bot.say("privacy feature prompt-answers off", as_="max")
     out = await bot.say("prompt answer Ich würde zuerst den Kunden anrufen und fragen", as_="anna")
-    assert "Antworten auf Impulsfragen ist in diesem Workspace ausgeschaltet." in out and "→" not in out
+    assert "Die Funktion „Antworten auf Impulsfragen“ ist in diesem Workspace ausgeschaltet." in out and "→" not in out
     await bot.say("privacy feature feedback-import off", as_="max")
     out = await bot.say("prompt quote Die Wartezeit am Telefon war viel zu lang", as_="max")
-    assert "Import von Kundenfeedback ist in diesem Workspace ausgeschaltet." in out
+    assert "Die Funktion „Import von Kundenfeedback“ ist in diesem Workspace ausgeschaltet." in out
 
 
 async def test_language_model_follows_the_llm_switch(bot: BotHarness) -> None:
@@ -450,7 +454,7 @@ async def test_suggestion_switches_and_approver_audit(bot: BotHarness) -> None:
     sid = re.search(r"Vorschlag #(\d+)", out)
     assert sid, out
     await bot.say("privacy feature votes off", as_="max")
-    assert "Abstimmungen über Vorschläge ist in diesem Workspace ausgeschaltet." in await bot.say(
+    assert "Die Funktion „Abstimmungen über Vorschläge“ ist in diesem Workspace ausgeschaltet." in await bot.say(
         f"suggest vote {sid.group(1)}", as_="anna"
     )
     assert "genehmigt" in await bot.say(f"suggest approve {sid.group(1)} gute Idee, machen wir", as_="max")
@@ -459,7 +463,9 @@ async def test_suggestion_switches_and_approver_audit(bot: BotHarness) -> None:
     )
     await bot.say("privacy feature suggestions off", as_="max")
     out = await bot.say("suggest Noch ein Formular weniger wäre schön für alle", as_="anna")
-    assert "(privat) Ideenbox ist in diesem Workspace ausgeschaltet." in out and "→" not in out
+    assert (
+        "(privat) Die Funktion „Vorschlagsbriefkasten“ ist in diesem Workspace ausgeschaltet." in out and "→" not in out
+    )
 
 
 async def test_works_council_hides_a_few_approvers_decision_time(bot: BotHarness) -> None:

@@ -139,7 +139,7 @@ async def test_anonymous_flow_for_the_submitter(bot: BotHarness) -> None:
     assert "Die anonyme Person sieht sie mit ihrem Belegcode" in asked and "→ DM" not in asked
     assert "suggest reply" in await bot.say(f"suggest status {code}", as_="anna")
     answered = await bot.say(f"suggest reply {code} Die Buchhaltung.", as_="anna")
-    assert "anonym hat deine Rückfrage zu #1" in answered and "→ DM an @max" in answered
+    assert "Die anonyme Person hat deine Rückfrage zu #1" in answered and "→ DM an @max" in answered
 
     # Decisions reach voters and followers, never the (unknown) submitter; thanks are impossible.
     await bot.say("suggest vote 1", as_="ben")
