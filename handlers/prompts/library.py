@@ -23,9 +23,12 @@ class LibraryPrompt:
     de: str
     en: str
     tags: tuple[str, ...] = ()
+    de_sie: str = ""  # the German text in "Sie" (empty: the prompt does not address the reader)
 
-    def text(self, lang: str) -> str:
-        return self.de if lang == "de" else self.en
+    def text(self, lang: str, tone: str = "du") -> str:
+        if lang != "de":
+            return self.en
+        return self.de_sie if tone == "sie" and self.de_sie else self.de
 
 
 @dataclass(frozen=True)
@@ -33,9 +36,11 @@ class QuoteTemplate:
     id: str
     de: str
     en: str
+    de_sie: str = ""
 
-    def render(self, lang: str, quote: str) -> str:
-        return (self.de if lang == "de" else self.en).replace("{quote}", quote)
+    def render(self, lang: str, quote: str, tone: str = "du") -> str:
+        text = (self.de_sie if tone == "sie" and self.de_sie else self.de) if lang == "de" else self.en
+        return text.replace("{quote}", quote)
 
 
 @dataclass(frozen=True)
@@ -72,13 +77,22 @@ def parse_library(data: Any) -> Library:
         texts = {lang: str(raw.get(lang) or "").strip() for lang in LANGS}
         if not all(texts.values()):
             raise LibraryError(f"prompt {pid}: needs both German and English")
-        prompts.append(LibraryPrompt(pid, str(raw["category"]), texts["de"], texts["en"], tuple(raw.get("tags") or ())))
+        prompts.append(
+            LibraryPrompt(
+                pid,
+                str(raw["category"]),
+                texts["de"],
+                texts["en"],
+                tuple(raw.get("tags") or ()),
+                str(raw.get("de_sie") or "").strip(),
+            )
+        )
     templates = []
     for raw in data.get("quote_templates") or []:
         texts = {lang: str(raw.get(lang) or "") for lang in LANGS}
         if not all("{quote}" in t for t in texts.values()):
             raise LibraryError(f"quote template {raw.get('id')}: both languages need a {{quote}} placeholder")
-        templates.append(QuoteTemplate(str(raw["id"]), texts["de"], texts["en"]))
+        templates.append(QuoteTemplate(str(raw["id"]), texts["de"], texts["en"], str(raw.get("de_sie") or "")))
     return Library(categories, tuple(prompts), tuple(templates))
 
 

@@ -27,9 +27,12 @@ class Candidate:
     de: str
     en: str
     ours: bool  # built-in text (our own markup) or typed by someone (escaped when shown)
+    de_sie: str = ""  # built-in prompts: the German text in "Sie"
 
-    def text(self, lang: str) -> str:
-        return self.de if lang == "de" else self.en
+    def text(self, lang: str, tone: str = "du") -> str:
+        if lang != "de":
+            return self.en
+        return self.de_sie if tone == "sie" and self.de_sie else self.de
 
 
 def all_categories() -> list[str]:
@@ -45,7 +48,7 @@ def category_label(key: str, t: Translator) -> str:
 def candidate_pool(custom: list[store.CustomPrompt], categories: list[str]) -> list[Candidate]:
     """The built-in prompts and the workspace's active ones in the selected categories (all when none)."""
     wanted = set(categories) if categories else set(library().categories)
-    pool = [Candidate(p.id, p.category, p.de, p.en, True) for p in library().prompts if p.category in wanted]
+    pool = [Candidate(p.id, p.category, p.de, p.en, True, p.de_sie) for p in library().prompts if p.category in wanted]
     pool += [
         Candidate(f"custom-{c.id}", c.category, c.text_de, c.text_en, False) for c in custom if c.category in wanted
     ]
@@ -117,13 +120,13 @@ async def compose(
             category=VOICE,
             cycle=cycle,
             language=language,
-            text=template.render(language, quote),
+            text=template.render(language, quote, workspace.tone),
             feedback_id=feedback.id,
             dedupe_key=dedupe_key(ws, channel_id, day),
             source=source,
             posted_at=now,
         )
-        shown = template.render(language, user_text(quote))
+        shown = template.render(language, user_text(quote), workspace.tone)
     else:
         custom = await store.custom_prompts(session, workspace_id=ws)
         pool = candidate_pool(custom, [c for c in categories if c != VOICE])
@@ -131,7 +134,7 @@ async def compose(
             pool = candidate_pool(custom, [])
         used = await store.used_in_cycle(session, workspace_id=ws, channel_id=channel_id, cycle=cycle)
         chosen, cycle = next_from_rotation(channel_id, cycle, used, pool)
-        text = chosen.text(language)
+        text = chosen.text(language, workspace.tone)
         post = store.PromptPost(
             workspace_id=ws,
             channel_id=channel_id,

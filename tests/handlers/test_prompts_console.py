@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -156,3 +157,28 @@ async def test_channel_commands_are_refused_in_a_direct_message(bot: BotHarness)
     )
     assert "nicht in einer Direktnachricht" in bot.output[-1]
     assert await subscription(bot, "D-max") is None
+
+
+async def test_the_prompt_speaks_sie_when_the_workspace_does(bot: BotHarness) -> None:
+    await bot.say("starling set tone sie", as_="max")
+    await bot.say("prompt subscribe 11:00 mo-fr Europe/Berlin")
+    out = await bot.say("prompt jetzt")
+    post = out.split("→ #general:", 1)[1]
+    assert "Impuls des Tages" in post
+    assert not re.search(r"\b(du|dich|dir|dein\w*)\b", post, flags=re.I), post
+
+
+def test_every_built_in_prompt_that_addresses_the_reader_has_a_sie_form() -> None:
+    from handlers.prompts.library import library
+
+    du = re.compile(r"\b(du|dich|dir|dein\w*|euch|eure?)\b", flags=re.I)
+    lib = library()
+    texts = [(p.id, p.de, p.de_sie) for p in lib.prompts] + [(q.id, q.de, q.de_sie) for q in lib.quote_templates]
+    assert len(lib.prompts) == 168
+    for pid, de, sie in texts:
+        if du.search(de):
+            assert sie, f"{pid} has no Sie form"
+        if sie:
+            assert not du.search(sie), f"{pid}: {sie}"
+            assert re.search(r"\b(Sie|Ihnen|Ihr\w*)\b", sie), f"{pid}: {sie}"
+            assert lib.by_id().get(pid, None) is None or lib.by_id()[pid].text("de", "sie") == sie
