@@ -144,6 +144,7 @@ def pair_refusal(ctx: Context, person: Member, *, given: int) -> NoReturn:
 async def give(ctx: Context, text: str, *, source: str, message_id: str | None = None) -> None:
     """A kudos from the actor: checked, charged to their budget, stored, celebrated, and confirmed to them."""
     await require_feature(ctx, "kudos")
+    refuse_guest_giver(ctx)
     parsed, value = await _checked(ctx, text)
     receivers = await _receivers(ctx, parsed.recipients)
     points = max(1, parsed.emoji_count)
@@ -197,6 +198,12 @@ async def _checked(ctx: Context, text: str) -> tuple[ParsedKudos, CompanyValue |
     return parsed, value
 
 
+def refuse_guest_giver(ctx: Context) -> None:
+    """Guests (Slack restricted accounts, Teams guests) take part in the chat, not in kudos."""
+    if ctx.member.is_guest or ctx.actor.is_guest:
+        raise UserError("kudos.err.guest_giver")
+
+
 async def _receivers(ctx: Context, user_ids: list[str]) -> list[Member]:
     receivers: list[Member] = []
     for uid in user_ids:
@@ -205,6 +212,8 @@ async def _receivers(ctx: Context, user_ids: list[str]) -> list[Member]:
             raise UserError("kudos.err.unknown_user", user=uid)
         if person.is_bot:
             raise UserError("kudos.err.bot", name=user_text(name_of(person, uid)))
+        if person.is_guest:
+            raise UserError("kudos.err.guest_receiver", name=user_text(name_of(person, uid)))
         receivers.append(person)
     return receivers
 
@@ -558,9 +567,12 @@ async def give_reaction(ctx: Context, ev: ReactionEvent) -> None:
     await require_feature(ctx, "reaction_kudos")
     ws = ctx.workspace
     assert ev.item_author_id
+    refuse_guest_giver(ctx)
     person = await ctx.person(ev.item_author_id)
     if person is None or person.is_bot:
         return
+    if person.is_guest:
+        raise UserError("kudos.err.guest_receiver", name=user_text(name_of(person, person.user_id)))
     day = local_day(ctx.now, ctx.member.timezone or ws.timezone)
     left = await q.spend_budget(
         ctx.session, workspace_id=ws.id, user_id=ctx.actor.user_id, day=day, points=1, budget=ws.daily_budget

@@ -75,6 +75,7 @@ class Member(SQLModel, table=True):
     timezone: str | None = Field(default=None, max_length=64)
     is_admin: bool = False
     is_bot: bool = False
+    is_guest: bool = False  # a guest account (Slack restricted users, Teams guests): no kudos either way
     leaderboard_opt_out: bool = False
     leaderboard_opt_in: bool = False
     created_at: datetime = ts_column()

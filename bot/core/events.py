@@ -36,6 +36,7 @@ class Actor(BaseModel):
     timezone: str | None = None
     is_admin: bool = False
     is_bot: bool = False
+    is_guest: bool = False
     department: str | None = None
 
 

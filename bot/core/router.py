@@ -128,6 +128,7 @@ class Context:
                     display_name=info.display_name,
                     fill_only=("locale",),
                     is_bot=info.is_bot,
+                    is_guest=info.is_guest,
                     is_admin=info.is_admin or None,  # an admin granted in Starling stays one
                     locale=info.locale,
                     timezone=info.timezone,
@@ -362,6 +363,7 @@ async def _context(event: Event, services: Services, session: AsyncSession) -> C
         locale=actor.locale,
         timezone=actor.timezone,
         is_bot=actor.is_bot or None,
+        is_guest=actor.is_guest or None,
         is_admin=actor.is_admin or None,
         department=actor.department,
     )

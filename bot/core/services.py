@@ -48,6 +48,7 @@ class PersonInfo:
     display_name: str
     is_bot: bool = False
     is_admin: bool = False
+    is_guest: bool = False
     locale: str | None = None
     timezone: str | None = None
     department: str | None = None

@@ -143,6 +143,7 @@ class SlackAdapter:
                 "timezone": info.timezone or actor.timezone,
                 "is_admin": info.is_admin or actor.is_admin,
                 "is_bot": info.is_bot or actor.is_bot,
+                "is_guest": info.is_guest or actor.is_guest,
                 "locale": info.locale or actor.locale,
             }
         )

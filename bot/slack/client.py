@@ -149,6 +149,7 @@ def person_info(user: dict[str, Any]) -> PersonInfo | None:
         handle=user.get("name"),
         is_bot=bool(user.get("is_bot") or user.get("is_app_user") or user.get("id") == "USLACKBOT"),
         is_admin=bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner")),
+        is_guest=bool(user.get("is_restricted") or user.get("is_ultra_restricted")),
         locale=user.get("locale"),
         timezone=user.get("tz"),
     )

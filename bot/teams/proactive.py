@@ -288,9 +288,11 @@ class TeamsDirectory:
             if member is None:
                 continue
             scope.found[user_id] = getattr(member, "aad_object_id", None)
+            extra = getattr(member, "additional_properties", None) or {}
             return PersonInfo(
                 user_id=user_id,
                 display_name=str(getattr(member, "name", "") or ""),
                 is_bot=user_id.startswith("28:"),
+                is_guest=str(extra.get("userRole") or getattr(member, "user_role", "") or "").lower() == "guest",
             )
         return None

@@ -232,3 +232,27 @@ async def test_messages_from_other_bots_are_ignored(testbed: Testbed, fake: Slac
     await testbed.settle()
     assert await testbed.kudos_rows() == []
     assert fake.ok_calls("chat.postEphemeral") == []
+
+
+async def test_guests_neither_give_nor_receive_kudos(testbed: Testbed, fake: SlackWire) -> None:
+    fake.add_user("UGUEST", "gabi", real_name="Gabi Gast", display_name="Gabi Gast", team_id="T1")["is_restricted"] = (
+        True
+    )
+    fake.add_user("USINGLE", "sven", real_name="Sven Single", display_name="Sven Single", team_id="T1")[
+        "is_ultra_restricted"
+    ] = True
+    await testbed.command("<@UGUEST|gabi> danke für die schnelle Hilfe heute")
+    await testbed.command("<@USINGLE|sven> danke für die schnelle Hilfe heute")
+    await testbed.command("<@UANNA|anna> danke für die schnelle Hilfe heute", user="UGUEST")
+    item = {"type": "message", "channel": CHANNEL, "ts": "1700000100.000900"}
+    reaction = {"type": "reaction_added", "user": "UBEN", "item": item, "reaction": "star", "item_user": "UGUEST"}
+    await testbed.event({**reaction, "event_ts": "1700000200.000900"})
+    await testbed.settle()
+    assert await testbed.kudos_rows() == []
+    to_guests = [e["text"] for e in fake.ephemerals(user="UMAX")]
+    assert any("Gabi Gast ist als Gast in diesem Workspace und kann keine Kudos bekommen" in t for t in to_guests)
+    assert any("Sven Single ist als Gast" in t for t in to_guests)
+    (from_guest,) = fake.ephemerals(user="UGUEST")
+    assert "Als Gast in diesem Workspace kannst du keine Kudos geben" in from_guest["text"]
+    assert any("als Gast" in e["text"] for e in fake.ephemerals(user="UBEN"))
+    assert fake.posts() == []

@@ -294,3 +294,17 @@ async def test_unreadable_invoke_gets_the_expected_response_shape(teams: TeamsCl
     assert status == expected["http_status"]
     assert set(body) == set(expected["body"]) and body["type"] == expected["body"]["type"]
     assert body["statusCode"] == 200 and "can't read this card" in body["value"]
+
+
+async def test_a_teams_guest_receives_no_kudos(teams: TeamsClient) -> None:
+    guest = "29:1zZzFakeGuestUserBase64IdStringForTeamsPlatformAbcDeFgHiJkLmNoPqRsT0123456"
+    teams.connector.add_member(TEAM_ID, guest, "Gina Gast", "00000000-9999-2222-3333-444444444444", user_role="guest")
+    activity = teams.channel_message(
+        "kudos <at>Gina Gast</at> danke für die schnelle Hilfe beim Kunden #kundenfokus", {"Gina Gast": guest}
+    )
+    status, _ = await teams.post(activity)
+    assert status == 201
+    assert await teams.kudos() == []
+    await teams.app.outbox.drain()
+    said = "\n".join(str(rec.params) for rec in teams.connector.calls())
+    assert "Gina Gast is a guest in this workspace and can't receive kudos" in said, teams.connector.summary()
