@@ -112,5 +112,13 @@ class BotHarness:
         await self.console.handle_line(line)
         return "\n".join(self.output[start:])
 
+    async def click(self, out: str, label: str, *, as_: str | None = None) -> str:
+        """Press the button labelled ``label`` in ``out`` (what the console printed), by its number."""
+        import re
+
+        found = re.findall(rf"\[(\d+)\] {re.escape(label)}", out)
+        assert found, f"no button {label!r} in {out!r}"
+        return await self.say(f"/click {found[-1]}", as_=as_)
+
     async def close(self) -> None:
         await self.app.close()

@@ -88,7 +88,6 @@ Beenden mit exit oder Strg-D.""",
         "yes_no": " [j/n]",
         "yes": "j",
         "pick": "(bitte eine dieser Möglichkeiten: {options})",
-        "required": "(dieses Feld braucht eine Angabe)",
         "cancelled": "(Formular abgebrochen, nichts gespeichert)",
         "in_form": "(erst das Formular ausfüllen oder mit /cancel abbrechen)",
         "form_help": "(Formular: Antwort eingeben, leere Zeile überspringt Optionales, /cancel bricht ab)",
@@ -127,7 +126,6 @@ Leave with exit or Ctrl-D.""",
         "yes_no": " [y/n]",
         "yes": "y",
         "pick": "(please one of: {options})",
-        "required": "(this field needs an answer)",
         "cancelled": "(form cancelled, nothing saved)",
         "in_form": "(fill in the form first, or leave it with /cancel)",
         "form_help": "(form: type the answer, an empty line skips optional fields, /cancel leaves)",
@@ -484,10 +482,6 @@ class ConsoleAdapter:
                 self._ask()
                 return  # the answers so far stay; only this field is asked again
             value = chosen
-        if field.required and not value and field.type != "checkbox":
-            self.write(self.say("required"))
-            self._ask()
-            return
         self._form_values[field.id] = value
         self._form_index += 1
         if self._form_index < len(self._form.inputs):

@@ -95,7 +95,7 @@ async def suggest_command(ctx: Context) -> None:
     elif sub in NEEDS_ARGUMENT and not rest:
         key, usage = NEEDS_ARGUMENT[sub]
         raise UserError(key, usage=usage)
-    elif sub in ("list", "liste") and len(rest) <= 1:
+    elif sub in ("list", "liste") and len(rest) <= 2:
         await browse.list_command(ctx, rest)
     elif sub in ("show", "zeige", "zeigen") and len(rest) == 1:
         await browse.show_command(ctx, rest)

@@ -34,16 +34,24 @@ KUDOS_TITLE_RE = re.compile(r"<[@#!][^>]*>|[#@*_`~<>]")
 
 
 async def list_command(ctx: Context, args: list[str]) -> None:
-    which = args[0].lower() if args else "open"
-    if which in MINE:
-        rows = await q.list_suggestions(ctx.session, workspace_id=ctx.workspace.id, author_id=ctx.actor.user_id)
-        title = ctx.t("suggestions.list.title.mine")
-    elif LIST_ALIASES.get(which, which) in LIST_FILTERS:
-        which = LIST_ALIASES.get(which, which)
-        rows = await q.list_suggestions(ctx.session, workspace_id=ctx.workspace.id, statuses=LIST_FILTERS[which])
-        title = ctx.t(f"suggestions.list.title.{which}")
-    else:
-        raise UserError("suggestions.err.list_filter", arg=args[0])
+    """``suggest list [open|approved|done|declined|all] [mine]``: a status filter, mine, or both."""
+    words = [a.lower() for a in args]
+    mine = any(w in MINE for w in words)
+    statuses = [LIST_ALIASES.get(w, w) for w in words if w not in MINE]
+    for raw, status in zip([a for a in args if a.lower() not in MINE], statuses, strict=True):
+        if status not in LIST_FILTERS:
+            raise UserError("suggestions.err.list_filter", arg=raw)
+    if len(statuses) > 1:
+        raise UserError("suggestions.err.list_filter", arg=" ".join(args))
+    which = "mine" if mine and not statuses else (statuses[0] if statuses else "open")
+    rows = await q.list_suggestions(
+        ctx.session,
+        workspace_id=ctx.workspace.id,
+        statuses=LIST_FILTERS[statuses[0]] if statuses else (None if mine else LIST_FILTERS["open"]),
+        author_id=ctx.actor.user_id if mine else None,
+    )
+    title = ctx.t(f"suggestions.list.title.{which}")
+    which = "mine" if mine else which
     blocks: list[Block] = [Header(text=title)]
     if rows:
         lines = [

@@ -256,3 +256,20 @@ def test_terminal_line_editing_history_and_clear_screen(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
         os.close(master)
+
+
+async def test_suggest_list_with_a_status_and_mine_lists_and_files_nothing(bot: BotHarness) -> None:
+    await bot.say("suggest Reisekostenformular auf eine Seite kürzen", as_="anna")
+    await bot.say("suggest Urlaubsantrag ohne Ausdruck", as_="ben")
+    out = await bot.say("suggest list open mine", as_="anna")
+    assert "Reisekostenformular" in out and "Urlaubsantrag" not in out and "→" not in out
+    assert "Vorschlag #3" not in out
+    from sqlmodel import select
+
+    from storage.suggestions import Suggestion
+
+    async with bot.app.sessions() as session:
+        titles = [s.title for s in (await session.execute(select(Suggestion))).scalars().all()]
+    assert len(titles) == 2 and "list open mine" not in " ".join(titles)
+    assert "Urlaubsantrag" in await bot.say("suggest list offen", as_="anna")
+    assert (await bot.say("suggest list blau mine", as_="anna")).startswith("(privat)")

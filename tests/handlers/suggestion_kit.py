@@ -37,13 +37,37 @@ async def fill_form(
     customers: bool = False,
     anonymous: bool = False,
 ) -> str:
-    """Open the form with ``suggest`` and answer it prompt by prompt; returns what the last answer showed."""
+    """Open the form with ``suggest`` and submit it with these values, as Slack or Teams send a form (the
+    console's own prompting, which asks a bad field again, is tested in tests/bot/test_console.py); returns
+    what the submission showed."""
     out = await bot.say("suggest", as_=who)
     assert "Vorschlag einreichen" in out or "Submit a suggestion" in out, out
-    answers = [title, problem, proposal, category, department, "y" if customers else "n", "y" if anonymous else "n"]
-    for answer in answers:
-        out = await bot.say(answer, as_=who)
-    return out
+    form = bot.console._form
+    assert form is not None
+    bot.console._form = None
+    values = {
+        "title": title,
+        "problem": problem,
+        "proposal": proposal,
+        "category": category,
+        "department": department,
+        "customers": "true" if customers else "",
+        "anonymous": "true" if anonymous else "",
+    }
+    ids = [field.id for field in form.inputs]
+    assert set(values) >= set(ids), ids
+    start = len(bot.output)
+    await bot.console.send_event(
+        ActionEvent(
+            actor=await bot.console._actor(),
+            conversation=Conversation(id=bot.console.channel, kind="channel"),
+            action_id=form.action_id,
+            value=form.private_metadata,
+            form={k: values[k] for k in ids},
+            is_form=True,
+        )
+    )
+    return "\n".join(bot.output[start:])
 
 
 async def press(bot: BotHarness, action_id: str, *, as_: str, value: str = "") -> str:
@@ -63,11 +87,11 @@ async def press(bot: BotHarness, action_id: str, *, as_: str, value: str = "") -
 
 
 async def click(bot: BotHarness, label: str, *, as_: str) -> str:
-    """Press the button labelled ``label`` on the last message the console showed."""
+    """Press the latest button labelled ``label`` the console showed (buttons are numbered across messages)."""
     labels = [b[0] for b in bot.console.buttons]
     matches = [i for i, text in enumerate(labels) if label in text]
     assert matches, f"no button {label!r} in {labels}"
-    return await bot.say(f"/click {matches[0] + 1}", as_=as_)
+    return await bot.say(f"/click {matches[-1] + 1}", as_=as_)
 
 
 async def tick(bot: BotHarness) -> str:

@@ -46,7 +46,7 @@ def pick(lang: str, de: str, en: str) -> str:
 
 async def give(bot: BotHarness, line: str, as_: str = "max") -> str:
     out = await bot.say(line, as_=as_)
-    assert "(privat) Kudos" in out and ("verschickt" in out or "sent to" in out), out
+    assert ("(privat) Kudos" in out or "(only you) Kudos" in out) and ("verschickt" in out or "sent to" in out), out
     return out
 
 

@@ -222,8 +222,8 @@ async def make_data_everywhere(bot: BotHarness, who: str = "anna") -> None:
     assert "gepostet" in await bot.say("prompt now", as_=who)
     await bot.say("prompt add #internal Wie würde der Kunde das sehen? | How would the customer see it?", as_=who)
     assert "Danke für" in await bot.say("prompt answer Ich würde zuerst den Kunden anrufen und fragen", as_=who)
-    await bot.say("prompt answers", as_=who)
-    assert "Hervorgehoben" in await bot.say("/click 1", as_=who)
+    answers = await bot.say("prompt answers", as_=who)
+    assert "Hervorgehoben" in await bot.click(answers, "Hervorheben", as_=who)
     # suggestions: approver, author, vote, follower, decision (actor_id, decided_by)
     assert "Entscheidende für" in await bot.say(f"suggest approvers @{who} @max", as_="max")
     out = await bot.say("suggest Das Reisekostenformular hat zwölf Seiten, eine würde reichen", as_=who)
@@ -331,9 +331,9 @@ async def test_forget_me_leaves_nothing_identifying(anybot: BotHarness) -> None:
     total_before = await kudos_count(bot)
 
     out = await bot.say("privacy forget-me", as_="anna")
-    assert "nicht rückgängig" in out and "[1] Endgültig löschen" in out
+    assert "nicht rückgängig" in out and re.search(r"\[\d+\] Endgültig löschen", out)
     assert any(pattern.search(text) for _t, _c, text in await scan_everything(bot))  # nothing happened yet
-    out = await bot.say("/click 1", as_="anna")
+    out = await bot.click(out, "Endgültig löschen", as_="anna")
     assert "Du bist aus Starling gelöscht" in out
 
     leftovers = [
@@ -368,8 +368,8 @@ async def test_admin_erases_a_leaver_and_it_is_audited(bot: BotHarness) -> None:
     assert "Admins" in await bot.say("privacy forget @ben confirm", as_="anna")
     assert await received(bot, "ben") > 0
     out = await bot.say("privacy forget @ben", as_="max")
-    assert "[1] Endgültig löschen" in out
-    out = await bot.say("/click 1", as_="max")
+    assert re.search(r"\[\d+\] Endgültig löschen", out)
+    out = await bot.click(out, "Endgültig löschen", as_="max")
     assert "Die Person ist gelöscht" in out
     assert await received(bot, "ben") == 0
     assert not [x for x in await scan_everything(bot) if re.search(r"(?<!\w)(ben|müller)(?!\w)", x[2], re.I)]
@@ -378,8 +378,8 @@ async def test_admin_erases_a_leaver_and_it_is_audited(bot: BotHarness) -> None:
 
 
 async def test_cancel_erases_nothing(bot: BotHarness) -> None:
-    await bot.say("privacy forget-me", as_="emma")
-    out = await bot.say("/click 2", as_="emma")
+    asked = await bot.say("privacy forget-me", as_="emma")
+    out = await bot.click(asked, "Abbrechen", as_="emma")
     assert "Abgebrochen" in out
     assert any("Emma Hofer" in x[2] for x in await scan_everything(bot))
 

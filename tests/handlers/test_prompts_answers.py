@@ -155,29 +155,32 @@ async def test_answers_list_highlight_kudos_and_suggestion_hand_off(posted: tupl
     bot, _post, _ = posted
     await bot.say("prompt antwort Ich würde eine klare Ansage zur Lieferzeit erwarten.", as_="anna")
     await bot.say("prompt antwort anonym Unser Portal ist für Ältere kaum zu bedienen.", as_="ben")
+    base = len(bot.console.buttons)  # buttons are numbered across everything shown so far
     out = await bot.say("prompt antworten", as_="clara")
     assert "Anna Schmidt: Ich würde eine klare Ansage" in out and "anonym: Unser Portal" in out
-    buttons = list(bot.console.buttons)
+    buttons = list(bot.console.buttons)[base:]
     assert [b[1] for b in buttons] == ["prompt:highlight", "suggest:from_answer", "prompt:kudos"] * 2
     anna_answer, anon_answer = buttons[0][2], buttons[3][2]
     assert buttons[1][2] == anna_answer  # the suggestion hand-off carries the answer id
 
-    out = await bot.say("/click 3", as_="clara")  # kudos for Anna's answer: tells how
+    out = await bot.say(f"/click {base + 3}", as_="clara")  # kudos for Anna's answer: tells how
     assert "Anna Schmidt" in out and "kudos" in out
-    await bot.say("prompt antworten", as_="clara")
-    out = await bot.say("/click 6", as_="clara")  # kudos for the anonymous answer: nobody is named
+    out = await bot.say(f"/click {base + 6}", as_="clara")  # kudos for the anonymous answer: nobody is named
     assert "anonym" in out and "Ben" not in out
-    await bot.say("prompt antworten", as_="anna")
-    assert "eigene Antwort" in await bot.say("/click 3", as_="anna")
+
+    async def answers_then_click(who: str, n: int) -> str:
+        """``prompt antworten``, then button ``n`` of what it showed."""
+        first = len(bot.console.buttons)
+        await bot.say("prompt antworten", as_=who)
+        return await bot.say(f"/click {first + n}", as_=who)
+
+    assert "eigene Antwort" in await answers_then_click("anna", 3)
 
     # highlights: once per person (clicking again takes it back), most-marked first
     for who in ("clara", "deniz", "anna"):
-        await bot.say("prompt antworten", as_=who)
-        await bot.say("/click 4", as_=who)
-    await bot.say("prompt antworten", as_="deniz")
-    await bot.say("/click 1", as_="deniz")
-    await bot.say("prompt antworten", as_="anna")
-    assert "entfernt" in await bot.say("/click 4", as_="anna")
+        await answers_then_click(who, 4)
+    await answers_then_click("deniz", 1)
+    assert "entfernt" in await answers_then_click("anna", 4)
     async with bot.app.sessions() as s:
         top = await highlighted_answers(
             s, workspace_id=WORKSPACE, since=bot.clock() - timedelta(days=1), until=bot.clock() + timedelta(days=1)

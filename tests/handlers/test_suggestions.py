@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 
 from storage.models import Kudos
@@ -43,7 +45,7 @@ async def test_form_submission_reaches_reviewers_and_confirms(bot: BotHarness) -
     assert "Vorschlag #1" in card and "drei Unterschriften" in card
     assert "Freigabe / Unterschriften" in line_with(card, "Kategorie") and "Buchhaltung" in line_with(card, "Abteilung")
     assert "@Anna Schmidt" in line_with(card, "Eingereicht von")
-    assert "[Genehmigen]" in card and "[Ablehnen]" in card and "[Rückfrage]" in card and "[Duplikat markieren]" in card
+    assert all(re.search(rf"\[\d+\] {b}", card) for b in ("Genehmigen", "Ablehnen", "Rückfrage", "Duplikat markieren"))
     assert "Bitte bis 02.12.2026 entscheiden" in card
     s = (await suggestions(bot))[0]
     assert (s.author_id, s.category, s.department, s.affects_customers, s.anonymous, s.status) == (
@@ -221,7 +223,7 @@ async def test_approve_start_done_with_audit_trail_and_notifications_in_each_lan
     assert "You now follow #1" in await click(bot, "Follow", as_="emma")
 
     shown = await bot.say("suggest show 1", as_="clara")
-    assert "[1] Abstimmen" in shown and "Genehmigen" in shown
+    assert re.search(r"\[\d+\] Abstimmen", shown) and "Genehmigen" in shown
     bot.clock.advance(hours=26)
     out = await click(bot, "Genehmigen", as_="clara")
     assert "genehmigt von @Clara Fischer am 19.11.2026" in out
@@ -242,7 +244,8 @@ async def test_approve_start_done_with_audit_trail_and_notifications_in_each_lan
     shown = await bot.say("suggest show 1", as_="clara")
     out = await click(bot, "Umgesetzt", as_="clara")
     assert "umgesetzt" in dm_blocks(out, "anna")
-    assert "[Danke sagen]" in dm_blocks(out, "ben") and "[Thank the submitter]" in dm_blocks(out, "emma")
+    assert re.search(r"\[\d+\] Danke sagen", dm_blocks(out, "ben"))
+    assert re.search(r"\[\d+\] Thank the submitter", dm_blocks(out, "emma"))
     assert "Danke sagen" not in dm_blocks(out, "anna")
 
     rows = await trail(bot, 1)
@@ -328,7 +331,7 @@ async def test_ask_for_details_puts_it_in_review_and_the_answer_reaches_the_appr
     assert "Deine Rückfrage zu #1 ist an die einreichende Person geschickt" in out
     dm = dm_blocks(out, "anna")
     assert "@Clara Fischer hat eine Rückfrage zu deinem Vorschlag #1" in dm and "Abrechnungen im Monat" in dm
-    assert "[Antworten]" in dm
+    assert re.search(r"\[\d+\] Antworten", dm)  # a button in a DM can be pressed in the console
     assert (await one(bot, 1)).status == "in_review"
     assert (await trail(bot, 1))[-1] == (
         "question",

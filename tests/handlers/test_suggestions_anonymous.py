@@ -211,7 +211,7 @@ async def test_similar_anonymous_suggestion_is_created_at_once_and_can_be_withdr
     code = CODE_RE.search(receipt)
     assert code
     assert f"zieh deinen mit `suggest withdraw {code.group(1)}` zurück (geht bis zur Sammelrunde um 11:00)" in receipt
-    assert "#1 Reisekosten: drei Unterschriften" in receipt and "[1] Für #1 stimmen" in receipt
+    assert "#1 Reisekosten: drei Unterschriften" in receipt and re.search(r"\[\d+\] Für #1 stimmen", receipt)
     assert "Deine Stimme für #1 zählt" in await click(bot, "Für #1 stimmen", as_="anna")
     assert "Diesen Belegcode kenne ich nicht" in await bot.say("suggest withdraw ABCDE-FGHJK", as_="anna")
     assert "ist zurückgezogen" in await bot.say(f"suggest withdraw {code.group(1)}", as_="anna")
