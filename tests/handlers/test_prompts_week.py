@@ -19,7 +19,7 @@ from tests.kit import BotHarness, Clock
 
 BERLIN = ZoneInfo("Europe/Berlin")
 VIENNA = ZoneInfo("Europe/Vienna")
-DELIVERY = re.compile(r"^→ #(\S+):")
+DELIVERY = re.compile(r"^(?:\(\d+\) )?→ #(\S+):")  # channel posts are numbered: "(3) → #team:"
 
 
 @pytest.fixture
