@@ -170,7 +170,7 @@ async def my_language(ctx: Context, args: list[str]) -> None:
 
 
 def register(router: Router) -> None:
-    @router.command("starling", aliases=("settings", "einstellungen"), help_key="admin.help.short")
+    @router.command("starling", aliases=("settings", "einstellungen"), help_key="admin.help.short", feature="admin")
     async def starling_command(ctx: Context) -> None:
         args = ctx.args
         sub = args[0].lower() if args else "settings"

@@ -7,7 +7,7 @@ from bot.core.router import Context, Router
 
 
 def register(router: Router) -> None:
-    @router.command("help", aliases=("hilfe", "?"), help_key="help.short")
+    @router.command("help", aliases=("hilfe", "?"), help_key="help.short", feature="help")
     async def help_command(ctx: Context) -> None:
         lines = []
         for name, spec in sorted(router.commands.items()):

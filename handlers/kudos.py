@@ -460,7 +460,7 @@ async def show_help(ctx: Context) -> None:
 
 
 def register(router: Router) -> None:
-    @router.command("kudos", aliases=("lob", "danke"), help_key="kudos.help.short")
+    @router.command("kudos", aliases=("lob", "danke"), help_key="kudos.help.short", feature="kudos", in_threads=True)
     async def kudos_command(ctx: Context) -> None:
         assert isinstance(ctx.event, CommandEvent)
         args = ctx.args
@@ -479,28 +479,30 @@ def register(router: Router) -> None:
         elif sub in ("help", "hilfe", "?"):
             await show_help(ctx)
         else:
-            await give(ctx, ctx.event.text, source="command", message_id=ctx.event.message_id or ctx.event.event_id)
+            # ``kudos …`` written openly in a thread is public already, like an emoji message.
+            source = "message" if ctx.said_openly else "command"
+            await give(ctx, ctx.event.text, source=source, message_id=ctx.event.message_id or ctx.event.event_id)
 
-    @router.command("leaderboard", aliases=("rangliste",), help_key="kudos.help.leaderboard")
+    @router.command("leaderboard", aliases=("rangliste",), help_key="kudos.help.leaderboard", feature="leaderboards")
     async def leaderboard_command(ctx: Context) -> None:
         await show_leaderboard(ctx, ctx.args)
 
-    @router.command("stats", aliases=("statistik",), help_key="kudos.help.stats")
+    @router.command("stats", aliases=("statistik",), help_key="kudos.help.stats", feature="personal_stats")
     async def stats_command(ctx: Context) -> None:
         await show_stats(ctx)
 
     def has_emoji_kudos(ev: MessageEvent) -> bool:
         return bool(mention_ids(ev.text)) and ":" in ev.text
 
-    @router.message(has_emoji_kudos)
+    @router.message(has_emoji_kudos, feature="kudos")
     async def emoji_message(ctx: Context) -> None:
         assert isinstance(ctx.event, MessageEvent)
         emoji = f":{ctx.workspace.kudos_emoji}:"
         if emoji not in ctx.event.text or ctx.member.is_bot:
-            return
+            ctx.decline()
         await give(ctx, ctx.event.text, source="message", message_id=ctx.event.message_id)
 
-    @router.reaction
+    @router.reaction(feature="kudos")
     async def on_reaction(ctx: Context) -> None:
         ev = ctx.event
         assert isinstance(ev, ReactionEvent)
@@ -522,7 +524,7 @@ def register(router: Router) -> None:
             )
             await q.delete_kudos(ctx.session, rows[:1])
 
-    @router.on(MessageDeletedEvent)
+    @router.on(MessageDeletedEvent, feature="kudos")
     async def on_deleted(ctx: Context) -> None:
         ev = ctx.event
         assert isinstance(ev, MessageDeletedEvent)

@@ -434,7 +434,7 @@ async def run_retention(session: AsyncSession, *, workspace: Workspace, now: dat
 
 
 def register(router: Router) -> None:
-    @router.command("privacy", aliases=("datenschutz",), help_key="privacy.help.short")
+    @router.command("privacy", aliases=("datenschutz",), help_key="privacy.help.short", feature="privacy")
     async def privacy_command(ctx: Context) -> None:
         args = ctx.args
         sub = args[0].lower() if args else "status"
@@ -468,18 +468,18 @@ def register(router: Router) -> None:
         else:
             raise UserError("privacy.err.unknown", sub=sub)
 
-    @router.action("privacy.forget")
+    @router.action("privacy.forget", feature="privacy")
     async def forget_button(ctx: Context) -> None:
         assert isinstance(ctx.event, ActionEvent)
         if not ctx.event.value:
             raise UserError("privacy.err.unknown", sub="forget")
         await erase(ctx, ctx.event.value)
 
-    @router.action("privacy.cancel")
+    @router.action("privacy.cancel", feature="privacy")
     async def cancel_button(ctx: Context) -> None:
         ctx.ephemeral(ctx.t("privacy.forget.cancelled"))
 
-    @router.schedule("retention")
+    @router.schedule("retention", feature="privacy")
     async def retention(job: JobContext) -> None:
         workspaces = (await job.session.execute(select(Workspace))).scalars().all()
         for ws in workspaces:

@@ -289,6 +289,15 @@ class JobContext:
     name: str = ""
     failed: bool = False
     uses_window: bool = False  # the window was asked for: the tick moves the watermark on
+    feature: str = ""  # the feature the function was registered with (``@router.schedule(..., feature=)``)
+    gate: Callable[[AsyncSession, str, str], Awaitable[bool]] | None = None  # the router's feature gate
+
+    async def feature_on(self, workspace_id: str, feature: str | None = None) -> bool:
+        """Whether this job's feature (or ``feature``) is switched on in the workspace."""
+        name = feature or self.feature
+        if self.gate is None or not name:
+            return True
+        return await self.gate(self.session, workspace_id, name)
 
     async def window_start(self) -> datetime:
         """Where this run's window begins: the end of the last completed run (at most the grace period back)."""
@@ -395,8 +404,10 @@ class JobContext:
         return out
 
     async def schedules(self, *kinds: str) -> list[tuple[Schedule, Workspace]]:
-        """The enabled schedules of these kinds with their workspaces, in a stable order."""
-        return await sq.schedules_with_workspaces(self.session, kinds=kinds)
+        """The enabled schedules of these kinds with their workspaces, in a stable order; workspaces where
+        this job's feature is switched off are left out."""
+        rows = await sq.schedules_with_workspaces(self.session, kinds=kinds)
+        return [(s, ws) for s, ws in rows if await self.feature_on(ws.id)]
 
     async def due_for(self, schedule: Schedule, workspace: Workspace) -> list[Occurrence]:
         """:meth:`due` for a stored schedule (its time zone, or else the workspace's)."""

@@ -339,7 +339,7 @@ def register(router: Router) -> None:
     kudos_sections.register()
     feature_sections.register()
 
-    @router.command("digest", aliases=("digests", "zusammenfassung"), help_key="digests.help.short")
+    @router.command("digest", aliases=("digests", "zusammenfassung"), help_key="digests.help.short", feature="digests")
     async def digest_command(ctx: Context) -> None:
         words = ctx.args
         sub = words[0].lower() if words else "help"
@@ -359,4 +359,4 @@ def register(router: Router) -> None:
         else:
             raise UserError("digests.err.unknown_sub", sub=sub)
 
-    router.schedule("digests")(post_scheduled)
+    router.schedule("digests", feature="digests")(post_scheduled)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from bot.core.events import ActionEvent, CommandEvent, MessageEvent
 from bot.core.i18n import Translator, translator_for
 from bot.core.messages import Actions, Button, Fields, Form, Header, Input, Message, Note, Section, user_text
-from bot.core.router import Context, Router, UserError, require_admin
+from bot.core.router import Context, Priority, Router, UserError, require_admin
 from handlers.privacy_rules import language_model, require_feature
 from handlers.prompts.feedback import FeedbackItem, store_feedback
 from handlers.prompts.library import MAX_PROMPT_LENGTH, MIN_PROMPT_LENGTH, category_key, library
@@ -18,6 +18,7 @@ from handlers.prompts.schedule import ScheduleError, format_days, next_due, pars
 from storage import core
 from storage import prompts as store
 from storage.models import ScheduledClaim
+from storage.teams import thread_root
 
 MAX_ANSWER = 2000
 MAX_LISTED = 15
@@ -591,20 +592,22 @@ def thread_of(ev: MessageEvent) -> str | None:
 
 
 async def on_thread_reply(ctx: Context) -> None:
-    """A reply in a prompt's thread is an answer with its author (other threads are ignored)."""
+    """A reply in a prompt's thread is an answer with its author, whatever it holds (mentions, colons, emoji,
+    a word that names a command); only an explicit ``kudos …`` is taken before it. Other threads are declined."""
     ev = ctx.event
     assert isinstance(ev, MessageEvent)
     thread = thread_of(ev)
     if ev.actor.is_bot or not thread or thread == ev.message_id or not ev.text.strip():
-        return
+        ctx.decline()
     post = await store.post_for_thread(
         ctx.session,
         workspace_id=ctx.workspace.id,
         thread_id=thread,
-        channel_id=ev.conversation.id if ev.conversation else None,
+        # a Teams thread's conversation is the channel's id with the thread's mark
+        channel_id=thread_root(ev.conversation.id) if ev.conversation else None,
     )
     if post is None:
-        return
+        ctx.decline()
     await save_answer(ctx, post, ev.text, anonymous=False, source="thread", message_id=ev.message_id or ev.event_id)
 
 
@@ -669,7 +672,7 @@ SUBCOMMANDS = {
 
 
 def register(router: Router) -> None:
-    @router.command("prompt", aliases=("impuls",), help_key="prompts.help.short")
+    @router.command("prompt", aliases=("impuls",), help_key="prompts.help.short", feature="prompts")
     async def prompt_command(ctx: Context) -> None:
         args = ctx.args
         word = args[0].lower() if args else "status"
@@ -710,5 +713,7 @@ def register(router: Router) -> None:
         elif sub == "channels":
             await list_channels(ctx)
 
-    router.action("prompt")(on_action)
-    router.message(lambda ev: bool(thread_of(ev)))(on_thread_reply)
+    router.action("prompt", feature="prompts")(on_action)
+    router.message(lambda ev: bool(thread_of(ev)), feature="prompts", priority=Priority.THREAD, addressed=True)(
+        on_thread_reply
+    )

@@ -171,9 +171,12 @@ async def reminders_job(job: JobContext) -> None:
 
 
 def register(router: Router) -> None:
-    router.command("suggest", aliases=("vorschlag", "vorschläge", "suggestions"), help_key="suggestions.help.short")(
-        suggest_command
-    )
-    router.action("suggest")(suggest_action)
-    router.schedule("suggestion_announcements")(announcements_job)
-    router.schedule("suggestion_reminders")(reminders_job)
+    router.command(
+        "suggest",
+        aliases=("vorschlag", "vorschläge", "suggestions"),
+        help_key="suggestions.help.short",
+        feature="suggestions",
+    )(suggest_command)
+    router.action("suggest", feature="suggestions")(suggest_action)
+    router.schedule("suggestion_announcements", feature="suggestions")(announcements_job)
+    router.schedule("suggestion_reminders", feature="suggestions")(reminders_job)
