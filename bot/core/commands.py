@@ -31,10 +31,13 @@ from rapidfuzz import fuzz, process
 
 if TYPE_CHECKING:
     from bot.core.i18n import Translator
+    from bot.core.messages import Block
     from bot.core.router import Context
 
 Handler = Callable[["Context"], Awaitable[None]]
 F = TypeVar("F", bound=Handler)
+Intro = Callable[["Context"], Awaitable[list["Block"]]]
+HELP_WORDS = ("help", "hilfe", "?")
 
 USER_RE = re.compile(r"^<@([A-Za-z0-9_.:\-]+)>$")
 CHANNEL_RE = re.compile(r"^<#([A-Za-z0-9_.:\-]+)(?:\|[^>]*)?>$")
@@ -232,7 +235,8 @@ class Command:
     handler: Handler | None = None
     aliases: tuple[str, ...] = ()
     help_key: str | None = None
-    intro_key: str | None = None  # a longer text shown above the generated subcommand list
+    intro: Intro | None = None  # the feature's own explanation, shown above the generated subcommand list
+    title_key: str | None = None  # the help's title (else "Help: <command>")
     admin: bool = False
     hidden: bool = False
     default: str | None = None  # the subcommand run without words
@@ -241,6 +245,7 @@ class Command:
     fallback_help_key: str | None = None
     fallback_usage_key: str | None = None
     subs: list[Sub] = field(default_factory=list)
+    help_handler: Handler | None = None  # the generated help, declared as ``help`` with the first subcommand
     _words: dict[str, Sub] = field(default_factory=dict)
 
     def __call__(self, fn: F) -> F:
@@ -283,6 +288,10 @@ class Command:
                     raise ValueError(f"{self.name} {word!r} declared twice")
                 self._words[word.lower()] = spec
             self.subs.append(spec)
+            if self.help_handler is not None and "help" not in self._words:
+                self.sub("help", de="hilfe", aliases=("?",), feature="help", help_key="core.help.sub")(
+                    self.help_handler
+                )
             return fn
 
         return deco

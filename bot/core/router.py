@@ -18,7 +18,7 @@ import structlog
 from rapidfuzz import fuzz, process
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.commands import Arg, ArgError, Command, F, Handler, parse_args
+from bot.core.commands import Arg, ArgError, Command, F, Handler, Intro, Sub, parse_args
 from bot.core.events import (
     ActionEvent,
     Actor,
@@ -28,7 +28,7 @@ from bot.core.events import (
     ReactionEvent,
 )
 from bot.core.i18n import Translator, translator_for
-from bot.core.messages import Block, Form, Message, Note, Section, Target, user_text
+from bot.core.messages import Block, Form, Header, Message, Note, Section, Target, user_text
 from bot.core.services import Services
 from storage import core, privacy
 from storage.db import transaction
@@ -46,6 +46,7 @@ __all__ = [
     "Priority",
     "Router",
     "UserError",
+    "command_help",
     "require_admin",
     "require_on",
 ]
@@ -257,7 +258,8 @@ class Router:
         feature: str,
         aliases: Sequence[str] = (),
         help_key: str | None = None,
-        intro_key: str | None = None,
+        intro: Intro | None = None,
+        title_key: str | None = None,
         admin: bool = False,
         hidden: bool = False,
         default: str | None = None,
@@ -266,17 +268,24 @@ class Router:
         """A command; declare subcommands on the returned :class:`Command`, or use it as a decorator.
 
         ``in_threads``: the command's own name at the start of a thread reply is read as the command even
-        when the bot is not addressed (slash commands cannot be used in threads)."""
+        when the bot is not addressed (slash commands cannot be used in threads). A command with
+        subcommands answers ``help``/``hilfe``/``?`` with its generated help (see :func:`command_help`)."""
         spec = Command(
             name,
             feature,
             aliases=tuple(aliases),
             help_key=help_key,
-            intro_key=intro_key,
+            intro=intro,
+            title_key=title_key,
             admin=admin,
             hidden=hidden,
             default=default,
         )
+
+        async def show_help(ctx: Context) -> None:
+            ctx.ephemeral(await command_help(ctx, spec))
+
+        spec.help_handler = show_help  # becomes its ``help`` subcommand once it declares one
         self.commands[name] = spec
         for n in (name, *aliases):
             if n in self._names:
@@ -554,6 +563,39 @@ async def run_command(ctx: Context, spec: Command) -> None:
     ctx.rest = rest.strip()
     ctx.args = rest.split()
     await sub.handler(ctx)
+
+
+def visible_subs(ctx: Context, spec: Command) -> list[Sub]:
+    """The subcommands this person may use, in declaration order (help last)."""
+    admin = bool(ctx.member.is_admin or ctx.actor.is_admin)
+    subs = [s for s in spec.subs if not s.hidden and (admin or not s.admin)]
+    return [s for s in subs if s.name != "help"] + [s for s in subs if s.name == "help"]
+
+
+async def command_help(ctx: Context, spec: Command) -> Message:
+    """``help <command>``: the feature's own explanation, then one line per subcommand it declares, in the
+    reader's language (its German or English word, typed arguments, its help text)."""
+    t = ctx.t
+    title = t(spec.title_key) if spec.title_key else t("core.help.title", command=spec.name)
+    blocks: list[Block] = [Header(text=title)]
+    if spec.intro is not None:
+        blocks.extend(await spec.intro(ctx))
+    lines = []
+    if spec.fallback_handler is not None and spec.fallback_help_key:
+        usage = t(spec.fallback_usage_key) if spec.fallback_usage_key else f"{spec.name} …"
+        lines.append(f"• `{usage}`: {t(spec.fallback_help_key)}")
+    for sub in visible_subs(ctx, spec):
+        line = f"• `{sub.usage(spec.name, t)}`"
+        if sub.help_key:
+            line += f": {t(sub.help_key)}"
+        if sub.admin:
+            line += " " + t("core.help.admin")
+        lines.append(line)
+    if lines:
+        blocks.append(Section(text=f"*{t('core.help.commands_title', command=spec.name)}*\n" + "\n".join(lines)))
+    if spec.aliases:
+        blocks.append(Note(text=t("core.help.aliases", words=", ".join(f"`{a}`" for a in spec.aliases))))
+    return Message(blocks=blocks, text=title)
 
 
 def _as_command(event: MessageEvent) -> CommandEvent:
