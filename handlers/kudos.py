@@ -457,7 +457,7 @@ def register(router: Router) -> None:
         title_key="kudos.help.title",
     )
 
-    @kudos.fallback(feature="kudos", help_key="kudos.help.give", usage_key="kudos.help.give_usage")
+    @kudos.fallback(feature="kudos", help_key="kudos.help.give", usage_key="kudos.help.give_usage", requires=Arg.user())
     async def give_command(ctx: Context) -> None:
         assert isinstance(ctx.event, CommandEvent)
         # ``kudos …`` written openly in a thread is public already, like an emoji message.

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 if TYPE_CHECKING:
     from bot.core.i18n import Translator
@@ -83,6 +83,7 @@ class Arg:
     choices: Mapping[str, str] = field(default_factory=dict)
     prefixes: tuple[str, ...] = ()
     many: bool = False  # users: every mention; others: every matching word (a list)
+    label_key: str | None = None  # how usage lines name it (else by its kind)
 
     @classmethod
     def user(cls, name: str = "user", *, optional: bool = False, many: bool = False) -> Arg:
@@ -117,8 +118,8 @@ class Arg:
         return cls(name, Kind.WORD, optional, many=many)
 
     @classmethod
-    def text(cls, name: str = "text", *, optional: bool = False) -> Arg:
-        return cls(name, Kind.TEXT, optional)
+    def text(cls, name: str = "text", *, optional: bool = False, label_key: str | None = None) -> Arg:
+        return cls(name, Kind.TEXT, optional, label_key=label_key)
 
     def accept(self, word: str) -> Any | None:
         """The parsed value of ``word``, or None when it does not have this argument's shape."""
@@ -144,7 +145,9 @@ class Arg:
 
     def usage(self, t: Translator) -> str:
         key = f"core.arg.{self.kind.value}"
-        if self.kind is Kind.CHOICE:
+        if self.label_key:
+            shown = t(self.label_key)
+        elif self.kind is Kind.CHOICE:
             shown = "|".join(dict.fromkeys(self.choices.values()))
         elif self.kind is Kind.KEYED:
             shown = f"{self.prefixes[0]}:…" if self.prefixes else self.name
@@ -244,6 +247,7 @@ class Command:
     fallback_feature: str | None = None
     fallback_help_key: str | None = None
     fallback_usage_key: str | None = None
+    fallback_requires: Arg | None = None  # words without such an argument are a mistyped subcommand, if close
     subs: list[Sub] = field(default_factory=list)
     help_handler: Handler | None = None  # the generated help, declared as ``help`` with the first subcommand
     _words: dict[str, Sub] = field(default_factory=dict)
@@ -303,10 +307,15 @@ class Command:
         feature: str | None = None,
         help_key: str | None = None,
         usage_key: str | None = None,
+        requires: Arg | None = None,
     ) -> Any:
-        """The handler for words that are no subcommand (e.g. ``kudos <@U1> danke``); it gets the whole line."""
+        """The handler for words that are no subcommand (e.g. ``kudos <@U1> danke``); it gets the whole line.
+
+        ``requires``: words holding no such argument (``kudos ranglste``) get "did you mean" when they are
+        close to a subcommand, instead of the fallback."""
 
         def deco(f: F) -> F:
+            self.fallback_requires = requires
             self.fallback_handler = f
             self.fallback_feature = feature or self.feature
             self.fallback_help_key = help_key
@@ -318,7 +327,14 @@ class Command:
     def resolve(self, word: str) -> Sub | None:
         return self._words.get(word.lower())
 
-    def closest(self, word: str, limit: int = 2) -> list[str]:
-        visible = [w for w, s in self._words.items() if not s.hidden]
-        found = process.extract(word.lower(), visible, scorer=fuzz.ratio, limit=limit, score_cutoff=60)
-        return [m[0] for m in found]
+    def closest(self, word: str, t: Translator, limit: int = 2) -> list[str]:
+        """The subcommands closest to a mistyped ``word`` (by any of their words), named in the reader's language."""
+        best: dict[str, tuple[float, Sub]] = {}
+        for w, sub in self._words.items():
+            if sub.hidden:
+                continue
+            score = fuzz.ratio(word.lower(), w)
+            if score >= 60 and score > best.get(sub.name, (0.0, sub))[0]:
+                best[sub.name] = (score, sub)
+        ranked = sorted(best.values(), key=lambda pair: -pair[0])[:limit]
+        return [sub.word_for(t) for _, sub in ranked]

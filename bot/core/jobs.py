@@ -38,7 +38,7 @@ A function decides what fell due in the window, claims each post and queues it::
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -403,11 +403,14 @@ class JobContext:
             out.append(occ)
         return out
 
-    async def schedules(self, *kinds: str) -> list[tuple[Schedule, Workspace]]:
-        """The enabled schedules of these kinds with their workspaces, in a stable order; workspaces where
-        this job's feature is switched off are left out."""
+    async def schedules(
+        self, *kinds: str, features: Mapping[str, str] | None = None
+    ) -> list[tuple[Schedule, Workspace]]:
+        """The enabled schedules of these kinds with their workspaces, in a stable order. A schedule whose
+        feature is switched off in its workspace is left out: the job's own feature, or ``features[kind]``."""
         rows = await sq.schedules_with_workspaces(self.session, kinds=kinds)
-        return [(s, ws) for s, ws in rows if await self.feature_on(ws.id)]
+        names = features or {}
+        return [(s, ws) for s, ws in rows if await self.feature_on(ws.id, names.get(s.kind))]
 
     async def due_for(self, schedule: Schedule, workspace: Workspace) -> list[Occurrence]:
         """:meth:`due` for a stored schedule (its time zone, or else the workspace's)."""

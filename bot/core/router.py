@@ -533,6 +533,11 @@ async def run_command(ctx: Context, spec: Command) -> None:
     word, _, rest = text.partition(" ")
     sub = spec.resolve(word) if word else (spec.resolve(spec.default) if spec.default else None)
     if sub is None:
+        close = spec.closest(word, ctx.t) if word else []
+        needs = spec.fallback_requires
+        if close and needs is not None and not any(needs.accept(w) is not None for w in text.split()):
+            hint = ", ".join(f"`{spec.name} {c}`" for c in close)
+            raise UserError("core.unknown_sub_close", command=spec.name, sub=word, suggestions=hint)
         if spec.fallback_handler is not None and (word or spec.default is None):
             await require_on(ctx, spec.fallback_feature or spec.feature)
             ctx.rest = text
@@ -542,14 +547,13 @@ async def run_command(ctx: Context, spec: Command) -> None:
             await require_on(ctx, spec.feature)
             await spec.handler(ctx)
             return
-        close = spec.closest(word)
         if close:
             hint = ", ".join(f"`{spec.name} {c}`" for c in close)
             raise UserError("core.unknown_sub_close", command=spec.name, sub=word, suggestions=hint)
         raise UserError("core.unknown_sub", command=spec.name, sub=word)
+    await require_on(ctx, sub.feature)
     if sub.admin:
         require_admin(ctx)
-    await require_on(ctx, sub.feature)
     try:
         ctx.params = parse_args(sub.args, rest)
     except ArgError as err:
