@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from rapidfuzz import fuzz
 
 if TYPE_CHECKING:
+    from bot.core.context import Context
     from bot.core.i18n import Translator
     from bot.core.messages import Block
-    from bot.core.router import Context
 
 Handler = Callable[["Context"], Awaitable[None]]
 F = TypeVar("F", bound=Handler)
@@ -114,8 +114,8 @@ class Arg:
         return cls(name, Kind.KEYED, optional, prefixes=tuple(p.lower() for p in prefixes))
 
     @classmethod
-    def word(cls, name: str, *, optional: bool = False, many: bool = False) -> Arg:
-        return cls(name, Kind.WORD, optional, many=many)
+    def word(cls, name: str, *, optional: bool = False, many: bool = False, label_key: str | None = None) -> Arg:
+        return cls(name, Kind.WORD, optional, many=many, label_key=label_key)
 
     @classmethod
     def text(cls, name: str = "text", *, optional: bool = False, label_key: str | None = None) -> Arg:
@@ -216,6 +216,7 @@ class Sub:
     admin: bool = False
     hidden: bool = False
     error_key: str | None = None  # a refusal of its own for words that do not fit (gets ``usage``)
+    loose: bool = False  # words that do not fit go to the command's fallback (missing ones too, without error_key)
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -269,8 +270,10 @@ class Command:
         admin: bool = False,
         hidden: bool = False,
         error_key: str | None = None,
+        loose: bool = False,
     ) -> Callable[[F], F]:
-        """Declare a subcommand; ``feature`` defaults to the command's."""
+        """Declare a subcommand; ``feature`` defaults to the command's. ``loose``: a line whose words do not
+        fit the arguments is no use of this subcommand but text for the command's fallback."""
 
         def deco(fn: F) -> F:
             spec = Sub(
@@ -284,6 +287,7 @@ class Command:
                 admin,
                 hidden,
                 error_key,
+                loose,
             )
             if sum(a.kind is Kind.TEXT for a in spec.args) > 1:
                 raise ValueError(f"{self.name} {name}: at most one text argument")

@@ -9,30 +9,28 @@ import asyncio
 import random
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, NoReturn
+from typing import Any
 
 import structlog
 from rapidfuzz import fuzz, process
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.commands import Arg, ArgError, Command, F, Handler, Intro, Sub, parse_args
+from bot.core.context import Context, Declined, FeatureGate, UserError
 from bot.core.events import (
     ActionEvent,
-    Actor,
     CommandEvent,
     Event,
     MessageEvent,
     ReactionEvent,
 )
-from bot.core.i18n import Translator, translator_for
-from bot.core.messages import Block, Form, Header, Message, Note, Section, Target, user_text
+from bot.core.i18n import translator_for
+from bot.core.messages import Block, Header, Message, Note, Section, Target, user_text
 from bot.core.services import Services
 from storage import core, privacy
 from storage.db import transaction
-from storage.models import Member, Workspace
 
 log = structlog.get_logger("starling.router")
 TRANSACTION_ATTEMPTS = 5
@@ -50,119 +48,6 @@ __all__ = [
     "require_admin",
     "require_on",
 ]
-
-
-class UserError(Exception):
-    """A friendly, localized refusal shown only to the actor. Nothing the handler wrote is kept."""
-
-    def __init__(self, key: str, /, **params: Any) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
-
-
-@dataclass
-class Context:
-    event: Event
-    services: Services
-    session: AsyncSession
-    workspace: Workspace
-    member: Member
-    t: Translator
-    out: list[Message] = field(default_factory=list)
-    args: list[str] = field(default_factory=list)  # the words after the command (after the subcommand, if any)
-    params: dict[str, Any] = field(default_factory=dict)  # the subcommand's parsed arguments, by name
-    rest: str = ""  # the text after the subcommand word (or the whole line for a fallback), as typed
-    sub: str | None = None  # the subcommand that runs, by its English name
-    router: Router = field(default=None, repr=False)  # type: ignore[assignment]  # set by the router
-    origin: Event | None = field(default=None, repr=False)  # the event as it arrived (a message read as a command)
-
-    @property
-    def said_openly(self) -> bool:
-        """The event is a message in a conversation not addressed to the bot (already public)."""
-        return isinstance(self.origin, MessageEvent) and not self.origin.addressed
-
-    def decline(self) -> NoReturn:
-        """Not mine: the router tries the next route. Call it before writing anything."""
-        raise Declined
-
-    @property
-    def actor(self) -> Actor:
-        return self.event.actor
-
-    @property
-    def now(self) -> datetime:
-        return self.services.clock()
-
-    def _msg(self, content: Message | Sequence[Block] | str, target: Target) -> Message:
-        if isinstance(content, Message):
-            msg = content.model_copy(update={"target": target})
-        elif isinstance(content, str):
-            msg = Message(blocks=[Section(text=content)], text=content, target=target)
-        else:
-            msg = Message(blocks=list(content), target=target)
-        self.out.append(msg)
-        return msg
-
-    def reply(self, content: Message | Sequence[Block] | str) -> Message:
-        thread = self.event.conversation.thread_id if self.event.conversation else None
-        return self._msg(content, Target(kind="reply", thread_id=thread))
-
-    def ephemeral(self, content: Message | Sequence[Block] | str) -> Message:
-        return self._msg(content, Target(kind="ephemeral", user_id=self.actor.user_id))
-
-    def dm(self, user_id: str, content: Message | Sequence[Block] | str, *, dedupe_key: str | None = None) -> Message:
-        msg = self._msg(content, Target(kind="dm", user_id=user_id))
-        msg.dedupe_key = dedupe_key
-        return msg
-
-    def post(
-        self,
-        channel_id: str,
-        content: Message | Sequence[Block] | str,
-        *,
-        thread_id: str | None = None,
-        dedupe_key: str | None = None,
-    ) -> Message:
-        msg = self._msg(content, Target(kind="channel", channel_id=channel_id, thread_id=thread_id))
-        msg.dedupe_key = dedupe_key
-        return msg
-
-    def update(self, content: Message | Sequence[Block] | str) -> Message:
-        return self._msg(content, Target(kind="update", user_id=self.actor.user_id))
-
-    def home(self, content: Message | Sequence[Block]) -> Message:
-        return self._msg(content, Target(kind="home", user_id=self.actor.user_id))
-
-    def modal(self, form: Form) -> Message:
-        return self._msg([form], Target(kind="modal", user_id=self.actor.user_id))
-
-    def translator_for_member(self, member: Member | None) -> Translator:
-        return translator_for(member.locale if member else None, self.workspace.locale, tone=self.workspace.tone)
-
-    async def person(self, user_id: str) -> Member | None:
-        """A person by platform id: from the database, refreshed from the platform's directory when stale."""
-        ws = self.workspace.id
-        member = await core.get_member(self.session, workspace_id=ws, user_id=user_id)
-        directory = self.services.directories.get(self.actor.platform)
-        stale = member is None or (self.now - member.updated_at) > self.services.directory_ttl
-        if directory is not None and stale:
-            info = await directory.fetch(ws, user_id)
-            if info is not None:
-                return await core.upsert_member(
-                    self.session,
-                    workspace_id=ws,
-                    user_id=user_id,
-                    display_name=info.display_name,
-                    fill_only=("locale",),
-                    is_bot=info.is_bot,
-                    is_admin=info.is_admin or None,  # an admin granted in Starling stays one
-                    locale=info.locale,
-                    timezone=info.timezone,
-                    department=info.department,
-                    handle=info.handle,
-                )
-        return member
 
 
 class Priority(IntEnum):
@@ -206,7 +91,6 @@ class ScheduleSpec:
 
 
 ScheduledFn = Callable[[Any], Awaitable[None]]
-FeatureGate = Callable[[AsyncSession, str, str], Awaitable[bool]]
 
 
 async def switches_gate(session: AsyncSession, workspace_id: str, feature: str) -> bool:
@@ -362,9 +246,6 @@ class Router:
         found = process.extract(word.lower(), visible, scorer=fuzz.ratio, limit=limit, score_cutoff=60)
         return [m[0] for m in found]
 
-    async def feature_on(self, ctx: Context, feature: str) -> bool:
-        return await self.gate(ctx.session, ctx.workspace.id, feature)
-
     def _steps(self, event: Event) -> list[Step]:
         """What may answer ``event``, in order; an empty list means nothing does."""
         if isinstance(event, CommandEvent):
@@ -423,7 +304,7 @@ class Router:
                         bound.info("duplicate_event_ignored", event_id=event.event_id)
                         return []
                     ctx = await _context(event, services, session)
-                    ctx.router = self
+                    ctx.gate = self.gate
                     ctx.origin = event
                     if refusal is not None:
                         ctx.out = [_error_message(ctx, refusal)]
@@ -452,10 +333,6 @@ class Router:
         return out
 
 
-class Declined(Exception):
-    """Raised by :meth:`Context.decline`: the message is not this handler's, the router tries the next route."""
-
-
 class Step:
     """One candidate for an event. ``run`` raises :class:`Declined` to pass the event on."""
 
@@ -468,7 +345,7 @@ class _RouteStep(Step):
     route: Route
 
     async def run(self, ctx: Context) -> None:
-        if not await ctx.router.feature_on(ctx, self.route.feature):
+        if not await ctx.feature_on(self.route.feature):
             raise Declined
         await self.route.handler(ctx)
 
@@ -480,7 +357,7 @@ class _GatedStep(Step):
     quiet: bool = False
 
     async def run(self, ctx: Context) -> None:
-        if self.quiet and not await ctx.router.feature_on(ctx, self.feature):
+        if self.quiet and not await ctx.feature_on(self.feature):
             return
         await require_on(ctx, self.feature)
         await self.handler(ctx)
@@ -516,7 +393,7 @@ async def _run_steps(ctx: Context, steps: Sequence[Step]) -> None:
 
 async def require_on(ctx: Context, feature: str) -> None:
     """Refuse (``core.feature_off``) when ``feature`` is switched off in this workspace."""
-    if not await ctx.router.feature_on(ctx, feature):
+    if not await ctx.feature_on(feature):
         key = f"privacy.features.{feature}"
         raise UserError("core.feature_off", feature=ctx.t(key) if ctx.t.has(key) else feature)
 
@@ -551,18 +428,27 @@ async def run_command(ctx: Context, spec: Command) -> None:
             hint = ", ".join(f"`{spec.name} {c}`" for c in close)
             raise UserError("core.unknown_sub_close", command=spec.name, sub=word, suggestions=hint)
         raise UserError("core.unknown_sub", command=spec.name, sub=word)
-    await require_on(ctx, sub.feature)
-    if sub.admin:
-        require_admin(ctx)
     try:
-        ctx.params = parse_args(sub.args, rest)
+        params = parse_args(sub.args, rest)
     except ArgError as err:
-        usage = f"`{sub.usage(spec.name, ctx.t)}`"
+        if sub.loose and spec.fallback_handler is not None and (err.word is not None or not sub.error_key):
+            await require_on(ctx, spec.fallback_feature or spec.feature)
+            ctx.rest = text
+            await spec.fallback_handler(ctx)
+            return
+        await require_on(ctx, sub.feature)
+        if sub.admin:
+            require_admin(ctx)
+        usage = sub.usage(spec.name, ctx.t)
         if sub.error_key:
             raise UserError(sub.error_key, usage=usage, arg=user_text(err.word or "")) from None
         if err.word is None:
             raise UserError("core.missing_args", usage=usage) from None
         raise UserError("core.bad_arg", arg=user_text(err.word), usage=usage) from None
+    await require_on(ctx, sub.feature)
+    if sub.admin:
+        require_admin(ctx)
+    ctx.params = params
     ctx.sub = sub.name
     ctx.rest = rest.strip()
     ctx.args = rest.split()
