@@ -61,7 +61,7 @@ async def test_every_listed_subcommand_reaches_its_handler(bot: BotHarness, lang
 
 async def test_a_mistyped_subcommand_gets_did_you_mean(bot: BotHarness) -> None:
     out = await bot.say("kudos ranglste", as_="anna")
-    assert out.startswith("(only you) ") and "Meintest du `kudos rangliste`?" in out
+    assert out.startswith("(privat) ") and "Meintest du `kudos rangliste`?" in out
     await bot.say("starling language en", as_="anna")
     out = await bot.say("kudos leaderbord", as_="anna")
     assert "Did you mean `kudos leaderboard`?" in out
