@@ -57,6 +57,7 @@ class Draft:
     reference: str | None
     team_word: str | None
     removed: dict[str, int] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
 
 
 # --- reading what was typed -------------------------------------------------------------------------------
@@ -80,7 +81,7 @@ def parse_line(text: str) -> Draft:
     tags = [t.lower() for t in TAG_RE.findall(rest)]
     rest = TAG_RE.sub(" ", rest)
     story = " ".join(rest.split()).strip(" ,.:;-–")
-    return Draft(number, cur, story, tags[0] if tags else None, ref, team_word, {})
+    return Draft(number, cur, story, tags[0] if tags else None, ref, team_word, {}, tags)
 
 
 async def scrub_story(ctx: Context, story: str) -> tuple[str, dict[str, int]]:
@@ -164,6 +165,11 @@ async def _team_for(ctx: Context, draft: Draft, budget_id: str = "") -> Goodwill
         if found is None:
             raise UserError("goodwill.err.no_budget_for", team=draft.team_word)
         return found
+    for tag in draft.tags:  # ``#service`` typed in the console names a channel team, not a category
+        found = await q.budget_for(ctx.session, workspace_id=ws, team=tag)
+        if found is not None and department_of(found) is None:
+            draft.category = next((t for t in draft.tags if t != tag), None)
+            return found
     if budget_id.isdigit():
         found = await q.get_budget(ctx.session, workspace_id=ws, budget_id=int(budget_id))
         if found is not None:
@@ -175,8 +181,11 @@ async def _team_for(ctx: Context, draft: Draft, budget_id: str = "") -> Goodwill
     mine = await teams_of(ctx)
     if len(mine) == 1:
         return mine[0]
-    if not await q.budgets(ctx.session, workspace_id=ws):
+    every = await q.budgets(ctx.session, workspace_id=ws)
+    if not every:
         raise UserError("goodwill.err.no_budget")
+    if len(every) == 1:
+        return every[0]  # the one team there is (the membership check follows)
     raise UserError("goodwill.err.which_team")
 
 
