@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.i18n import Translator, translator_for
+from bot.core.jobs import zone
 from bot.core.messages import Actions, Button, Form, Input, Message, Note, Section, user_text
 from bot.core.router import Context
 from storage import core
@@ -50,13 +50,6 @@ async def may_decide(ctx: Context, department: str | None) -> bool:
     if ids:
         return ctx.actor.user_id in ids
     return bool(ctx.member.is_admin or ctx.actor.is_admin)
-
-
-def zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def fmt_date(t: Translator, when: datetime, tz: str | None) -> str:
@@ -169,5 +162,4 @@ __all__ = [
     "rules",
     "send",
     "translator",
-    "zone",
 ]

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from bot.core.events import Platform
 from bot.core.i18n import Translator
+from bot.core.jobs import zone
 from bot.core.router import Context, UserError
-from handlers.decisions import zone
 from storage import goodwill as q
 from storage.goodwill import GoodwillBudget, GoodwillCase
 from storage.models import Member, Workspace

@@ -6,9 +6,9 @@ import csv
 import io
 from datetime import datetime
 
+from bot.core.jobs import zone
 from bot.core.messages import Attachment, Bar, BarList, Block, Message, Note, Section, user_text
 from bot.core.router import Context, UserError, require_admin
-from handlers.decisions import zone
 from handlers.digests.sections import DigestScope
 from handlers.goodwill import money
 from handlers.goodwill.common import names_allowed, period_key, team_label

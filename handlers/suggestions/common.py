@@ -9,12 +9,12 @@ from bot.core.i18n import Translator
 from bot.core.router import Context, UserError
 from handlers import decisions
 from handlers.decisions import deciders as reviewers
-from handlers.decisions import fmt_date, translator, zone
+from handlers.decisions import fmt_date, translator
 from storage import suggestions as q
 from storage.models import Member
 from storage.suggestions import Suggestion
 
-__all__ = ["fmt_date", "reviewers", "translator", "zone"]  # shared with other deciding features
+__all__ = ["fmt_date", "reviewers", "translator"]  # shared with other deciding features
 
 ID_RE = re.compile(r"^#?(\d{1,9})$")
 
