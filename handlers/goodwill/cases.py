@@ -15,6 +15,7 @@ from handlers import decisions
 from handlers.goodwill import money
 from handlers.goodwill.common import (
     CHANNEL_RE,
+    channel_here,
     department_of,
     is_member,
     load_case,
@@ -174,8 +175,9 @@ async def _team_for(ctx: Context, draft: Draft, budget_id: str = "") -> Goodwill
         found = await q.get_budget(ctx.session, workspace_id=ws, budget_id=int(budget_id))
         if found is not None:
             return found
-    if ctx.event.conversation is not None and ctx.event.conversation.kind != "dm":
-        found = await q.budget_for(ctx.session, workspace_id=ws, team=ctx.event.conversation.id)
+    here = channel_here(ctx)
+    if here is not None:
+        found = await q.budget_for(ctx.session, workspace_id=ws, team=here)
         if found is not None:
             return found
     mine = await teams_of(ctx)

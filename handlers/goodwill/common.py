@@ -40,13 +40,21 @@ def period_label(t: Translator, period: str, key: str) -> str:
     return key
 
 
+def channel_here(ctx: Context) -> str | None:
+    """The channel the event came from; a Teams thread's conversation id carries ``;messageid=…`` after it."""
+    conv = ctx.event.conversation
+    if conv is None or conv.kind == "dm":
+        return None
+    return conv.id.split(";messageid=", 1)[0]
+
+
 def team_token(ctx: Context, word: str) -> str | None:
     """A team as typed: ``<#C123|service>`` (Slack, Teams), ``#service`` (console), ``here``, ``dept:IT``."""
     m = CHANNEL_RE.match(word)
     if m:
         return m.group(1)
-    if word.lower() in HERE and ctx.event.conversation is not None:
-        return ctx.event.conversation.id
+    if word.lower() in HERE:
+        return channel_here(ctx)
     if ctx.actor.platform == Platform.CONSOLE:
         plain = PLAIN_CHANNEL_RE.match(word)
         if plain:
