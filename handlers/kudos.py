@@ -171,7 +171,7 @@ def moment_line(t: Translator, m: moments.Moment) -> str:
 async def find_moment(ctx: Context, kind: str, moment_id: int) -> moments.Moment:
     found = await moments.find(ctx.session, workspace_id=ctx.workspace.id, kind=kind, moment_id=moment_id)
     if found is None:
-        raise UserError("kudos.err.unknown_moment", moment=ctx.t(f"kudos.moment_kind.{kind}"), id=moment_id)
+        raise UserError("kudos.err.unknown_moment", moment=ctx.t(f"kudos.moment_one.{kind}"), id=moment_id)
     if kind == "suggestion" and found.status != "done":
         raise UserError("kudos.err.moment_not_done", id=moment_id)
     return found

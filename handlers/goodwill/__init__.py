@@ -19,7 +19,7 @@ from bot.core.router import Context, Router, UserError
 from handlers.digests.sections import register_section
 from handlers.goodwill import budget, cases, report
 from handlers.goodwill.money import split_amount
-from handlers.privacy_rules import require_feature
+from handlers.privacy_rules import declare_sheet_lines, require_feature
 from storage import goodwill as q
 
 APPROVE = ("approve", "genehmigen")
@@ -83,3 +83,6 @@ def register(router: Router) -> None:
     router.schedule("goodwill_ledger")(ledger_job)
     register_section("goodwill", report.goodwill_section, order=55)
     register_section("customer-moments", report.moments_section, order=35)
+    declare_sheet_lines(
+        "goodwill", "goodwill.sheet.ledger", "goodwill.sheet.persons", "goodwill.sheet.forget", "goodwill.sheet.ranking"
+    )

@@ -362,3 +362,30 @@ async def test_the_ledger_job_deletes_only_what_the_bookkeeping_period_allows(bo
     clock.advance(days=60)  # January 2037
     await run_tick(bot.app.router, bot.app.services, clock.now)
     assert await count(bot, GoodwillEntry) == 0 and await count(bot, GoodwillCase) == 0
+
+
+async def test_the_fact_sheet_says_what_goodwill_keeps_and_why(bot: BotHarness) -> None:
+    out = await bot.say("privacy sheet", as_="max")
+    german = attachment(out, "privacy-de").read_text(encoding="utf-8")
+    assert "**Kulanzbudget**" in german and "10 Jahre ab Ende des Buchungsjahres" in german
+    assert "unverknüpften Platzhalter" in german and "`goodwill_entry`" in german
+    english = attachment(out, "privacy-en").read_text(encoding="utf-8")
+    assert "unlinked tombstone" in english
+    await bot.say("privacy feature goodwill off", as_="max")
+    out = await bot.say("privacy sheet", as_="max")
+    assert "**Kulanzbudget**" not in attachment(out, "privacy-de").read_text(encoding="utf-8")
+
+
+async def test_a_kudos_can_point_at_a_customer_quote_and_an_unknown_moment_is_refused(bot: BotHarness) -> None:
+    from storage.prompts import CustomerFeedback
+
+    async with bot.app.sessions() as session:
+        quote = CustomerFeedback(workspace_id=bot.workspace_id, text="Endlich hat jemand zurückgerufen!")
+        session.add(quote)
+        await session.commit()
+        quote_id = quote.id
+    out = await bot.say(f"kudos @anna danke fürs Zurückrufen zitat:{quote_id} #kundenfokus", as_="ben")
+    assert "Für ein Kundenzitat: Endlich hat jemand zurückgerufen!" in out
+    out = await bot.say("kudos @anna danke für den tollen Fall kulanz:99 #kundenfokus", as_="ben")
+    assert "Kulanzfall #99 finde ich hier nicht" in out and out.startswith("(only you)")
+    assert [(k.moment_kind, k.moment_id) for k in await rows(bot, Kudos) if k.moment_kind] == [("quote", quote_id)]
