@@ -389,3 +389,15 @@ async def test_a_kudos_can_point_at_a_customer_quote_and_an_unknown_moment_is_re
     out = await bot.say("kudos @anna danke für den tollen Fall kulanz:99 #kundenfokus", as_="ben")
     assert "Kulanzfall #99 finde ich hier nicht" in out and out.startswith("(only you)")
     assert [(k.moment_kind, k.moment_id) for k in await rows(bot, Kudos) if k.moment_kind] == [("quote", quote_id)]
+
+
+async def test_the_form_logs_a_case(bot: BotHarness) -> None:
+    await bot.say(BUDGET, as_="max")
+    out = await bot.say("goodwill formular", as_="anna")
+    assert "Kulanzfall erfassen" in out
+    for answer in ("45,50", "Gutschein wegen langer Wartezeit an der Hotline", "kundenfokus"):
+        await bot.say(answer, as_="anna")
+    out = await bot.say("T-815", as_="anna")
+    assert "#1 über 45,50 EUR" in out and "nach Regel" in out
+    (case,) = await rows(bot, GoodwillCase)
+    assert (case.amount, case.category, case.reference) == (4550, "kundenfokus", "T-815")
