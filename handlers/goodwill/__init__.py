@@ -15,54 +15,26 @@ from datetime import UTC, datetime
 
 from bot.core.events import CommandEvent
 from bot.core.jobs import JobContext
-from bot.core.router import Context, Router, UserError
+from bot.core.messages import Block, Section
+from bot.core.router import Arg, Context, Router, UserError
 from handlers.digests.sections import register_section
 from handlers.goodwill import budget, cases, report
 from handlers.goodwill.money import split_amount
-from handlers.privacy_rules import declare_sheet_lines, require_feature
+from handlers.privacy_rules import declare_sheet_lines
 from storage import goodwill as q
 
-APPROVE = ("approve", "genehmigen")
-DECLINE = ("decline", "ablehnen")
-REVERSE = ("reverse", "storno", "stornieren", "reversal")
+
+async def goodwill_intro(ctx: Context) -> list[Block]:
+    """What the budget is for, above the generated list of ``goodwill`` subcommands."""
+    return [Section(text=ctx.t("goodwill.help.intro"))]
 
 
-async def goodwill_command(ctx: Context) -> None:
+async def log_line(ctx: Context) -> None:
+    """``goodwill 80 CHF Versandkosten erstattet #kundenfokus ref:T-4711``: words that are no subcommand."""
     assert isinstance(ctx.event, CommandEvent)
-    await require_feature(ctx, "goodwill")
-    args = ctx.args
-    if not args:
-        await budget.show_command(ctx)
-        return
-    sub, rest = args[0].lower(), args[1:]
-    if sub in ("budget",):
-        await budget.budget_command(ctx, rest)
-    elif sub in ("team", "members", "mitglieder"):
-        await budget.members_command(ctx, rest)
-    elif sub in ("export",):
-        await report.export_command(ctx, rest)
-    elif sub in APPROVE + DECLINE:
-        if not rest:
-            raise UserError("goodwill.err.need_id", usage=f"goodwill {sub} 12")
-        verb = "approve" if sub in APPROVE else "decline"
-        note = " ".join(rest[1:]).strip() or None
-        await cases.decide(ctx, rest[0], verb, note=note, on_card=False)
-    elif sub in REVERSE:
-        await cases.reverse(ctx, rest)
-    elif sub in ("form", "formular", "new", "neu"):
-        await cases.open_form(ctx)
-    elif sub in ("help", "hilfe", "?"):
-        ctx.ephemeral(ctx.t("goodwill.help.long"))
-    elif split_amount(args)[0] is not None or sub.startswith(("-", "−")):
-        draft = cases.parse_line(ctx.event.text)
-        await cases.log_case(ctx, draft, submission_key=cases.submission_key(ctx))
-    else:
+    if split_amount(ctx.event.text.split())[0] is None:
         raise UserError("goodwill.err.no_amount")
-
-
-async def goodwill_action(ctx: Context) -> None:
-    await require_feature(ctx, "goodwill")
-    await cases.on_action(ctx)
+    await cases.log_case(ctx, cases.parse_line(ctx.event.text), submission_key=cases.submission_key(ctx))
 
 
 async def ledger_job(job: JobContext) -> None:
@@ -78,9 +50,55 @@ async def ledger_job(job: JobContext) -> None:
 
 
 def register(router: Router) -> None:
-    router.command("goodwill", aliases=("kulanz", "kulanzbudget"), help_key="goodwill.help.short")(goodwill_command)
-    router.action("goodwill")(goodwill_action)
-    router.schedule("goodwill_ledger")(ledger_job)
+    goodwill = router.command(
+        "goodwill",
+        aliases=("kulanz", "kulanzbudget"),
+        help_key="goodwill.help.short",
+        feature="goodwill",
+        intro=goodwill_intro,
+        default="show",
+    )
+    goodwill.fallback(help_key="goodwill.help.sub.log", usage_key="goodwill.help.log_usage")(log_line)
+    rest = (Arg.text(optional=True),)
+    decision = (Arg.number("id"), Arg.text("note", optional=True))
+
+    @goodwill.sub("show", de="anzeigen", help_key="goodwill.help.sub.show")
+    async def _show(ctx: Context) -> None:
+        await budget.show_command(ctx)
+
+    @goodwill.sub("form", de="formular", aliases=("neu", "new"), help_key="goodwill.help.sub.form")
+    async def _form(ctx: Context) -> None:
+        await cases.open_form(ctx)
+
+    @goodwill.sub("budget", args=rest, help_key="goodwill.help.sub.budget")
+    async def _budget(ctx: Context) -> None:
+        await budget.budget_command(ctx, ctx.args)
+
+    @goodwill.sub("team", de="mitglieder", aliases=("members",), args=rest, help_key="goodwill.help.sub.team")
+    async def _team(ctx: Context) -> None:
+        await budget.members_command(ctx, ctx.args)
+
+    @goodwill.sub("export", args=rest, help_key="goodwill.help.sub.export")
+    async def _export(ctx: Context) -> None:
+        await report.export_command(ctx, ctx.args)
+
+    for verb, de in (("approve", "genehmigen"), ("decline", "ablehnen")):
+
+        async def _decide(ctx: Context, verb: str = verb) -> None:
+            note = str(ctx.params.get("note") or "").strip() or None
+            await cases.decide(ctx, str(ctx.params["id"]), verb, note=note, on_card=False)
+
+        goodwill.sub(
+            verb, de=de, args=decision, error_key="goodwill.err.need_id", help_key=f"goodwill.help.sub.{verb}"
+        )(_decide)
+
+    @goodwill.sub("reverse", de="storno", aliases=("stornieren",), args=rest, help_key="goodwill.help.sub.reverse")
+    async def _reverse(ctx: Context) -> None:
+        await cases.reverse(ctx, ctx.args)
+
+    router.action("goodwill", feature="goodwill")(cases.on_action)
+    # Deleting ledger lines whose bookkeeping period is over is retention: it runs whatever the switch says.
+    router.schedule("goodwill_ledger", feature="privacy")(ledger_job)
     register_section("goodwill", report.goodwill_section, order=55)
     register_section("customer-moments", report.moments_section, order=35)
     declare_sheet_lines(
