@@ -351,3 +351,16 @@ async def test_switched_off_features_post_nothing_on_schedule(bot: BotHarness, c
         assert await claimed_periods(bot, "leaderboard", "kudos") == []  # December's was due while it was off
     finally:
         await service.stop()
+
+
+async def test_leaderboard_post_preview_and_off_in_both_languages(bot: BotHarness) -> None:
+    await bot.say("digest leaderboard #kudos monat")
+    preview = await bot.say("digest rangliste vorschau #kudos")
+    assert preview.startswith("(only you) ") and "Kudos-Rangliste" in preview
+    assert "#kudos" in await bot.say("digest status")
+    off = await bot.say("digest rangliste aus #kudos")
+    assert off.startswith("(only you) ")
+    assert "#kudos" not in await bot.say("digest status")
+    await bot.say("digest leaderboard #board woche")
+    await bot.say("digest leaderboard stop #board")
+    assert "#board" not in await bot.say("digest status")
