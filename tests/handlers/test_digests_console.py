@@ -366,3 +366,41 @@ async def test_the_digest_speaks_sie_when_the_workspace_does(bot: BotHarness) ->
     await bot.say("suggest Reisekostenformular auf eine Seite kürzen", as_="anna")
     out = await bot.say("digest preview #team", as_="max")
     assert "Sie haben gesagt, wir haben gemacht" in out and "Ihr habt gesagt" not in out
+
+
+async def test_switched_off_features_post_nothing_on_schedule(bot: BotHarness, clock: Clock) -> None:
+    """The scheduler's gate: a digest is skipped while ``digests`` is off, a leaderboard post while
+    ``leaderboards`` is off, each on its own; switched on again, the next one comes."""
+    service = scheduler(bot, "s")
+    try:
+        await bot.say("digest subscribe #team täglich 09:00")
+        await bot.say("digest leaderboard #kudos monat")
+        await bot.say("privacy feature leaderboards off", as_="max")
+        clock.set(datetime(2026, 12, 1, 8, 5, tzinfo=UTC))  # Tuesday 09:05 in Berlin, the first of the month
+        await tick(bot, service)
+        assert len(posts(bot.output, "team")) == 1 and posts(bot.output, "kudos") == []
+        await bot.say("privacy feature leaderboards on", as_="max")
+        await bot.say("privacy feature digests off", as_="max")
+        clock.set(datetime(2026, 12, 2, 8, 5, tzinfo=UTC))
+        await tick(bot, service)
+        assert len(posts(bot.output, "team")) == 1  # no digest on the 2nd
+        await bot.say("privacy feature digests on", as_="max")
+        clock.set(datetime(2026, 12, 3, 8, 5, tzinfo=UTC))
+        await tick(bot, service)
+        assert len(posts(bot.output, "team")) == 2
+        assert await claimed_periods(bot, "leaderboard", "kudos") == []  # December's was due while it was off
+    finally:
+        await service.stop()
+
+
+async def test_leaderboard_post_preview_and_off_in_both_languages(bot: BotHarness) -> None:
+    await bot.say("digest leaderboard #kudos monat")
+    preview = await bot.say("digest rangliste vorschau #kudos")
+    assert preview.startswith("(only you) ") and "Kudos-Rangliste" in preview
+    assert "#kudos" in await bot.say("digest status")
+    off = await bot.say("digest rangliste aus #kudos")
+    assert off.startswith("(only you) ")
+    assert "#kudos" not in await bot.say("digest status")
+    await bot.say("digest leaderboard #board woche")
+    await bot.say("digest leaderboard stop #board")
+    assert "#board" not in await bot.say("digest status")
