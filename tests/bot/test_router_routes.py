@@ -186,13 +186,13 @@ async def test_the_gate_decides_for_every_kind_of_registration(services: Service
 
     assert fallbacks(await router.dispatch(command("kudos", "stats"), services)) == ["stats"]
     refused = fallbacks(await router.dispatch(command("kudos", "board"), services))
-    assert refused == ["boards ist in diesem Workspace ausgeschaltet."]
+    assert refused == ["Die Funktion „boards“ ist in diesem Workspace ausgeschaltet."]
     assert fallbacks(await router.dispatch(command("kudos", "@ben danke"), services)) == [
-        "Kudos ist in diesem Workspace ausgeschaltet."  # named from the privacy catalog
+        "Die Funktion „Kudos“ ist in diesem Workspace ausgeschaltet."  # named from the privacy catalog
     ]
     assert await router.dispatch(said("@ben :star: danke"), services) == []  # a switched-off route is passed over
     assert fallbacks(await router.dispatch(ActionEvent(actor=ACTOR, action_id="vote:1"), services)) == [
-        "boards ist in diesem Workspace ausgeschaltet."
+        "Die Funktion „boards“ ist in diesem Workspace ausgeschaltet."
     ]
     off.clear()
     assert fallbacks(await router.dispatch(said("@ben :star: danke"), services)) == ["emoji"]

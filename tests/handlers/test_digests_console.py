@@ -396,10 +396,10 @@ async def test_switched_off_features_post_nothing_on_schedule(bot: BotHarness, c
 async def test_leaderboard_post_preview_and_off_in_both_languages(bot: BotHarness) -> None:
     await bot.say("digest leaderboard #kudos monat")
     preview = await bot.say("digest rangliste vorschau #kudos")
-    assert preview.startswith("(only you) ") and "Kudos-Rangliste" in preview
+    assert preview.startswith("(privat) ") and "Kudos-Rangliste" in preview
     assert "#kudos" in await bot.say("digest status")
     off = await bot.say("digest rangliste aus #kudos")
-    assert off.startswith("(only you) ")
+    assert off.startswith("(privat) ")
     assert "#kudos" not in await bot.say("digest status")
     await bot.say("digest leaderboard #board woche")
     await bot.say("digest leaderboard stop #board")

@@ -74,6 +74,7 @@ async def test_the_whole_story_in_the_console(
     anybot: BotHarness, lang: str, tone: str, spent_text: str, approved: str, case_line: str, confirmed: str
 ) -> None:
     bot = anybot
+    dm = "→ DM an" if lang == "de" else "→ DM to"  # the console's words follow the reader's language
     await bot.say(f"starling set language {lang}", as_="max")
     await bot.say(f"starling set tone {tone}", as_="max")
     assert "1" in await bot.say(BUDGET, as_="max")
@@ -81,13 +82,13 @@ async def test_the_whole_story_in_the_console(
     out = await bot.say(
         "goodwill 80 EUR Ersatzteil kam 3 Wochen zu spät, Versand erstattet #kundenfokus ref:T-4711", as_="anna"
     )
-    assert "#1" in out and confirmed in out and "920 EUR" in out and out.startswith("(only you)")
+    assert "#1" in out and confirmed in out and "920 EUR" in out and out.startswith(("(privat)", "(only you)"))
 
     out = await bot.say("goodwill 150 EUR Neues Gerät statt Reparatur #kundenfokus", as_="anna")
     assert "#2" in out and "Max Weber" in out and approved in out  # who decides, by when
-    assert "→ DM to @max" in out and "[" in out  # the decision card with its buttons
+    assert f"{dm} @max" in out and "[" in out  # the decision card with its buttons
     out = await press(bot, "goodwill:approve:2", as_="max")
-    assert "#2" in out and "→ DM to @anna" in out
+    assert "#2" in out and f"{dm} @anna" in out
 
     out = await bot.say("goodwill", as_="anna")
     assert spent_text in out and "█" in out
@@ -128,7 +129,7 @@ async def test_decline_needs_a_reason_and_tells_the_person(bot: BotHarness) -> N
     out = await press(bot, "goodwill:decline:1", as_="max")
     assert "Begründung" in out  # the reason form opened
     out = await bot.say("Reparatur reicht hier", as_="max")
-    assert "abgelehnt" in out and "→ DM to @anna" in out and "Reparatur reicht hier" in out
+    assert "abgelehnt" in out and "→ DM an @anna" in out and "Reparatur reicht hier" in out
     assert await count(bot, GoodwillEntry) == 0
     out = await press(bot, "goodwill:approve:1", as_="max")
     assert "bereits abgelehnt" in out  # a later click changes nothing
@@ -180,13 +181,13 @@ async def test_bad_input_gets_a_friendly_private_reply_and_books_nothing(
 ) -> None:
     await bot.say(BUDGET, as_="max")
     out = await bot.say(line, as_="anna")
-    assert expected in out and out.startswith("(only you)"), out
+    assert expected in out and out.startswith("(privat)"), out
     assert await count(bot, GoodwillCase) == 0
 
 
 async def test_a_budget_by_a_non_admin_and_a_case_from_outside_the_team_are_refused(bot: BotHarness) -> None:
     out = await bot.say("goodwill budget #general 1000 EUR per year", as_="anna")
-    assert "legen die Admins" in out and out.startswith("(only you)")
+    assert "legen die Admins" in out and out.startswith("(privat)")
     await bot.say("goodwill budget dept:Kundenservice 1000 EUR per year, per case 100", as_="max")
     out = await bot.say("goodwill 20 EUR Versand erstattet", as_="clara")  # IT, not Kundenservice
     assert "gehörst nicht zu Kundenservice" in out
@@ -232,11 +233,11 @@ async def test_reversal_is_an_entry_and_returns_the_amount(bot: BotHarness) -> N
 async def test_the_80_percent_warning_reaches_the_admins_once(bot: BotHarness) -> None:
     await bot.say("goodwill budget #general 100 EUR per month", as_="max")
     out = await bot.say("goodwill 50 EUR Versand erstattet", as_="anna")
-    assert "→ DM to @max" not in out
+    assert "→ DM an @max" not in out
     out = await bot.say("goodwill 30 EUR Gutschein", as_="anna")
-    assert "→ DM to @max" in out and "80 %" in out
+    assert "→ DM an @max" in out and "80 %" in out
     out = await bot.say("goodwill 10 EUR Gutschein", as_="ben")
-    assert "→ DM to @max" not in out
+    assert "→ DM an @max" not in out
 
 
 async def test_story_lines_buttons_and_highlights_in_the_digest(bot: BotHarness) -> None:
@@ -260,7 +261,7 @@ async def test_works_council_cases_show_no_person_and_the_export_no_names(bot: B
     assert "→ #general" in out and "das Team hat einen Kundenfall" in out and "Anna" not in out.split("→ #general")[1]
     assert "Danke sagen" not in out
     out = await bot.say("goodwill 150 EUR Gerät getauscht", as_="anna")
-    card = out.split("→ DM to @max")[1]
+    card = out.split("→ DM an @max")[1]
     assert "Anna" not in card and "Erfasst von" not in card
     await bot.say("goodwill approve 2", as_="max")
     out = await bot.say("goodwill export", as_="max")
@@ -387,7 +388,7 @@ async def test_a_kudos_can_point_at_a_customer_quote_and_an_unknown_moment_is_re
     out = await bot.say(f"kudos @anna danke fürs Zurückrufen zitat:{quote_id} #kundenfokus", as_="ben")
     assert "Für ein Kundenzitat: Endlich hat jemand zurückgerufen!" in out
     out = await bot.say("kudos @anna danke für den tollen Fall kulanz:99 #kundenfokus", as_="ben")
-    assert "Kulanzfall #99 finde ich hier nicht" in out and out.startswith("(only you)")
+    assert "Kulanzfall #99 finde ich hier nicht" in out and out.startswith("(privat)")
     assert [(k.moment_kind, k.moment_id) for k in await rows(bot, Kudos) if k.moment_kind] == [("quote", quote_id)]
 
 
