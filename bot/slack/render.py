@@ -277,12 +277,16 @@ def modal_view(message: Message) -> dict[str, Any] | None:
 def form_values(view: dict[str, Any]) -> dict[str, str]:
     """``view.state.values`` of a submitted modal → ``{input id: value}`` (checkbox: "true" or "")."""
     out: dict[str, str] = {}
-    for block in (view.get("state") or {}).get("values", {}).values():
-        for action_id, state in (block or {}).items():
+    state_of = view.get("state")
+    values = state_of.get("values") if isinstance(state_of, dict) else None
+    for block in values.values() if isinstance(values, dict) else ():
+        for action_id, state in block.items() if isinstance(block, dict) else ():
+            if not isinstance(state, dict):
+                continue
             kind = state.get("type")
             if kind == "static_select" or kind == "radio_buttons":
-                selected = state.get("selected_option") or {}
-                out[action_id] = str(selected.get("value") or "")
+                selected = state.get("selected_option")
+                out[action_id] = str(selected.get("value") or "") if isinstance(selected, dict) else ""
             elif kind == "checkboxes":
                 out[action_id] = "true" if state.get("selected_options") else ""
             else:
