@@ -101,8 +101,8 @@ class Kudos(SQLModel, table=True):
     reason: str = Field(default="", max_length=4000)
     cross_team: bool = False
     source: str = Field(default="command", max_length=20)  # command | message | reaction
-    conversation_id: str | None = Field(default=None, max_length=120)
-    message_id: str | None = Field(default=None, max_length=120)
+    conversation_id: str | None = Field(default=None, max_length=400)  # a Teams personal chat's id is ~130
+    message_id: str | None = Field(default=None, max_length=255)
     giver_day: date
     created_at: datetime = ts_column()
 

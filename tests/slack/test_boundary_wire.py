@@ -80,7 +80,7 @@ async def test_unreadable_timestamps_get_401(bed: Testbed, fake: SlackWire, log:
 async def test_a_900_kb_unsigned_body_adds_one_short_line_and_a_newline_cannot_forge_one(
     bed: Testbed, fake: SlackWire, log: ServerLog
 ) -> None:
-    body = b'{"x": "' + b"A" * 40 + b'\nlevel=error event=forged' + b"B" * 900_000 + b'"}'
+    body = b'{"x": "' + b"A" * 40 + b"\nlevel=error event=forged" + b"B" * 900_000 + b'"}'
     status, _ = await post_raw(bed, body, {"Content-Type": "application/json", "X-Slack-Signature": "v0=00"})
     assert status == 401
     status, _ = await post_raw(bed, b"A" * (2 * 1024 * 1024), {"Content-Type": "application/json"})
