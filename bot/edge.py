@@ -157,6 +157,7 @@ class Spec:
     fields: Mapping[str, Spec] = field(default_factory=dict)
     items: Spec | None = None
     values: Spec | None = None  # every value of an object with free keys (Slack's view state)
+    ascii: bool = False  # ids: printable ASCII only (they end up in URLs and headers)
 
     def __or__(self, other: Spec) -> Spec:
         return Spec(
@@ -165,11 +166,17 @@ class Spec:
             fields={**self.fields, **other.fields},
             items=self.items or other.items,
             values=self.values or other.values,
+            ascii=self.ascii or other.ascii,
         )
 
 
 def text(max_len: int = 40_000) -> Spec:
     return Spec((str,), max_len=max_len)
+
+
+def ident(max_len: int) -> Spec:
+    """An id: printable ASCII of at most ``max_len`` characters."""
+    return Spec((str,), max_len=max_len, ascii=True)
 
 
 def obj(values: Spec | None = None, /, **fields: Spec) -> Spec:
@@ -186,7 +193,8 @@ ANY = Spec((str, int, float, bool, dict, list))
 
 
 def check(value: Any, spec: Spec, path: str = "body") -> None:
-    """Raise :class:`Rejected` (400) where ``value`` does not fit ``spec``; NUL characters are refused anywhere."""
+    """Raise :class:`Rejected` (400) where ``value`` does not fit ``spec``; NUL characters and unpaired
+    surrogates are refused anywhere."""
     stack: list[tuple[Any, Spec | None, str]] = [(value, spec, path)]
     while stack:
         item, want, where = stack.pop()
@@ -197,12 +205,16 @@ def check(value: Any, spec: Spec, path: str = "body") -> None:
                 raise Rejected(400, f"{where}: {type(item).__name__} where {_names(want.types)} belongs")
             if want.max_len is not None and isinstance(item, str) and len(item) > want.max_len:
                 raise Rejected(400, f"{where}: {len(item)} characters (at most {want.max_len})")
+            if want.ascii and isinstance(item, str) and not (item.isascii() and item.isprintable()):
+                raise Rejected(400, f"{where}: not a printable ASCII id")
         if isinstance(item, str):
             if "\x00" in item:
                 raise Rejected(400, f"{where}: NUL character")
+            if not item.isascii() and not _is_text(item):
+                raise Rejected(400, f"{where}: unpaired surrogate")
         elif isinstance(item, dict):
             for key, sub in item.items():
-                if "\x00" in key or len(key) > 255:
+                if "\x00" in key or len(key) > 255 or not _is_text(key):
                     raise Rejected(400, f"{where}: unreadable key")
                 inner = None
                 if want is not None:
@@ -212,6 +224,15 @@ def check(value: Any, spec: Spec, path: str = "body") -> None:
             inner = want.items if want is not None else None
             for index, sub in enumerate(item):
                 stack.append((sub, inner, f"{where}[{index}]"))
+
+
+def _is_text(value: str) -> bool:
+    """False for a string JSON can carry but UTF-8 cannot (a lone ``\\ud800`` escape)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _names(types: tuple[type, ...]) -> str:

@@ -28,7 +28,10 @@ class ServerLog:
     def assert_clean(self, *, max_line: int = 1500) -> None:
         """No traceback and every line short (a refused body never fills the log)."""
         text = self.text
-        assert "Traceback" not in text, text[text.index("Traceback") - 400 :][:3000]
+        if "Traceback" in text:
+            start = text.rfind("\n", 0, text.index("Traceback") - 1)
+            block = text[start:].split("\n20", 2)  # up to the next timestamped line
+            raise AssertionError("traceback in the server log:\n" + block[0][:600] + "\n…\n" + block[1][-2500:])
         long = [line[:200] for line in self.lines if len(line) > max_line]
         assert not long, long
 

@@ -14,26 +14,27 @@ from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from bot.edge import ANY, BOOL, NUMBER, Rejected, array, check, decode, obj, parse_object, text
+from bot.edge import ANY, BOOL, NUMBER, Rejected, array, check, decode, ident, obj, parse_object, text
 
 WINDOW_SECONDS = 300
 
-ID = text(120)
+ID = ident(120)
+WS = ident(100)  # team and enterprise ids: the workspace id is "slack:<id>", at most 120 characters
 SHORT = text(255)
 NAME = text(200)
 URL = text(2000)
 
-TEAM = ID | obj(id=ID, domain=NAME, enterprise_id=ID, enterprise_name=NAME)
-ENTERPRISE = ID | obj(id=ID, name=NAME)
+TEAM = WS | obj(id=WS, domain=NAME, enterprise_id=WS, enterprise_name=NAME)
+ENTERPRISE = WS | obj(id=WS, name=NAME)
 CHANNEL = ID | obj(id=ID, name=NAME)
-AUTHORIZATION = obj(enterprise_id=ID, team_id=ID, user_id=ID, is_bot=BOOL, is_enterprise_install=BOOL)
+AUTHORIZATION = obj(enterprise_id=WS, team_id=WS, user_id=ID, is_bot=BOOL, is_enterprise_install=BOOL)
 BLOCKS = array(obj(type=SHORT, block_id=SHORT))
 MESSAGE = obj(
     type=SHORT, subtype=SHORT, user=ID, bot_id=ID, text=text(), ts=ID, thread_ts=ID, channel=ID, blocks=BLOCKS
 )
 USER = obj(
     id=ID,
-    team_id=ID,
+    team_id=WS,
     name=ID,
     username=ID,
     real_name=NAME,
@@ -64,8 +65,8 @@ EVENT = obj(
     tab=SHORT,
     previous_message=MESSAGE,
     message=MESSAGE,
-    team=ID,
-    user_team=ID,
+    team=WS,
+    user_team=WS,
     view=obj(),
 )
 EVENTS = obj(
@@ -73,11 +74,11 @@ EVENTS = obj(
     token=SHORT,
     challenge=SHORT,
     ssl_check=SHORT,
-    team_id=ID,
+    team_id=WS,
     api_app_id=ID,
-    enterprise_id=ID,
-    context_team_id=ID,
-    context_enterprise_id=ID,
+    enterprise_id=WS,
+    context_team_id=WS,
+    context_enterprise_id=WS,
     event_id=ID,
     event_time=NUMBER,
     authorizations=array(AUTHORIZATION),
@@ -87,9 +88,9 @@ EVENTS = obj(
 )
 COMMAND = obj(
     token=SHORT,
-    team_id=ID,
+    team_id=WS,
     team_domain=NAME,
-    enterprise_id=ID,
+    enterprise_id=WS,
     enterprise_name=NAME,
     channel_id=ID,
     channel_name=NAME,
@@ -100,7 +101,7 @@ COMMAND = obj(
     api_app_id=ID,
     is_enterprise_install=SHORT,
     response_url=URL,
-    trigger_id=SHORT,
+    trigger_id=ident(255),
     ssl_check=SHORT,
 )
 OPTION = obj(value=SHORT, text=ANY)
@@ -119,9 +120,9 @@ INPUT_STATE = obj(
 VIEW = obj(
     id=ID,
     type=SHORT,
-    team_id=ID,
+    team_id=WS,
     app_id=ID,
-    app_installed_team_id=ID,
+    app_installed_team_id=WS,
     bot_id=ID,
     callback_id=SHORT,
     external_id=SHORT,
@@ -146,9 +147,9 @@ INTERACTIVE = obj(
     token=SHORT,
     team=TEAM,
     enterprise=ENTERPRISE,
-    user=obj(id=ID, username=ID, name=ID, team_id=ID),
+    user=obj(id=ID, username=ID, name=ID, team_id=WS),
     api_app_id=ID,
-    trigger_id=SHORT,
+    trigger_id=ident(255),
     response_url=URL,
     response_urls=array(obj(response_url=URL, block_id=SHORT, action_id=SHORT, channel_id=ID)),
     is_enterprise_install=BOOL,

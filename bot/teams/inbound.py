@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.edge import ANY, BOOL, Rejected, array, check, obj, text
+from bot.edge import ANY, BOOL, Rejected, array, check, ident, obj, text
 
-ID = text(120)  # people: stored as members
+ID = ident(120)  # people: stored as members
 NAME = text(200)
 SHORT = text(255)
 
-ACCOUNT = obj(id=text(160), name=NAME, aadObjectId=text(64), role=SHORT)
+ACCOUNT = obj(id=ID, name=NAME, aadObjectId=text(64), role=SHORT)  # bots are stored as members too
 ACTIVITY = obj(
     type=text(64),
-    id=SHORT,
+    id=ident(255),
     name=SHORT,
     action=SHORT,
     text=text(),
@@ -26,28 +26,28 @@ ACTIVITY = obj(
     localTimezone=text(64),
     timestamp=text(64),
     localTimestamp=text(64),
-    serviceUrl=text(500),
-    channelId=text(40),
-    replyToId=SHORT,
+    serviceUrl=ident(500),
+    channelId=ident(40),
+    replyToId=ident(255),
     **{
         "from": obj(id=ID, name=NAME, aadObjectId=text(64), role=SHORT),
         "recipient": ACCOUNT,
         "conversation": obj(
-            id=text(400),
+            id=ident(400),
             name=NAME,
             conversationType=text(40),
-            tenantId=text(64),
+            tenantId=ident(64),
             isGroup=BOOL,
         ),
         "entities": array(obj(type=SHORT, text=SHORT, mentioned=ACCOUNT, locale=text(64), timezone=text(64))),
         "channelData": obj(
-            tenant=obj(id=text(64)),
-            team=obj(id=SHORT, name=NAME, aadGroupId=text(64)),
-            channel=obj(id=SHORT, name=NAME),
-            teamsTeamId=SHORT,
-            teamsChannelId=SHORT,
+            tenant=obj(id=ident(64)),
+            team=obj(id=ident(255), name=NAME, aadGroupId=text(64)),
+            channel=obj(id=ident(255), name=NAME),
+            teamsTeamId=ident(255),
+            teamsChannelId=ident(255),
             eventType=SHORT,
-            settings=obj(selectedChannel=obj(id=SHORT, name=NAME)),
+            settings=obj(selectedChannel=obj(id=ident(255), name=NAME)),
         ),
         "membersAdded": array(ACCOUNT),
         "membersRemoved": array(ACCOUNT),
