@@ -20,6 +20,7 @@ from bot.core.messages import (
 )
 
 BAR_WIDTH = 20
+_STAR = "\ue002"  # a typed star while our own bold markup is taken off
 _BOLD = re.compile(r"\*(\S[^*\n]*?)\*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -36,13 +37,13 @@ def render(
     """Render for a terminal; ``buttons`` collects (label, action_id, value) so the console can click them."""
 
     def own(s: str) -> str:
-        s = _BOLD.sub(r"\1", s)
-        return MENTION_RE.sub(lambda m: "@" + terminal_safe(name_of(m.group(1))), s)
+        return MENTION_RE.sub(lambda m: "@" + terminal_safe(name_of(m.group(1))).replace("*", _STAR), s)
 
     def text(s: str) -> str:
-        # Our own mentions become @names; what a person typed is shown as typed (the terminal cannot ping)
-        # but without control characters, so no escape sequence reaches the terminal.
-        return render_markup(s, escape=terminal_safe, markup=own)
+        # Our own mentions become @names and our *bold* plain words; what a person typed is shown as typed
+        # (the terminal cannot ping), its stars kept, without control characters (no escape sequences).
+        shown = render_markup(s, escape=lambda u: terminal_safe(u).replace("*", _STAR), markup=own)
+        return _BOLD.sub(r"\1", shown).replace(_STAR, "*")
 
     lines: list[str] = []
     for block in message.blocks:
