@@ -9,6 +9,7 @@ inbound check, no outbound token. That mode is refused when ``STARLING_ENVIRONME
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import dataclass
@@ -25,7 +26,6 @@ from botframework.connector.auth import (
     ClaimsIdentity,
     ConnectorFactory,
 )
-
 from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor, _OpenIdConfig
 from jwt.algorithms import RSAAlgorithm
 
@@ -76,10 +76,8 @@ class KeyStore:
 
     async def _wait_for_fetch(self) -> None:
         task = self.refresh()
-        try:
+        with contextlib.suppress(TimeoutError):  # the fetch logs its own failure
             await asyncio.wait_for(asyncio.shield(task), self.timeout + 1)
-        except TimeoutError:
-            pass  # logged by the fetch itself
 
     async def _fetch(self) -> None:
         self.attempted_at = time.monotonic()

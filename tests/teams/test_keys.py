@@ -20,8 +20,8 @@ from bot.settings import Settings
 from bot.teams.auth import KeyStore, key_store
 from bot.web import WebServer
 from tests.fakes import FakeBotConnector
-from tests.teams.test_auth import APP_ID, ISSUER, KEY, token
 from tests.teams.conftest import TeamsClient
+from tests.teams.test_auth import APP_ID, ISSUER, KEY, token
 
 
 class SlowKeyServer:
