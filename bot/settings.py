@@ -132,7 +132,7 @@ class Settings(BaseSettings):
 
     # Web server and scheduler
     host: str = "0.0.0.0"
-    port: int = Field(default=3000, validation_alias=AliasChoices("STARLING_PORT", "PORT"))
+    port: int = Field(default=3000, ge=0, le=65535, validation_alias=AliasChoices("STARLING_PORT", "PORT"))
     scheduler_grace_hours: float = 6.0
     outbox_max_attempts: int = 8
     # Seconds between two messages to one conversation, per platform (Slack: ~1 message/s per channel).
