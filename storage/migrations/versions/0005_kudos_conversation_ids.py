@@ -1,7 +1,7 @@
 """Kudos keep the whole conversation id: a Teams personal chat's id is longer than 120 characters.
 
-Revision ID: 0004_kudos_conversation_ids
-Revises: 0003_one_line
+Revision ID: 0005_kudos_conversation_ids
+Revises: 0004_goodwill
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_kudos_conversation_ids"
-down_revision: str | Sequence[str] | None = "0003_one_line"
+revision: str = "0005_kudos_conversation_ids"
+down_revision: str | Sequence[str] | None = "0004_goodwill"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
