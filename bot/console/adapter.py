@@ -519,25 +519,44 @@ class ConsoleAdapter:
 
 
 async def stdin_lines(stream: TextIO = sys.stdin) -> AsyncIterator[str]:
-    """Lines typed at the terminal; with a terminal, through ``readline`` (arrow keys edit the line and
-    walk the history, Ctrl-L clears the screen) instead of printing their escape codes."""
+    """Lines from the terminal, read by a daemon thread: Ctrl-C ends the console at once instead of waiting for
+    a line that may never come. At a terminal the thread reads through ``readline`` (arrow keys edit the line
+    and walk the history, Ctrl-L clears the screen) instead of printing their escape codes, and it asks for
+    the next line only when the console wants one, so the prompt comes after Starling's answer."""
     import asyncio
+    import contextlib
+    import threading
 
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str] = asyncio.Queue()
+    wanted = threading.Event()
     interactive = stream.isatty() and stream is sys.stdin
     if interactive:
-        import contextlib
-
         with contextlib.suppress(ImportError):  # Windows without pyreadline: plain input()
             import readline  # noqa: F401 - importing it gives input() line editing and history
-    while True:
-        if interactive:
+
+    def read() -> None:
+        while True:
+            wanted.wait()
+            wanted.clear()
+            if interactive:
+                try:
+                    line = input("> ") + "\n"
+                except EOFError:
+                    line = ""
+            else:
+                line = stream.readline()
             try:
-                typed = await asyncio.to_thread(input, "> ")
-            except EOFError:
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+            except RuntimeError:  # the console has ended and its loop is closed
                 return
-            yield typed + "\n"
-            continue
-        line = await asyncio.to_thread(stream.readline)
+            if not line:
+                return
+
+    threading.Thread(target=read, name="console-stdin", daemon=True).start()
+    while True:
+        wanted.set()
+        line = await lines.get()
         if not line:
             return
         yield line
