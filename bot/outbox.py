@@ -102,6 +102,7 @@ class GroupCommit:
         self.max_batch = max_batch
         self._queue: list[tuple[Op | None, tuple[str, Flush, Any] | None, asyncio.Future[Any]]] = []
         self._runner: asyncio.Task[None] | None = None
+        self._batch: list[tuple[Op | None, tuple[str, Flush, Any] | None, asyncio.Future[Any]]] = []
 
     async def run(self, op: Callable[[AsyncSession], Awaitable[T]]) -> T:
         return await self._submit(op, None)  # type: ignore[no-any-return]
@@ -118,8 +119,23 @@ class GroupCommit:
         return await asyncio.shield(future)
 
     async def _flush(self) -> None:
+        try:
+            await self._flush_all()
+        except BaseException as err:
+            # Cancelled (shutdown) or broken: nobody may wait forever for a batch that will never commit.
+            failure = err if isinstance(err, Exception) else asyncio.CancelledError()
+            waiting, self._queue = self._queue, []
+            for _op, _many, future in waiting + self._batch:
+                if not future.done():
+                    future.set_exception(failure)
+            raise
+        finally:
+            self._batch = []
+
+    async def _flush_all(self) -> None:
         while self._queue:
             batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+            self._batch = batch
             try:
                 results = await self._commit(batch)
             except Exception:
