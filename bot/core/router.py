@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import structlog
 from rapidfuzz import fuzz, process
@@ -23,19 +23,41 @@ from bot.core.events import (
     Event,
     MessageEvent,
     ReactionEvent,
+    mention_ids,
 )
 from bot.core.i18n import Translator, translator_for
 from bot.core.messages import Block, Form, Message, Note, Section, Target
-from bot.core.services import Services
+from bot.core.services import PersonInfo, Services
 from storage import core
 from storage.db import transaction
 from storage.models import Member, Workspace
 
 log = structlog.get_logger("starling.router")
 TRANSACTION_ATTEMPTS = 5
+FETCH_ROUNDS = 4  # network look-ups a handler may ask for before its transaction, one round at a time
 
 Handler = Callable[["Context"], Awaitable[None]]
 F = TypeVar("F", bound=Handler)
+T = TypeVar("T")
+
+
+class _FetchFirst(BaseException):
+    """Internal: the handler needs network answers (a directory, a language model) that may not be awaited
+    while its transaction holds the database. The transaction is rolled back, the calls are made with no
+    transaction open, and the handler runs again with their answers.
+
+    A ``BaseException``, so that a handler's broad ``except Exception`` (e.g. "a model outage must never
+    block a submission") cannot swallow it.
+    """
+
+    def __init__(self, calls: dict[Hashable, Callable[[], Awaitable[Any]]]) -> None:
+        super().__init__(sorted(map(str, calls)))
+        self.calls = calls
+
+
+@dataclass
+class _Failed:
+    error: Exception
 
 
 class UserError(Exception):
@@ -57,6 +79,7 @@ class Context:
     t: Translator
     out: list[Message] = field(default_factory=list)
     args: list[str] = field(default_factory=list)
+    fetched: dict[Hashable, Any] = field(default_factory=dict)  # answers of calls made before the transaction
 
     @property
     def actor(self) -> Actor:
@@ -112,29 +135,83 @@ class Context:
     def translator_for_member(self, member: Member | None) -> Translator:
         return translator_for(member.locale if member else None, self.workspace.locale, tone=self.workspace.tone)
 
+    async def before_transaction(self, key: Hashable, call: Callable[[], Awaitable[T]]) -> T:
+        """The answer of ``call()``, a network call (a directory, a language model), made while no database
+        transaction is open: the first time a handler asks, its transaction is rolled back, the call is made
+        and the handler runs again, getting the answer (or the call's exception) here. ``key`` names the
+        question; ask with the same key on the second run."""
+        return cast(T, await self.before_transaction_many({key: call}, key))
+
+    async def before_transaction_many(self, calls: dict[Hashable, Callable[[], Awaitable[Any]]], key: Hashable) -> Any:
+        """Like :meth:`before_transaction` for ``key``, fetching the other ``calls`` in the same round."""
+        if key not in self.fetched:
+            raise _FetchFirst({k: c for k, c in calls.items() if k not in self.fetched})
+        answer = self.fetched[key]
+        if isinstance(answer, _Failed):
+            raise answer.error
+        return answer
+
     async def person(self, user_id: str) -> Member | None:
-        """A person by platform id: from the database, refreshed from the platform's directory when stale."""
+        """A person by platform id: from the database, refreshed from the platform's directory when stale.
+
+        The directory is asked before the transaction (see :meth:`before_transaction`), together with
+        everyone else the event names, so a slow directory never holds the database."""
         ws = self.workspace.id
         member = await core.get_member(self.session, workspace_id=ws, user_id=user_id)
         directory = self.services.directories.get(self.actor.platform)
         stale = member is None or (self.now - member.updated_at) > self.services.directory_ttl
-        if directory is not None and stale:
-            info = await directory.fetch(ws, user_id)
-            if info is not None:
-                return await core.upsert_member(
-                    self.session,
-                    workspace_id=ws,
-                    user_id=user_id,
-                    display_name=info.display_name,
-                    fill_only=("locale",),
-                    is_bot=info.is_bot,
-                    is_admin=info.is_admin or None,  # an admin granted in Starling stays one
-                    locale=info.locale,
-                    timezone=info.timezone,
-                    department=info.department,
-                    handle=info.handle,
-                )
-        return member
+        if directory is None or not stale:
+            return member
+        named = [u for u in dict.fromkeys([user_id, *_people_named(self.event)]) if ("person", u) not in self.fetched]
+        calls: dict[Hashable, Callable[[], Awaitable[Any]]] = {
+            ("person", u): _lookup(directory.fetch, ws, u) for u in named
+        }
+        try:
+            info: PersonInfo | None = await self.before_transaction_many(calls, ("person", user_id))
+        except Exception as err:  # a directory outage: what the database knows is the best answer
+            log.warning("directory_failed", user=user_id, error=type(err).__name__)
+            return member
+        if info is None:
+            return member
+        return await core.upsert_member(
+            self.session,
+            workspace_id=ws,
+            user_id=user_id,
+            display_name=info.display_name,
+            fill_only=("locale",),
+            is_bot=info.is_bot,
+            is_admin=info.is_admin or None,  # an admin granted in Starling stays one
+            locale=info.locale,
+            timezone=info.timezone,
+            department=info.department,
+            handle=info.handle,
+        )
+
+
+def _lookup(
+    fetch: Callable[[str, str], Awaitable[PersonInfo | None]], workspace_id: str, user_id: str
+) -> Callable[[], Awaitable[PersonInfo | None]]:
+    return lambda: fetch(workspace_id, user_id)
+
+
+def _people_named(event: Event) -> list[str]:
+    """Everyone an event names: mentions, ``<@…>`` tokens in its text, a reaction's message author."""
+    found: list[str] = []
+    if isinstance(event, CommandEvent | MessageEvent):
+        found += [m.user_id for m in event.mentions] + mention_ids(event.text)
+    if isinstance(event, ReactionEvent) and event.item_author_id:
+        found.append(event.item_author_id)
+    return found[:50]
+
+
+async def _fetch_round(calls: dict[Hashable, Callable[[], Awaitable[Any]]], into: dict[Hashable, Any]) -> None:
+    """Make one round of network calls at once, with no transaction open; failures are kept as answers."""
+    keys = list(calls)
+    answers = await asyncio.gather(*(calls[k]() for k in keys), return_exceptions=True)
+    for key, answer in zip(keys, answers, strict=True):
+        if isinstance(answer, BaseException) and not isinstance(answer, Exception):
+            raise answer
+        into[key] = _Failed(answer) if isinstance(answer, Exception) else answer
 
 
 @dataclass
@@ -292,6 +369,8 @@ class Router:
         # recorded (dedupe key) and the refusal composed in a second, short transaction. The happy path
         # so needs no savepoint round trips.
         refusal: UserError | None = None
+        fetched: dict[Hashable, Any] = {}
+        rounds = 0
         attempt = 0
         while True:
             attempt += 1
@@ -303,6 +382,7 @@ class Router:
                         bound.info("duplicate_event_ignored", event_id=event.event_id)
                         return []
                     ctx = await _context(event, services, session)
+                    ctx.fetched = fetched
                     if isinstance(event, CommandEvent):
                         ctx.args = event.args
                     if refusal is not None:
@@ -320,6 +400,13 @@ class Router:
             except _Refused:
                 attempt -= 1  # not a failure: the next pass records the event and answers the refusal
                 continue
+            except _FetchFirst as need:
+                rounds += 1
+                if rounds > FETCH_ROUNDS:
+                    bound.error("handler_fetch_rounds_exceeded", wanted=str(need))
+                    return [_failure(event, settings.default_locale)]
+                await _fetch_round(need.calls, fetched)  # the transaction is closed: nothing is held meanwhile
+                continue
             except Exception as err:
                 if core.is_transient(err) and attempt < TRANSACTION_ATTEMPTS:
                     bound.warning("transaction_retried", attempt=attempt, error=str(err.__cause__ or err)[:200])
@@ -327,8 +414,7 @@ class Router:
                     await asyncio.sleep(random.uniform(0.0, 0.02 * attempt))
                     continue
                 bound.exception("handler_failed")
-                t = translator_for(event.actor.locale, settings.default_locale)
-                return [Message(blocks=[Section(text=t("core.error"))], text=t("core.error"), target=_ephemeral(event))]
+                return [_failure(event, settings.default_locale)]
         if len(out) != len(ctx.out) and services.on_outbox is not None:
             services.on_outbox()
         return out
@@ -367,6 +453,11 @@ async def _context(event: Event, services: Services, session: AsyncSession) -> C
     )
     t = translator_for(member.locale, ws.locale, tone=ws.tone)
     return Context(event=event, services=services, session=session, workspace=ws, member=member, t=t)
+
+
+def _failure(event: Event, default_locale: str) -> Message:
+    t = translator_for(event.actor.locale, default_locale)
+    return Message(blocks=[Section(text=t("core.error"))], text=t("core.error"), target=_ephemeral(event))
 
 
 def _ephemeral(event: Event) -> Target:
