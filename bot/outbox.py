@@ -192,6 +192,13 @@ class GroupCommit:
         return results
 
 
+SENT_RECORD_SECONDS = 30.0  # how long a "sent" record is retried before its lane is given up
+
+
+class _Unrecorded(Exception):
+    """The platform took the post but "sent" could not be recorded: the lane is given up, the row not retried."""
+
+
 FILL_CHUNK = 500  # lanes leased per statement (keeps every statement far below SQLite's parameter limit)
 
 
@@ -464,18 +471,22 @@ class OutboxWorker:
         platform = row.platform
         sender = self.senders[platform]
         bound = log.bind(outbox_id=row.id, platform=platform, target=row.target_id, cause=row.cause)
-        if item.resend:
-            metrics.OUTBOX_RESENDS.labels(platform).inc()
-            bound.warning("outbox_resend_after_lease_expiry", attempt=row.attempts)
+        rows = [row, *(other.row for other in also)]
+        message = message.model_copy(update={"delivers": [r.id for r in rows]})
         loop = asyncio.get_running_loop()
         started = time.monotonic()
         answered = loop.time()
         try:
+            # The call's slot is held until the platform's answer is recorded: at most ``in_flight`` posts
+            # can be out on the platform and not yet recorded as sent when the process dies.
             async with self._calls:
-                try:
-                    platform_id = await sender.send(row, message)
-                finally:
-                    answered = loop.time()
+                platform_id = await self._arrived(bound, item, sender)
+                if platform_id is None:
+                    try:
+                        platform_id = await sender.send(row, message)
+                    finally:
+                        answered = loop.time()
+                await self._record_sent(bound, rows, platform_id)
         except RetryLater as err:
             metrics.OUTBOX_RETRIES.labels(platform, err.reason).inc()
             if row.attempts >= self.max_attempts:
@@ -490,6 +501,8 @@ class OutboxWorker:
         except PermanentFailure as err:
             await self._dead(bound, row, str(err) or type(err).__name__)
             return None, answered, False
+        except _Unrecorded:
+            raise
         except Exception as err:
             metrics.OUTBOX_RETRIES.labels(platform, "error").inc()
             error = f"{type(err).__name__}: {err}"[:2000]
@@ -503,8 +516,6 @@ class OutboxWorker:
             self._wake_at(retry_at)
             return None, answered, False
         metrics.OUTBOX_SEND_SECONDS.labels(platform).observe(time.monotonic() - started)
-        for sent in (row, *(other.row for other in also)):
-            await self._batcher.add("sent", (sent.id, platform_id, self.clock()), _record_sent)
         if also:
             bound.info("outbox_folded", messages=1 + len(also))
         if message.attachments:
@@ -518,6 +529,44 @@ class OutboxWorker:
         metrics.OUTBOX_SENT.labels(platform).inc(1 + len(also))
         self.sent += 1 + len(also)
         return None, answered, True
+
+    async def _arrived(self, bound: structlog.typing.FilteringBoundLogger, item: Claimed, sender: Sender) -> str | None:
+        """For a row whose lease ran out (its last holder may have died after the platform took the post,
+        before recording it): the platform's id of the post if the platform can tell that it arrived."""
+        if not item.resend:
+            return None
+        platform = item.row.platform
+        check = getattr(sender, "delivered", None)
+        found = await check(item.row) if check is not None else None
+        if found is not None:
+            metrics.OUTBOX_RESENDS_AVOIDED.labels(platform).inc()
+            bound.info("outbox_found_delivered", platform_id=found)
+            return str(found)
+        metrics.OUTBOX_RESENDS.labels(platform).inc()
+        bound.warning("outbox_resend_after_lease_expiry", attempt=item.row.attempts)
+        return None
+
+    async def _record_sent(
+        self, bound: structlog.typing.FilteringBoundLogger, rows: Sequence[OutboxMessage], platform_id: str | None
+    ) -> None:
+        """Record "sent", together with other lanes' records in one commit. The platform has the post now,
+        so a failed write is tried again (a database blip must not send it twice) for up to
+        ``SENT_RECORD_SECONDS``; only then is the lane given up (and where the platform can tell, the post
+        is looked up there before it is ever sent again)."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + SENT_RECORD_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                for sent in rows:
+                    await self._batcher.add("sent", (sent.id, platform_id, self.clock()), _record_sent)
+                return
+            except Exception as err:
+                if loop.time() + delay > give_up:
+                    raise _Unrecorded(f"{type(err).__name__}: {err}") from err
+                bound.warning("outbox_sent_record_retried", retry_in=round(delay, 2))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     async def _dead(self, bound: structlog.typing.FilteringBoundLogger, row: OutboxMessage, error: str) -> None:
         assert row.id is not None

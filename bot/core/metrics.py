@@ -27,6 +27,11 @@ OUTBOX_DEAD = Counter("starling_outbox_dead_total", "Messages moved to the dead 
 OUTBOX_RESENDS = Counter(
     "starling_outbox_resends_total", "Messages sent again after a worker died while sending them", ["platform"]
 )
+OUTBOX_RESENDS_AVOIDED = Counter(
+    "starling_outbox_resends_avoided_total",
+    "Messages whose lease ran out but which the platform showed had arrived (recorded as sent, not sent again)",
+    ["platform"],
+)
 OUTBOX_PENDING = Gauge("starling_outbox_pending", "Messages waiting to be sent", ["platform"])
 OUTBOX_DEAD_LETTERS = Gauge(
     "starling_outbox_dead_letters", "Dead letters in the outbox (see `starling outbox dead`)", ["platform"]
