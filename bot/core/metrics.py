@@ -10,6 +10,9 @@ from __future__ import annotations
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
 
 EVENTS = Counter("starling_events", "Events dispatched to the router", ["platform", "kind"])
+EVENT_BACKLOG = Gauge(
+    "starling_event_backlog", "Acknowledged events not yet handled (waiting or being handled)", ["platform"]
+)
 ACK_SECONDS = Histogram(
     "starling_ack_seconds",
     "From receiving a platform request to having written its answer",

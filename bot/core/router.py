@@ -371,6 +371,8 @@ class Router:
         refusal: UserError | None = None
         fetched: dict[Hashable, Any] = {}
         rounds = 0
+        outage_until: float | None = None
+        outage_waits = 0
         attempt = 0
         while True:
             attempt += 1
@@ -413,6 +415,19 @@ class Router:
                     # A little jitter, so the same transactions do not collide again.
                     await asyncio.sleep(random.uniform(0.0, 0.02 * attempt))
                     continue
+                if core.is_unavailable(err):
+                    # The database is away (refused, restarting, failing over): wait for it, for a bounded time,
+                    # before anyone is told that something failed. The event is not lost meanwhile.
+                    loop = asyncio.get_running_loop()
+                    if outage_until is None:
+                        outage_until = loop.time() + settings.database_outage_seconds
+                    if loop.time() < outage_until:
+                        attempt -= 1
+                        outage_waits += 1
+                        wait = min(0.05 * 2**outage_waits, 2.0, max(outage_until - loop.time(), 0.0))
+                        bound.warning("database_unavailable_retrying", waits=outage_waits, error=_short(err))
+                        await asyncio.sleep(random.uniform(wait / 2, wait))
+                        continue
                 bound.exception("handler_failed")
                 return [_failure(event, settings.default_locale)]
         if len(out) != len(ctx.out) and services.on_outbox is not None:
@@ -453,6 +468,10 @@ async def _context(event: Event, services: Services, session: AsyncSession) -> C
     )
     t = translator_for(member.locale, ws.locale, tone=ws.tone)
     return Context(event=event, services=services, session=session, workspace=ws, member=member, t=t)
+
+
+def _short(err: BaseException) -> str:
+    return str(err.__cause__ or err).replace("\n", " ")[:200]
 
 
 def _failure(event: Event, default_locale: str) -> Message:
