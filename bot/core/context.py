@@ -168,8 +168,10 @@ class Context:
         calls: Calls = {("person", u): _lookup(directory.fetch, ws, u) for u in named}
         try:
             info: PersonInfo | None = await self.before_transaction_many(calls, ("person", user_id))
-        except Exception:  # a directory outage: what the database knows is the best answer
-            return member
+        except Exception:
+            if member is None:
+                raise  # nobody knows them: "try again" is the honest answer
+            return member  # a directory outage: what the database knows is the best answer
         if info is None:
             return member
         return await core.upsert_member(
