@@ -364,6 +364,9 @@ class OutboxWorker:
         pace = self.pace.get(lane.platform, 0.0)
         last_done: float | None = None
         unsent: list[int] = []
+        # Rows being delivered right now: the platform may have them already, so if the lane fails or is
+        # cancelled they keep their lease (not handed back as pending) and are looked up before any resend.
+        trying: list[int] = []
         leased_at = loop.time()  # the lane was just acquired
         half_lease = self.lease.total_seconds() / 2
         try:
@@ -400,7 +403,9 @@ class OutboxWorker:
                         leased_at = loop.time()
                     # Waiting messages that may be folded (kudos celebrations behind a channel's pace) go as one.
                     message, group = folded(claimed, position)
+                    trying = [item.row.id for item in group if item.row.id is not None]
                     paused_until, last_done, done = await self._deliver(lane, group[0], message, also=group[1:])
+                    trying = []
                     for item in group[: len(group) if done else 1]:
                         unsent.remove(item.row.id)  # type: ignore[arg-type]
                     position += len(group) if done else 1
@@ -416,12 +421,12 @@ class OutboxWorker:
                     return  # nothing more to send here: released together with other lanes
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                await asyncio.shield(self._release(lane, unsent))
+                await asyncio.shield(self._release(lane, [i for i in unsent if i not in trying]))
             raise
         except Exception:
             log.exception("outbox_lane_failed", lane=str(lane))
             with contextlib.suppress(Exception):
-                await self._release(lane, unsent)
+                await self._release(lane, [i for i in unsent if i not in trying])
         finally:
             self._lanes.pop(lane, None)
             self._wake.set()
@@ -558,8 +563,10 @@ class OutboxWorker:
         delay = 0.05
         while True:
             try:
-                for sent in rows:
-                    await self._batcher.add("sent", (sent.id, platform_id, self.clock()), _record_sent)
+                now = self.clock()
+                await asyncio.gather(
+                    *(self._batcher.add("sent", (sent.id, platform_id, now), _record_sent) for sent in rows)
+                )
                 return
             except Exception as err:
                 if loop.time() + delay > give_up:
