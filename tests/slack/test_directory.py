@@ -63,12 +63,14 @@ async def test_a_slow_directory_answer_holds_no_database_lock(testbed: Testbed, 
     looks_up_neu.__name__ = slow
     fake.delay_next(60, looks_up_neu)
     assert (await testbed.command("<@UNEU|neu> danke für den Start #kundenfokus", user="UMAX"))[0] == 200
-    (pending,) = await fake.wait_for(looks_up_neu, include_pending=True)
+    (pending,) = await fake.wait_for(looks_up_neu, include_pending=True, timeout=60)
 
     path = testbed.settings.database_url.split(":///", 1)[1]
-    probe = sqlite3.connect(path, timeout=0, isolation_level=None)
+    # The outbox worker's short transactions may hold the lock for milliseconds; a transaction waiting on the
+    # held users.info would hold it for the whole minute.
+    probe = sqlite3.connect(path, timeout=5, isolation_level=None)
     try:
-        probe.execute("BEGIN IMMEDIATE")  # "database is locked" at once if a transaction waited on Slack
+        probe.execute("BEGIN IMMEDIATE")  # "database is locked" if a transaction waited on Slack
         probe.execute("ROLLBACK")
     finally:
         probe.close()
