@@ -90,7 +90,7 @@ async def repeat(ctx: Context, words: list[str]) -> None:
         )
         if not n:
             raise UserError("pulse.err.no_repeat", channel=f"<#{channel}>")
-        ctx.ephemeral(ctx.t("pulse.repeat.off", channel=f"<#{channel}>"))
+        ctx.ephemeral(ctx.t("pulse.repeat.stopped", channel=f"<#{channel}>"))
         return
     days, at = "quarter:1", "10:00"
     for w in others:
@@ -110,7 +110,7 @@ async def repeat(ctx: Context, words: list[str]) -> None:
         now=ctx.now,
         created_by=ctx.actor.user_id,
     )
-    ctx.ephemeral(ctx.t("pulse.repeat.on", channel=f"<#{channel}>", days=days, at=at))
+    ctx.ephemeral(ctx.t("pulse.repeat.started", channel=f"<#{channel}>", days=days, at=at))
 
 
 # --- goals --------------------------------------------------------------------------------------------

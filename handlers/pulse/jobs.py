@@ -47,24 +47,32 @@ class Plan:
 
 async def close_due(job: JobContext) -> None:
     services = cast(Services, job.services)
-    plans: list[Plan] = []
-    async with transaction(services.sessions) as s:
-        for p in await q.due_pulses(s, now=job.now):
-            assert p.id is not None
-            if not await feature_enabled(s, p.workspace_id, "pulse"):
-                continue
-            count = await q.answer_count(s, pulse_id=p.id)
-            if count < await min_group_size(s, p.workspace_id):
-                plans.append(Plan(p.id, p.workspace_id, short=True))
-                continue
-            use_model = services.llm is not None and await feature_enabled(s, p.workspace_id, "llm")
-            plans.append(Plan(p.id, p.workspace_id, short=False, data=await res.gather(s, p), use_model=use_model))
-    for plan in plans:  # no transaction is open here
-        if plan.use_model and plan.data is not None:
-            await ask_model(services, plan)
+    if services.llm is None:  # no model: everything happens in the job's own transaction
+        plans = await plan_closes(job.session, services, job.now)
+    else:  # read in a short transaction of its own, so that no transaction is open during the model calls
+        async with transaction(services.sessions) as s:
+            plans = await plan_closes(s, services, job.now)
+        for plan in plans:
+            if plan.use_model and plan.data is not None:
+                await ask_model(services, plan)
     for plan in plans:
         async with job.guard(pulse=plan.pulse_id):
             await finish(job, plan)
+
+
+async def plan_closes(session: Any, services: Services, now: Any) -> list[Plan]:
+    plans: list[Plan] = []
+    for p in await q.due_pulses(session, now=now):
+        assert p.id is not None
+        if not await feature_enabled(session, p.workspace_id, "pulse"):
+            continue
+        count = await q.answer_count(session, pulse_id=p.id)
+        if count < await min_group_size(session, p.workspace_id):
+            plans.append(Plan(p.id, p.workspace_id, short=True))
+            continue
+        use_model = services.llm is not None and await feature_enabled(session, p.workspace_id, "llm")
+        plans.append(Plan(p.id, p.workspace_id, short=False, data=await res.gather(session, p), use_model=use_model))
+    return plans
 
 
 async def ask_model(services: Services, plan: Plan) -> None:
