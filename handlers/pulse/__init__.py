@@ -95,9 +95,12 @@ async def repeat(ctx: Context, words: list[str]) -> None:
     days, at = "quarter:1", "10:00"
     for w in others:
         try:
-            at = parse_time(w).strftime("%H:%M") if any(ch.isdigit() for ch in w) and ":" in w else at
-            if not (any(ch.isdigit() for ch in w) and ":" in w):
-                days = Days.parse(w).spec
+            at = parse_time(w).strftime("%H:%M")
+            continue
+        except ScheduleError:
+            pass
+        try:
+            days = Days.parse(w).spec
         except ScheduleError:
             raise UserError("pulse.err.repeat_arg", arg=w) from None
     await sq.upsert_schedule(

@@ -114,12 +114,11 @@ async def finish(job: JobContext, plan: Plan) -> None:
             pulse.answers = await q.answer_count(session, pulse_id=plan.pulse_id)
             minimum = await min_group_size(session, ws.id)
             t = job.translator(ws)
-            await job.post(
+            await job.dm(
                 ws,
                 pulse.created_by,
                 res.short_message(t, pulse, minimum),
                 kind="pulse_short",
-                dm=True,
                 dedupe_key=f"pulse:short:{pulse.id}:{pulse.deadline.isoformat()}",
             )
         return
@@ -133,9 +132,7 @@ async def finish(job: JobContext, plan: Plan) -> None:
     result = res.compute(plan.data, embeddings=plan.embeddings, labels=plan.labels)
     to_channel, to_starter = await flow.publish(session, ws, pulse, result, job.now)
     await job.post(ws, pulse.channel_id, to_channel, kind="pulse_result", dedupe_key=f"pulse:result:{pulse.id}")
-    await job.post(
-        ws, pulse.created_by, to_starter, kind="pulse_result", dm=True, dedupe_key=f"pulse:starter:{pulse.id}"
-    )
+    await job.dm(ws, pulse.created_by, to_starter, kind="pulse_result", dedupe_key=f"pulse:starter:{pulse.id}")
 
 
 async def start_recurring(job: JobContext) -> None:
@@ -182,7 +179,7 @@ async def _start_one(job: JobContext, schedule: Any, ws: Workspace, day: Any, pe
         session, ws, pulse, people, lambda uid, msg, dedupe_key=None: pending.append((uid, msg, dedupe_key))
     )
     for uid, msg, key in pending:
-        await job.post(ws, uid, msg, kind="pulse_invite", dm=True, dedupe_key=key)
+        await job.dm(ws, uid, msg, kind="pulse_invite", dedupe_key=key)
     await job.post(
         ws,
         schedule.channel_id,

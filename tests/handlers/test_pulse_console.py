@@ -127,3 +127,38 @@ async def test_holidays_move_the_deadline(bot: BotHarness) -> None:
     bot.clock.set(datetime(2026, 12, 23, 9, 30, tzinfo=UTC))  # Wed 23 Dec; 24 Dec is a working day, 25/26 holidays
     out = await bot.say("pulse start #general", as_="max")
     assert "offen bis 29.12.2026" in out
+
+
+async def test_recurring_pulses_start_once_on_their_day_and_a_thin_pulse_offers_to_extend(bot: BotHarness) -> None:
+    out = await bot.say("pulse repeat #general month:1 10:00", as_="max")
+    assert "In <#general> startet ein Puls an month:1 um 10:00" in out
+    bot.clock.set(datetime(2026, 12, 1, 8, 59, tzinfo=UTC))  # Tue 1 Dec, 09:59 Berlin
+    assert "Zielbild-Puls gestartet" not in await tick(bot)
+    bot.clock.set(datetime(2026, 12, 1, 9, 1, tzinfo=UTC))
+    out = await tick(bot)
+    assert out.count("→ #general:") == 1 and "Zielbild-Puls gestartet" in out
+    assert "Bitte antworte zuerst selbst" in dm_blocks(out, "max") and "[Antworten]" in dm_blocks(out, "anna")
+    assert "Zielbild-Puls gestartet" not in await tick(bot)  # claimed once
+    await bot.say("pulse answer Zufriedene Kunden", as_="anna")
+    bot.clock.set(datetime(2026, 12, 4, 9, 2, tzinfo=UTC))  # three working days later
+    out = await tick(bot)
+    assert "bisher zu wenige Antworten" in dm_blocks(out, "max") and "→ #general" not in out
+    assert "bisher zu wenige Antworten" not in await tick(bot)
+    assert "Der Puls bleibt offen bis 09.12.2026" in await bot.say("pulse extend", as_="max")
+
+
+async def test_the_goal_shows_in_the_app_home_and_above_the_daily_prompt(bot: BotHarness) -> None:
+    from bot.core.events import AppOpenedEvent
+
+    await bot.say("goal set #general Jedes Kundenproblem beim ersten Kontakt lösen.", as_="max")
+    await bot.say("goal prompt on #general", as_="max")
+    await bot.say("prompt subscribe 09:00", as_="max")
+    bot.clock.set(datetime(2026, 11, 19, 8, 0, 30, tzinfo=UTC))  # Thu 09:00 Berlin
+    out = await tick(bot)
+    prompt = out.split("→ #general:")[1]
+    assert "Unser Fixstern: _Jedes Kundenproblem beim ersten Kontakt lösen._" in prompt
+    actor = await bot.console._actor()
+    start = len(bot.output)
+    await bot.console.send_event(AppOpenedEvent(actor=actor))
+    home = "\n".join(bot.output[start:])
+    assert "Fixstern" in home and "Jedes Kundenproblem beim ersten Kontakt lösen." in home
