@@ -231,6 +231,10 @@ async def make_data_everywhere(bot: BotHarness, who: str = "anna") -> None:
     assert "zählt" in await bot.say(f"suggest vote {other.group(1)}", as_=who)
     assert "folgst" in await bot.say(f"suggest follow {other.group(1)}", as_=who)
     assert "genehmigt" in await bot.say(f"suggest approve {other.group(1)} gute Idee, machen wir", as_=who)
+    # pulse: a pulse started (created_by), who was asked (user_id), a named answer (author_id), a goal set
+    assert "gestartet" in await bot.say("pulse start #general", as_=who)
+    assert "Mit deinem Namen" in await bot.say("pulse answer --named Zufriedene Kunden, die wiederkommen", as_=who)
+    assert "Fixstern" in await bot.say("goal set #general Zufriedene Kunden, die wiederkommen", as_=who)
     # Teams: what the adapter stores for a person (identity and personal chat)
     async with transaction(bot.app.sessions) as s:
         await teams.save_user(s, workspace_id=bot.workspace_id, user_id=who, aad_object_id=AAD_ID)

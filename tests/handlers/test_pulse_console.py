@@ -162,3 +162,21 @@ async def test_the_goal_shows_in_the_app_home_and_above_the_daily_prompt(bot: Bo
     await bot.console.send_event(AppOpenedEvent(actor=actor))
     home = "\n".join(bot.output[start:])
     assert "Fixstern" in home and "Jedes Kundenproblem beim ersten Kontakt lösen." in home
+
+
+async def test_export_has_named_answers_only_and_forget_me_erases_them(bot: BotHarness) -> None:
+    from storage import privacy as store
+
+    await bot.say("pulse start #general", as_="max")
+    await bot.say("pulse answer --named Zufriedene Kunden, die wiederkommen", as_="anna")
+    await bot.say("pulse answer Kunden begeistern", as_="ben")
+    async with bot.app.sessions() as s:
+        anna = await store.export_person(s, workspace_id=bot.workspace_id, user_id="anna")
+        ben = await store.export_person(s, workspace_id=bot.workspace_id, user_id="ben")
+    assert [r["text"] for r in anna["pulse_answer"]] == ["Zufriedene Kunden, die wiederkommen"]
+    assert "pulse_answer" not in ben  # an anonymous answer belongs to nobody's export
+    async with bot.app.sessions() as s:
+        await store.erase_person(s, workspace_id=bot.workspace_id, user_id="anna", label="ehemalige Kollegin")
+        await s.commit()
+        rows = (await s.execute(select(PulseAnswer))).scalars().all()
+    assert len(rows) == 2 and "anna" not in {r.author_id for r in rows}
