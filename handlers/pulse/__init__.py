@@ -243,10 +243,14 @@ def home_header(t: Translator) -> Header:
 
 
 def register(router: Router) -> None:
-    router.command("pulse", aliases=("puls", "stimmungsbild"), help_key="pulse.help.short")(pulse_command)
-    router.command("goal", aliases=("ziel", "fixstern"), help_key="pulse.help.goal_short")(goal_command)
-    router.action("pulse")(pulse_action)
-    router.schedule("pulse_close")(jobs.close_due)
-    router.schedule("pulse_recurring")(jobs.start_recurring)
+    router.command("pulse", feature="pulse", aliases=("puls", "stimmungsbild"), help_key="pulse.help.short")(
+        pulse_command
+    )
+    router.command("goal", feature="pulse", aliases=("ziel", "fixstern"), help_key="pulse.help.goal_short")(
+        goal_command
+    )
+    router.action("pulse", feature="pulse")(pulse_action)
+    router.schedule("pulse_close", feature="pulse")(jobs.close_due)
+    router.schedule("pulse_recurring", feature="pulse")(jobs.start_recurring)
     register_section("pulse", digest_section, order=60)
     register_section("pulse-goal", digest_goal, order=1000)
