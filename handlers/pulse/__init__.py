@@ -9,11 +9,13 @@ digest footer and, when chosen, above the daily prompt. See ``docs/pulse.md`` fo
 
 from __future__ import annotations
 
-from bot.core.events import ActionEvent, CommandEvent
+from collections.abc import Awaitable, Callable
+
+from bot.core.events import ActionEvent, CommandEvent, MessageEvent
 from bot.core.i18n import Translator
 from bot.core.jobs import Days, ScheduleError, parse_time
 from bot.core.messages import Bar, BarList, Block, Header, Note, Section, user_text
-from bot.core.router import Context, Router, UserError, require_admin
+from bot.core.router import Context, Priority, Router, UserError, require_admin
 from handlers.digests.sections import DigestScope, register_section
 from handlers.privacy_rules import require_feature
 from handlers.pulse import flow, jobs
@@ -242,6 +244,31 @@ def home_header(t: Translator) -> Header:
     return Header(text=t("pulse.goal.home_title"))
 
 
+def dm_reply(router: Router) -> Callable[[Context], Awaitable[None]]:
+    """A plain reply in the private chat with Starling answers the open pulse (a command word, or a word
+    close to one, is left to the commands)."""
+
+    async def on_dm(ctx: Context) -> None:
+        ev = ctx.event
+        assert isinstance(ev, MessageEvent)
+        text = ev.text.strip()
+        first = text.split(None, 1)[0].lower().lstrip("/") if text else ""
+        if not first or router.resolve_command(first) is not None or len(text.split()) < 2:
+            ctx.decline()
+        if len(first) <= 12 and router.closest_commands(first):
+            ctx.decline()
+        mine = await q.pulses_for(ctx.session, workspace_id=ctx.workspace.id, user_id=ctx.actor.user_id)
+        if not mine:
+            ctx.decline()
+        await flow.answer(ctx, text, pulse=mine[0])
+
+    return on_dm
+
+
+def _is_dm(ev: MessageEvent) -> bool:
+    return ev.conversation is not None and ev.conversation.kind == "dm" and ev.thread_id is None
+
+
 def register(router: Router) -> None:
     router.command("pulse", feature="pulse", aliases=("puls", "stimmungsbild"), help_key="pulse.help.short")(
         pulse_command
@@ -250,6 +277,7 @@ def register(router: Router) -> None:
         goal_command
     )
     router.action("pulse", feature="pulse")(pulse_action)
+    router.message(_is_dm, feature="pulse", priority=Priority.COMMAND + 10, addressed=True)(dm_reply(router))
     router.schedule("pulse_close", feature="pulse")(jobs.close_due)
     router.schedule("pulse_recurring", feature="pulse")(jobs.start_recurring)
     register_section("pulse", digest_section, order=60)

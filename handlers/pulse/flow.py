@@ -245,7 +245,13 @@ async def start(ctx: Context, words: list[str]) -> None:
                     ]
                 ),
             ],
-            text=ctx.t("pulse.started", id=pulse.id, channel=f"<#{channel}>", people=len(people), deadline=""),
+            text=ctx.t(
+                "pulse.started",
+                id=pulse.id,
+                channel=f"<#{channel}>",
+                people=len(people),
+                deadline=fmt_deadline(ctx.t, deadline, ws),
+            ),
         )
     )
     log.info("pulse_started", workspace=ws.id, pulse=pulse.id, audience=len(people))
@@ -324,13 +330,14 @@ async def answer(ctx: Context, text: str, *, named: bool = False, pulse: Pulse |
         ctx.session, pulse=pulse, user_id=ctx.actor.user_id, text=text, named=named, today=local_day
     )
     key = "pulse.answered.changed" if changed else "pulse.answered.new"
+    thanks = ctx.t(key, deadline=fmt_deadline(ctx.t, pulse.deadline, ctx.workspace))
     ctx.ephemeral(
         Message(
             blocks=[
-                Section(text=ctx.t(key, deadline=fmt_deadline(ctx.t, pulse.deadline, ctx.workspace))),
+                Section(text=thanks),
                 Note(text=ctx.t("pulse.answered.named" if named else "pulse.answered.anonymous")),
             ],
-            text=ctx.t(key, deadline=""),
+            text=thanks,
         )
     )
     # No log line names the person or the moment of an anonymous answer.

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from storage.pulse import PulseAnswer
-from tests.slack.wire import CHANNEL, TEAM, SlackWire, Testbed, payload, visible_text
+from tests.slack.wire import CHANNEL, TEAM, SlackWire, Testbed, message, payload, visible_text
 
 MORE = {"dora": "UDORA", "emil": "UEMIL", "fritz": "UFRITZ"}
 ANSWERS = {
@@ -83,9 +83,16 @@ async def test_pulse_over_slack(testbed_any_db: Testbed, fake: SlackWire) -> Non
     await bed.interactive(submission("UFRITZ", empty_view, "   "))
     await bed.settle()
     assert "Die Antwort ist leer" in visible_text(fake.dms("UFRITZ")[-1])
+    # A plain reply in the DM answers too; a command word there is still a command.
+    await bed.event(message("Kunden langfristig binden", user="UFRITZ", channel="DUFRITZ", channel_type="im"))
+    await bed.event(message("pulse status", user="UFRITZ", channel="DUFRITZ", channel_type="im"))
+    await bed.settle()
+    replies = fake.texts("chat.postEphemeral", user="UFRITZ")
+    assert "Danke, deine Antwort ist angekommen" in replies[-2]
+    assert "7 von 7 haben geantwortet" in replies[-1]
     async with bed.starling.sessions() as s:
         rows = (await s.execute(select(PulseAnswer))).scalars().all()
-    assert len(rows) == 6 and all(r.author_id is None for r in rows)
+    assert len(rows) == 7 and all(r.author_id is None for r in rows)
 
     before, rows = len(fake.ok_calls("chat.postMessage")), await bed.outbox_count()
     await bed.command("close", command="/pulse", user="UMAX", channel=CHANNEL)
@@ -93,7 +100,7 @@ async def test_pulse_over_slack(testbed_any_db: Testbed, fake: SlackWire) -> Non
     await bed.delivered(rows + 2)
     posted = [visible_text(fake.payload(r)) for r in fake.ok_calls("chat.postMessage")[before:]]
     channel_post = next(p for p in posted if "Zielbild-Puls: das Ergebnis" in p and "Deine eigene Antwort" not in p)
-    assert "Spatzen ▕" in channel_post and "/100" in channel_post and "6 von" in channel_post
+    assert "Spatzen ▕" in channel_post and "/100" in channel_post and "7 von 7" in channel_post
     assert "Das Problem des Kunden beim ersten Kontakt lösen." in channel_post
     starter = visible_text(fake.dms("UMAX")[-1])
     assert "Deine eigene Antwort" in starter and "Gruppe 1 als unser Ziel übernehmen" in starter

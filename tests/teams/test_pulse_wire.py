@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import select
 
 from storage.pulse import PulseAnswer
-from tests.teams.conftest import BOT_ID, MAX, MAX_AAD, TEAM_ID, THREAD_ID, TeamsClient
+from tests.teams.conftest import BOT_ID, MAX, MAX_AAD, PERSONAL_ID, TEAM_ID, THREAD_ID, TeamsClient
 from tests.teams.test_wire import texts_of
 
 PEOPLE = {
@@ -81,9 +81,11 @@ async def test_pulse_over_teams(teams_any_db: TeamsClient) -> None:
     chat = teams.connector.conversation_for(first)
     await teams.post(as_person(teams.card_submit({**filled, "f.answer": "x" * 5000}), first))
     assert "5000 Zeichen" in texts_of(teams.connector.cards(chat)[-1])
+    # The starter answers with a plain reply in the 1:1 chat.
+    await teams.post(teams.personal_message("Kunden langfristig an uns binden", locale="de-DE"))
     async with teams.app.sessions() as s:
         rows = (await s.execute(select(PulseAnswer))).scalars().all()
-    assert len(rows) == 6 and all(r.author_id is None and r.owner_key for r in rows)
+    assert len(rows) == 7 and all(r.author_id is None and r.owner_key for r in rows)
 
     await teams.post(teams.channel_message("pulse close", locale="de-DE"))
     await teams.app.outbox.drain()
@@ -91,10 +93,14 @@ async def test_pulse_over_teams(teams_any_db: TeamsClient) -> None:
     result = next(p for p in posted if "Zielbild-Puls: das Ergebnis" in p)
     assert "Spatzen ▕" in result and "Das Problem des Kunden beim ersten Kontakt lösen." in result
     assert "eigene Antwort" not in result
-    mine = teams.connector.conversation_for(MAX)
-    assert mine is not None and "Du hast selbst nicht geantwortet" in texts_of(teams.connector.cards(mine)[-1])
+    mine = [c for chat in {teams.connector.conversation_for(MAX), PERSONAL_ID} for c in teams.connector.cards(chat)]
+    assert any("Deine eigene Antwort" in texts_of(c) for c in mine)
 
     await teams.post(teams.channel_message("goal set Kundenprobleme beim ersten Kontakt lösen.", locale="de-DE"))
     await teams.post(teams.channel_message("digest preview", locale="de-DE"))
-    shown = [texts_of(c) for c in teams.connector.cards(mine)]
+    shown = [
+        texts_of(c)
+        for chat in {teams.connector.conversation_for(MAX), PERSONAL_ID}
+        for c in teams.connector.cards(chat)
+    ]
     assert any("Fixstern" in t and "Kundenprobleme beim ersten Kontakt lösen." in t for t in shown)
