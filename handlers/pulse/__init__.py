@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from bot.core.events import ActionEvent, CommandEvent, MessageEvent
+from bot.core.commands import Arg
+from bot.core.events import ActionEvent, MessageEvent
 from bot.core.i18n import Translator
 from bot.core.jobs import Days, ScheduleError, parse_time
 from bot.core.messages import Bar, BarList, Block, Header, Note, Section, user_text
@@ -26,35 +27,6 @@ from storage import scheduling as sq
 __all__ = ["goal_blocks", "prompt_goal", "register"]
 
 MAX_GOAL = 300
-
-
-async def pulse_command(ctx: Context) -> None:
-    assert isinstance(ctx.event, CommandEvent)
-    await require_feature(ctx, "pulse")
-    args = ctx.args
-    sub = args[0].lower() if args else "help"
-    rest = args[1:]
-    if sub in ("start", "starten", "begin"):
-        await flow.start(ctx, rest)
-    elif sub in ("answer", "antwort", "antworten", "a"):
-        text = flow.command_text(ctx)
-        named = False
-        first = text.split(None, 1)
-        if first and first[0].lower() in flow.NAMED_WORDS:
-            named, text = True, (first[1] if len(first) > 1 else "")
-        await flow.answer(ctx, text, named=named)
-    elif sub in ("close", "schließen", "schliessen", "beenden", "end"):
-        await flow.close(ctx, rest)
-    elif sub in ("extend", "verlängern", "verlaengern"):
-        await flow.extend(ctx, rest)
-    elif sub in ("status", "stand"):
-        await flow.status(ctx)
-    elif sub in ("repeat", "wiederholen", "every", "alle"):
-        await repeat(ctx, rest)
-    elif sub in ("help", "hilfe", "?"):
-        ctx.ephemeral(ctx.t("pulse.help.long"))
-    else:
-        raise UserError("pulse.err.unknown_sub", sub=sub)
 
 
 async def pulse_action(ctx: Context) -> None:
@@ -121,44 +93,34 @@ async def repeat(ctx: Context, words: list[str]) -> None:
 # --- goals --------------------------------------------------------------------------------------------
 
 
-async def goal_command(ctx: Context) -> None:
-    assert isinstance(ctx.event, CommandEvent)
-    await require_feature(ctx, "pulse")
-    args = ctx.args
-    sub = args[0].lower() if args else "show"
-    rest = args[1:]
-    if sub in ("set", "setzen", "festlegen"):
-        require_admin(ctx)
-        channel = flow.channel_of(rest[0]) if rest else None
-        words = rest[1:] if channel else rest
-        channel = channel or flow.current_channel(ctx)
-        if channel is None:
-            raise UserError("pulse.err.need_channel")
-        text = " ".join(words).strip().strip('"„“').strip()
-        await set_goal(ctx, channel, text)
-    elif sub in ("clear", "löschen", "loeschen", "off"):
-        require_admin(ctx)
-        channel = (flow.channel_of(rest[0]) if rest else None) or flow.current_channel(ctx) or ""
-        if not await q.clear_goal(ctx.session, workspace_id=ctx.workspace.id, channel_id=channel):
-            raise UserError("pulse.err.no_goal", channel=f"<#{channel}>")
-        ctx.ephemeral(ctx.t("pulse.goal.cleared", channel=f"<#{channel}>"))
-    elif sub in ("prompt", "impuls"):
-        require_admin(ctx)
-        on = bool(rest) and rest[0].lower() in ("on", "an", "ein", "yes", "ja")
-        channel = (flow.channel_of(rest[1]) if len(rest) > 1 else None) or flow.current_channel(ctx) or ""
-        goal = await q.get_goal(ctx.session, workspace_id=ctx.workspace.id, channel_id=channel)
-        if goal is None:
-            raise UserError("pulse.err.no_goal", channel=f"<#{channel}>")
-        goal.above_prompt = on
-        ctx.session.add(goal)
-        ctx.ephemeral(ctx.t("pulse.goal.prompt_on" if on else "pulse.goal.prompt_off", channel=f"<#{channel}>"))
-    elif sub in ("show", "zeigen", "list", "liste"):
-        blocks = await goal_blocks(ctx.session, ctx.workspace.id, ctx.t)
-        ctx.ephemeral(blocks or ctx.t("pulse.goal.none"))
-    elif sub in ("help", "hilfe", "?"):
-        ctx.ephemeral(ctx.t("pulse.help.goal"))
-    else:
-        raise UserError("pulse.err.unknown_goal_sub", sub=sub)
+async def goal_set(ctx: Context, words: list[str]) -> None:
+    require_admin(ctx)
+    channel = flow.channel_of(words[0]) if words else None
+    rest = words[1:] if channel else words
+    channel = channel or flow.current_channel(ctx)
+    if channel is None:
+        raise UserError("pulse.err.need_channel")
+    await set_goal(ctx, channel, " ".join(rest).strip().strip('"„“').strip())
+
+
+async def goal_clear(ctx: Context, words: list[str]) -> None:
+    require_admin(ctx)
+    channel = (flow.channel_of(words[0]) if words else None) or flow.current_channel(ctx) or ""
+    if not await q.clear_goal(ctx.session, workspace_id=ctx.workspace.id, channel_id=channel):
+        raise UserError("pulse.err.no_goal", channel=f"<#{channel}>")
+    ctx.ephemeral(ctx.t("pulse.goal.cleared", channel=f"<#{channel}>"))
+
+
+async def goal_prompt(ctx: Context, words: list[str]) -> None:
+    require_admin(ctx)
+    on = bool(words) and words[0].lower() in ("on", "an", "ein", "yes", "ja")
+    channel = (flow.channel_of(words[1]) if len(words) > 1 else None) or flow.current_channel(ctx) or ""
+    goal = await q.get_goal(ctx.session, workspace_id=ctx.workspace.id, channel_id=channel)
+    if goal is None:
+        raise UserError("pulse.err.no_goal", channel=f"<#{channel}>")
+    goal.above_prompt = on
+    ctx.session.add(goal)
+    ctx.ephemeral(ctx.t("pulse.goal.prompt_on" if on else "pulse.goal.prompt_off", channel=f"<#{channel}>"))
 
 
 async def set_goal(ctx: Context, channel: str, text: str) -> None:
@@ -270,12 +232,87 @@ def _is_dm(ev: MessageEvent) -> bool:
 
 
 def register(router: Router) -> None:
-    router.command("pulse", feature="pulse", aliases=("puls", "stimmungsbild"), help_key="pulse.help.short")(
-        pulse_command
+    pulse = router.command(
+        "pulse",
+        feature="pulse",
+        aliases=("puls", "stimmungsbild"),
+        help_key="pulse.help.short",
+        title_key="pulse.help.title",
+        default="help",
     )
-    router.command("goal", feature="pulse", aliases=("ziel", "fixstern"), help_key="pulse.help.goal_short")(
-        goal_command
+    options = (Arg.text("options", optional=True, label_key="pulse.help.arg.options"),)
+    channel = (Arg.text("channel", optional=True, label_key="pulse.help.arg.channel"),)
+    days = (Arg.text("days", optional=True, label_key="pulse.help.arg.days"),)
+    schedule = (Arg.text("schedule", optional=True, label_key="pulse.help.arg.schedule"),)
+    goal_text = (Arg.text("goal", optional=True, label_key="pulse.help.arg.goal"),)
+    on_off = (Arg.text("on_off", optional=True, label_key="pulse.help.arg.on_off"),)
+
+    @pulse.sub("start", de="starten", args=options, admin=True, help_key="pulse.help.sub.start")
+    async def _start(ctx: Context) -> None:
+        await flow.start(ctx, ctx.args)
+
+    @pulse.sub(
+        "answer",
+        de="antwort",
+        aliases=("antworten",),
+        args=(Arg.text("answer", optional=True, label_key="pulse.help.arg.answer"),),
+        help_key="pulse.help.sub.answer",
     )
+    async def _answer(ctx: Context) -> None:
+        text, named = ctx.rest, False
+        first = text.split(None, 1)
+        if first and first[0].lower() in flow.NAMED_WORDS:
+            named, text = True, (first[1] if len(first) > 1 else "")
+        await flow.answer(ctx, text, named=named)
+
+    @pulse.sub("status", de="stand", help_key="pulse.help.sub.status")
+    async def _status(ctx: Context) -> None:
+        await flow.status(ctx)
+
+    @pulse.sub(
+        "close", de="schließen", aliases=("schliessen", "beenden"), args=channel, help_key="pulse.help.sub.close"
+    )
+    async def _close(ctx: Context) -> None:
+        await flow.close(ctx, ctx.args)
+
+    @pulse.sub("extend", de="verlängern", aliases=("verlaengern",), args=days, help_key="pulse.help.sub.extend")
+    async def _extend(ctx: Context) -> None:
+        await flow.extend(ctx, ctx.args)
+
+    @pulse.sub("repeat", de="wiederholen", args=schedule, admin=True, help_key="pulse.help.sub.repeat")
+    async def _repeat(ctx: Context) -> None:
+        await repeat(ctx, ctx.args)
+
+    goal = router.command(
+        "goal",
+        feature="pulse",
+        aliases=("ziel", "fixstern"),
+        help_key="pulse.help.goal_short",
+        title_key="pulse.help.goal_title",
+        default="show",
+    )
+
+    @goal.sub(
+        "set", de="setzen", aliases=("festlegen",), args=goal_text, admin=True, help_key="pulse.help.sub.goal_set"
+    )
+    async def _goal_set(ctx: Context) -> None:
+        await goal_set(ctx, ctx.args)
+
+    @goal.sub("show", de="zeigen", aliases=("list", "liste"), help_key="pulse.help.sub.goal_show")
+    async def _goal_show(ctx: Context) -> None:
+        blocks = await goal_blocks(ctx.session, ctx.workspace.id, ctx.t)
+        ctx.ephemeral(blocks or ctx.t("pulse.goal.none"))
+
+    @goal.sub("prompt", de="impuls", args=on_off, admin=True, help_key="pulse.help.sub.goal_prompt")
+    async def _goal_prompt(ctx: Context) -> None:
+        await goal_prompt(ctx, ctx.args)
+
+    @goal.sub(
+        "clear", de="löschen", aliases=("loeschen",), args=channel, admin=True, help_key="pulse.help.sub.goal_clear"
+    )
+    async def _goal_clear(ctx: Context) -> None:
+        await goal_clear(ctx, ctx.args)
+
     router.action("pulse", feature="pulse")(pulse_action)
     router.message(_is_dm, feature="pulse", priority=Priority.COMMAND + 10, addressed=True)(dm_reply(router))
     router.schedule("pulse_close", feature="pulse")(jobs.close_due)
