@@ -365,7 +365,7 @@ async def close(ctx: Context, words: list[str]) -> None:
         return
     if await language_model(ctx) is not None:
         # The model is asked outside every transaction: the scheduler's close does it within a minute.
-        pulse.deadline = ctx.now
+        pulse.deadline, pulse.status = ctx.now, "open"
         ctx.session.add(pulse)
         await ctx.session.flush()
         ctx.ephemeral(ctx.t("pulse.closing_soon"))
