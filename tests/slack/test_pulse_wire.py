@@ -85,6 +85,7 @@ async def test_pulse_over_slack(testbed_any_db: Testbed, fake: SlackWire) -> Non
     assert "Die Antwort ist leer" in visible_text(fake.dms("UFRITZ")[-1])
     # A plain reply in the DM answers too; a command word there is still a command.
     await bed.event(message("Kunden langfristig binden", user="UFRITZ", channel="DUFRITZ", channel_type="im"))
+    await bed.settle()  # events are handled concurrently: one after the other here
     await bed.event(message("pulse status", user="UFRITZ", channel="DUFRITZ", channel_type="im"))
     await bed.settle()
     replies = fake.texts("chat.postEphemeral", user="UFRITZ")
