@@ -1,7 +1,7 @@
 """service-goal pulse: pulses, who was asked, anonymous answers (no rowid on SQLite), team goals
 
-Revision ID: 0004_pulse
-Revises: 0003_one_line
+Revision ID: 0005_pulse
+Revises: 0004_goodwill
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from alembic import op
 
 import storage.types
 
-revision: str = "0004_pulse"
-down_revision: str | Sequence[str] | None = "0003_one_line"
+revision: str = "0005_pulse"
+down_revision: str | Sequence[str] | None = "0004_goodwill"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
