@@ -1,7 +1,7 @@
 """service-goal pulse: pulses, who was asked, anonymous answers (no rowid on SQLite), team goals
 
-Revision ID: 0005_pulse
-Revises: 0004_goodwill
+Revision ID: 0006_pulse
+Revises: 0005_kudos_conversation_ids
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from alembic import op
 
 import storage.types
 
-revision: str = "0005_pulse"
-down_revision: str | Sequence[str] | None = "0004_goodwill"
+revision: str = "0006_pulse"
+down_revision: str | Sequence[str] | None = "0005_kudos_conversation_ids"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
