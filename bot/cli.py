@@ -418,8 +418,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.debug = debug
     quiet = command in ("console", "demo") and not args.verbose
     configure("WARNING" if quiet else settings.log_level, settings.log_json, verbose=args.verbose)
-    if settings.database_path is not None:
-        settings.database_path.parent.mkdir(parents=True, exist_ok=True)
+    if settings.database_path is not None and settings.database_path.parent == settings.data_dir:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)  # the default place; a chosen one must exist
     if command in ("serve", "scheduler"):
         log.info("database", url=safe_url(settings.database_url))
     if command == "demo":
