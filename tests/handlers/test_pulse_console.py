@@ -24,7 +24,7 @@ async def run_pulse(
     bot: BotHarness, *, starter_answer: str | None = "Kundenprobleme beim ersten Kontakt lösen."
 ) -> str:
     out = await bot.say("pulse start #general", as_="max")
-    assert "für <#general> gestartet: 8 Personen gefragt" in out
+    assert "für #general gestartet: 8 Personen gefragt" in out
     if starter_answer:
         await bot.say(f"pulse answer {starter_answer}", as_="max")
     for who, text in ANSWERS.items():
@@ -38,7 +38,7 @@ async def test_start_answer_close_shows_score_clusters_examples_and_the_starters
     assert "Bitte antworte zuerst selbst" in dm_blocks(out, "max")
     assert "Was ist in einem Satz das Ziel unseres Kundenservice?" in dm_blocks(out, "anna")
     assert "→ #general" in out and "Zielbild-Puls gestartet" in out
-    assert "[Antworten]" in dm_blocks(out, "greta")
+    assert "] Antworten" in dm_blocks(out, "greta")
     await bot.say("pulse answer Kundenprobleme beim ersten Kontakt lösen.", as_="max")
     for who, text in ANSWERS.items():
         await bot.say(f"pulse answer {text}", as_=who)
@@ -67,7 +67,7 @@ async def test_start_answer_close_shows_score_clusters_examples_and_the_starters
 async def test_goal_set_shows_in_digest_preview_and_later_pulses_measure_it(bot: BotHarness) -> None:
     await run_pulse(bot)
     out = await bot.say("goal set #general Das Problem des Kunden beim ersten Kontakt lösen.", as_="max")
-    assert "Der Fixstern von <#general> ist jetzt" in out
+    assert "Der Fixstern von #general ist jetzt" in out
     preview = await bot.say("digest preview #general", as_="max")
     assert "Fixstern" in preview and "Das Problem des Kunden beim ersten Kontakt lösen." in preview
     assert "Zielbild-Puls" in preview and "Der erste Puls des Teams." in preview
@@ -83,19 +83,19 @@ async def test_friendly_private_errors(bot: BotHarness) -> None:
     assert "Für dich ist gerade kein Puls offen" in await bot.say("pulse answer Zufriedene Kunden", as_="anna")
     await bot.say("pulse start #general", as_="max")
     empty = await bot.say("pulse answer   ", as_="anna")
-    assert "(only you)" in empty and "Die Antwort ist leer" in empty
+    assert "(privat)" in empty and "Die Antwort ist leer" in empty
     long = await bot.say("pulse answer " + "x" * 5000, as_="anna")
-    assert "(only you)" in long and "5000 Zeichen" in long
+    assert "(privat)" in long and "5000 Zeichen" in long
     again = await bot.say("pulse start #general", as_="max")
-    assert "(only you)" in again and "In <#general> ist schon ein Puls offen" in again
+    assert "(privat)" in again and "In #general ist schon ein Puls offen" in again
     early = await bot.say("pulse close", as_="max")
-    assert "(only you)" in early and "Noch hat niemand geantwortet" in early
+    assert "(privat)" in early and "Noch hat niemand geantwortet" in early
     await bot.say("pulse answer Zufriedene Kunden", as_="anna")
     short = await bot.say("pulse close", as_="max")
     assert "1 Antwort(en) bisher: Ein Ergebnis gibt es erst ab 5 Antworten" in short
-    assert "[1] Um 3 Werktage verlängern" in short
+    assert "] Um 3 Werktage verlängern" in short
     small = await bot.say("pulse start #it team IT", as_="max")
-    assert "(only you)" in small and "nur 4 Personen gefragt, weniger als die Mindestgruppe von 5" in small
+    assert "(privat)" in small and "nur 4 Personen gefragt, weniger als die Mindestgruppe von 5" in small
     async with bot.app.sessions() as s:
         assert len((await s.execute(select(Pulse))).scalars().all()) == 1
 
@@ -131,13 +131,13 @@ async def test_holidays_move_the_deadline(bot: BotHarness) -> None:
 
 async def test_recurring_pulses_start_once_on_their_day_and_a_thin_pulse_offers_to_extend(bot: BotHarness) -> None:
     out = await bot.say("pulse repeat #general month:1 10:00", as_="max")
-    assert "In <#general> startet ein Puls an month:1 um 10:00" in out
+    assert "In #general startet ein Puls an month:1 um 10:00" in out
     bot.clock.set(datetime(2026, 12, 1, 8, 59, tzinfo=UTC))  # Tue 1 Dec, 09:59 Berlin
     assert "Zielbild-Puls gestartet" not in await tick(bot)
     bot.clock.set(datetime(2026, 12, 1, 9, 1, tzinfo=UTC))
     out = await tick(bot)
     assert out.count("→ #general:") == 1 and "Zielbild-Puls gestartet" in out
-    assert "Bitte antworte zuerst selbst" in dm_blocks(out, "max") and "[Antworten]" in dm_blocks(out, "anna")
+    assert "Bitte antworte zuerst selbst" in dm_blocks(out, "max") and "] Antworten" in dm_blocks(out, "anna")
     assert "Zielbild-Puls gestartet" not in await tick(bot)  # claimed once
     await bot.say("pulse answer Zufriedene Kunden", as_="anna")
     bot.clock.set(datetime(2026, 12, 4, 9, 2, tzinfo=UTC))  # three working days later
