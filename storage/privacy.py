@@ -56,6 +56,7 @@ FEATURES = (
     "digests",
     "llm",
     "feedback_import",
+    "web",
 )
 PROFILES = ("standard", "works-council")
 WORKS_COUNCIL = "works-council"
@@ -89,7 +90,7 @@ CONDITIONAL_PERSON_COLUMNS = {
 # Tables whose rows about an erased person are deleted rather than pseudonymised: they describe only
 # that person (roles, platform identities, personal chats, queued DMs) and keep other identifiers.
 ERASE_ROWS = frozenset(
-    {"outbox", "outbox_lane", "privacy_role", "teams_user", "teams_conversation", "teams_pending_file"}
+    {"outbox", "outbox_lane", "privacy_role", "teams_user", "teams_conversation", "teams_pending_file", "web_session"}
 )
 PSEUDONYM_PREFIX = "former-"
 

@@ -1,0 +1,174 @@
+"""The overview's figures, with the same privacy rules as every chat aggregate.
+
+A figure is shown only if enough people stand behind it (``min_group_ok``): the team or workspace
+itself, each value in the values mix, each arrow between two departments (its givers and its
+receivers). Nothing here names a person; the works-council profile changes nothing because the
+overview shows aggregates only. ``overview`` is the one entry point; it needs only a database session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.privacy_rules import feature_enabled, group_figure_ok, min_group_ok, min_group_size
+from storage import core
+from storage import dashboard as q
+from storage.models import Workspace
+from storage.suggestions import DigestSummary, digest_summary
+
+PERIODS = {"4w": 4, "12w": 12, "26w": 26, "52w": 52}
+DEFAULT_PERIOD = "12w"
+
+
+@dataclass
+class WeekFigure:
+    week: date  # Monday
+    kudos: int = 0
+    points: int = 0
+
+
+@dataclass
+class ValueFigure:
+    tag: str | None
+    label: str
+    points: int
+
+
+@dataclass
+class Edge:
+    source: str
+    target: str
+    kudos: int
+
+
+@dataclass
+class PromptWeek:
+    week: date
+    prompts: int = 0
+    answers: int = 0
+
+
+@dataclass
+class Overview:
+    workspace_id: str
+    department: str | None
+    period: str
+    first_day: date
+    last_day: date  # inclusive
+    min_group: int
+    departments: list[str]
+    allowed: bool  # False: the chosen team is smaller than the minimum group
+    weeks: list[WeekFigure] = field(default_factory=list)
+    kudos_total: int = 0
+    values: list[ValueFigure] = field(default_factory=list)
+    values_hidden: int = 0
+    cross_total: int = 0
+    cross_count: int = 0
+    edges: list[Edge] = field(default_factory=list)
+    edges_hidden: int = 0
+    prompt_weeks: list[PromptWeek] = field(default_factory=list)
+    suggestions: DigestSummary | None = None
+    median_shown: bool = True
+    features: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def cross_share(self) -> float | None:
+        return self.cross_count / self.cross_total if self.cross_total else None
+
+
+def monday(d: date) -> date:
+    return d - timedelta(days=d.weekday())
+
+
+def period_bounds(period: str, today: date) -> tuple[date, date]:
+    """First Monday and the day after today for ``period`` weeks including this one."""
+    weeks = PERIODS.get(period, PERIODS[DEFAULT_PERIOD])
+    first = monday(today) - timedelta(weeks=weeks - 1)
+    return first, today + timedelta(days=1)
+
+
+async def overview(
+    session: AsyncSession,
+    *,
+    workspace: Workspace,
+    now: datetime,
+    period: str = DEFAULT_PERIOD,
+    department: str | None = None,
+    lang: str = "de",
+) -> Overview:
+    period = period if period in PERIODS else DEFAULT_PERIOD
+    zone = ZoneInfo(workspace.timezone or "UTC")
+    today = now.astimezone(zone).date()
+    first, end = period_bounds(period, today)
+    since = datetime.combine(first, time(), zone)
+    until = datetime.combine(end, time(), zone)
+    minimum = await min_group_size(session, workspace.id)
+    sizes = await q.department_sizes(session, workspace_id=workspace.id)
+    if department is not None:
+        department = next((d for d in sizes if d.lower() == department.lower()), None)
+    people = sizes.get(department, 0) if department else await q.member_total(session, workspace_id=workspace.id)
+    out = Overview(
+        workspace_id=workspace.id,
+        department=department,
+        period=period,
+        first_day=first,
+        last_day=end - timedelta(days=1),
+        min_group=minimum,
+        departments=list(sizes),
+        allowed=min_group_ok(people, minimum),
+        features={f: await feature_enabled(session, workspace.id, f) for f in ("kudos", "prompts", "suggestions")},
+    )
+    if not out.allowed:
+        return out
+    p = q.Period(workspace.id, since, until, first, end, department)
+    await _kudos(session, p, out, workspace, minimum, lang)
+    if department is None:  # prompts and suggestions belong to the workspace, not to one team
+        await _prompts(session, p, out)
+        out.suggestions = await digest_summary(session, workspace.id, since, until)
+        deciders = out.suggestions.deciders
+        out.median_shown = deciders == 0 or await group_figure_ok(session, workspace.id, deciders)
+    return out
+
+
+async def _kudos(
+    session: AsyncSession, p: q.Period, out: Overview, workspace: Workspace, minimum: int, lang: str
+) -> None:
+    weeks: dict[date, WeekFigure] = {}
+    d = p.first_day
+    while d < p.last_day:
+        weeks.setdefault(monday(d), WeekFigure(monday(d)))
+        d += timedelta(days=7)
+    for day, n, pts in await q.kudos_by_day(session, p):
+        w = weeks.setdefault(monday(day), WeekFigure(monday(day)))
+        w.kudos += n
+        w.points += pts
+    out.weeks = sorted(weeks.values(), key=lambda w: w.week)
+    out.kudos_total = sum(w.kudos for w in out.weeks)
+    labels = {
+        v.tag: (v.label_de if lang == "de" else v.label_en)
+        for v in await core.list_values(session, workspace_id=workspace.id)
+    }
+    for tag, points, receivers in await q.value_mix(session, p):
+        if min_group_ok(receivers, minimum):
+            out.values.append(ValueFigure(tag, labels.get(tag or "", tag or ""), points))
+        else:
+            out.values_hidden += 1
+    out.cross_total, out.cross_count = await q.cross_team(session, p)
+    for source, target, n, givers, receivers in await q.department_edges(session, p):
+        if min_group_ok(givers, minimum) and min_group_ok(receivers, minimum):
+            out.edges.append(Edge(source, target, n))
+        else:
+            out.edges_hidden += 1
+
+
+async def _prompts(session: AsyncSession, p: q.Period, out: Overview) -> None:
+    weeks: dict[date, PromptWeek] = {w.week: PromptWeek(w.week) for w in out.weeks}
+    for day, posts, answers, _named in await q.prompts_by_day(session, p):
+        w = weeks.setdefault(monday(day), PromptWeek(monday(day)))
+        w.prompts += posts
+        w.answers += answers
+    out.prompt_weeks = sorted(weeks.values(), key=lambda w: w.week)
