@@ -340,7 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command is None:
         command = default_command(settings)
         args = parser.parse_args([command])
-    configure(settings.log_level if command not in ("console", "demo", "web") else "WARNING", settings.log_json)
+    quiet = {"console": "WARNING", "demo": "WARNING", "web": "ERROR"}
+    configure(quiet.get(command, settings.log_level), settings.log_json)
     if command == "demo":
         args.demo = True
         command = "console"

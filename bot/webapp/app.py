@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import structlog
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.events import ActionEvent, Actor, CommandEvent, Event, Platform
@@ -75,6 +74,9 @@ class Viewer:
     def role_labels(self) -> str:
         order = ("admin", "approver", "works-council", "member")
         return ", ".join(self.t(f"web.roles.{r}") for r in order if r in self.roles)
+
+
+VIEWER: web.RequestKey[Viewer | None] = web.RequestKey("viewer", Viewer)  # type: ignore[arg-type]
 
 
 async def roles_of(session: AsyncSession, workspace: Workspace, member: Member) -> set[str]:
@@ -152,12 +154,12 @@ class WebApp:
                     else:
                         target = "/app/signin"
                     raise web.HTTPSeeOther(target)
-                request["viewer"] = viewer
+                request[VIEWER] = viewer
                 if request.method not in ("GET", "HEAD"):
                     await self.check_csrf(request, viewer)
             response = await handler(request)
         except web.HTTPException as exc:
-            response = exc if exc.status < 400 or exc.text else await self.error_page(request, exc.status)
+            response = exc if exc.status < 400 else await self.error_page(request, exc.status)
         self.secure_headers(response)
         return response
 
@@ -188,7 +190,7 @@ class WebApp:
         return f"{request.scheme}://{request.host}"
 
     async def error_page(self, request: web.Request, status: int) -> web.Response:
-        viewer = request.get("viewer")
+        viewer = request.get(VIEWER)
         t = viewer.t if viewer else self.guest_translator(request)
         key = {403: "web.forbidden", 404: "web.not_found"}.get(status, "web.bad_request")
         return self.render(request, "message.html", t=t, heading=t(key), lines=[], status=status)
@@ -199,7 +201,7 @@ class WebApp:
         return translator_for(wanted, self.settings.default_locale, tone="du")
 
     def render(self, request: web.Request, name: str, *, status: int = 200, **context: Any) -> web.Response:
-        viewer: Viewer | None = request.get("viewer")
+        viewer: Viewer | None = request.get(VIEWER)
         t: Translator = context.pop("t", None) or (viewer.t if viewer else self.guest_translator(request))
         template = self.env.get_template(name)
         html = template.render(
@@ -382,7 +384,7 @@ class WebApp:
         return await self.open_session(request, row.workspace_id, row.user_id, "/app/overview")
 
     async def signout(self, request: web.Request) -> web.StreamResponse:
-        viewer: Viewer = request["viewer"]
+        viewer = viewer_of(request)
         async with self.transaction() as session:
             await store.end(session, token=viewer.token)
         response = web.HTTPSeeOther("/app/signin?signed_out=1")
@@ -390,7 +392,7 @@ class WebApp:
         return response
 
     async def language(self, request: web.Request) -> web.StreamResponse:
-        viewer: Viewer = request["viewer"]
+        viewer = viewer_of(request)
         form = await request.post()
         lang = normalize_locale(str(form.get("lang", "")))
         if lang:
@@ -468,6 +470,13 @@ class WebApp:
         return found
 
 
+def viewer_of(request: web.Request) -> Viewer:
+    """The signed-in person (the middleware has checked there is one)."""
+    viewer = request[VIEWER]
+    assert viewer is not None
+    return viewer
+
+
 def _event_id(nonce: str | None) -> str | None:
     """A form's one-time nonce as the event id: a double submit is handled once (router dedupe)."""
     if not nonce:
@@ -487,8 +496,4 @@ def csv_href(path: str, **query: str) -> str:
     return path + "?" + urlencode({k: v for k, v in query.items() if v})
 
 
-def safe_markup(text: str) -> Markup:
-    return Markup(text)
-
-
-__all__ = ["COOKIE", "Viewer", "WebApp", "csv_href", "quote", "safe_next"]
+__all__ = ["COOKIE", "VIEWER", "Viewer", "WebApp", "csv_href", "safe_next", "viewer_of"]

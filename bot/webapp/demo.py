@@ -123,6 +123,17 @@ async def seed_web_demo(
         assert s.id is not None
         if decider and s.decided_at is not None:
             to = "declined" if status == "declined" else "approved"
+            if status == "done" and s.done_at is not None:
+                session.add(
+                    SuggestionEvent(
+                        suggestion_id=s.id,
+                        kind="status",
+                        actor_id=decider,
+                        from_status="approved",
+                        to_status="done",
+                        at=s.done_at,
+                    )
+                )
             session.add(
                 SuggestionEvent(
                     suggestion_id=s.id,

@@ -14,7 +14,7 @@ from aiohttp import web
 from markupsafe import Markup, escape
 
 from bot.webapp import charts
-from bot.webapp.app import Viewer, WebApp, csv_href
+from bot.webapp.app import VIEWER, Viewer, WebApp, csv_href, viewer_of
 from handlers import dashboard
 from handlers.privacy import build_sheet, personal_data
 from handlers.suggestions.common import hours_text, status_label
@@ -129,7 +129,7 @@ class Pages:
 
     # --- overview ---------------------------------------------------------------------------------
     async def _overview(self, request: web.Request) -> tuple[Viewer, dashboard.Overview]:
-        v: Viewer = request["viewer"]
+        v = viewer_of(request)
         period = request.query.get("period", dashboard.DEFAULT_PERIOD)
         team = request.query.get("team") or None
         async with self.app.starling.sessions() as session:
@@ -228,7 +228,7 @@ class Pages:
 
     # --- suggestion board --------------------------------------------------------------------------------
     async def board(self, request: web.Request) -> web.Response:
-        v: Viewer = request["viewer"]
+        v = viewer_of(request)
         t = v.t
         status = request.query.get("status", "open")
         text = request.query.get("q", "").strip()[:100]
@@ -254,7 +254,7 @@ class Pages:
         )
 
     async def suggestion(self, request: web.Request, *, flashes: list[str] | None = None) -> web.Response:
-        v: Viewer = request["viewer"]
+        v = viewer_of(request)
         t = v.t
         sid = int(request.match_info["id"])
         async with self.app.starling.sessions() as session:
@@ -299,14 +299,14 @@ class Pages:
         )
 
     async def vote(self, request: web.Request) -> web.Response:
-        v: Viewer = request["viewer"]
+        v = viewer_of(request)
         form = await request.post()
         sid = request.match_info["id"]
         lines = await self.app.action(v, f"suggest:vote:{sid}", value=sid, nonce=str(form.get("nonce", "")))
         return await self.suggestion(request, flashes=lines)
 
     async def decide(self, request: web.Request) -> web.Response:
-        v: Viewer = request["viewer"]
+        v = viewer_of(request)
         form = await request.post()
         sid = request.match_info["id"]
         verb = str(form.get("verb", ""))
@@ -321,7 +321,7 @@ class Pages:
 
     # --- privacy ------------------------------------------------------------------------------------
     async def privacy(self, request: web.Request, *, flashes: list[str] | None = None) -> web.Response:
-        v: Viewer = request["viewer"]
+        v = viewer_of(request)
         t = v.t
         async with self.app.starling.sessions() as session:
             sheet = await build_sheet(
@@ -359,7 +359,7 @@ class Pages:
         )
 
     async def export(self, request: web.Request) -> web.Response:
-        v: Viewer = request["viewer"]
+        v = viewer_of(request)
         async with self.app.transaction() as session:
             data = await personal_data(session, workspace_id=v.workspace.id, user_id=v.user_id, now=self.app.now)
         body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
@@ -373,7 +373,7 @@ class Pages:
 
     async def lookup(self, request: web.Request) -> web.Response:
         """An admin's look-up of one person's data: the chat's command, so it is audited the same way."""
-        v: Viewer = request["viewer"]
+        v = viewer_of(request)
         if not v.is_admin:
             raise web.HTTPForbidden()
         form = await request.post()
@@ -384,14 +384,14 @@ class Pages:
         return await self.privacy(request, flashes=lines)
 
     async def forget_page(self, request: web.Request) -> web.Response:
-        v: Viewer = request["viewer"]
+        v = viewer_of(request)
         lines = await self.app.readable(v, [v.t("privacy.forget.confirm_self", user=f"<@{v.user_id}>")])
         return self.app.render(
             request, "forget.html", page="privacy", heading=v.t("web.privacy.forget_title"), question=lines[0]
         )
 
     async def forget(self, request: web.Request) -> web.StreamResponse:
-        v: Viewer = request["viewer"]
+        v = viewer_of(request)
         form = await request.post()
         if form.get("confirm") != "yes":
             raise web.HTTPSeeOther("/app/privacy")
@@ -401,7 +401,7 @@ class Pages:
 
         async with self.app.transaction() as session:
             await store.end(session, token=v.token)
-        request["viewer"] = None
+        request[VIEWER] = None
         response = self.app.render(
             request,
             "message.html",
@@ -415,7 +415,7 @@ class Pages:
 
     # --- settings (admins) ----------------------------------------------------------------------------
     async def settings(self, request: web.Request, *, flashes: list[str] | None = None) -> web.Response:
-        v: Viewer = request["viewer"]
+        v = viewer_of(request)
         if not v.is_admin:
             raise web.HTTPForbidden()
         t = v.t
@@ -460,7 +460,7 @@ class Pages:
 
     async def save_settings(self, request: web.Request) -> web.Response:
         """Each change is the chat command an admin would type, so validation and audit are the chat's."""
-        v: Viewer = request["viewer"]
+        v = viewer_of(request)
         if not v.is_admin:
             raise web.HTTPForbidden()
         form = await request.post()
@@ -514,5 +514,5 @@ class Pages:
                     n += 1
         else:
             raise web.HTTPBadRequest()
-        request["viewer"] = await self.app.load_viewer(request) or v
+        request[VIEWER] = await self.app.load_viewer(request) or v
         return await self.settings(request, flashes=lines)

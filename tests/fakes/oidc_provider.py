@@ -32,6 +32,7 @@ class _Grant:
     method: str
     nonce: str
     claims: dict[str, Any]
+    prefix: str
 
 
 class FakeOIDCProvider(FakeHTTPServer):
@@ -45,24 +46,28 @@ class FakeOIDCProvider(FakeHTTPServer):
         self.other_key = RSAKey.generate_key(2048, parameters={"kid": "k1", "use": "sig", "alg": "RS256"})
         self.next_claims: dict[str, Any] = {}
         self.tamper: str | None = None
-        self.issuer_path = ""  # e.g. "/tenant-1/v2.0" for an Entra-like issuer
         self._grants: dict[str, _Grant] = {}
-        self._add_route("GET", r"^.*/\.well-known/openid-configuration$", "discovery", self._discovery)
+        # A path prefix names the issuer: "" (Slack-like) or "/<tenant>/v2.0" (Entra-like; "organizations"
+        # and "common" are multi-tenant: the discovery issuer is a template, each token names its tenant).
+        self._add_route("GET", r"^(?P<prefix>.*)/\.well-known/openid-configuration$", "discovery", self._discovery)
         self._add_route("GET", r"^/jwks$", "jwks", self._jwks)
-        self._add_route("GET", r"^/authorize$", "authorize", self._authorize)
-        self._add_route("POST", r"^/token$", "token", self._token)
+        self._add_route("GET", r"^(?P<prefix>.*)/authorize$", "authorize", self._authorize)
+        self._add_route("POST", r"^(?P<prefix>.*)/token$", "token", self._token)
 
-    @property
-    def issuer(self) -> str:
-        return self.url + self.issuer_path
+    def issuer_for(self, prefix: str, claims: dict[str, Any] | None = None) -> str:
+        tenant = prefix.split("/")[1] if prefix.count("/") >= 2 else ""
+        if tenant in ("organizations", "common"):
+            return self.url + ("/{tenantid}/v2.0" if claims is None else f"/{claims.get('tid', '')}/v2.0")
+        return self.url + prefix
 
     async def _discovery(self, rec: Recorded, request: web.Request) -> web.StreamResponse:
+        prefix = rec.path_params.get("prefix", "")
         return self._respond(
             rec,
             {
-                "issuer": self.issuer,
-                "authorization_endpoint": self.url + "/authorize",
-                "token_endpoint": self.url + "/token",
+                "issuer": self.issuer_for(prefix),
+                "authorization_endpoint": self.url + prefix + "/authorize",
+                "token_endpoint": self.url + prefix + "/token",
                 "jwks_uri": self.url + "/jwks",
                 "response_types_supported": ["code"],
                 "code_challenge_methods_supported": ["S256"],
@@ -87,6 +92,7 @@ class FakeOIDCProvider(FakeHTTPServer):
             q["code_challenge_method"],
             q.get("nonce", ""),
             dict(self.next_claims),
+            rec.path_params.get("prefix", ""),
         )
         state = q.get("state", "")
         location = q.get("redirect_uri", "") + "?" + urlencode({"code": code, "state": state})
@@ -107,7 +113,7 @@ class FakeOIDCProvider(FakeHTTPServer):
             return self._respond(rec, {"error": "invalid_grant", "error_description": "pkce"}, status=400)
         now = int(time.time())
         claims = {
-            "iss": self.issuer,
+            "iss": self.issuer_for(grant.prefix, grant.claims),
             "aud": self.client_id,
             "sub": "subject-1",
             "iat": now,
