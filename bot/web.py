@@ -23,6 +23,7 @@ from bot.app import Starling
 from bot.core.metrics import exposition
 from bot.scheduler import SchedulerService, start_scheduler
 from bot.settings import Settings
+from bot.webapp import mount
 
 log = structlog.get_logger("starling.web")
 
@@ -55,10 +56,7 @@ class WebServer:
         self.slack: Any = None
         self._add_platforms(slack_options or {})
         # The web pages under /app (sign-in, dashboard, suggestion board, privacy, settings).
-        from bot.webapp import WebApp
-
-        self.webapp = WebApp(starling, providers=web_providers)
-        self.webapp.add_routes(self.app)
+        self.webapp = mount(self.app, starling, providers=web_providers)
         self._runner: web.AppRunner | None = None
         self._stop = asyncio.Event()
         self._outbox_task: asyncio.Task[None] | None = None

@@ -117,8 +117,7 @@ class WebApp:
 
     # --- wiring ------------------------------------------------------------------------------------
     def add_routes(self, app: web.Application) -> None:
-        from bot.webapp import pages
-
+        """Sign-in and out, the language switch and the stylesheet (the pages are added by ``bot.webapp.mount``)."""
         app.middlewares.append(self.middleware)
         r = app.router
         r.add_get("/app", self.root)
@@ -130,7 +129,6 @@ class WebApp:
         r.add_get("/app/auth/{provider}/callback", self.callback)
         r.add_post("/app/signout", self.signout)
         r.add_post("/app/language", self.language)
-        pages.add_routes(self, r)
 
     @property
     def now(self) -> datetime:
