@@ -91,6 +91,11 @@ def period_bounds(period: str, today: date) -> tuple[date, date]:
     return first, today + timedelta(days=1)
 
 
+def day_start(day: date, timezone: str | None) -> datetime:
+    """Midnight of ``day`` in the workspace's time zone."""
+    return datetime.combine(day, time(), ZoneInfo(timezone or "UTC"))
+
+
 async def overview(
     session: AsyncSession,
     *,
@@ -101,11 +106,9 @@ async def overview(
     lang: str = "de",
 ) -> Overview:
     period = period if period in PERIODS else DEFAULT_PERIOD
-    zone = ZoneInfo(workspace.timezone or "UTC")
-    today = now.astimezone(zone).date()
+    today = now.astimezone(ZoneInfo(workspace.timezone or "UTC")).date()
     first, end = period_bounds(period, today)
-    since = datetime.combine(first, time(), zone)
-    until = datetime.combine(end, time(), zone)
+    since, until = day_start(first, workspace.timezone), day_start(end, workspace.timezone)
     minimum = await min_group_size(session, workspace.id)
     sizes = await q.department_sizes(session, workspace_id=workspace.id)
     if department is not None:

@@ -180,9 +180,12 @@ async def seed_web_demo(
     return True
 
 
-async def sign_in_link(session: AsyncSession, *, base: str, user: str, now: datetime, minutes: int = 15) -> str:
+async def sign_in_link(
+    session: AsyncSession, *, base: str, user: str, now: datetime, minutes: int = 15, workspace_id: str = WORKSPACE
+) -> str:
+    """A one-time link that signs ``user`` in (bound to this server's address; used once, then gone)."""
     token, _ = await store.create(
-        session, kind="link", now=now, lifetime=timedelta(minutes=minutes), workspace_id=WORKSPACE, user_id=user
+        session, kind="link", now=now, lifetime=timedelta(minutes=minutes), workspace_id=workspace_id, user_id=user
     )
     return f"{base}/app/auth/link?token={token}"
 
