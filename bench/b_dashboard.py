@@ -7,6 +7,7 @@ import asyncio
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -29,12 +30,12 @@ PERIOD = "52w"
 VIEWERS = 20
 
 
-async def raw_queries(app: Starling, ws: Workspace) -> int:
+async def raw_queries(sessions: Any, ws: Workspace) -> int:
     """The statements behind the overview, run one after the other on one connection (the floor)."""
     first, end = dashboard.period_bounds(PERIOD, data.NOW.date())
     since, until = dashboard.day_start(first, ws.timezone), dashboard.day_start(end, ws.timezone)
     p = q.Period(ws.id, since, until, first, end)
-    async with app.sessions() as session:
+    async with sessions() as session:
         await q.department_sizes(session, workspace_id=ws.id)
         await q.member_total(session, workspace_id=ws.id)
         days = await q.kudos_by_day(session, p)
@@ -77,7 +78,7 @@ async def measure(url: str, kind: str, cfg: Config, rows: int) -> list[Row]:
                 return len(body)
 
         async def floor() -> int:
-            return await raw_queries(app, ws)
+            return await raw_queries(server.webapp.reader, ws)
 
         counted = await floor()
         if counted < rows * 0.5:

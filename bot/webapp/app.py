@@ -30,7 +30,7 @@ from bot.webapp.oidc import Identity, Provider, SignInError, new_secrets, provid
 from storage import core, privacy
 from storage import suggestions as sq
 from storage import web as store
-from storage.db import transaction
+from storage.db import create_reader_engine_for, session_factory, transaction
 from storage.models import Member, Workspace
 from storage.teams import TeamsUser
 
@@ -108,6 +108,9 @@ class WebApp:
         self.starling = starling
         self.settings = starling.settings
         self.providers = providers if providers is not None else providers_from(self.settings)
+        # Long read-only page queries (the overview) on SQLite go through a reader that takes no write lock.
+        self.reader_engine = create_reader_engine_for(self.settings.database_url)
+        self.reader = session_factory(self.reader_engine) if self.reader_engine is not None else starling.sessions
         self.env = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html", "svg"], default_for_string=True, default=True),
@@ -119,6 +122,7 @@ class WebApp:
     def add_routes(self, app: web.Application) -> None:
         """Sign-in and out, the language switch and the stylesheet (the pages are added by ``bot.webapp.mount``)."""
         app.middlewares.append(self.middleware)
+        app.on_cleanup.append(self._close)
         r = app.router
         r.add_get("/app", self.root)
         r.add_get("/app/", self.root)
@@ -129,6 +133,10 @@ class WebApp:
         r.add_get("/app/auth/{provider}/callback", self.callback)
         r.add_post("/app/signout", self.signout)
         r.add_post("/app/language", self.language)
+
+    async def _close(self, _app: web.Application) -> None:
+        if self.reader_engine is not None:
+            await self.reader_engine.dispose()
 
     @property
     def now(self) -> datetime:
@@ -461,7 +469,7 @@ class WebApp:
         if not ids:
             return {}
         found: dict[str, str] = {}
-        async with self.starling.sessions() as session:
+        async with self.reader() as session:
             for uid in ids:
                 m = await core.get_member(session, workspace_id=workspace_id, user_id=uid)
                 found[uid] = (m.display_name or m.handle or uid) if m else uid

@@ -132,7 +132,7 @@ class Pages:
         v = viewer_of(request)
         period = request.query.get("period", dashboard.DEFAULT_PERIOD)
         team = request.query.get("team") or None
-        async with self.app.starling.sessions() as session:
+        async with self.app.reader() as session:
             ov = await dashboard.overview(
                 session, workspace=v.workspace, now=self.app.now, period=period, department=team, lang=v.lang
             )
@@ -233,7 +233,7 @@ class Pages:
         status = request.query.get("status", "open")
         text = request.query.get("q", "").strip()[:100]
         statuses: tuple[str, ...] | None = sq.OPEN if status == "open" else ((status,) if status in STATUSES else None)
-        async with self.app.starling.sessions() as session:
+        async with self.app.reader() as session:
             rows = await dq.board_rows(
                 session, workspace_id=v.workspace.id, statuses=statuses, text=text, limit=BOARD_LIMIT
             )
@@ -257,7 +257,7 @@ class Pages:
         v = viewer_of(request)
         t = v.t
         sid = int(request.match_info["id"])
-        async with self.app.starling.sessions() as session:
+        async with self.app.reader() as session:
             s = await sq.get(session, workspace_id=v.workspace.id, suggestion_id=sid)
             if s is None or s.announced_at is None:
                 raise web.HTTPNotFound()
@@ -323,7 +323,7 @@ class Pages:
     async def privacy(self, request: web.Request, *, flashes: list[str] | None = None) -> web.Response:
         v = viewer_of(request)
         t = v.t
-        async with self.app.starling.sessions() as session:
+        async with self.app.reader() as session:
             sheet = await build_sheet(
                 session, workspace=v.workspace, settings=self.app.settings, lang=v.lang, now=self.app.now
             )
@@ -493,7 +493,7 @@ class Pages:
             scope = f"dept:{dept} " if dept else ""
             await run("suggest", f"approvers {scope}{mentions or 'none'}", 0)
         elif section == "privacy":
-            async with self.app.starling.sessions() as session:
+            async with self.app.reader() as session:
                 cfg = await privacy.get_settings(session, workspace_id=v.workspace.id)
                 states = await privacy.feature_states(session, workspace_id=v.workspace.id)
             profile = word("profile")
