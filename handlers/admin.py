@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bot.core.commands import Arg
 from bot.core.events import mention_ids
 from bot.core.i18n import normalize_locale
 from bot.core.jobs import is_zone
@@ -168,26 +169,37 @@ async def my_language(ctx: Context, args: list[str]) -> None:
 
 
 def register(router: Router) -> None:
-    @router.command("starling", aliases=("settings", "einstellungen"), help_key="admin.help.short")
-    async def starling_command(ctx: Context) -> None:
-        args = ctx.args
-        sub = args[0].lower() if args else "settings"
-        rest = args[1:]
-        if sub in ("settings", "einstellungen", "config"):
-            await show_settings(ctx)
-        elif sub in ("set", "setze"):
-            if not rest:
-                raise UserError("admin.err.missing_value", key="set")
-            await set_setting(ctx, rest[0].lower(), rest[1:])
-        elif sub in ("values", "werte"):
-            await values_command(ctx, rest)
-        elif sub in ("department", "abteilung", "admin"):
-            await member_command(ctx, sub, rest)
-        elif sub in ("language", "sprache"):
-            await my_language(ctx, rest)
-        elif sub in ("help", "hilfe"):
-            ctx.ephemeral(ctx.t("admin.help.long"))
-        else:
-            raise UserError(
-                "admin.err.unknown_setting", key=sub, keys="settings, set, values, department, admin, language"
-            )
+    starling = router.command(
+        "starling",
+        aliases=("settings", "einstellungen"),
+        help_key="admin.help.short",
+        feature="admin",
+        default="settings",
+    )
+    rest = (Arg.text(optional=True),)
+
+    @starling.sub("settings", de="einstellungen", aliases=("config",), help_key="admin.help.sub.settings")
+    async def _settings(ctx: Context) -> None:
+        await show_settings(ctx)
+
+    @starling.sub("language", de="sprache", args=rest, help_key="admin.help.sub.language")
+    async def _language(ctx: Context) -> None:
+        await my_language(ctx, ctx.args)
+
+    @starling.sub("set", de="setze", args=rest, admin=True, help_key="admin.help.sub.set")
+    async def _set(ctx: Context) -> None:
+        if not ctx.args:
+            raise UserError("admin.err.missing_value", key="set")
+        await set_setting(ctx, ctx.args[0].lower(), ctx.args[1:])
+
+    @starling.sub("values", de="werte", args=rest, help_key="admin.help.sub.values")
+    async def _values(ctx: Context) -> None:
+        await values_command(ctx, ctx.args)
+
+    @starling.sub("department", de="abteilung", args=rest, admin=True, help_key="admin.help.sub.department")
+    async def _department(ctx: Context) -> None:
+        await member_command(ctx, "department", ctx.args)
+
+    @starling.sub("admin", args=rest, admin=True, help_key="admin.help.sub.admin")
+    async def _admin(ctx: Context) -> None:
+        await member_command(ctx, "admin", ctx.args)

@@ -197,7 +197,7 @@ async def test_bad_input_gets_a_friendly_error_only_for_the_admin(bot: BotHarnes
     assert "Zeitzone `Mars/Olympus` kenne ich nicht" in await bot.say("digest subscribe #team Mars/Olympus")
     assert "Rangliste kommt zu Beginn jedes Zeitraums" in await bot.say("digest leaderboard #kudos mo")
     assert "keinen Team-Digest, den ich ausschalten" in await bot.say("digest off")
-    assert "`digest later` gibt es nicht" in await bot.say("digest later")
+    assert "`digest later` kenne ich nicht" in await bot.say("digest later")
     await bot.say("starling language en")
     assert "`25:00` is not a time I understand" in await bot.say("digest subscribe #team 25:00")
     async with bot.app.sessions() as session:

@@ -1,0 +1,142 @@
+"""What a handler gets: the :class:`Context` of one event (its session, workspace, member, translator,
+outgoing messages, parsed arguments and the feature gate), and the two ways to say no: a localized
+:class:`UserError` for the person, or :meth:`Context.decline` ("not mine") for the router."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NoReturn
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.events import Actor, Event, MessageEvent
+from bot.core.i18n import Translator, translator_for
+from bot.core.messages import Block, Form, Message, Section, Target
+from bot.core.services import Services
+from storage import core
+from storage.models import Member, Workspace
+
+FeatureGate = Callable[[AsyncSession, str, str], Awaitable[bool]]
+
+
+class UserError(Exception):
+    """A friendly, localized refusal shown only to the actor. Nothing the handler wrote is kept."""
+
+    def __init__(self, key: str, /, **params: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+@dataclass
+class Context:
+    event: Event
+    services: Services
+    session: AsyncSession
+    workspace: Workspace
+    member: Member
+    t: Translator
+    out: list[Message] = field(default_factory=list)
+    args: list[str] = field(default_factory=list)  # the words after the command (after the subcommand, if any)
+    params: dict[str, Any] = field(default_factory=dict)  # the subcommand's parsed arguments, by name
+    rest: str = ""  # the text after the subcommand word (or the whole line for a fallback), as typed
+    sub: str | None = None  # the subcommand that runs, by its English name
+    gate: FeatureGate | None = field(default=None, repr=False)  # the router's feature gate
+    origin: Event | None = field(default=None, repr=False)  # the event as it arrived (a message read as a command)
+
+    @property
+    def said_openly(self) -> bool:
+        """The event is a message in a conversation not addressed to the bot (already public)."""
+        return isinstance(self.origin, MessageEvent) and not self.origin.addressed
+
+    async def feature_on(self, feature: str) -> bool:
+        """Whether ``feature`` is switched on in this workspace (the router's gate)."""
+        return True if self.gate is None else await self.gate(self.session, self.workspace.id, feature)
+
+    def decline(self) -> NoReturn:
+        """Not mine: the router tries the next route. Call it before writing anything."""
+        raise Declined
+
+    @property
+    def actor(self) -> Actor:
+        return self.event.actor
+
+    @property
+    def now(self) -> datetime:
+        return self.services.clock()
+
+    def _msg(self, content: Message | Sequence[Block] | str, target: Target) -> Message:
+        if isinstance(content, Message):
+            msg = content.model_copy(update={"target": target})
+        elif isinstance(content, str):
+            msg = Message(blocks=[Section(text=content)], text=content, target=target)
+        else:
+            msg = Message(blocks=list(content), target=target)
+        self.out.append(msg)
+        return msg
+
+    def reply(self, content: Message | Sequence[Block] | str) -> Message:
+        thread = self.event.conversation.thread_id if self.event.conversation else None
+        return self._msg(content, Target(kind="reply", thread_id=thread))
+
+    def ephemeral(self, content: Message | Sequence[Block] | str) -> Message:
+        return self._msg(content, Target(kind="ephemeral", user_id=self.actor.user_id))
+
+    def dm(self, user_id: str, content: Message | Sequence[Block] | str, *, dedupe_key: str | None = None) -> Message:
+        msg = self._msg(content, Target(kind="dm", user_id=user_id))
+        msg.dedupe_key = dedupe_key
+        return msg
+
+    def post(
+        self,
+        channel_id: str,
+        content: Message | Sequence[Block] | str,
+        *,
+        thread_id: str | None = None,
+        dedupe_key: str | None = None,
+    ) -> Message:
+        msg = self._msg(content, Target(kind="channel", channel_id=channel_id, thread_id=thread_id))
+        msg.dedupe_key = dedupe_key
+        return msg
+
+    def update(self, content: Message | Sequence[Block] | str) -> Message:
+        return self._msg(content, Target(kind="update", user_id=self.actor.user_id))
+
+    def home(self, content: Message | Sequence[Block]) -> Message:
+        return self._msg(content, Target(kind="home", user_id=self.actor.user_id))
+
+    def modal(self, form: Form) -> Message:
+        return self._msg([form], Target(kind="modal", user_id=self.actor.user_id))
+
+    def translator_for_member(self, member: Member | None) -> Translator:
+        return translator_for(member.locale if member else None, self.workspace.locale, tone=self.workspace.tone)
+
+    async def person(self, user_id: str) -> Member | None:
+        """A person by platform id: from the database, refreshed from the platform's directory when stale."""
+        ws = self.workspace.id
+        member = await core.get_member(self.session, workspace_id=ws, user_id=user_id)
+        directory = self.services.directories.get(self.actor.platform)
+        stale = member is None or (self.now - member.updated_at) > self.services.directory_ttl
+        if directory is not None and stale:
+            info = await directory.fetch(ws, user_id)
+            if info is not None:
+                return await core.upsert_member(
+                    self.session,
+                    workspace_id=ws,
+                    user_id=user_id,
+                    display_name=info.display_name,
+                    fill_only=("locale",),
+                    is_bot=info.is_bot,
+                    is_admin=info.is_admin or None,  # an admin granted in Starling stays one
+                    locale=info.locale,
+                    timezone=info.timezone,
+                    department=info.department,
+                    handle=info.handle,
+                )
+        return member
+
+
+class Declined(Exception):
+    """Raised by :meth:`Context.decline`: the message is not this handler's, the router tries the next route."""
