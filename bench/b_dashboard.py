@@ -83,6 +83,8 @@ async def measure(url: str, kind: str, cfg: Config, rows: int) -> list[Row]:
         counted = await floor()
         if counted < rows * 0.5:
             raise AssertionError(f"the period covers {counted} of {rows} kudos")
+        cache = server.webapp.overview_cache
+        kept, cache.ttl = cache.ttl, 0.0  # page against raw queries: every page computes its figures
         await page()
         n = cfg.size(15, 3)
         times: dict[str, list[float]] = {"starling": [], "floor": []}
@@ -92,7 +94,8 @@ async def measure(url: str, kind: str, cfg: Config, rows: int) -> list[Row]:
                 await fn()
                 times[side].append((time.perf_counter() - t0) * 1000)
 
-        # 20 people looking at once: each asks for the page again as soon as it has its answer
+        # 20 people looking at once, as deployed (figures shared for a minute): each asks again at once
+        cache.ttl = kept
         rounds = cfg.size(5, 2)
         latencies: list[float] = []
 
@@ -123,7 +126,7 @@ async def measure(url: str, kind: str, cfg: Config, rows: int) -> list[Row]:
         ),
         Row(
             NAME,
-            f"{figure}, p99 with {VIEWERS} concurrent viewers (floor: one viewer's p50)",
+            f"{figure}, p99 with {VIEWERS} concurrent viewers, figures cached {kept:g} s (floor: one page's p50)",
             percentile(latencies, 99),
             median(times["starling"]),
             "ms",

@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     web_entra_tenant: str | None = None  # a tenant id (single-tenant), "organizations" or "common"
     web_entra_authority: str = "https://login.microsoftonline.com"
     web_session_hours: float = 8.0
+    web_overview_cache_seconds: float = 60.0  # the overview's figures are computed at most this often (0: always)
 
     # Web server and scheduler
     host: str = "0.0.0.0"

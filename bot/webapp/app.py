@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.events import ActionEvent, Actor, CommandEvent, Event, Platform
 from bot.core.i18n import Translator, normalize_locale, translator_for
 from bot.core.messages import Header, Note, Section, plain
+from bot.webapp.cache import SingleFlight
 from bot.webapp.oidc import Identity, Provider, SignInError, new_secrets, providers_from
 from storage import core, privacy
 from storage import suggestions as sq
@@ -111,6 +112,7 @@ class WebApp:
         # Long read-only page queries (the overview) on SQLite go through a reader that takes no write lock.
         self.reader_engine = create_reader_engine_for(self.settings.database_url)
         self.reader = session_factory(self.reader_engine) if self.reader_engine is not None else starling.sessions
+        self.overview_cache = SingleFlight(float(self.settings.web_overview_cache_seconds))
         self.env = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html", "svg"], default_for_string=True, default=True),

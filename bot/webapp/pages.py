@@ -132,10 +132,16 @@ class Pages:
         v = viewer_of(request)
         period = request.query.get("period", dashboard.DEFAULT_PERIOD)
         team = request.query.get("team") or None
-        async with self.app.reader() as session:
-            ov = await dashboard.overview(
-                session, workspace=v.workspace, now=self.app.now, period=period, department=team, lang=v.lang
-            )
+        now = self.app.now
+
+        async def compute() -> dashboard.Overview:
+            async with self.app.reader() as session:
+                return await dashboard.overview(
+                    session, workspace=v.workspace, now=now, period=period, department=team, lang=v.lang
+                )
+
+        key = (v.workspace.id, v.workspace.config_rev, period, (team or "").lower(), v.lang, now.date())
+        ov = await self.app.overview_cache.get(key, compute)
         return v, ov
 
     def _rows(self, v: Viewer, ov: dashboard.Overview) -> dict[str, list[list[Any]]]:
