@@ -102,23 +102,28 @@ async def set_setting(ctx: Context, key: str, raw: list[str]) -> None:
     ctx.ephemeral(ctx.t("admin.saved", key=key, value=value))
 
 
-async def values_command(ctx: Context, args: list[str]) -> None:
+VALUE_ACTIONS = {"list": "list", "liste": "list", "add": "add", "hinzufügen": "add", "remove": "remove"}
+VALUE_ACTIONS |= {"entfernen": "remove"}
+
+
+async def values_command(ctx: Context, action: str | None, args: list[str]) -> None:
+    """``starling values [list|add #tag Label DE / Label EN|remove #tag]``; ``args`` follow the action."""
     ws = ctx.workspace
     values = await core.list_values(ctx.session, workspace_id=ws.id)
-    sub = args[0].lower() if args else "list"
+    sub = action or ("list" if not args else "")
     if sub == "list":
         lines = [f"#{v.tag} — {v.label_de} / {v.label_en}" for v in values]
         ctx.ephemeral("\n".join(lines) or ctx.t("admin.values.none"))
         return
     require_admin(ctx)
     if sub == "add":
-        match = TAG_RE.match(args[1]) if len(args) >= 2 else None
+        match = TAG_RE.match(args[0]) if args else None
         if match is None:
             raise UserError("admin.err.value_usage")
         tag = match.group(1).lower()
         if any(v.tag == tag for v in values):
             raise UserError("admin.err.value_exists", tag=tag)
-        labels = " ".join(args[2:]).split("/")
+        labels = " ".join(args[1:]).split("/")
         label_de = labels[0].strip() or tag
         label_en = (labels[1].strip() if len(labels) > 1 else label_de) or tag
         rows = [v.model_dump(include={"tag", "label_de", "label_en", "aliases"}) for v in values]
@@ -126,8 +131,8 @@ async def values_command(ctx: Context, args: list[str]) -> None:
         await core.replace_values(ctx.session, workspace_id=ws.id, values=rows)
         await record_audit(ctx.session, ws.id, ctx.actor.user_id, "admin.value_add", None, {"tag": tag})
         ctx.ephemeral(ctx.t("admin.values.added", tag=tag))
-    elif sub in ("remove", "entfernen"):
-        tag = args[1].lstrip("#").lower() if len(args) > 1 else ""
+    elif sub == "remove":
+        tag = args[0].lstrip("#").lower() if args else ""
         rows = [v.model_dump(include={"tag", "label_de", "label_en", "aliases"}) for v in values if v.tag != tag]
         if len(rows) == len(values):
             raise UserError("admin.err.value_unknown", tag=tag)
@@ -192,9 +197,15 @@ def register(router: Router) -> None:
             raise UserError("admin.err.missing_value", key="set")
         await set_setting(ctx, ctx.args[0].lower(), ctx.args[1:])
 
-    @starling.sub("values", de="werte", args=rest, help_key="admin.help.sub.values")
+    @starling.sub(
+        "values",
+        de="werte",
+        args=(Arg.choice("action", VALUE_ACTIONS, optional=True), Arg.text(optional=True)),
+        help_key="admin.help.sub.values",
+    )
     async def _values(ctx: Context) -> None:
-        await values_command(ctx, ctx.args)
+        action = ctx.params.get("action")
+        await values_command(ctx, action, ctx.args[1:] if action else ctx.args)
 
     @starling.sub("department", de="abteilung", args=rest, admin=True, help_key="admin.help.sub.department")
     async def _department(ctx: Context) -> None:

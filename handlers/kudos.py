@@ -17,10 +17,23 @@ from bot.core.jobs import local_day, zone
 from bot.core.messages import Bar, BarList, Block, Fields, Fold, Header, Message, Note, Section, user_text
 from bot.core.router import Context, Router, UserError
 from handlers.privacy_rules import individual_boards, require_feature, team_board
-from storage import core
+from storage import core, moments
 from storage import kudos as q
 from storage.models import CompanyValue, Kudos, Member
 
+# A kudos may point at the customer moment it is for: ``goodwill:12``, ``answer:34``, ``quote:5``, ``suggestion:7``.
+MOMENT_WORDS = {
+    "goodwill": "goodwill",
+    "kulanz": "goodwill",
+    "kulanzfall": "goodwill",
+    "answer": "answer",
+    "antwort": "answer",
+    "quote": "quote",
+    "zitat": "quote",
+    "suggestion": "suggestion",
+    "vorschlag": "suggestion",
+}
+MOMENT_RE = re.compile(r"(?i)(?<![\w:])(" + "|".join(MOMENT_WORDS) + r"):#?(\d{1,9})\b")
 HASHTAG_RE = re.compile(r"(?<![\w&])#([^\W_][\w\-]{0,39})", re.UNICODE)
 MENTION_TOKEN_RE = re.compile(r"<@[A-Za-z0-9_.:\-]+>")
 DIRECTION_WORDS = {
@@ -38,22 +51,26 @@ class ParsedKudos:
     reason: str
     tags: list[str] = field(default_factory=list)
     emoji_count: int = 0
+    moment: tuple[str, int] | None = None  # (kind, id) of the customer moment it is for
 
 
 def parse_kudos(text: str, emoji: str | None = None) -> ParsedKudos:
-    """Split neutral kudos text into recipients (``<@id>`` tokens), hashtags and the reason.
+    """Split neutral kudos text into recipients (``<@id>`` tokens), hashtags, a customer moment and the reason.
 
     Never raises: any input yields a (possibly empty) result.
     """
     recipients = mention_ids(text)
     tags = [t.lower() for t in HASHTAG_RE.findall(text)]
     emoji_count = text.count(f":{emoji}:") if emoji else 0
-    reason = MENTION_TOKEN_RE.sub(" ", text)
+    found = MOMENT_RE.search(text)
+    moment = (MOMENT_WORDS[found.group(1).lower()], int(found.group(2))) if found else None
+    reason = MOMENT_RE.sub(" ", text)
+    reason = MENTION_TOKEN_RE.sub(" ", reason)
     reason = HASHTAG_RE.sub(" ", reason)
     if emoji:
         reason = reason.replace(f":{emoji}:", " ")
     reason = " ".join(reason.split())
-    return ParsedKudos(recipients, reason.strip(" ,.:;-"), tags, emoji_count)
+    return ParsedKudos(recipients, reason.strip(" ,.:;-"), tags, emoji_count, moment)
 
 
 def period_start(period: str, now: datetime, tz: str) -> datetime | None:
@@ -131,10 +148,34 @@ def pair_refusal(ctx: Context, person: Member, *, given: int) -> NoReturn:
 # --- giving ------------------------------------------------------------------------------------------
 
 
-async def give(ctx: Context, text: str, *, source: str, message_id: str | None = None) -> None:
-    """A kudos from the actor: checked, charged to their budget, stored, celebrated, and confirmed to them."""
+def moment_line(t: Translator, m: moments.Moment) -> str:
+    """The customer moment a kudos is for, in one line."""
+    if m.kind == "goodwill" and m.amount is not None and m.currency:
+        from handlers.goodwill.money import fmt
+
+        return t("kudos.moment.goodwill", id=m.id, amount=fmt(t, m.amount, m.currency))
+    snippet = m.text if len(m.text) <= 80 else m.text[:79].rstrip() + "…"
+    return t(f"kudos.moment.{m.kind}", id=m.id, text=user_text(snippet))
+
+
+async def find_moment(ctx: Context, kind: str, moment_id: int) -> moments.Moment:
+    found = await moments.find(ctx.session, workspace_id=ctx.workspace.id, kind=kind, moment_id=moment_id)
+    if found is None:
+        raise UserError("kudos.err.unknown_moment", moment=ctx.t(f"kudos.moment_one.{kind}"), id=moment_id)
+    if kind == "suggestion" and found.status != "done":
+        raise UserError("kudos.err.moment_not_done", id=moment_id)
+    return found
+
+
+async def give(
+    ctx: Context, text: str, *, source: str, message_id: str | None = None, moment: tuple[str, int] | None = None
+) -> None:
+    """A kudos from the actor: checked, charged to their budget, stored, celebrated, and confirmed to them.
+    ``moment`` (or a ``goodwill:12`` … in the text) is the customer moment it is for."""
     await require_feature(ctx, "kudos")
     parsed, value = await _checked(ctx, text)
+    link = moment or parsed.moment
+    pointed = await find_moment(ctx, *link) if link else None
     receivers = await _receivers(ctx, parsed.recipients)
     points = max(1, parsed.emoji_count)
     day, left = await _charge(ctx, receivers, points)
@@ -155,12 +196,14 @@ async def give(ctx: Context, text: str, *, source: str, message_id: str | None =
                 source=source,
                 conversation_id=conv,
                 message_id=message_id,
+                moment_kind=pointed.kind if pointed else None,
+                moment_id=pointed.id if pointed else None,
                 giver_day=day,
                 created_at=ctx.now,
             )
         )
     await ctx.session.flush()
-    _announce(ctx, parsed, value, receivers, points=points, left=left, batch=batch, source=source)
+    _announce(ctx, parsed, value, receivers, points=points, left=left, batch=batch, source=source, pointed=pointed)
 
 
 async def _checked(ctx: Context, text: str) -> tuple[ParsedKudos, CompanyValue | None]:
@@ -229,6 +272,7 @@ def _announce(
     left: int,
     batch: str,
     source: str,
+    pointed: moments.Moment | None = None,
 ) -> None:
     """The celebration in the channel, a DM to each receiver and the confirmation to the giver."""
     ws, giver = ctx.workspace, ctx.actor.user_id
@@ -243,6 +287,8 @@ def _announce(
             + user_text(parsed.reason)
         ),
     ]
+    if pointed:
+        celebration.append(Section(text=moment_line(wt, pointed)))
     notes = ([wt("kudos.celebrate.value", value=label_of(wt, value))] if value else []) + (
         [wt("kudos.cross_team")] if cross_any else []
     )
@@ -263,6 +309,8 @@ def _announce(
         dm_blocks: list[Block] = [
             Section(text=t("kudos.dm.text", giver=f"<@{giver}>", points=points) + "\n> " + user_text(parsed.reason))
         ]
+        if pointed:
+            dm_blocks.append(Section(text=moment_line(t, pointed)))
         if value:
             dm_blocks.append(Note(text=t("kudos.celebrate.value", value=label_of(t, value))))
         line = t("kudos.fold.dm_line", giver=f"<@{giver}>", points=points)
@@ -430,6 +478,14 @@ async def stats_blocks(ctx: Context) -> list:
             BarList(
                 title=ctx.t("kudos.stats.by_value"),
                 rows=[Bar(label=value_label(ctx, values.get(tag or ""), tag), value=n) for tag, n in by_value],
+            )
+        )
+    by_moment = await moments.received_by(ctx.session, workspace_id=ws.id, user_id=me)
+    if by_moment:
+        blocks.append(
+            BarList(
+                title=ctx.t("kudos.stats.by_moment"),
+                rows=[Bar(label=ctx.t(f"kudos.moment_kind.{kind}"), value=n) for kind, n in by_moment.items()],
             )
         )
     return blocks

@@ -19,6 +19,7 @@ from bot.core.jobs import JobContext, zone
 from bot.core.messages import Actions, Attachment, Button, Fields, Header, Message, Note, Section
 from bot.core.router import Context, Router, UserError, require_admin
 from bot.core.services import ProcessSettings as Settings
+from handlers.privacy_rules import sheet_lines
 from storage import privacy as store
 from storage.models import Workspace
 
@@ -363,6 +364,11 @@ async def build_sheet(
             rule = t(f"privacy.sheet.rule_{policy.action}", months=cfg.retention_months)
         cols = ", ".join(store.person_columns(table)) or "—"
         lines.append(f"| `{table.name}` | {features.get(table.name, '—')} | {cols} | {rule} |")
+    notes = [(f, keys) for f, keys in sheet_lines().items() if states.get(f, True)]
+    if notes:
+        lines += ["", f"## {t('privacy.sheet.feature_notes')}", ""]
+        for feature, keys in notes:
+            lines += [f"- **{t(f'privacy.features.{feature}')}**: " + " ".join(t(k) for k in keys)]
     lines += [
         "",
         f"## {t('privacy.sheet.who')}",

@@ -45,6 +45,7 @@ __all__ = [
     "Router",
     "UserError",
     "command_help",
+    "command_usable",
     "require_admin",
     "require_on",
 ]
@@ -455,11 +456,21 @@ async def run_command(ctx: Context, spec: Command) -> None:
     await sub.handler(ctx)
 
 
-def visible_subs(ctx: Context, spec: Command) -> list[Sub]:
-    """The subcommands this person may use, in declaration order (help last)."""
+async def visible_subs(ctx: Context, spec: Command) -> list[Sub]:
+    """The subcommands this person may use here, in declaration order (help last): not hidden, not for
+    admins only (unless the person is one), and not switched off in the workspace."""
     admin = bool(ctx.member.is_admin or ctx.actor.is_admin)
-    subs = [s for s in spec.subs if not s.hidden and (admin or not s.admin)]
+    subs = [s for s in spec.subs if not s.hidden and (admin or not s.admin) and await ctx.feature_on(s.feature)]
     return [s for s in subs if s.name != "help"] + [s for s in subs if s.name == "help"]
+
+
+async def command_usable(ctx: Context, spec: Command) -> bool:
+    """Whether ``help`` lists the command: something of it is switched on for this person."""
+    if spec.hidden or (spec.admin and not (ctx.member.is_admin or ctx.actor.is_admin)):
+        return False
+    if await ctx.feature_on(spec.fallback_feature or spec.feature):
+        return True
+    return any(s.name != "help" for s in await visible_subs(ctx, spec))
 
 
 async def command_help(ctx: Context, spec: Command) -> Message:
@@ -471,10 +482,14 @@ async def command_help(ctx: Context, spec: Command) -> Message:
     if spec.intro is not None:
         blocks.extend(await spec.intro(ctx))
     lines = []
-    if spec.fallback_handler is not None and spec.fallback_help_key:
+    if (
+        spec.fallback_handler is not None
+        and spec.fallback_help_key
+        and await ctx.feature_on(spec.fallback_feature or spec.feature)
+    ):
         usage = t(spec.fallback_usage_key) if spec.fallback_usage_key else f"{spec.name} …"
         lines.append(f"• `{usage}`: {t(spec.fallback_help_key)}")
-    for sub in visible_subs(ctx, spec):
+    for sub in await visible_subs(ctx, spec):
         line = f"• `{sub.usage(spec.name, t)}`"
         if sub.help_key:
             line += f": {t(sub.help_key)}"

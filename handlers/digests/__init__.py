@@ -151,13 +151,16 @@ async def subscribe(ctx: Context, words: list[str]) -> None:
     ctx.ephemeral(ctx.t("digests.subscribed", channel=f"<#{channel}>", when=describe(ctx, row)))
 
 
-async def leaderboard(ctx: Context, words: list[str]) -> None:
-    sub = words[0].lower() if words else ""
-    if sub in ("off", "aus", "stop"):
-        await turn_off(ctx, words[1:], kind=LEADERBOARD)
+BOARD_ACTIONS = {"off": "off", "aus": "off", "stop": "off", "preview": "preview", "vorschau": "preview"}
+
+
+async def leaderboard(ctx: Context, action: str | None, words: list[str]) -> None:
+    """``digest leaderboard #kanal …`` sets the post up; ``off``/``preview`` (``action``) turn it off or show it."""
+    if action == "off":
+        await turn_off(ctx, words, kind=LEADERBOARD)
         return
-    if sub in ("preview", "vorschau"):
-        await preview_leaderboard(ctx, words[1:])
+    if action == "preview":
+        await preview_leaderboard(ctx, words)
         return
     require_admin(ctx)
     args = parse_args(words, allow_period=True)
@@ -369,11 +372,12 @@ def register(router: Router) -> None:
         de="rangliste",
         aliases=("board",),
         feature="leaderboards",
-        args=words,
+        args=(Arg.choice("action", BOARD_ACTIONS, optional=True), *words),
         help_key="digests.help.sub.leaderboard",
     )
     async def _leaderboard(ctx: Context) -> None:
-        await leaderboard(ctx, ctx.args)
+        action = ctx.params.get("action")
+        await leaderboard(ctx, action, ctx.args[1:] if action else ctx.args)
 
     @digest.sub("status", de="liste", aliases=("list",), help_key="digests.help.sub.status")
     async def _status(ctx: Context) -> None:

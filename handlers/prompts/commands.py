@@ -578,7 +578,10 @@ async def on_action(ctx: Context) -> None:
         elif answer.author_id == ctx.actor.user_id:
             ctx.ephemeral(ctx.t("prompts.kudos.own"))
         else:
-            ctx.ephemeral(ctx.t("prompts.kudos.how", user=f"<@{answer.author_id}>"))
+            from handlers import kudos
+
+            reason = ctx.translator_for_member(None)("kudos.moment_reason.answer")
+            await kudos.give(ctx, f"<@{answer.author_id}> {reason}", source="answer", moment=("answer", answer.id or 0))
 
 
 def thread_of(ev: MessageEvent) -> str | None:

@@ -69,3 +69,14 @@ async def test_a_mistyped_subcommand_gets_did_you_mean(bot: BotHarness) -> None:
 
 async def test_help_for_an_unknown_command(bot: BotHarness) -> None:
     assert "Einen Befehl `xylophon` gibt es nicht" in await bot.say("hilfe xylophon", as_="anna")
+
+
+async def test_help_leaves_out_what_is_switched_off(bot: BotHarness) -> None:
+    assert "`kudos rangliste" in await bot.say("hilfe kudos", as_="anna")
+    await bot.say("privacy feature leaderboards off", as_="max")
+    out = await bot.say("hilfe kudos", as_="anna")
+    assert "`kudos rangliste" not in out and "`kudos statistik`" in out
+    assert "leaderboard —" not in await bot.say("hilfe", as_="anna")
+    await bot.say("privacy feature digests off", as_="max")
+    assert "digest —" not in await bot.say("hilfe", as_="anna")
+    assert "ist in diesem Workspace ausgeschaltet" in await bot.say("hilfe digest", as_="anna")
