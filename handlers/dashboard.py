@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.privacy_rules import feature_enabled, group_figure_ok, min_group_ok, min_group_size
-from storage import core
+from storage import core, goodwill
 from storage import dashboard as q
 from storage.models import Workspace
 from storage.suggestions import DigestSummary, digest_summary
@@ -53,6 +53,18 @@ class PromptWeek:
 
 
 @dataclass
+class GoodwillFigure:
+    """The goodwill budget's spend in the period: per team and in total (never per person), as the digest."""
+
+    currency: str
+    spent: int  # minor units, net of reversals
+    cases: int
+    by_rule: int
+    median: int | None
+    by_team: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass
 class Overview:
     workspace_id: str
     department: str | None
@@ -74,6 +86,7 @@ class Overview:
     suggestions: DigestSummary | None = None
     median_shown: bool = True
     features: dict[str, bool] = field(default_factory=dict)
+    goodwill: GoodwillFigure | None = None
 
     @property
     def cross_share(self) -> float | None:
@@ -123,7 +136,9 @@ async def overview(
         min_group=minimum,
         departments=list(sizes),
         allowed=min_group_ok(people, minimum),
-        features={f: await feature_enabled(session, workspace.id, f) for f in ("kudos", "prompts", "suggestions")},
+        features={
+            f: await feature_enabled(session, workspace.id, f) for f in ("kudos", "prompts", "suggestions", "goodwill")
+        },
     )
     if not out.allowed:
         return out
@@ -132,6 +147,8 @@ async def overview(
     if department is None:  # prompts and suggestions belong to the workspace, not to one team
         await _prompts(session, p, out)
         out.suggestions = await digest_summary(session, workspace.id, since, until)
+        if out.features["goodwill"]:
+            out.goodwill = await _goodwill(session, workspace.id, since, until)
         deciders = out.suggestions.deciders
         out.median_shown = deciders == 0 or await group_figure_ok(session, workspace.id, deciders)
     return out
@@ -145,10 +162,12 @@ async def _kudos(
     while d < p.last_day:
         weeks.setdefault(monday(d), WeekFigure(monday(d)))
         d += timedelta(days=7)
-    for day, n, pts in await q.kudos_by_day(session, p):
+    for day, n, pts, cross in await q.kudos_by_day(session, p):
         w = weeks.setdefault(monday(day), WeekFigure(monday(day)))
         w.kudos += n
         w.points += pts
+        out.cross_total += n
+        out.cross_count += cross
     out.weeks = sorted(weeks.values(), key=lambda w: w.week)
     out.kudos_total = sum(w.kudos for w in out.weeks)
     labels = {
@@ -160,7 +179,6 @@ async def _kudos(
             out.values.append(ValueFigure(tag, labels.get(tag or "", tag or ""), points))
         else:
             out.values_hidden += 1
-    out.cross_total, out.cross_count = await q.cross_team(session, p)
     for source, target, n, givers, receivers in await q.department_edges(session, p):
         if min_group_ok(givers, minimum) and min_group_ok(receivers, minimum):
             out.edges.append(Edge(source, target, n))
@@ -175,3 +193,22 @@ async def _prompts(session: AsyncSession, p: q.Period, out: Overview) -> None:
         w.prompts += posts
         w.answers += answers
     out.prompt_weeks = sorted(weeks.values(), key=lambda w: w.week)
+
+
+async def _goodwill(
+    session: AsyncSession, workspace_id: str, since: datetime, until: datetime
+) -> GoodwillFigure | None:
+    figures = await goodwill.digest_figures(session, workspace_id=workspace_id, since=since, until=until, highlights=0)
+    if figures.currency is None or not await goodwill.budgets(session, workspace_id=workspace_id):
+        return None
+    teams: dict[str, int] = {}
+    for line in await goodwill.ledger(session, workspace_id=workspace_id, since=since, until=until):
+        teams[line.team] = teams.get(line.team, 0) + line.entry.amount
+    return GoodwillFigure(
+        figures.currency,
+        figures.spent,
+        figures.cases,
+        figures.by_rule,
+        figures.median,
+        sorted(teams.items(), key=lambda kv: -kv[1]),
+    )

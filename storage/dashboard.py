@@ -51,18 +51,23 @@ def _kudos_where(p: Period) -> list[Any]:
     return clauses
 
 
-async def kudos_by_day(session: AsyncSession, p: Period) -> list[tuple[date, int, int]]:
-    """(giver's local day, kudos, points) for each day with kudos."""
+async def kudos_by_day(session: AsyncSession, p: Period) -> list[tuple[date, int, int, int]]:
+    """(giver's local day, kudos, points, kudos across teams) for each day with kudos: one pass."""
     day = c(Kudos, "giver_day")
     stmt = (
-        select(day, func.count(), func.coalesce(func.sum(c(Kudos, "points")), 0))
+        select(
+            day,
+            func.count(),
+            func.coalesce(func.sum(c(Kudos, "points")), 0),
+            func.coalesce(func.sum(case((c(Kudos, "cross_team").is_(True), 1), else_=0)), 0),
+        )
         .where(*_kudos_where(p))
         .group_by(day)
         .order_by(day)
     )
     return [
-        (d if isinstance(d, date) else date.fromisoformat(str(d)), int(n), int(pts))
-        for d, n, pts in (await session.execute(stmt)).all()
+        (d if isinstance(d, date) else date.fromisoformat(str(d)), int(n), int(pts), int(cross))
+        for d, n, pts, cross in (await session.execute(stmt)).all()
     ]
 
 
@@ -86,15 +91,6 @@ async def value_mix(session: AsyncSession, p: Period) -> list[tuple[str | None, 
         .order_by(pts.desc())
     )
     return [(t, int(n), int(r)) for t, n, r in (await session.execute(stmt)).all()]
-
-
-async def cross_team(session: AsyncSession, p: Period) -> tuple[int, int]:
-    """(kudos in total, of them across teams)."""
-    stmt = select(func.count(), func.coalesce(func.sum(case((c(Kudos, "cross_team").is_(True), 1), else_=0)), 0)).where(
-        *_kudos_where(p)
-    )
-    total, cross = (await session.execute(stmt)).one()
-    return int(total), int(cross)
 
 
 async def department_edges(session: AsyncSession, p: Period) -> list[tuple[str, str, int, int, int]]:

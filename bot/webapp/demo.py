@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.console.demo import COLLEAGUES, seed_demo
-from storage import core, privacy
+from storage import core, goodwill, privacy
 from storage import web as store
 from storage.db import transaction
+from storage.goodwill import GoodwillCase
 from storage.prompts import PromptAnswer, PromptPost
 from storage.suggestions import Suggestion, SuggestionEvent, SuggestionVote
 
@@ -176,8 +177,34 @@ async def seed_web_demo(
                     created_at=now - timedelta(days=days) + timedelta(hours=1 + j),
                 )
             )
+    await _goodwill(session, workspace_id, now)
     await session.flush()
     return True
+
+
+async def _goodwill(session: AsyncSession, workspace_id: str, now: datetime) -> None:
+    """Two teams' goodwill budgets with a few cases booked (amounts in cents)."""
+    await goodwill.set_currency(session, workspace_id=workspace_id, code="EUR")
+    for team, amount, cases in (
+        ("dept:Kundenservice", 300000, (4500, 12000, 8000, 2500)),
+        ("dept:IT", 100000, (6000,)),
+    ):
+        budget = await goodwill.save_budget(session, workspace_id=workspace_id, team=team, amount=amount, period="year")
+        assert budget.id is not None
+        for i, cents in enumerate(cases):
+            at = now - timedelta(days=5 + 6 * i)
+            case = GoodwillCase(
+                workspace_id=workspace_id,
+                budget_id=budget.id,
+                period_key=str(at.year),
+                amount=cents,
+                currency="EUR",
+                status="approved",
+                by_rule=cents < 5000,
+                created_at=at,
+            )
+            await goodwill.add_case(session, case)
+            await goodwill.book(session, case=case, amount=cents, at=at)
 
 
 async def sign_in_link(

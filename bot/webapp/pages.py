@@ -16,6 +16,8 @@ from markupsafe import Markup, escape
 from bot.webapp import charts
 from bot.webapp.app import VIEWER, Viewer, WebApp, csv_href, viewer_of
 from handlers import dashboard
+from handlers.goodwill import money
+from handlers.goodwill.common import team_label as chat_team_label
 from handlers.privacy import build_sheet, personal_data
 from handlers.suggestions.common import hours_text, status_label
 from handlers.suggestions.decide import VERBS
@@ -72,6 +74,12 @@ def percent(v: Viewer, share: float | None) -> str:
         return "—"
     text = f"{share * 100:.0f} %"
     return text if v.lang == "de" else text.replace(" ", "")
+
+
+def team_label(team: str) -> str:
+    """A goodwill team for a page: the department's name, or ``#channel`` (chat shows a channel link)."""
+    shown = chat_team_label(team)
+    return "#" + shown[2:-1] if shown.startswith("<#") else shown
 
 
 def markdown_html(md: str) -> Markup:
@@ -159,6 +167,11 @@ class Pages:
                 [t("web.funnel.done"), len(s.done) if s else 0],
             ],
             "cross": [[t("web.table.kudos"), ov.cross_total], [t("web.overview.cross"), ov.cross_count]],
+            "goodwill": [
+                [team_label(team), money.fmt(t, spent, ov.goodwill.currency)] for team, spent in ov.goodwill.by_team
+            ]
+            if ov.goodwill
+            else [],
         }
 
     async def overview(self, request: web.Request) -> web.Response:
@@ -202,6 +215,16 @@ class Pages:
             funnel_chart=funnel_chart,
             funnel_rows=rows["funnel"],
             median_text=median_text,
+            money=lambda minor: money.fmt(t, minor, ov.goodwill.currency) if ov.goodwill else "",
+            goodwill_rows=rows["goodwill"],
+            goodwill_chart=charts.bar_list(
+                [
+                    (team_label(team), spent, money.fmt(t, spent, ov.goodwill.currency))
+                    for team, spent in ov.goodwill.by_team
+                ]
+                if ov.goodwill
+                else []
+            ),
         )
 
     async def overview_csv(self, request: web.Request) -> web.Response:
@@ -215,6 +238,7 @@ class Pages:
             "prompts": [t("web.table.week"), t("web.table.prompts"), t("web.table.answers")],
             "funnel": [t("web.table.stage"), t("web.table.count")],
             "cross": [t("web.table.stage"), t("web.table.count")],
+            "goodwill": [t("web.table.team"), t("web.table.spent")],
         }
         if chart not in heads:
             raise web.HTTPNotFound()
