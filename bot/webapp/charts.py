@@ -56,7 +56,7 @@ def column_chart(items: list[tuple[str, float, str]], *, width: int = 640, heigh
 
 def bar_list(items: list[tuple[str, float, str]], *, width: int = 420, row: int = 28) -> BarChart:
     """Horizontal bars with their labels on the left (values mix, funnel)."""
-    label_w, right = 150, 50
+    label_w, right = 150, 80
     top_value = max((v for _, v, _ in items), default=0) or 1
     bars = []
     for i, (label, value, display) in enumerate(items):
