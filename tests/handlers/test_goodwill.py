@@ -107,7 +107,12 @@ async def test_the_whole_story_in_the_console(
     out = await bot.say("digest preview #general", as_="max")
     assert re.search(r"(Kulanzfall|Goodwill case) #1", out)
     assert re.search(r"1 (Kudos an einen Kulanzfall|kudos went to a goodwill case)", out)
-    assert re.search(r"2 (Kulanzfälle|goodwill cases)", out)
+    # One person's cases would be one person's spend: the figures wait for the minimum group.
+    assert re.search(r"(sobald mindestens 5 Personen|once at least 5 people)", out)
+    assert not re.search(r"2 (Kulanzfälle|goodwill cases)", out)
+    await bot.say("privacy min-group 1", as_="max")
+    out = await bot.say("digest preview #general", as_="max")
+    assert re.search(r"2 (Kulanzfälle|goodwill cases)", out) and "1.000 EUR" in out.replace("1,000", "1.000")
 
 
 async def test_limits_rule_count_and_what_is_left(bot: BotHarness) -> None:
@@ -241,12 +246,14 @@ async def test_the_80_percent_warning_reaches_the_admins_once(bot: BotHarness) -
 
 async def test_story_lines_buttons_and_highlights_in_the_digest(bot: BotHarness) -> None:
     await bot.say("goodwill budget #general 1000 EUR per year, per case 100, stories", as_="max")
+    await bot.say("privacy min-group 2", as_="max")
+    await bot.say("goodwill 20 EUR Gutschein für Wartezeit", as_="ben")
     out = await bot.say("goodwill 60 EUR Paket kam zu spät, Versand erstattet #kundenfokus", as_="anna")
     assert "→ #general" in out and "Anna Schmidt" in out
-    out = await press(bot, "goodwill:highlight:1", as_="ben")
+    out = await press(bot, "goodwill:highlight:2", as_="ben")
     assert "markiert" in out
-    out = await press(bot, "goodwill:kudos:1", as_="ben")
-    assert "Für den Kulanzfall #1 (60 EUR)" in out
+    out = await press(bot, "goodwill:kudos:2", as_="ben")
+    assert "Für den Kulanzfall #2 (60 EUR)" in out
     out = await bot.say("digest preview #general", as_="max")
     assert "Paket kam zu spät, Versand erstattet" in out and "hervorgehoben" in out
     out = await bot.say("stats", as_="anna")

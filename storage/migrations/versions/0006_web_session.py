@@ -1,7 +1,7 @@
 """web sessions, sign-in attempts and one-time links
 
-Revision ID: 0005_web_session
-Revises: 0004_goodwill
+Revision ID: 0006_web_session
+Revises: 0005_kudos_conversation_ids
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from alembic import op
 
 import storage.types
 
-revision: str = "0005_web_session"
-down_revision: str | Sequence[str] | None = "0004_goodwill"
+revision: str = "0006_web_session"
+down_revision: str | Sequence[str] | None = "0005_kudos_conversation_ids"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
