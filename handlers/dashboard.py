@@ -62,6 +62,8 @@ class GoodwillFigure:
     by_rule: int
     median: int | None
     by_team: list[tuple[str, int]] = field(default_factory=list)
+    few: bool = False  # fewer people than the minimum group logged cases: no figures at all
+    hidden_teams: int = 0  # teams with fewer people logging cases than the minimum group
 
 
 @dataclass
@@ -148,7 +150,7 @@ async def overview(
         await _prompts(session, p, out)
         out.suggestions = await digest_summary(session, workspace.id, since, until)
         if out.features["goodwill"]:
-            out.goodwill = await _goodwill(session, workspace.id, since, until)
+            out.goodwill = await _goodwill(session, workspace.id, since, until, minimum)
         deciders = out.suggestions.deciders
         out.median_shown = deciders == 0 or await group_figure_ok(session, workspace.id, deciders)
     return out
@@ -196,14 +198,22 @@ async def _prompts(session: AsyncSession, p: q.Period, out: Overview) -> None:
 
 
 async def _goodwill(
-    session: AsyncSession, workspace_id: str, since: datetime, until: datetime
+    session: AsyncSession, workspace_id: str, since: datetime, until: datetime, minimum: int
 ) -> GoodwillFigure | None:
+    """The digest's figures and rule: a few people's spend would be their own spend, so a period or a team
+    with fewer people logging cases than the minimum group shows no amount."""
     figures = await goodwill.digest_figures(session, workspace_id=workspace_id, since=since, until=until, highlights=0)
-    if figures.currency is None or not await goodwill.budgets(session, workspace_id=workspace_id):
+    budgets = await goodwill.budgets(session, workspace_id=workspace_id)
+    if figures.currency is None or not budgets or not figures.cases:
         return None
+    if not min_group_ok(figures.people, minimum):
+        return GoodwillFigure(figures.currency, 0, figures.cases, 0, None, few=True)
+    shown = {b.team for b in budgets if min_group_ok(figures.people_per_budget.get(b.id or 0, 0), minimum)}
     teams: dict[str, int] = {}
     for line in await goodwill.ledger(session, workspace_id=workspace_id, since=since, until=until):
-        teams[line.team] = teams.get(line.team, 0) + line.entry.amount
+        if line.team in shown:
+            teams[line.team] = teams.get(line.team, 0) + line.entry.amount
+    with_cases = {b.team for b in budgets if figures.people_per_budget.get(b.id or 0, 0)}
     return GoodwillFigure(
         figures.currency,
         figures.spent,
@@ -211,4 +221,5 @@ async def _goodwill(
         figures.by_rule,
         figures.median,
         sorted(teams.items(), key=lambda kv: -kv[1]),
+        hidden_teams=len(with_cases - shown),
     )

@@ -185,18 +185,20 @@ async def seed_web_demo(
 async def _goodwill(session: AsyncSession, workspace_id: str, now: datetime) -> None:
     """Two teams' goodwill budgets with a few cases booked (amounts in cents)."""
     await goodwill.set_currency(session, workspace_id=workspace_id, code="EUR")
-    for team, amount, cases in (
-        ("dept:Kundenservice", 300000, (4500, 12000, 8000, 2500)),
-        ("dept:IT", 100000, (6000,)),
-    ):
+    teams: tuple[tuple[str, int, tuple[tuple[int, str], ...]], ...] = (
+        ("dept:Kundenservice", 300000, ((4500, "anna"), (12000, "ben"), (8000, "max"), (2500, "anna"))),
+        ("dept:IT", 100000, ((6000, "clara"), (3000, "deniz"))),
+    )
+    for team, amount, cases in teams:
         budget = await goodwill.save_budget(session, workspace_id=workspace_id, team=team, amount=amount, period="year")
         assert budget.id is not None
-        for i, cents in enumerate(cases):
+        for i, (cents, author) in enumerate(cases):
             at = now - timedelta(days=5 + 6 * i)
             case = GoodwillCase(
                 workspace_id=workspace_id,
                 budget_id=budget.id,
                 period_key=str(at.year),
+                author_id=author,
                 amount=cents,
                 currency="EUR",
                 status="approved",

@@ -103,7 +103,7 @@ async def test_sign_in_overview_approve_and_export(web: WebBed, browser: Browser
     assert csv_text.splitlines()[0] == "Woche ab,Kudos,Punkte" and len(csv_text.splitlines()) == 13
     # the goodwill budget's spend, per team, as the digest shows it
     goodwill = page.get_by_role("region", name="Kulanzbudget")
-    assert "330 EUR für 5 Fälle" in await goodwill.inner_text()
+    assert "360 EUR für 6 Fälle" in await goodwill.inner_text()
     assert await page.locator("#goodwill-table tbody tr").count() == 2
 
     # the board: open anna's suggestion and approve it
