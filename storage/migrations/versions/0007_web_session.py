@@ -1,7 +1,7 @@
 """web sessions, sign-in attempts and one-time links
 
-Revision ID: 0006_web_session
-Revises: 0005_kudos_conversation_ids
+Revision ID: 0007_web_session
+Revises: 0006_pulse
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from alembic import op
 
 import storage.types
 
-revision: str = "0006_web_session"
-down_revision: str | Sequence[str] | None = "0005_kudos_conversation_ids"
+revision: str = "0007_web_session"
+down_revision: str | Sequence[str] | None = "0006_pulse"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
