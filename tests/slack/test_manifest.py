@@ -85,6 +85,8 @@ METHOD_SCOPES = {
     "chat_update": "chat:write",
     "chat_delete": "chat:write",
     "conversations_open": "im:write",
+    "conversations_history": "channels:history",
+    "conversations_replies": "channels:history",
     "users_info": "users:read",
     "users_list": "users:read",
     "reactions_get": "reactions:read",
