@@ -9,7 +9,7 @@ import random
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
@@ -30,6 +30,7 @@ from bot.core.services import Services
 from storage import core
 from storage.db import transaction
 from storage.models import Member, Workspace
+from storage.types import floor_day, floor_hour
 
 log = structlog.get_logger("starling.router")
 TRANSACTION_ATTEMPTS = 5
@@ -57,6 +58,10 @@ class Context:
     t: Translator
     out: list[Message] = field(default_factory=list)
     args: list[str] = field(default_factory=list)
+    #: Set by a handler before it writes an anonymous action: from then on ``now`` is the full hour, and
+    #: the messages it queues carry only the hour and go out with the next hour's batch, so no row this
+    #: transaction writes has a finer time than the hour.
+    anonymous: bool = False
 
     @property
     def actor(self) -> Actor:
@@ -64,7 +69,12 @@ class Context:
 
     @property
     def now(self) -> datetime:
-        return self.services.clock()
+        moment = self.services.clock()
+        return floor_hour(moment) if self.anonymous else moment
+
+    def act_anonymously(self) -> None:
+        """From here on this event is an anonymous action (see ``anonymous``)."""
+        self.anonymous = True
 
     def _msg(self, content: Message | Sequence[Block] | str, target: Target) -> Message:
         if isinstance(content, Message):
@@ -103,6 +113,14 @@ class Context:
     def update(self, content: Message | Sequence[Block] | str) -> Message:
         return self._msg(content, Target(kind="update", user_id=self.actor.user_id))
 
+    def in_place(self, content: Message | Sequence[Block] | str) -> Message:
+        """A receipt only the actor sees and nothing can read back later: a submitted form is replaced by it
+        (Slack: the modal's view is updated; Teams: the submitted card is refreshed in place), anything else
+        gets it as an ephemeral answer. Anonymous receipts go this way, never as a stored direct message."""
+        if isinstance(self.event, ActionEvent) and self.event.is_form:
+            return self.update(content)
+        return self.ephemeral(content)
+
     def home(self, content: Message | Sequence[Block]) -> Message:
         return self._msg(content, Target(kind="home", user_id=self.actor.user_id))
 
@@ -117,7 +135,9 @@ class Context:
         ws = self.workspace.id
         member = await core.get_member(self.session, workspace_id=ws, user_id=user_id)
         directory = self.services.directories.get(self.actor.platform)
-        stale = member is None or (self.now - member.updated_at) > self.services.directory_ttl
+        # Last-seen times are kept to the day: a person is refreshed at most once a day.
+        age = floor_day(self.now) - member.updated_at if member is not None else None
+        stale = age is None or age >= max(self.services.directory_ttl, timedelta(days=1))
         if directory is not None and stale:
             info = await directory.fetch(ws, user_id)
             if info is not None:
@@ -297,10 +317,11 @@ class Router:
             attempt += 1
             try:
                 async with transaction(services.sessions) as session:
-                    if event.event_id and not await core.claim_event(
-                        session, key=core.event_key(event.actor.workspace_id, event.event_id)
+                    if event.event_id and not await core.claim_platform_event(
+                        session, workspace_id=event.actor.workspace_id, event_id=event.event_id, now=services.clock()
                     ):
-                        bound.info("duplicate_event_ignored", event_id=event.event_id)
+                        # Never the platform's id: it can carry the person's id and the exact time.
+                        bound.info("duplicate_event_ignored")
                         return []
                     ctx = await _context(event, services, session)
                     if isinstance(event, CommandEvent):
@@ -410,6 +431,7 @@ async def _queue_proactive(ctx: Context) -> list[Message]:
                     cause=type(ctx.event).__name__,
                     dedupe_key=msg.dedupe_key,
                     now=ctx.now,
+                    send_at=ctx.now + timedelta(hours=1) if ctx.anonymous else None,
                 )
             )
         else:

@@ -49,6 +49,7 @@ from storage import teams as store
 from storage.db import transaction
 from storage.models import Member, OutboxMessage, Workspace
 from storage.teams import TeamsConversation
+from storage.types import floor_day
 
 log = structlog.get_logger("starling.teams")
 
@@ -169,8 +170,9 @@ class TeamsAdapter:
                         "display_name": str(sender.get("name") or ""),
                         "locale": act.client_locale(raw),
                         "timezone": act.client_timezone(raw),
-                        "created_at": self.app.services.clock(),
-                        "updated_at": self.app.services.clock(),
+                        # seen: the day, never finer (see storage.teams.save_user)
+                        "created_at": floor_day(self.app.services.clock()),
+                        "updated_at": floor_day(self.app.services.clock()),
                     },
                     ["workspace_id", "user_id"],
                 )

@@ -447,6 +447,8 @@ async def save_answer(
         raise UserError("prompts.err.empty_answer")
     if len(text) > MAX_ANSWER:
         raise UserError("prompts.err.answer_too_long", max=MAX_ANSWER, length=len(text))
+    if anonymous:
+        ctx.act_anonymously()  # the hour only, a random id, the thread post with the hour's batch
     return await store.add_answer(
         ctx.session,
         answer=store.PromptAnswer(
@@ -481,7 +483,7 @@ async def answer_and_share(ctx: Context, post: store.PromptPost, text: str, *, a
             thread_id=thread,
             dedupe_key=f"prompt-answer:{answer.id}",
         )
-    ctx.ephemeral(
+    (ctx.in_place if anonymous else ctx.ephemeral)(
         Message(
             blocks=[
                 Section(text=ctx.t("prompts.answer.thanks_anonymous" if anonymous else "prompts.answer.thanks")),

@@ -14,12 +14,13 @@ from storage import suggestions as q
 from storage.models import Member, Workspace
 from storage.suggestions import Suggestion
 
-ID_RE = re.compile(r"^#?(\d{1,9})$")
+ID_RE = re.compile(r"^#?(\d{1,10})$")  # anonymous suggestions have random 9- or 10-digit numbers
+MAX_ID = 2**31 - 1
 
 
 def parse_id(raw: str) -> int | None:
     m = ID_RE.match(raw.strip())
-    return int(m.group(1)) if m else None
+    return int(m.group(1)) if m and int(m.group(1)) <= MAX_ID else None
 
 
 async def load(ctx: Context, raw: str | int, *, lock: bool = False) -> Suggestion:

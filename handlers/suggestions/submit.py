@@ -14,6 +14,7 @@ from handlers.suggestions.anonymity import limiter_for, new_receipt_code
 from handlers.suggestions.cards import review_deliveries
 from handlers.suggestions.common import category_label, floor_hour, status_label, zone
 from handlers.suggestions.similar import similar, text_of
+from storage import core
 from storage import suggestions as q
 from storage.suggestions import CATEGORIES, Suggestion, SuggestionDraft
 
@@ -214,6 +215,8 @@ async def create(
     anonymous = bool(payload.get("anonymous"))
     code: str | None = None
     if anonymous:
+        # From here on nothing this event writes carries more than the hour (see Context.anonymous).
+        ctx.act_anonymously()
         # Rate limits that store no identity (see handlers/suggestions/anonymity.py).
         limiter = limiter_for(ctx.services)
         day = ctx.now.date()
@@ -225,6 +228,7 @@ async def create(
             raise UserError("suggestions.err.anon_busy")
         code = new_receipt_code()
     s = Suggestion(
+        id=await core.new_row_id(ctx.session, Suggestion, anonymous=anonymous),  # random when anonymous
         workspace_id=ws.id,
         title=payload["title"],
         problem=payload["problem"],
@@ -249,6 +253,7 @@ async def create(
         at=s.created_at,
         actor_id=s.author_id,
         to_status="submitted",
+        anonymous=anonymous,
     )
     if anonymous:
         limiter_for(ctx.services).record(ws.id, ctx.actor.user_id, ctx.now.date())
@@ -273,7 +278,7 @@ async def create(
                 ),
             ]
         blocks.append(Note(text=ctx.t("suggestions.receipt.anonymous_note")))
-        ctx.ephemeral(Message(blocks=blocks, text=ctx.t("suggestions.receipt.anonymous", id=s.id)))
+        ctx.in_place(Message(blocks=blocks, text=ctx.t("suggestions.receipt.anonymous", id=s.id)))
     else:
         deliveries = await review_deliveries(ctx.session, ws, s)
         for d in deliveries:
