@@ -122,7 +122,8 @@ def slack_sender(app: Starling, fake: FakeSlackAPI) -> Sender:
     require("bot.slack.adapter")
     from bot.slack.adapter import SlackAdapter
 
-    SlackAdapter(app)  # wires its directory and its outbox sender into the app, as `starling serve` does
+    slack = SlackAdapter(app)
+    app.attach("slack", sender=slack.sender, directory=slack.directory)  # as `starling serve` does
     sender = app.outbox.senders.get("slack")
     if sender is None:
         raise NotAvailable("not available yet: the Slack adapter registers no outbox sender")

@@ -9,9 +9,9 @@ from bot.core.events import Event
 from bot.core.messages import Message
 from bot.core.metrics import count_event
 from bot.core.router import Router
-from bot.core.services import LanguageModel, Services
+from bot.core.services import Directory, LanguageModel, Services
 from bot.llm import build_llm
-from bot.outbox import OutboxWorker
+from bot.outbox import OutboxWorker, Sender
 from bot.settings import Settings
 from handlers import register_all
 from storage.db import create_engine_for, migrate, session_factory
@@ -45,21 +45,13 @@ class Starling:
         count_event(event.actor.platform.value, type(event))
         return await self.router.dispatch(event, self.services)
 
-    def install_senders(self) -> list[str]:
-        """A sender for every configured platform, for a process without the web server (``starling scheduler``).
-
-        Each platform's adapter gives the outbox its sender (and the router its user directory) when built;
-        the SDKs are imported only for the platforms that are configured.
-        """
-        if self.settings.slack_enabled and "slack" not in self.outbox.senders:
-            from bot.slack.adapter import SlackAdapter
-
-            SlackAdapter(self)
-        if self.settings.teams_enabled and "teams" not in self.outbox.senders:
-            from bot.teams.adapter import TeamsAdapter
-
-            TeamsAdapter(self)
-        return sorted(self.outbox.senders)
+    def attach(self, platform: str, *, sender: Sender | None, directory: Directory | None = None) -> None:
+        """Connect a platform: the outbox delivers its messages through ``sender`` and the router asks
+        ``directory`` about its people. Called by whoever builds the platform's adapter."""
+        if sender is not None:
+            self.outbox.senders[platform] = sender
+        if directory is not None:
+            self.services.directories[platform] = directory
 
     async def close(self) -> None:
         await self.outbox.close_senders()

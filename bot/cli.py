@@ -18,6 +18,8 @@ from bot.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from bot.app import Starling
+
 log = structlog.get_logger("starling.cli")
 
 
@@ -28,19 +30,20 @@ def _console(args: argparse.Namespace, settings: Settings) -> int:
     async def main() -> None:
         from bot.scheduler import start_scheduler
 
-        app = Starling(settings)
-        console = ConsoleAdapter(app, user=args.user)
+        starling = Starling(settings)
+        console = ConsoleAdapter(starling, user=args.user)
+        starling.attach("console", sender=console)
         scheduler = None
         try:
             await console.start(demo=args.demo)
-            scheduler = await start_scheduler(app)  # scheduled posts appear in the terminal when due
-            await app.outbox.start()
+            scheduler = await start_scheduler(starling)  # scheduled posts appear in the terminal when due
+            await starling.outbox.start()
             await console.run(stdin_lines())
         finally:
             if scheduler is not None:
                 await scheduler.stop()
-            await app.outbox.stop()
-            await app.close()
+            await starling.outbox.stop()
+            await starling.close()
 
     asyncio.run(main())
     return 0
@@ -117,7 +120,7 @@ def _read(path: str) -> str:
 def _import_feedback(args: argparse.Namespace, settings: Settings) -> int:
     """Customer quotes from a CSV file, scrubbed of personal data before they are stored."""
     from handlers.prompts.feedback import FeedbackError, read_feedback_csv, store_feedback
-    from storage.db import create_engine_for, migrate, session_factory, transaction
+    from storage.db import migrate, one_transaction
     from storage.types import utcnow
 
     try:
@@ -126,13 +129,9 @@ def _import_feedback(args: argparse.Namespace, settings: Settings) -> int:
         raise SystemExit(f"{args.file}: {err}") from None
 
     async def main() -> None:
-        engine = create_engine_for(settings.database_url)
-        try:
-            async with transaction(session_factory(engine)) as session:
-                workspace = await _resolve_workspace(session, args.workspace)
-                result = await store_feedback(session, workspace_id=workspace, items=items, source="csv", now=utcnow())
-        finally:
-            await engine.dispose()
+        async with one_transaction(settings.database_url) as session:
+            workspace = await _resolve_workspace(session, args.workspace)
+            result = await store_feedback(session, workspace_id=workspace, items=items, source="csv", now=utcnow())
         print(  # noqa: T201 - CLI output
             f"{result.stored} quotes imported into {workspace} ({result.redactions} personal details removed, "
             f"{result.duplicates} already there, {result.skipped} too short)"
@@ -147,7 +146,7 @@ def _import_prompts(args: argparse.Namespace, settings: Settings) -> int:
     """The workspace's own prompts from a YAML or CSV file (all rows checked before any is stored)."""
     from handlers.prompts.feedback import store_prompts
     from handlers.prompts.library import LibraryError, parse_prompt_file
-    from storage.db import create_engine_for, migrate, session_factory, transaction
+    from storage.db import migrate, one_transaction
     from storage.types import utcnow
 
     try:
@@ -156,20 +155,34 @@ def _import_prompts(args: argparse.Namespace, settings: Settings) -> int:
         raise SystemExit(f"{args.file}: {err}") from None
 
     async def main() -> None:
-        engine = create_engine_for(settings.database_url)
-        try:
-            async with transaction(session_factory(engine)) as session:
-                workspace = await _resolve_workspace(session, args.workspace)
-                saved = await store_prompts(
-                    session, workspace_id=workspace, rows=rows, source="file", created_by=None, now=utcnow()
-                )
-        finally:
-            await engine.dispose()
+        async with one_transaction(settings.database_url) as session:
+            workspace = await _resolve_workspace(session, args.workspace)
+            saved = await store_prompts(
+                session, workspace_id=workspace, rows=rows, source="file", created_by=None, now=utcnow()
+            )
         print(f"{len(saved)} prompts added to {workspace}")  # noqa: T201 - CLI output
 
     migrate(settings.database_url)
     asyncio.run(main())
     return 0
+
+
+def connect_senders(starling: Starling) -> list[str]:
+    """A sender (and user directory) for every configured platform, for a process without the web server.
+
+    The SDKs are imported only for the platforms that are configured.
+    """
+    if starling.settings.slack_enabled:
+        from bot.slack.adapter import SlackAdapter
+
+        slack = SlackAdapter(starling)
+        starling.attach("slack", sender=slack.sender, directory=slack.directory)
+    if starling.settings.teams_enabled:
+        from bot.teams.adapter import TeamsAdapter
+
+        teams = TeamsAdapter(starling)
+        starling.attach("teams", sender=teams.sender, directory=teams.directory)
+    return sorted(starling.outbox.senders)
 
 
 def _scheduler(args: argparse.Namespace, settings: Settings) -> int:
@@ -180,21 +193,21 @@ def _scheduler(args: argparse.Namespace, settings: Settings) -> int:
     from bot.scheduler import SchedulerService, run_scheduler
 
     async def main() -> None:
-        app = Starling(settings)
+        starling = Starling(settings)
         try:
-            platforms = app.install_senders()
+            platforms = connect_senders(starling)
             log.info("scheduler_process", senders=platforms, once=args.once)
             if args.once:
-                await SchedulerService(app).tick()
-                await app.outbox.drain()
+                await SchedulerService(starling).tick()
+                await starling.outbox.drain()
                 return
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
-            await run_scheduler(app, stop)
+            await run_scheduler(starling, stop)
         finally:
-            await app.close()
+            await starling.close()
 
     asyncio.run(main())
     return 0

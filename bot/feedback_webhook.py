@@ -55,9 +55,9 @@ def _item(raw: Any) -> FeedbackItem | None:
     return FeedbackItem(text, str(external) if external not in (None, "") else None, normalize_kind(raw.get("kind")))
 
 
-async def handle_feedback(app: Starling, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+async def handle_feedback(starling: Starling, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
     """Check the token, parse and store the quotes; returns the HTTP status and a JSON body."""
-    token = app.settings.feedback_webhook_token
+    token = starling.settings.feedback_webhook_token
     if not token:
         return 404, {"ok": False, "error": "feedback_webhook_disabled"}
     if not _authorized(headers, token):
@@ -80,7 +80,7 @@ async def handle_feedback(app: Starling, body: bytes, headers: Mapping[str, str]
     if any(item is None or not item.text.strip() for item in items):
         return 400, {"ok": False, "error": "missing_text", "text_fields": list(TEXT_FIELDS)}
     wanted = data.get("workspace")
-    async with transaction(app.sessions) as session:
+    async with transaction(starling.sessions) as session:
         if wanted is not None:
             if not isinstance(wanted, str) or await session.get(Workspace, wanted) is None:
                 return 404, {"ok": False, "error": "unknown_workspace"}
@@ -97,7 +97,7 @@ async def handle_feedback(app: Starling, body: bytes, headers: Mapping[str, str]
             workspace_id=workspace,
             items=[i for i in items if i is not None],
             source="webhook",
-            now=app.services.clock(),
+            now=starling.services.clock(),
         )
     log.info("feedback_received", workspace=workspace, stored=result.stored, duplicates=result.duplicates)
     return 200, {

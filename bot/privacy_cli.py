@@ -23,15 +23,11 @@ def add_parsers(sub: Any) -> None:
 
 
 async def _with_session(settings: Settings, work: Callable[..., Awaitable[str]]) -> str:
-    from storage.db import create_engine_for, migrate, session_factory, transaction
+    from storage.db import migrate, one_transaction
 
     migrate(settings.database_url)
-    engine = create_engine_for(settings.database_url)
-    try:
-        async with transaction(session_factory(engine)) as session:
-            return await work(session)
-    finally:
-        await engine.dispose()
+    async with one_transaction(settings.database_url) as session:
+        return await work(session)
 
 
 async def _workspace(session: object, workspace_id: str | None) -> object:

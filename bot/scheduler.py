@@ -88,8 +88,8 @@ async def tick_job(service: SchedulerService) -> None:
 class SchedulerService:
     """Ticks ``run_tick`` at the start of every minute (UTC), and once at start to catch up."""
 
-    def __init__(self, app: Starling, *, name: str | None = None) -> None:
-        self.app = app
+    def __init__(self, starling: Starling, *, name: str | None = None) -> None:
+        self.starling = starling
         self.name = name or worker_name()
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self._lock = asyncio.Lock()
@@ -98,12 +98,12 @@ class SchedulerService:
         self.ticks = 0
 
     async def tick(self, now: datetime | None = None) -> int:
-        """One tick for ``now`` (default: the app's clock). Ticks of one service never overlap."""
+        """One tick for ``now`` (default: Starling's clock). Ticks of one service never overlap."""
         async with self._lock:
             self._current = asyncio.current_task()  # type: ignore[assignment]
             try:
-                when = now or self.app.services.clock()
-                queued = await run_tick(self.app.router, self.app.services, when, worker=self.name)
+                when = now or self.starling.services.clock()
+                queued = await run_tick(self.starling.router, self.starling.services, when, worker=self.name)
                 self.ticks += 1
                 metrics.SCHEDULER_TICKS.inc()
                 metrics.SCHEDULER_LAST_TICK.set(when.timestamp())
@@ -128,7 +128,7 @@ class SchedulerService:
             misfire_grace_time=None,
         )
         self.scheduler.start()
-        log.info("scheduler_started", worker=self.name, grace_hours=self.app.settings.scheduler_grace_hours)
+        log.info("scheduler_started", worker=self.name, grace_hours=self.starling.settings.scheduler_grace_hours)
         if catch_up:
             self._catch_up = asyncio.create_task(self._first_tick())
         return self
@@ -150,17 +150,17 @@ class SchedulerService:
         log.info("scheduler_stopped", worker=self.name, ticks=self.ticks)
 
 
-async def start_scheduler(app: Starling) -> SchedulerService:
+async def start_scheduler(starling: Starling) -> SchedulerService:
     """Start ticking in this process (``starling serve`` does this unless ``--no-scheduler``)."""
-    return await SchedulerService(app).start()
+    return await SchedulerService(starling).start()
 
 
-async def run_scheduler(app: Starling, stop: asyncio.Event) -> None:
+async def run_scheduler(starling: Starling, stop: asyncio.Event) -> None:
     """``starling scheduler``: the scheduler and the outbox worker, until ``stop`` is set."""
-    service = await start_scheduler(app)
-    await app.outbox.start()
+    service = await start_scheduler(starling)
+    await starling.outbox.start()
     try:
         await stop.wait()
     finally:
         await service.stop()
-        await app.outbox.stop()
+        await starling.outbox.stop()

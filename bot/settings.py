@@ -7,8 +7,6 @@ from typing import Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from storage.db import to_async_url, to_sync_url
-
 PLACEHOLDERS = {"changeme", "change-me", "xxx", "secret", "your-secret", "todo", "placeholder"}
 
 
@@ -98,16 +96,6 @@ class Settings(BaseSettings):
     @property
     def teams_enabled(self) -> bool:
         return bool(self.teams_app_id)
-
-    @property
-    def async_database_url(self) -> str:
-        """The database URL with an async driver, as the request path needs it."""
-        return to_async_url(self.database_url)
-
-    @property
-    def sync_database_url(self) -> str:
-        """The database URL with a sync driver, as Alembic needs it."""
-        return to_sync_url(self.database_url)
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:

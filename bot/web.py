@@ -11,11 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import importlib
-import importlib.util
-import inspect
 import signal
-from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -25,6 +21,7 @@ from sqlalchemy import text
 
 from bot.app import Starling
 from bot.core.metrics import exposition
+from bot.scheduler import SchedulerService, start_scheduler
 from bot.settings import Settings
 
 log = structlog.get_logger("starling.web")
@@ -32,16 +29,6 @@ log = structlog.get_logger("starling.web")
 
 class ConfigurationError(Exception):
     """The settings cannot serve (e.g. a Slack token without a way to verify requests)."""
-
-
-def _optional(module: str, name: str) -> Callable[..., Any] | None:
-    """``module.name`` if that module exists (a platform or service that may not be installed)."""
-    try:
-        if importlib.util.find_spec(module) is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    return getattr(importlib.import_module(module), name, None)
 
 
 class WebServer:
@@ -69,7 +56,7 @@ class WebServer:
         self._runner: web.AppRunner | None = None
         self._stop = asyncio.Event()
         self._outbox_task: asyncio.Task[None] | None = None
-        self._scheduler: Any = None
+        self.scheduler: SchedulerService | None = None
         self._ready = False
         self.port = 0
 
@@ -83,14 +70,16 @@ class WebServer:
             from bot.slack.adapter import SlackAdapter
 
             self.slack = SlackAdapter(self.starling, **slack_options)
+            self.starling.attach("slack", sender=self.slack.sender, directory=self.slack.directory)
             self.slack.add_routes(self.app)
 
         # Microsoft Teams: `bot.teams.web.add_routes(app, starling)` mounts POST /api/messages here.
         # It may register `app.on_startup` / `app.on_cleanup` hooks for whatever it starts and stops.
         # Only imported when configured: botbuilder is large (a Slack-only process never loads it).
-        teams_routes = _optional("bot.teams.web", "add_routes") if settings.teams_enabled else None
-        if teams_routes is not None:
-            teams_routes(self.app, self.starling)
+        if settings.teams_enabled:
+            from bot.teams.web import add_routes as add_teams_routes
+
+            add_teams_routes(self.app, self.starling)
 
         if not settings.slack_enabled and not settings.teams_enabled:
             log.warning("no_platform_configured", hint="set SLACK_BOT_TOKEN or MicrosoftAppId")
@@ -115,26 +104,15 @@ class WebServer:
         gc.collect()
         gc.freeze()
         self._ready = True
-        log.info("serving", host=self.host, port=self.port, scheduler=self._scheduler is not None)
+        log.info("serving", host=self.host, port=self.port, scheduler=self.scheduler is not None)
 
     async def _start_scheduler(self) -> None:
-        """``bot.scheduler.start_scheduler(starling)``; what it returns is stopped (``shutdown``/``stop``) on exit."""
-        start = _optional("bot.scheduler", "start_scheduler")
-        if start is None:
-            log.info("scheduler_unavailable")
-            return
-        handle = start(self.starling)
-        if inspect.isawaitable(handle):
-            handle = await handle
-        self._scheduler = handle if handle is not None else True
+        self.scheduler = await start_scheduler(self.starling)
 
     async def _stop_scheduler(self) -> None:
-        handle, self._scheduler = self._scheduler, None
-        stop = getattr(handle, "shutdown", None) or getattr(handle, "stop", None)
-        if stop is not None:
-            result = stop()
-            if inspect.isawaitable(result):
-                await result
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None:
+            await scheduler.stop()
 
     async def stop(self) -> None:
         self._ready = False

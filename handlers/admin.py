@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.events import mention_ids
 from bot.core.i18n import normalize_locale
+from bot.core.jobs import is_zone
 from bot.core.messages import Block, Fields, Header, Message, Note, Section
 from bot.core.router import Context, Router, UserError, require_admin
 from storage import core
@@ -77,10 +77,8 @@ async def set_setting(ctx: Context, key: str, raw: list[str]) -> None:
             raise UserError("admin.err.tone")
         ws.tone = value.lower()
     elif key in ("timezone", "zeitzone"):
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise UserError("admin.err.timezone", value=value) from None
+        if not is_zone(value):
+            raise UserError("admin.err.timezone", value=value)
         ws.timezone = value
     elif key == "emoji":
         ws.kudos_emoji = value.strip(":").lower()

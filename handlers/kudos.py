@@ -7,12 +7,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import NoReturn
-from zoneinfo import ZoneInfo
 
 from rapidfuzz import process
 
 from bot.core.events import CommandEvent, MessageDeletedEvent, MessageEvent, ReactionEvent, mention_ids
 from bot.core.i18n import Translator
+from bot.core.jobs import local_day, zone
 from bot.core.messages import Bar, BarList, Block, Fields, Header, Message, Note, Section, user_text
 from bot.core.router import Context, Router, UserError
 from handlers.privacy_rules import individual_boards, require_feature, team_board
@@ -66,24 +66,9 @@ def parse_kudos(text: str, emoji: str | None = None) -> ParsedKudos:
     return ParsedKudos(recipients, reason.strip(" ,.:;-"), tags, emoji_count)
 
 
-def local_day(now: datetime, tz: str | None) -> date:
-    try:
-        zone = ZoneInfo(tz) if tz else ZoneInfo("UTC")
-    except (KeyError, ValueError):
-        zone = ZoneInfo("UTC")
-    return now.astimezone(zone).date()
-
-
-def zone_of(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def period_start(period: str, now: datetime, tz: str) -> datetime | None:
     """Start of the current week (Monday) / month / quarter / year in the workspace's time zone."""
-    local = now.astimezone(zone_of(tz))
+    local = now.astimezone(zone(tz))
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     if period == "week":
         return midnight - timedelta(days=local.weekday())
@@ -157,61 +142,21 @@ def pair_refusal(ctx: Context, person: Member, *, given: int) -> NoReturn:
 
 
 async def give(ctx: Context, text: str, *, source: str, message_id: str | None = None) -> None:
+    """A kudos from the actor: checked, charged to their budget, stored, celebrated, and confirmed to them."""
     await require_feature(ctx, "kudos")
-    ws = ctx.workspace
-    parsed = parse_kudos(text, ws.kudos_emoji)
-    giver = ctx.actor.user_id
-    if len(text) > ws.max_text_length:
-        raise UserError("kudos.err.too_long", max=ws.max_text_length, length=len(text))
-    if not parsed.recipients:
-        raise UserError("kudos.err.no_recipient")
-    if giver in parsed.recipients:
-        raise UserError("kudos.err.self")
-    if len(parsed.recipients) > ws.max_recipients:
-        raise UserError("kudos.err.too_many", max=ws.max_recipients)
-    values = await core.list_values(ctx.session, workspace_id=ws.id)
-    value: CompanyValue | None = None
-    for tag in parsed.tags:
-        found = match_value(tag, values)
-        if found is None:
-            unknown_value(tag, values)
-        value = value or found
-    if len(parsed.reason) < ws.min_reason_length:
-        raise UserError("kudos.err.reason_short", min=ws.min_reason_length)
-
-    receivers: list[Member] = []
-    for uid in parsed.recipients:
-        person = await ctx.person(uid)
-        if person is None:
-            raise UserError("kudos.err.unknown_user", user=uid)
-        if person.is_bot:
-            raise UserError("kudos.err.bot", name=user_text(name_of(person, uid)))
-        receivers.append(person)
-
+    parsed, value = await _checked(ctx, text)
+    receivers = await _receivers(ctx, parsed.recipients)
     points = max(1, parsed.emoji_count)
-    day = local_day(ctx.now, ctx.member.timezone or ws.timezone)
-    left = await q.spend_budget(
-        ctx.session, workspace_id=ws.id, user_id=giver, day=day, points=points * len(receivers), budget=ws.daily_budget
-    )
-    if left is None:
-        spent = await q.spent_on(ctx.session, workspace_id=ws.id, user_id=giver, day=day)
-        budget_refusal(ctx, cost=points * len(receivers), left=max(ws.daily_budget - spent, 0))
-    for person in receivers:
-        pair = await q.pair_points_on(
-            ctx.session, workspace_id=ws.id, giver_id=giver, receiver_id=person.user_id, day=day
-        )
-        if pair + points > ws.pair_daily_cap:
-            pair_refusal(ctx, person, given=pair)
-
+    day, left = await _charge(ctx, receivers, points)
     batch = uuid.uuid4().hex
     conv = ctx.event.conversation.id if ctx.event.conversation else None
     for person in receivers:
         cross = bool(ctx.member.department and person.department and ctx.member.department != person.department)
         ctx.session.add(
             Kudos(
-                workspace_id=ws.id,
+                workspace_id=ctx.workspace.id,
                 batch_id=batch,
-                giver_id=giver,
+                giver_id=ctx.actor.user_id,
                 receiver_id=person.user_id,
                 points=points,
                 value_tag=value.tag if value else None,
@@ -225,7 +170,78 @@ async def give(ctx: Context, text: str, *, source: str, message_id: str | None =
             )
         )
     await ctx.session.flush()
+    _announce(ctx, parsed, value, receivers, points=points, left=left, batch=batch, source=source)
 
+
+async def _checked(ctx: Context, text: str) -> tuple[ParsedKudos, CompanyValue | None]:
+    """The parsed kudos and its company value, or a refusal for what a person can fix in their text."""
+    ws = ctx.workspace
+    parsed = parse_kudos(text, ws.kudos_emoji)
+    if len(text) > ws.max_text_length:
+        raise UserError("kudos.err.too_long", max=ws.max_text_length, length=len(text))
+    if not parsed.recipients:
+        raise UserError("kudos.err.no_recipient")
+    if ctx.actor.user_id in parsed.recipients:
+        raise UserError("kudos.err.self")
+    if len(parsed.recipients) > ws.max_recipients:
+        raise UserError("kudos.err.too_many", max=ws.max_recipients)
+    values = await core.list_values(ctx.session, workspace_id=ws.id)
+    value: CompanyValue | None = None
+    for tag in parsed.tags:
+        found = match_value(tag, values)
+        if found is None:
+            unknown_value(tag, values)
+        value = value or found
+    if len(parsed.reason) < ws.min_reason_length:
+        raise UserError("kudos.err.reason_short", min=ws.min_reason_length)
+    return parsed, value
+
+
+async def _receivers(ctx: Context, user_ids: list[str]) -> list[Member]:
+    receivers: list[Member] = []
+    for uid in user_ids:
+        person = await ctx.person(uid)
+        if person is None:
+            raise UserError("kudos.err.unknown_user", user=uid)
+        if person.is_bot:
+            raise UserError("kudos.err.bot", name=user_text(name_of(person, uid)))
+        receivers.append(person)
+    return receivers
+
+
+async def _charge(ctx: Context, receivers: list[Member], points: int) -> tuple[date, int]:
+    """Spend the points from the giver's daily budget (within the per-pair cap); the day and what is left."""
+    ws, giver = ctx.workspace, ctx.actor.user_id
+    day = local_day(ctx.now, ctx.member.timezone or ws.timezone)
+    cost = points * len(receivers)
+    left = await q.spend_budget(
+        ctx.session, workspace_id=ws.id, user_id=giver, day=day, points=cost, budget=ws.daily_budget
+    )
+    if left is None:
+        spent = await q.spent_on(ctx.session, workspace_id=ws.id, user_id=giver, day=day)
+        budget_refusal(ctx, cost=cost, left=max(ws.daily_budget - spent, 0))
+    for person in receivers:
+        pair = await q.pair_points_on(
+            ctx.session, workspace_id=ws.id, giver_id=giver, receiver_id=person.user_id, day=day
+        )
+        if pair + points > ws.pair_daily_cap:
+            pair_refusal(ctx, person, given=pair)
+    return day, left
+
+
+def _announce(
+    ctx: Context,
+    parsed: ParsedKudos,
+    value: CompanyValue | None,
+    receivers: list[Member],
+    *,
+    points: int,
+    left: int,
+    batch: str,
+    source: str,
+) -> None:
+    """The celebration in the channel, a DM to each receiver and the confirmation to the giver."""
+    ws, giver = ctx.workspace, ctx.actor.user_id
     names = [f"<@{p.user_id}>" for p in receivers]
     cross_any = any(ctx.member.department and p.department and p.department != ctx.member.department for p in receivers)
     wt = ctx.translator_for_member(None)  # a public post speaks the workspace's language
@@ -244,13 +260,12 @@ async def give(ctx: Context, text: str, *, source: str, message_id: str | None =
         celebration.append(Note(text="  ·  ".join(notes)))
     # A /kudos command is celebrated where it was given (or in the kudos channel); an emoji message in a
     # channel is already public, so it is celebrated only when a kudos channel is configured.
+    conv = ctx.event.conversation.id if ctx.event.conversation else None
     in_dm = bool(ctx.event.conversation and ctx.event.conversation.kind == "dm")
     channel = ws.kudos_channel_id or (conv if source == "command" and not in_dm else None)
     if channel:
         ctx.post(
-            channel,
-            Message(blocks=celebration, text=wt("kudos.celebrate.header")),
-            dedupe_key=f"kudos:{batch}:post",
+            channel, Message(blocks=celebration, text=wt("kudos.celebrate.header")), dedupe_key=f"kudos:{batch}:post"
         )
     for person in receivers:
         t = ctx.translator_for_member(person)
@@ -261,10 +276,7 @@ async def give(ctx: Context, text: str, *, source: str, message_id: str | None =
             dm_blocks.append(Note(text=t("kudos.celebrate.value", value=label_of(t, value))))
         ctx.dm(
             person.user_id,
-            Message(
-                blocks=dm_blocks,
-                text=t("kudos.dm.text", giver=name_of(ctx.member, giver), points=points),
-            ),
+            Message(blocks=dm_blocks, text=t("kudos.dm.text", giver=name_of(ctx.member, giver), points=points)),
             dedupe_key=f"kudos:{batch}:dm:{person.user_id}",
         )
     ctx.ephemeral(

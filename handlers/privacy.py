@@ -7,7 +7,6 @@ import json
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +14,7 @@ from sqlmodel import SQLModel, select
 
 from bot.core.events import ActionEvent, mention_ids
 from bot.core.i18n import Translator, translator_for
-from bot.core.jobs import JobContext
+from bot.core.jobs import JobContext, zone
 from bot.core.messages import Actions, Attachment, Button, Fields, Header, Message, Note, Section
 from bot.core.router import Context, Router, UserError, require_admin
 from bot.core.services import ProcessSettings as Settings
@@ -168,10 +167,10 @@ async def show_audit(ctx: Context, args: list[str]) -> None:
         raise UserError("privacy.err.audit_access")
     limit = int(args[0]) if args and args[0].isdigit() else 20
     entries = await store.audit_entries(ctx.session, workspace_id=ctx.workspace.id, limit=min(max(limit, 1), 100))
-    zone = _zone(ctx.member.timezone or ctx.workspace.timezone)
+    tz = zone(ctx.member.timezone or ctx.workspace.timezone)
     lines = []
     for e in entries:
-        when = e.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        when = e.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
         subject = f" → <@{e.subject_id}>" if e.subject_id else ""
         details = ", ".join(f"{k}={v}" for k, v in e.details.items())
         lines.append(f"`{when}` <@{e.actor_id}> *{e.action}*{subject}" + (f" ({details})" if details else ""))
@@ -185,13 +184,6 @@ async def show_audit(ctx: Context, args: list[str]) -> None:
             text=ctx.t("privacy.audit.title"),
         )
     )
-
-
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
 
 
 # --- export -------------------------------------------------------------------------------------------
@@ -424,7 +416,7 @@ async def send_sheet(ctx: Context) -> None:
 async def run_retention(session: AsyncSession, *, workspace: Workspace, now: datetime) -> dict[str, int]:
     cfg = await store.get_settings(session, workspace_id=workspace.id)
     cutoff = store.months_before(now, cfg.retention_months)
-    day = store.months_before(now.astimezone(_zone(workspace.timezone)), cfg.retention_months).date()
+    day = store.months_before(now.astimezone(zone(workspace.timezone)), cfg.retention_months).date()
     counts = await store.apply_retention(session, workspace_id=workspace.id, cutoff=cutoff, cutoff_day=day, now=now)
     log.info("retention_done", workspace=workspace.id, months=cfg.retention_months, cutoff=cutoff.isoformat(), **counts)
     return counts
@@ -483,7 +475,7 @@ def register(router: Router) -> None:
     async def retention(job: JobContext) -> None:
         workspaces = (await job.session.execute(select(Workspace))).scalars().all()
         for ws in workspaces:
-            local = job.now.astimezone(_zone(ws.timezone)).date().isoformat()
+            local = job.now.astimezone(zone(ws.timezone)).date().isoformat()
             if not await job.claim(workspace_id=ws.id, channel_id="-", kind="retention", period=local):
                 continue
             await run_retention(job.session, workspace=ws, now=job.now)

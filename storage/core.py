@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Executable, bindparam, delete, func, or_, update
+from sqlalchemy import bindparam, delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -108,17 +108,6 @@ def is_transient(err: BaseException) -> bool:
     if getattr(err.orig, "sqlstate", None) in TRANSIENT_SQLSTATES:
         return True
     return isinstance(err, OperationalError) and "database is locked" in str(err.orig)
-
-
-async def execute_dml(session: AsyncSession, statement: Executable) -> int:
-    """Run an INSERT/UPDATE/DELETE and return how many rows it touched.
-
-    SQLAlchemy only guarantees ``rowcount`` for UPDATE and DELETE; without ``preserve_rowcount`` an
-    ``INSERT … ON CONFLICT DO NOTHING`` reports -1 on PostgreSQL (psycopg), which reads as "inserted".
-    """
-    # AsyncSession.execute is typed as returning Result; for DML it is a CursorResult.
-    result = cast(CursorResult[Any], await session.execute(statement.execution_options(preserve_rowcount=True)))
-    return int(result.rowcount)
 
 
 _INSERT_IGNORE: dict[tuple[str, str, tuple[str, ...]], Any] = {}
@@ -443,34 +432,3 @@ async def queue_message(
         thread_id=thread_id,
     )
     return await insert_ignore(session, OutboxMessage, values, ["dedupe_key"])
-
-
-async def claim_due_outbox(
-    session: AsyncSession, *, now: datetime, limit: int, lease: timedelta, platforms: Sequence[str]
-) -> list[OutboxMessage]:
-    """Lease due messages for this worker; another worker skips them until the lease runs out.
-
-    One statement, ``UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING``. On PostgreSQL the inner
-    SELECT locks its rows and skips those another worker is claiming (``FOR UPDATE SKIP LOCKED``), so
-    concurrent workers get disjoint batches without waiting for each other; SQLite runs one writer at a
-    time. The outer WHERE repeats the due condition, so a row claimed meanwhile is never claimed twice.
-    """
-    c = OutboxMessage.__table__.c  # type: ignore[attr-defined]
-    due = or_(
-        (c.status == "pending") & (c.next_attempt_at <= now),
-        (c.status == "sending") & (c.lease_until <= now),
-    )
-    head = select(c.id).where(c.platform.in_(list(platforms)), due).order_by(c.next_attempt_at, c.id).limit(limit)
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        head = head.with_for_update(skip_locked=True)
-    stmt = (
-        update(OutboxMessage.__table__)  # type: ignore[attr-defined]
-        .where(c.id.in_(head.scalar_subquery()), due)
-        .values(status="sending", lease_until=now + lease, attempts=c.attempts + 1)
-        .returning(*c)
-    )
-    rows = (await session.execute(stmt)).all()
-    return sorted(
-        (OutboxMessage.model_validate(dict(r._mapping)) for r in rows),
-        key=lambda m: (m.next_attempt_at, m.id or 0),
-    )

@@ -104,3 +104,14 @@ def sync_engine_for(url: str) -> Any:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+@asynccontextmanager
+async def one_transaction(url: str) -> AsyncIterator[AsyncSession]:
+    """One transaction on its own engine, for a command-line tool: committed on success, then the engine closed."""
+    engine = create_engine_for(url)
+    try:
+        async with transaction(session_factory(engine)) as session:
+            yield session
+    finally:
+        await engine.dispose()

@@ -264,11 +264,6 @@ async def set_role(session: AsyncSession, *, workspace_id: str, user_id: str, ro
     await session.flush()
 
 
-async def role_holders(session: AsyncSession, *, workspace_id: str, role: str) -> list[str]:
-    stmt = sm_select(PrivacyRole.user_id).where(PrivacyRole.workspace_id == workspace_id, PrivacyRole.role == role)
-    return list((await session.execute(stmt)).scalars().all())
-
-
 # --- audit --------------------------------------------------------------------------------------------
 
 
@@ -729,13 +724,3 @@ async def apply_retention(
                 counts[table.name] = counts.get(table.name, 0) + n
     await session.flush()
     return counts
-
-
-def tables_with_personal_data() -> list[tuple[str, list[str]]]:
-    """(table, person columns) for the fact sheet and the policy test."""
-    out = []
-    for table in all_tables():
-        cols = person_columns(table)
-        if cols:
-            out.append((table.name, cols))
-    return out

@@ -127,12 +127,6 @@ async def disable_schedules(
     return rowcount(await session.execute(stmt))
 
 
-async def read_watermarks(session: AsyncSession, *, names: Sequence[str]) -> dict[str, datetime | None]:
-    """Up to when each scheduled function has run (missing: never)."""
-    stmt = select(SchedulerWatermark).where(col(SchedulerWatermark.name).in_(list(names)))
-    return {w.name: w.tick_at for w in (await session.execute(stmt)).scalars()}
-
-
 async def read_watermark(session: AsyncSession, *, name: str) -> datetime | None:
     stmt = select(col(SchedulerWatermark.tick_at)).where(col(SchedulerWatermark.name) == name)
     return (await session.execute(stmt)).scalar_one_or_none()

@@ -571,7 +571,3 @@ async def digest_summary(session: AsyncSession, workspace_id: str, since: dateti
         median_decision_hours=statistics.median(hours) if hours else None,
         deciders=len({s.decided_by for s in decided_rows if s.decided_by}),
     )
-
-
-def is_undecided(suggestion: Suggestion) -> bool:
-    return suggestion.status in UNDECIDED

@@ -97,6 +97,7 @@ class BotHarness:
         self.app.outbox.clock = clock
         self.output: list[str] = []
         self.console = ConsoleAdapter(self.app, write=self.output.append)
+        self.app.attach("console", sender=self.console)
         self.workspace_id = WORKSPACE
 
     async def start(self, demo: bool = True) -> BotHarness:

@@ -51,8 +51,8 @@ Everything else is said to Starling, e.g.  kudos @anna danke für die Hilfe #kun
 class ConsoleAdapter:
     platform = Platform.CONSOLE
 
-    def __init__(self, app: Starling, *, write: Callable[[str], None] | None = None, user: str = "max") -> None:
-        self.app = app
+    def __init__(self, starling: Starling, *, write: Callable[[str], None] | None = None, user: str = "max") -> None:
+        self.starling = starling
         self.user = user
         self.channel = "general"
         self.write = write or (lambda s: print(s, flush=True))  # noqa: T201 - the terminal is our output
@@ -61,28 +61,27 @@ class ConsoleAdapter:
         self._form_values: dict[str, str] = {}
         self._form_index = 0
         self._names_now: dict[str, str] | None = None  # display names while one event is shown
-        app.outbox.senders[Platform.CONSOLE.value] = self
 
     # setup -------------------------------------------------------------------------------------------
     async def start(self, *, demo: bool = False) -> None:
-        async with transaction(self.app.sessions) as session:
+        async with transaction(self.starling.sessions) as session:
             await core.ensure_workspace(
                 session,
                 workspace_id=WORKSPACE,
                 platform="console",
-                locale=self.app.settings.default_locale,
-                timezone=self.app.settings.default_timezone,
+                locale=self.starling.settings.default_locale,
+                timezone=self.starling.settings.default_timezone,
                 name="Console",
             )
             if demo or await member_count(session, workspace_id=WORKSPACE) == 0:
-                seeded = await seed_demo(session, workspace_id=WORKSPACE, now=self.app.services.clock())
+                seeded = await seed_demo(session, workspace_id=WORKSPACE, now=self.starling.services.clock())
                 if seeded:
                     self.write("(demo colleagues loaded: max, anna, ben, clara, deniz, emma, felix, greta)")
         self.write(f"Starling console — you are @{self.user} in #{self.channel}. Type /help for console commands.")
 
     # identity ----------------------------------------------------------------------------------------
     async def _actor(self) -> Actor:
-        async with self.app.sessions() as session:
+        async with self.starling.sessions() as session:
             return await self._actor_in(session)
 
     async def _actor_in(self, session: AsyncSession) -> Actor:
@@ -96,13 +95,13 @@ class ConsoleAdapter:
         )
 
     async def _names(self) -> dict[str, str]:
-        async with self.app.sessions() as session:
+        async with self.starling.sessions() as session:
             rows = (await session.execute(select(Member).where(Member.workspace_id == WORKSPACE))).scalars().all()
         return {m.user_id: (m.display_name or m.user_id) for m in rows}
 
     async def to_neutral(self, text: str) -> str:
         """``@anna`` → ``<@anna>`` by handle, id or display name; unknown names become ids as typed."""
-        async with self.app.sessions() as session:
+        async with self.starling.sessions() as session:
             return await self._to_neutral_in(session, text)
 
     async def _to_neutral_in(self, session: AsyncSession, text: str) -> str:
@@ -126,7 +125,7 @@ class ConsoleAdapter:
             return False
         if stripped.startswith("/as "):
             who = stripped[4:].strip().lstrip("@")
-            async with self.app.sessions() as session:
+            async with self.starling.sessions() as session:
                 m = await core.find_member_by_name(session, workspace_id=WORKSPACE, name=who)
             self.user = m.user_id if m else who.lower()
             self.write(f"(you are now @{self.user})")
@@ -145,7 +144,7 @@ class ConsoleAdapter:
         if stripped.startswith("/click"):
             await self._click(stripped)
             return True
-        async with self.app.sessions() as session:
+        async with self.starling.sessions() as session:
             actor = await self._actor_in(session)
             text = await self._to_neutral_in(session, stripped)
         event = MessageEvent(
@@ -158,11 +157,11 @@ class ConsoleAdapter:
         return True
 
     async def send_event(self, event: Event) -> None:
-        messages = await self.app.dispatch(event)
+        messages = await self.starling.dispatch(event)
         self._names_now = await self._names()
         try:
             await self.show(messages)
-            await self.app.outbox.drain()
+            await self.starling.outbox.drain()
         finally:
             self._names_now = None
 

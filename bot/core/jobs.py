@@ -42,7 +42,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
@@ -51,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core import metrics
 from bot.core.i18n import Translator, translator_for
 from bot.core.messages import Message, Target
+from bot.core.services import Services
 from storage import core
 from storage import scheduling as sq
 from storage.models import ScheduledClaim, Workspace
@@ -183,6 +183,20 @@ def parse_time(text: str) -> time:
     return time(hour, minute)
 
 
+def is_zone(name: str) -> bool:
+    """True if ``name`` is an IANA time zone (``Europe/Vienna``, ``UTC``)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def local_day(now: datetime, name: str | None, fallback: str = "UTC") -> date:
+    """The calendar day ``now`` falls on in the zone ``name`` (or ``fallback``)."""
+    return now.astimezone(zone(name, fallback)).date()
+
+
 def zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
     """The IANA zone ``name``, or ``fallback`` if it is empty or unknown."""
     for candidate in (name, fallback, "UTC"):
@@ -258,20 +272,6 @@ def next_occurrence(at: time, days: DaysLike, tz: ZoneInfo | str, after: datetim
     return None
 
 
-def previous_occurrence(at: time, days: DaysLike, tz: ZoneInfo | str, before: datetime) -> Occurrence | None:
-    """The last occurrence strictly before ``before`` (within about a year)."""
-    zone_ = tz if isinstance(tz, ZoneInfo) else zone(tz)
-    matches = _matcher(days)
-    day = before.astimezone(zone_).date()
-    for _ in range(370):
-        if matches(day):
-            instant = local_instant(day, at, zone_)
-            if instant < before:
-                return Occurrence(day, instant)
-        day -= timedelta(days=1)
-    return None
-
-
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     """The UTC instant the local ``day`` begins."""
     return local_instant(day, time(0, 0), tz)
@@ -279,7 +279,7 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
 
 @dataclass
 class JobContext:
-    services: Any  # bot.core.router.Services (kept loose to avoid an import cycle)
+    services: Services
     session: AsyncSession
     now: datetime
     worker: str = "scheduler"
@@ -328,21 +328,37 @@ class JobContext:
         *,
         kind: str,
         dedupe_key: str | None = None,
-        dm: bool = False,
         thread_id: str | None = None,
     ) -> None:
-        """Queue a channel post (or a DM when ``dm``) in this job's transaction."""
-        target = Target(
-            kind="dm" if dm else "channel", channel_id=None if dm else channel_id, user_id=channel_id if dm else None
-        )
+        """Queue a post to a channel in this job's transaction."""
+        target = Target(kind="channel", channel_id=channel_id, thread_id=thread_id)
+        await self._queue(workspace, target, channel_id, message, kind=kind, dedupe_key=dedupe_key)
+
+    async def dm(
+        self, workspace: Workspace, user_id: str, message: Message, *, kind: str, dedupe_key: str | None = None
+    ) -> None:
+        """Queue a direct message to a person in this job's transaction."""
+        target = Target(kind="dm", user_id=user_id)
+        await self._queue(workspace, target, user_id, message, kind=kind, dedupe_key=dedupe_key)
+
+    async def _queue(
+        self,
+        workspace: Workspace,
+        target: Target,
+        target_id: str,
+        message: Message,
+        *,
+        kind: str,
+        dedupe_key: str | None,
+    ) -> None:
         message = message.model_copy(update={"target": target})
         await core.queue_message(
             self.session,
             workspace_id=workspace.id,
             platform=workspace.platform,
             target_kind=target.kind,
-            target_id=channel_id,
-            thread_id=thread_id,
+            target_id=target_id,
+            thread_id=target.thread_id,
             payload=message.model_dump(mode="json"),
             cause=kind,
             dedupe_key=dedupe_key,

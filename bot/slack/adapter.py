@@ -53,8 +53,6 @@ class SlackAdapter:
         self.directory = SlackDirectory(self.client, ttl=settings.slack_user_cache_seconds)
         self.sender = SlackSender(make_client(token, url, retry_rate_limits=False, backoff=retry_backoff))
         self.responder = Responder(self.client)
-        starling.services.directories[self.platform.value] = self.directory
-        starling.outbox.senders[self.platform.value] = self.sender
         # Without a signing secret there is no HTTP endpoint at all (Socket Mode only), so nothing
         # unverified can ever reach Bolt.
         self.http_enabled = bool(settings.slack_signing_secret)

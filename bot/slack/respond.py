@@ -54,12 +54,7 @@ class Responder:
                 await self.client.views_publish(user_id=message.target.user_id or actor_id, view=render_home(message))
             elif kind == "modal":
                 await self.modal(message, origin, actor_id)
-            elif kind == "dm":
-                await self.dm(message, message.target.user_id or actor_id)
-            elif kind == "channel" and message.target.channel_id:
-                await self.client.chat_postMessage(
-                    channel=message.target.channel_id, thread_ts=message.target.thread_id, **render_message(message)
-                )
+            # "dm" and "channel" messages never come here: the router queues them in the outbox.
         except SlackApiError as err:
             error = api_error(err)
             record_error(str(err.response.api_url).rsplit("/", 1)[-1], error)

@@ -61,9 +61,9 @@ class TeamsAdapter:
 
     platform = Platform.TEAMS
 
-    def __init__(self, app: Starling, **auth_overrides: Any) -> None:
-        self.app = app
-        self.settings = app.settings
+    def __init__(self, starling: Starling, **auth_overrides: Any) -> None:
+        self.starling = starling
+        self.settings = starling.settings
         self.require_auth = auth_required(self.settings)
         self.refuse_all = self.require_auth and not self.settings.teams_app_id
         self.auth = None if self.refuse_all else build_authentication(self.settings, **auth_overrides)
@@ -72,11 +72,13 @@ class TeamsAdapter:
             self.cloud.on_turn_error = self._on_turn_error
         self.connectors = Connectors(self.auth, self.settings.teams_app_id) if self.auth is not None else None
         if self.connectors is not None:
-            self.sender: TeamsSender | None = TeamsSender(app.sessions, self.connectors, clock=app.services.clock)
-            app.outbox.senders[Platform.TEAMS.value] = self.sender
-            app.services.directories[Platform.TEAMS.value] = TeamsDirectory(self.connectors)
+            self.sender: TeamsSender | None = TeamsSender(
+                starling.sessions, self.connectors, clock=starling.services.clock
+            )
+            self.directory: TeamsDirectory | None = TeamsDirectory(self.connectors)
         else:
             self.sender = None
+            self.directory = None
 
     # -- HTTP ------------------------------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -136,7 +138,7 @@ class TeamsAdapter:
         finally:
             current_scope.reset(token)
         if scope.found:
-            async with transaction(self.app.sessions) as session:
+            async with transaction(self.starling.sessions) as session:
                 for user_id, aad in scope.found.items():
                     await store.save_user(session, workspace_id=scope.workspace_id, user_id=user_id, aad_object_id=aad)
 
@@ -145,7 +147,7 @@ class TeamsAdapter:
         ws = act.workspace_of(raw, self.settings.teams_app_tenant_id)
         sender = raw.get("from") or {}
         uid = str(sender.get("id") or "")
-        async with transaction(self.app.sessions) as session:
+        async with transaction(self.starling.sessions) as session:
             await core.ensure_workspace(
                 session,
                 workspace_id=ws,
@@ -171,8 +173,8 @@ class TeamsAdapter:
                         "locale": act.client_locale(raw),
                         "timezone": act.client_timezone(raw),
                         # seen: the day, never finer (see storage.teams.save_user)
-                        "created_at": floor_day(self.app.services.clock()),
-                        "updated_at": floor_day(self.app.services.clock()),
+                        "created_at": floor_day(self.starling.services.clock()),
+                        "updated_at": floor_day(self.starling.services.clock()),
                     },
                     ["workspace_id", "user_id"],
                 )
@@ -210,7 +212,7 @@ class TeamsAdapter:
         names = {m.user_id: m.display_name for m in parsed.mentions if m.display_name}
         if actor.display_name:
             names[actor.user_id] = actor.display_name
-        messages = await self.app.dispatch(event)
+        messages = await self.starling.dispatch(event)
         await self.deliver(turn, raw, ref, event, messages, names=names)
 
     async def _on_card_action(
@@ -238,7 +240,7 @@ class TeamsAdapter:
             is_form=action.is_form,
             raw=raw,
         )
-        messages = await self.app.dispatch(event)
+        messages = await self.starling.dispatch(event)
         return await self.deliver(turn, raw, ref, event, messages, invoke=invoke, t=t)
 
     async def _on_file_consent(self, turn: TurnContext, raw: dict[str, Any], ref: TeamsConversation) -> None:
@@ -272,7 +274,7 @@ class TeamsAdapter:
                 conversation=act.neutral_conversation(raw),
                 event_id=act.event_id(raw, prefix=f"{member['id']}:"),
             )
-            await self.deliver(turn, raw, ref, event, await self.app.dispatch(event))
+            await self.deliver(turn, raw, ref, event, await self.starling.dispatch(event))
 
     async def _on_installation_update(self, turn: TurnContext, raw: dict[str, Any], ref: TeamsConversation) -> None:
         action = str(raw.get("action") or "")
@@ -285,7 +287,7 @@ class TeamsAdapter:
         """Starling was added to a team, chat or personal scope: remember it and say hello once."""
         ws = ref.workspace_id
         installer = act.actor_of(raw, ws)
-        async with transaction(self.app.sessions) as session:
+        async with transaction(self.starling.sessions) as session:
             await store.set_installed(session, workspace_id=ws, conversation_ids=[ref.conversation_id], installed=True)
             if installer.user_id and not installer.is_bot and not await store.has_admin(session, workspace_id=ws):
                 # Teams tells a bot nothing about admin roles: whoever installs Starling first administers it.
@@ -293,7 +295,9 @@ class TeamsAdapter:
                 log.info("teams_first_admin", workspace=ws, user=installer.user_id)
         bot = raw.get("recipient") or {}
         # Teams sends conversationUpdate and installationUpdate for one install: one welcome per day and place.
-        welcome_id = f"welcome:{store.thread_root(ref.conversation_id)}:{self.app.services.clock().date().isoformat()}"
+        welcome_id = (
+            f"welcome:{store.thread_root(ref.conversation_id)}:{self.starling.services.clock().date().isoformat()}"
+        )
         event = MemberJoinedEvent(
             actor=Actor(
                 platform=Platform.TEAMS,
@@ -305,12 +309,12 @@ class TeamsAdapter:
             conversation=act.neutral_conversation(raw),
             event_id=welcome_id,
         )
-        await self.deliver(turn, raw, ref, event, await self.app.dispatch(event))
+        await self.deliver(turn, raw, ref, event, await self.starling.dispatch(event))
 
     async def _uninstalled(self, raw: dict[str, Any], ref: TeamsConversation) -> None:
         team_id = ((raw.get("channelData") or {}).get("team") or {}).get("id")
         ids = [ref.conversation_id, *([team_id] if team_id else [])]
-        async with transaction(self.app.sessions) as session:
+        async with transaction(self.starling.sessions) as session:
             await store.set_installed(session, workspace_id=ref.workspace_id, conversation_ids=ids, installed=False)
 
     # -- rendering and delivery ---------------------------------------------------------------------------
@@ -356,7 +360,7 @@ class TeamsAdapter:
         ids = mention_ids_in(message)
         if not ids:
             return dict(known)
-        async with self.app.sessions() as session:
+        async with self.starling.sessions() as session:
             found = await store.display_names(session, workspace_id=workspace_id, user_ids=ids)
         return {**known, **found}
 
@@ -397,7 +401,7 @@ class TeamsAdapter:
 
     async def _queue(self, ref: TeamsConversation, kind: str, target: str, msg: Message) -> None:
         """A reply the connector refused for now (429/5xx) goes to the outbox and is retried from there."""
-        async with transaction(self.app.sessions) as session:
+        async with transaction(self.starling.sessions) as session:
             await core.enqueue(
                 session,
                 OutboxMessage(
@@ -407,14 +411,14 @@ class TeamsAdapter:
                     target_id=target,
                     payload=msg.model_dump(mode="json"),
                     cause="teams_reply_retry",
-                    next_attempt_at=self.app.services.clock(),
-                    created_at=self.app.services.clock(),
+                    next_attempt_at=self.starling.services.clock(),
+                    created_at=self.starling.services.clock(),
                 ),
             )
-        self.app.outbox.wake()
+        self.starling.outbox.wake()
 
     async def _translator(self, workspace_id: str, user_id: str) -> Translator:
-        async with self.app.sessions() as session:
+        async with self.starling.sessions() as session:
             ws = await session.get(Workspace, workspace_id)
             member = await core.get_member(session, workspace_id=workspace_id, user_id=user_id)
         return translator_for(

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.app import Starling
+from bot.core.events import Platform
 from bot.teams.adapter import TeamsAdapter
 
 TEAMS_ADAPTER_KEY = web.AppKey("starling_teams", TeamsAdapter)
@@ -19,5 +20,6 @@ def add_routes(app: web.Application, starling: Starling, **auth_overrides: Any) 
     metadata URL and token issuer); production needs none.
     """
     adapter = TeamsAdapter(starling, **auth_overrides)
+    starling.attach(Platform.TEAMS.value, sender=adapter.sender, directory=adapter.directory)
     app[TEAMS_ADAPTER_KEY] = adapter
     app.router.add_post("/api/messages", adapter.handle)

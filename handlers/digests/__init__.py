@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from bot.core.jobs import Days, JobContext, ScheduleError, next_occurrence, parse_time, zone
+from bot.core.jobs import Days, JobContext, ScheduleError, is_zone, next_occurrence, parse_time, zone
 from bot.core.messages import Header, Message, Note, Section
 from bot.core.router import Context, Router, UserError, require_admin
 from handlers.digests import feature_sections, kudos_sections
@@ -83,10 +83,8 @@ def parse_args(words: list[str], *, allow_period: bool = False) -> ScheduleArgs:
         elif allow_period and low in GIVERS_WORDS | ALL_WORDS:
             out.givers_only = low in GIVERS_WORDS
         elif "/" in word:
-            try:
-                ZoneInfo(word)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise UserError("digests.err.timezone", value=word) from None
+            if not is_zone(word):
+                raise UserError("digests.err.timezone", value=word)
             out.timezone = word
         elif any(ch.isdigit() for ch in word):
             try:

@@ -134,12 +134,11 @@ async def run_draft_requests(job: JobContext) -> None:
             else:
                 ids = ", ".join(f"#{p.id}" for p in saved)
                 text = t("prompts.draft.ready", n=len(saved), ids=ids)
-            await inner.post(
+            await inner.dm(
                 ws,
                 req.requested_by,
                 Message(blocks=[Section(text=text), Note(text=t("prompts.list.review_hint"))], text=text),
                 kind="prompt_drafts",
-                dm=True,
                 dedupe_key=f"prompt-drafts:{req.id}",
             )
             job.queued += inner.queued

@@ -12,9 +12,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import holidays
+
+from bot.core.jobs import is_zone
 
 DAY_NAMES: dict[str, int] = {}
 for _i, _names in enumerate(
@@ -99,11 +101,7 @@ def format_days(days: list[int], lang: str) -> str:
 def parse_zone(word: str) -> str | None:
     if "/" not in word and word.upper() != "UTC":
         return None
-    try:
-        ZoneInfo(word)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return word
+    return word if is_zone(word) else None
 
 
 def looks_like_zone(word: str) -> bool:

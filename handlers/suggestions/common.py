@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.i18n import Translator, translator_for
+from bot.core.jobs import zone
 from bot.core.router import Context, UserError
 from storage import suggestions as q
 from storage.models import Member, Workspace
@@ -32,13 +32,6 @@ async def load(ctx: Context, raw: str | int, *, lock: bool = False) -> Suggestio
     if found is None or found.announced_at is None:  # not yet public: unknown to everyone
         raise UserError("suggestions.err.unknown_id", id=str(raw).lstrip("#") or "?")
     return found
-
-
-def zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def fmt_date(t: Translator, when: datetime, tz: str | None) -> str:

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import structlog
 
-from bot.core.jobs import JobContext
+from bot.core.jobs import JobContext, zone
 from bot.core.messages import Actions, Button, Header, Message, Note, Section, user_text
 from handlers.suggestions.cards import review_deliveries
-from handlers.suggestions.common import floor_hour, reviewers, zone
+from handlers.suggestions.common import floor_hour, reviewers
 from storage import core
 from storage import suggestions as q
 from storage.models import Workspace
@@ -38,13 +38,9 @@ async def announce_anonymous(job: JobContext) -> None:
             continue
         s.announced_at = floor_hour(job.now)
         for d in await review_deliveries(job.session, ws, s):
-            await job.post(
-                ws,
-                d.target,
-                d.message,
-                kind="suggestion_review",
-                dm=d.kind == "dm",
-                dedupe_key=f"suggest:review:{s.id}:{d.target}",
+            send = job.dm if d.kind == "dm" else job.post
+            await send(
+                ws, d.target, d.message, kind="suggestion_review", dedupe_key=f"suggest:review:{s.id}:{d.target}"
             )
     await q.purge_drafts(job.session, before=job.now - DRAFT_TTL)
 
@@ -108,5 +104,5 @@ async def remind_approvers(job: JobContext) -> None:
                 continue
             member = await core.get_member(job.session, workspace_id=ws.id, user_id=uid)
             msg = reminder_message(job, ws, member.locale if member else None, mine, settings.deadline_days)
-            await job.post(ws, uid, msg, kind="suggestion_reminder", dm=True)
+            await job.dm(ws, uid, msg, kind="suggestion_reminder")
         log.info("suggestion_reminders_queued", workspace=ws.id, overdue=len(items), people=len(per_person))

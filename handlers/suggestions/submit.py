@@ -8,11 +8,12 @@ from typing import Any
 
 import structlog
 
+from bot.core.jobs import zone
 from bot.core.messages import Actions, Block, Button, Form, Input, Message, Note, Option, Section, user_text
 from bot.core.router import Context, UserError
 from handlers.suggestions.anonymity import limiter_for, new_receipt_code
 from handlers.suggestions.cards import review_deliveries
-from handlers.suggestions.common import category_label, floor_hour, status_label, zone
+from handlers.suggestions.common import category_label, floor_hour, status_label
 from handlers.suggestions.similar import similar, text_of
 from storage import core
 from storage import suggestions as q
@@ -211,22 +212,10 @@ async def create(
     embedding: list[float] | None,
     similar_found: list[tuple[Suggestion, float]] | None = None,
 ) -> None:
+    """Store the suggestion and its first event; the author (if named) gets a receipt, reviewers the card."""
     ws = ctx.workspace
     anonymous = bool(payload.get("anonymous"))
-    code: str | None = None
-    if anonymous:
-        # From here on nothing this event writes carries more than the hour (see Context.anonymous).
-        ctx.act_anonymously()
-        # Rate limits that store no identity (see handlers/suggestions/anonymity.py).
-        limiter = limiter_for(ctx.services)
-        day = ctx.now.date()
-        if not limiter.allowed(ws.id, ctx.actor.user_id, day):
-            raise UserError("suggestions.err.anon_daily", max=limiter.per_day)
-        settings = await q.get_settings(ctx.session, workspace_id=ws.id)
-        hour = ctx.now.strftime("%Y-%m-%dT%H")
-        if not await q.take_anon_slot(ctx.session, workspace_id=ws.id, hour=hour, limit=settings.anon_hourly_limit):
-            raise UserError("suggestions.err.anon_busy")
-        code = new_receipt_code()
+    code = await _anonymous_slot(ctx) if anonymous else None
     s = Suggestion(
         id=await core.new_row_id(ctx.session, Suggestion, anonymous=anonymous),  # random when anonymous
         workspace_id=ws.id,
@@ -255,49 +244,79 @@ async def create(
         to_status="submitted",
         anonymous=anonymous,
     )
-    if anonymous:
+    if code is not None:
         limiter_for(ctx.services).record(ws.id, ctx.actor.user_id, ctx.now.date())
-        blocks: list[Block] = [
-            Section(text=ctx.t("suggestions.receipt.anonymous", id=s.id)),
-            Section(text=ctx.t("suggestions.receipt.code", code=code)),
-        ]
-        if similar_found:
-            batch = (floor_hour(ctx.now) + timedelta(hours=1)).astimezone(zone(ws.timezone)).strftime("%H:%M")
-            blocks += [
-                Section(text=ctx.t("suggestions.similar.anonymous", code=code, time=batch)),
-                Section(text="\n".join(await similar_lines(ctx, similar_found))),
-                Actions(
-                    buttons=[
-                        Button(
-                            label=ctx.t("suggestions.btn.vote_for", id=o.id),
-                            action_id=f"suggest:vote:{o.id}",
-                            value=str(o.id),
-                        )
-                        for o, _score in similar_found
-                    ]
-                ),
-            ]
-        blocks.append(Note(text=ctx.t("suggestions.receipt.anonymous_note")))
-        ctx.in_place(Message(blocks=blocks, text=ctx.t("suggestions.receipt.anonymous", id=s.id)))
+        await _anonymous_receipt(ctx, s, code, similar_found)
     else:
-        deliveries = await review_deliveries(ctx.session, ws, s)
-        for d in deliveries:
-            if d.kind == "channel":
-                ctx.post(d.target, d.message, dedupe_key=f"suggest:review:{s.id}:{d.target}")
-            else:
-                ctx.dm(d.target, d.message, dedupe_key=f"suggest:review:{s.id}:{d.target}")
-        ctx.ephemeral(
-            Message(
-                blocks=[
-                    Section(text=ctx.t("suggestions.receipt.named", id=s.id, title=user_text(s.title))),
-                    Note(text=ctx.t("suggestions.receipt.named_note", id=s.id)),
-                ],
-                text=ctx.t("suggestions.receipt.named", id=s.id, title=user_text(s.title)),
-            )
-        )
-        log.info("suggestion_submitted", workspace=ws.id, suggestion=s.id)
+        await _named_receipt(ctx, s)
     # Anonymous submissions are not logged at all: a log line's time next to a platform's request log
     # could point to the person.
+
+
+async def _anonymous_slot(ctx: Context) -> str:
+    """A receipt code, if the rate limits (which store no identity, see anonymity.py) allow one more."""
+    # From here on nothing this event writes carries more than the hour (see Context.anonymous).
+    ctx.act_anonymously()
+    ws = ctx.workspace
+    limiter = limiter_for(ctx.services)
+    if not limiter.allowed(ws.id, ctx.actor.user_id, ctx.now.date()):
+        raise UserError("suggestions.err.anon_daily", max=limiter.per_day)
+    settings = await q.get_settings(ctx.session, workspace_id=ws.id)
+    hour = ctx.now.strftime("%Y-%m-%dT%H")
+    if not await q.take_anon_slot(ctx.session, workspace_id=ws.id, hour=hour, limit=settings.anon_hourly_limit):
+        raise UserError("suggestions.err.anon_busy")
+    return new_receipt_code()
+
+
+async def _anonymous_receipt(
+    ctx: Context, s: Suggestion, code: str, similar_found: list[tuple[Suggestion, float]] | None
+) -> None:
+    """The receipt code (and similar suggestions to vote for instead), shown only to the author."""
+    ws = ctx.workspace
+    blocks: list[Block] = [
+        Section(text=ctx.t("suggestions.receipt.anonymous", id=s.id)),
+        Section(text=ctx.t("suggestions.receipt.code", code=code)),
+    ]
+    if similar_found:
+        batch = (floor_hour(ctx.now) + timedelta(hours=1)).astimezone(zone(ws.timezone)).strftime("%H:%M")
+        blocks += [
+            Section(text=ctx.t("suggestions.similar.anonymous", code=code, time=batch)),
+            Section(text="\n".join(await similar_lines(ctx, similar_found))),
+            Actions(
+                buttons=[
+                    Button(
+                        label=ctx.t("suggestions.btn.vote_for", id=o.id),
+                        action_id=f"suggest:vote:{o.id}",
+                        value=str(o.id),
+                    )
+                    for o, _score in similar_found
+                ]
+            ),
+        ]
+    blocks.append(Note(text=ctx.t("suggestions.receipt.anonymous_note")))
+    # In the submitted form itself (Slack: the modal's view; Teams: the card), never a stored message.
+    ctx.in_place(Message(blocks=blocks, text=ctx.t("suggestions.receipt.anonymous", id=s.id)))
+
+
+async def _named_receipt(ctx: Context, s: Suggestion) -> None:
+    """A named suggestion goes to its reviewers at once; the author gets a receipt."""
+    ws = ctx.workspace
+    deliveries = await review_deliveries(ctx.session, ws, s)
+    for d in deliveries:
+        if d.kind == "channel":
+            ctx.post(d.target, d.message, dedupe_key=f"suggest:review:{s.id}:{d.target}")
+        else:
+            ctx.dm(d.target, d.message, dedupe_key=f"suggest:review:{s.id}:{d.target}")
+    ctx.ephemeral(
+        Message(
+            blocks=[
+                Section(text=ctx.t("suggestions.receipt.named", id=s.id, title=user_text(s.title))),
+                Note(text=ctx.t("suggestions.receipt.named_note", id=s.id)),
+            ],
+            text=ctx.t("suggestions.receipt.named", id=s.id, title=user_text(s.title)),
+        )
+    )
+    log.info("suggestion_submitted", workspace=ws.id, suggestion=s.id)
 
 
 async def withdraw(ctx: Context, code: str) -> None:

@@ -8,16 +8,15 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 import structlog
 from structlog.testing import capture_logs
 
-import bot.scheduler
 from bot.app import Starling
 from bot.cli import build_parser, default_command, main
+from bot.scheduler import SchedulerService
 from bot.settings import Settings
 from bot.web import ConfigurationError, WebServer, serve
 from tests.kit import Clock
@@ -71,32 +70,25 @@ def test_slack_token_without_a_way_to_verify_requests_is_refused(db_url: str) ->
         WebServer(starling, port=0)
 
 
-async def test_serve_starts_and_stops_the_scheduler(
-    fake: SlackWire, db_url: str, clock: Clock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls: list[Any] = []
-
-    class Handle:
-        def shutdown(self) -> None:
-            calls.append("shutdown")
-
-    def start_scheduler(starling: Starling) -> Handle:
-        calls.append(starling)
-        return Handle()
-
-    monkeypatch.setattr(bot.scheduler, "start_scheduler", start_scheduler, raising=False)
+async def test_serve_starts_and_stops_the_scheduler(fake: SlackWire, db_url: str, clock: Clock) -> None:
     bed = Testbed(fake, db_url, clock)
     bed.server.run_scheduler = True
     await bed.start()
-    assert calls == [bed.starling]
+    service = bed.server.scheduler
+    assert isinstance(service, SchedulerService)
+    assert service.scheduler.running  # APScheduler ticks every minute
+    deadline = asyncio.get_running_loop().time() + 30
+    while service.ticks < 1:  # the catch-up tick at start
+        assert asyncio.get_running_loop().time() < deadline, "no catch-up tick"
+        await asyncio.sleep(0.02)
     await bed.close()
-    assert calls == [bed.starling, "shutdown"]
+    assert not service.scheduler.running
+    assert bed.server.scheduler is None
 
-    calls.clear()
     quiet = Testbed(fake, db_url, clock)  # scheduler=False, as `--no-scheduler`
     await quiet.start()
+    assert quiet.server.scheduler is None
     await quiet.close()
-    assert calls == []
 
 
 def test_serve_command_line() -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import core
@@ -84,32 +83,6 @@ async def test_budget_is_never_overspent(sessions: async_sessionmaker[AsyncSessi
         assert await q.spent_on(s, workspace_id=WS, user_id="U1", day=day) == 0  # never below zero
 
 
-async def test_outbox_lease_goes_to_one_worker(sessions: async_sessionmaker[AsyncSession]) -> None:
-    async with transaction(sessions) as s:
-        for i in range(6):
-            await core.enqueue(
-                s,
-                OutboxMessage(
-                    workspace_id=WS,
-                    platform="slack",
-                    target_kind="channel",
-                    target_id="C1",
-                    payload={"n": i},
-                    next_attempt_at=NOW,
-                    created_at=NOW,
-                ),
-            )
-
-    async def worker() -> list[int]:
-        async with transaction(sessions) as s:
-            rows = await core.claim_due_outbox(s, now=NOW, limit=10, lease=timedelta(seconds=60), platforms=["slack"])
-            return [r.payload["n"] for r in rows]
-
-    first, second = await asyncio.gather(worker(), worker())
-    assert sorted(first + second) == list(range(6))  # every message leased, none twice
-    assert await worker() == []  # all leased until the lease runs out
-
-
 async def test_enqueue_with_the_same_dedupe_key_is_ignored(sessions: async_sessionmaker[AsyncSession]) -> None:
     def msg() -> OutboxMessage:
         return OutboxMessage(
@@ -126,46 +99,3 @@ async def test_enqueue_with_the_same_dedupe_key_is_ignored(sessions: async_sessi
         assert await core.enqueue(s, msg()) is True
     async with transaction(sessions) as s:
         assert await core.enqueue(s, msg()) is False
-
-
-async def test_workers_claiming_batches_at_once_on_postgresql_never_get_the_same_row(pg_url: str) -> None:
-    engine = create_engine_for(pg_url)
-    factory = session_factory(engine)
-    try:
-        async with transaction(factory) as s:
-            await core.ensure_workspace(s, workspace_id=WS, platform="slack", locale="de", timezone="Europe/Berlin")
-            for i in range(300):
-                await core.queue_message(
-                    s,
-                    workspace_id=WS,
-                    platform="slack",
-                    target_kind="channel",
-                    target_id=f"C{i % 30}",
-                    payload={"n": i},
-                    cause="test",
-                    now=NOW,
-                )
-
-        async def pending() -> int:
-            async with factory() as s:
-                stmt = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "pending")  # type: ignore[arg-type]
-                return int((await s.execute(stmt)).scalar_one())
-
-        async def worker() -> list[int]:
-            # a batch may come back short or empty while another worker commits its own: go on until none is left
-            mine: list[int] = []
-            while await pending():
-                async with transaction(factory) as s:
-                    rows = await core.claim_due_outbox(
-                        s, now=NOW, limit=7, lease=timedelta(seconds=60), platforms=["slack"]
-                    )
-                    mine += [r.payload["n"] for r in rows]
-                    assert all(r.status == "sending" and r.attempts == 1 for r in rows)
-            return mine
-
-        batches = await asyncio.gather(*(worker() for _ in range(4)))
-        claimed = [n for batch in batches for n in batch]
-        assert sorted(claimed) == list(range(300))  # every message leased once, by exactly one worker
-        assert sum(1 for batch in batches if batch) >= 2  # the workers really ran side by side
-    finally:
-        await engine.dispose()
