@@ -39,10 +39,12 @@ async def require_feature(ctx: Context, feature: str) -> None:
 
 
 async def language_model(ctx: Context) -> LanguageModel | None:
-    """The language model if one is configured and the workspace allows its use, else None."""
-    if ctx.services.llm is None or not await feature_enabled(ctx.session, ctx.workspace.id, "llm"):
+    """The language model (through the one gate: switch, profile, scrubbing on every call) if one is
+    configured and the workspace allows its use, else None."""
+    model = ctx.services.model
+    if not await model.allowed(ctx.workspace.id, session=ctx.session):
         return None
-    return ctx.services.llm
+    return model.bound(ctx.workspace.id)
 
 
 async def individual_boards(ctx: Context) -> bool:

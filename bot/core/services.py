@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.types import utcnow
+
+if TYPE_CHECKING:
+    from bot.core.model import ModelGate
 
 
 class ProcessSettings(Protocol):
@@ -72,6 +75,14 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     clock: Callable[[], datetime] = utcnow
     directories: dict[str, Directory] = field(default_factory=dict)
+    #: The configured model provider. Features never call it: they use :attr:`model`, the one gate.
     llm: LanguageModel | None = None
     on_outbox: Callable[[], None] | None = None  # wakes the outbox worker after a commit
     directory_ttl: timedelta = timedelta(hours=12)
+
+    @property
+    def model(self) -> ModelGate:
+        """The language model as features may use it: switch, profile and scrubbing checked on every call."""
+        from bot.core.model import ModelGate
+
+        return ModelGate(self)

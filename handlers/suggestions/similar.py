@@ -2,7 +2,8 @@
 
 Without a language model: TF-IDF over character 4-grams of the words (robust to German compounds:
 "Urlaubsantrag" meets "Urlaubsanträge") averaged with rapidfuzz's token-set ratio. With a language
-model configured: cosine similarity of embeddings, stored on each suggestion once computed; any
+model configured and allowed (through the one gate, ``Services.model``, which checks the switch and the
+privacy profile and removes names, phone numbers, e-mail addresses and IBANs first): cosine similarity of embeddings, stored on each suggestion once computed; any
 failure of the model falls back to the local method.
 """
 
@@ -11,13 +12,15 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 from rapidfuzz import fuzz, utils
 
-from bot.core.services import LanguageModel
 from storage.suggestions import Suggestion
+
+#: Texts → vectors through the language-model gate (``Services.model.embed``), None when it gave none.
+Embed = Callable[[Sequence[str]], Awaitable[list[list[float]] | None]]
 
 log = structlog.get_logger("starling.suggestions")
 
@@ -143,7 +146,7 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 async def embedding_scores(
-    llm: LanguageModel, new: str, candidates: Sequence[Suggestion]
+    embed: Embed, new: str, candidates: Sequence[Suggestion]
 ) -> tuple[list[float], list[float]] | None:
     """(new text's vector, score per candidate); candidates without a usable vector get one stored.
 
@@ -152,7 +155,7 @@ async def embedding_scores(
         have = [c.embedding for c in candidates]
         missing = [i for i, v in enumerate(have) if not v]
         texts = [new] + [text_of(candidates[i].title, candidates[i].problem, candidates[i].proposal) for i in missing]
-        vectors = await llm.embed(texts)
+        vectors = await embed(texts)
         if not vectors or len(vectors) != len(texts):
             return None
         mine = [float(x) for x in vectors[0]]
@@ -160,7 +163,7 @@ async def embedding_scores(
             candidates[i].embedding = [float(x) for x in vector]
         stale = [i for i, c in enumerate(candidates) if c.embedding and len(c.embedding) != len(mine)]
         if stale:
-            again = await llm.embed(
+            again = await embed(
                 [text_of(candidates[i].title, candidates[i].problem, candidates[i].proposal) for i in stale]
             )
             if not again or len(again) != len(stale):
@@ -174,13 +177,13 @@ async def embedding_scores(
 
 
 async def similar(
-    llm: LanguageModel | None, new: str, candidates: Sequence[Suggestion], *, limit: int = 3
+    embed: Embed | None, new: str, candidates: Sequence[Suggestion], *, limit: int = 3
 ) -> tuple[list[tuple[Suggestion, float]], list[float] | None]:
     """The most similar candidates above the threshold, best first, and the new text's embedding if any."""
     if not candidates:
         return [], None
     vector: list[float] | None = None
-    result = await embedding_scores(llm, new, candidates) if llm is not None else None
+    result = await embedding_scores(embed, new, candidates) if embed is not None else None
     if result is not None:
         vector, scores = result
         threshold = EMBEDDING_THRESHOLD
