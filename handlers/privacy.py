@@ -199,6 +199,9 @@ async def export(ctx: Context, args: list[str]) -> None:
     subject = ctx.actor.user_id
     if ids and ids[0] != ctx.actor.user_id:
         require_admin(ctx)
+        if ctx.workspace.privacy_profile == store.WORKS_COUNCIL:
+            # Aggregates only: an admin gets no one's records; each person exports their own.
+            raise UserError("privacy.err.export_works_council")
         subject = ids[0]
         await audit(ctx, "privacy.export_lookup", subject)
     data = await personal_data(ctx.session, workspace_id=ctx.workspace.id, user_id=subject, now=ctx.now)
@@ -258,21 +261,33 @@ async def erase(ctx: Context, subject: str) -> None:
     if not self_:
         require_admin(ctx)
     label = translator_for(ctx.workspace.locale, tone=ctx.workspace.tone)("core.former_colleague")
-    pseudonym, counts = await store.erase_person(
-        ctx.session, workspace_id=ctx.workspace.id, user_id=subject, label=label
-    )
+    report = await store.erase_person(ctx.session, workspace_id=ctx.workspace.id, user_id=subject, label=label)
+    deleted, unlinked, rewritten = (sum(b.values()) for b in (report.deleted, report.unlinked, report.rewritten))
+    # The record of the erasure names the admin who did it (an auditor is never erased with the audited),
+    # and the erased person only as a fresh tombstone.
     await store.record_audit(
         ctx.session,
         ctx.workspace.id,
-        pseudonym if self_ else ctx.actor.user_id,
+        store.tombstone() if self_ else ctx.actor.user_id,
         "privacy.forget_me" if self_ else "privacy.forget",
-        pseudonym,
-        {"rows": sum(counts.values())},
+        store.tombstone(),
+        {"deleted": deleted, "unlinked": unlinked, "rewritten": rewritten},
         at=ctx.now,
     )
-    log.info("person_erased", workspace=ctx.workspace.id, pseudonym=pseudonym, **counts)
+    log.info("person_erased", workspace=ctx.workspace.id, deleted=deleted, unlinked=unlinked, rewritten=rewritten)
+    tables = ", ".join(sorted({*report.deleted, *report.unlinked, *report.rewritten})) or "—"
     ctx.ephemeral(
-        ctx.t("privacy.forget.done_self" if self_ else "privacy.forget.done_other", rows=sum(counts.values()))
+        [
+            Section(
+                text=ctx.t(
+                    "privacy.forget.done_self" if self_ else "privacy.forget.done_other",
+                    deleted=deleted,
+                    unlinked=unlinked,
+                    rewritten=rewritten,
+                )
+            ),
+            Note(text=ctx.t("privacy.forget.done_details", tables=tables)),
+        ]
     )
 
 

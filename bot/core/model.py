@@ -14,20 +14,17 @@ Handlers never see the provider itself; ``Services.model`` hands them the gate.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.scrub import name_parts, scrub_for_model
 from storage.db import transaction
 from storage.models import Member
 from storage.privacy import feature_enabled
-
-if TYPE_CHECKING:
-    from bot.core.services import Services
 
 log = structlog.get_logger("starling.model")
 
@@ -35,20 +32,21 @@ log = structlog.get_logger("starling.model")
 class ModelGate:
     """Switch, profile and scrubbing in front of the configured language model (see the module doc)."""
 
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    def __init__(self, provider: Callable[[], Any], sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._provider = provider  # the configured model (``Services.llm``), read at each call
+        self._sessions = sessions
 
     @property
     def configured(self) -> bool:
-        return self._services.llm is not None
+        return self._provider() is not None
 
     async def allowed(self, workspace_id: str, *, session: AsyncSession | None = None) -> bool:
         """Whether a model call for the workspace may go out now (configured, switched on)."""
-        if self._services.llm is None:
+        if self._provider() is None:
             return False
         if session is not None:
             return await feature_enabled(session, workspace_id, "llm")
-        async with transaction(self._services.sessions) as own:
+        async with transaction(self._sessions) as own:
             return await feature_enabled(own, workspace_id, "llm")
 
     async def _names(self, workspace_id: str, session: AsyncSession | None) -> frozenset[str]:
@@ -61,7 +59,7 @@ class ModelGate:
 
         if session is not None:
             return await load(session)
-        async with transaction(self._services.sessions) as own:
+        async with transaction(self._sessions) as own:
             return await load(own)
 
     async def complete(
@@ -74,7 +72,7 @@ class ModelGate:
         session: AsyncSession | None = None,
     ) -> str | None:
         """The model's answer to the scrubbed prompt, or None (not allowed, not configured, failed)."""
-        provider = self._services.llm
+        provider = self._provider()
         if provider is None or not await self.allowed(workspace_id, session=session):
             return None
         names = await self._names(workspace_id, session)
@@ -86,7 +84,7 @@ class ModelGate:
         self, workspace_id: str, texts: Sequence[str], *, session: AsyncSession | None = None
     ) -> list[list[float]] | None:
         """One vector per scrubbed text, or None (not allowed, not configured, failed)."""
-        provider = self._services.llm
+        provider = self._provider()
         if provider is None or not await self.allowed(workspace_id, session=session):
             return None
         names = await self._names(workspace_id, session)

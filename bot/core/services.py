@@ -10,14 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.core.model import ModelGate
 from storage.types import utcnow
-
-if TYPE_CHECKING:
-    from bot.core.model import ModelGate
 
 
 class ProcessSettings(Protocol):
@@ -83,6 +81,4 @@ class Services:
     @property
     def model(self) -> ModelGate:
         """The language model as features may use it: switch, profile and scrubbing checked on every call."""
-        from bot.core.model import ModelGate
-
-        return ModelGate(self)
+        return ModelGate(lambda: self.llm, self.sessions)

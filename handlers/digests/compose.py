@@ -174,7 +174,7 @@ async def build_leaderboard(
     if stats.kudos == 0:
         blocks.append(Section(text=t("digests.kudos.quiet")))
     elif not min_group_ok(len(stats.participants), min_size):
-        blocks.append(Note(text=t("digests.board.too_few")))
+        blocks.append(Note(text=t("digests.board.too_few", min=min_size)))
     elif not names_allowed(workspace):
         values = {v.tag: v for v in await core.list_values(session, workspace_id=workspace.id)}
         blocks.append(

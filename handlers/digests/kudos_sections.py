@@ -80,7 +80,7 @@ async def overview(scope: DigestScope) -> list[Block]:
     if stats.kudos == 0:
         return [*blocks, Section(text=t("digests.kudos.quiet"))]
     if not scope.group_ok(len(stats.participants)):
-        return [*blocks, Note(text=t("digests.kudos.too_few"))]
+        return [*blocks, Note(text=t("digests.kudos.too_few", min=scope.min_size))]
     blocks.append(
         Fields(
             items=[
