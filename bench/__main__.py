@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         postgres_admin_url=args.postgres_url,
         reps=args.reps or (1 if args.smoke else 3),
         verbose=args.verbose,
+        only=frozenset(n for item in args.only or [] for n in item.split(",") if n),
     )
     if "postgres" in dbs:
         try:

@@ -32,6 +32,7 @@ class Config:
     verbose: bool = False
     tiny: bool = False  # a tenth of the smoke sizes (the suite's own test)
     http: bool = True  # False leaves out the parts that start servers
+    only: frozenset[str] = frozenset()  # the benchmarks named with --only
 
     def size(self, full: int, smoke: int) -> int:
         if self.tiny:

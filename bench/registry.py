@@ -14,6 +14,7 @@ MODULES = [
     ("digest", "bench.b_digest"),
     ("memory", "bench.b_memory"),
     ("teams", "bench.b_teams"),
+    ("overload", "bench.b_overload"),
 ]
 
 

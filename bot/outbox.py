@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from bot.core import metrics
-from bot.core.messages import Message
+from bot.core.messages import Message, fold_messages
 from bot.core.services import Services
 from bot.settings import Settings
 from storage import outbox as oq
@@ -80,6 +80,25 @@ class Sender(Protocol):
 
 Op = Callable[[AsyncSession], Awaitable[Any]]
 Flush = Callable[[AsyncSession, list[Any]], Awaitable[list[Any]]]  # one result per item, in order
+
+
+def folded(claimed: Sequence[Claimed], start: int) -> tuple[Message, list[Claimed]]:
+    """The message to send for ``claimed[start]``: alone, or folded with the foldable ones right after it
+    (same fold key; none of them a resend, which must go as it was); and the rows it stands for."""
+    first = Message.model_validate(claimed[start].row.payload)
+    if first.fold is None or claimed[start].resend or first.attachments:
+        return first, [claimed[start]]
+    messages, rows = [first], [claimed[start]]
+    for item in claimed[start + 1 :]:
+        if item.resend or item.row.thread_id != claimed[start].row.thread_id:
+            break
+        msg = Message.model_validate(item.row.payload)
+        if msg.fold is None or msg.fold.key != first.fold.key or msg.attachments:
+            break
+        messages.append(msg)
+        rows.append(item)
+    message, taken = fold_messages(messages)
+    return message, rows[:taken]
 
 
 async def _record_sent(session: AsyncSession, acks: list[Any]) -> list[Any]:
@@ -167,7 +186,7 @@ class OutboxWorker:
         settings: Settings,
         senders: dict[str, Sender] | None = None,
         *,
-        batch: int = 20,
+        batch: int = 50,
         lease: timedelta | None = None,
         max_attempts: int | None = None,
         clock: Callable[[], datetime] | None = None,
@@ -345,7 +364,8 @@ class OutboxWorker:
                     if not claimed:  # nothing left (lane released) or the lane was lost
                         return
                 unsent = [c.row.id for c in claimed if c.row.id is not None]
-                for item in claimed:
+                position = 0
+                while position < len(claimed):
                     if self._stopping.is_set():
                         break
                     if last_done is not None and pace > 0:
@@ -355,8 +375,12 @@ class OutboxWorker:
                             log.warning("outbox_lane_lost", lane=str(lane))
                             return
                         leased_at = loop.time()
-                    paused_until, last_done = await self._deliver(lane, item)
-                    unsent.remove(item.row.id)  # type: ignore[arg-type]
+                    # Waiting messages that may be folded (kudos celebrations behind a channel's pace) go as one.
+                    message, group = folded(claimed, position)
+                    paused_until, last_done, done = await self._deliver(lane, group[0], message, also=group[1:])
+                    for item in group[: len(group) if done else 1]:
+                        unsent.remove(item.row.id)  # type: ignore[arg-type]
+                    position += len(group) if done else 1
                     if paused_until is not None:
                         await self._release(lane, unsent, paused_until=paused_until)
                         self._wake_at(paused_until)
@@ -412,14 +436,17 @@ class OutboxWorker:
             lambda session: oq.record_result(session, row_id=row_id, status=status, now=self.clock(), **values)
         )
 
-    async def _deliver(self, lane: Lane, item: Claimed) -> tuple[datetime | None, float]:
-        """Send one row. Returns when the conversation may be used again if the platform rate-limited it
-        (else None), and the loop time the platform answered (the conversation's pace counts from there)."""
+    async def _deliver(
+        self, lane: Lane, item: Claimed, message: Message, *, also: Sequence[Claimed] = ()
+    ) -> tuple[datetime | None, float, bool]:
+        """Send one row (with the rows ``also`` folded into ``message``). Returns when the conversation may be
+        used again if the platform rate-limited it (else None), the loop time the platform answered (the
+        conversation's pace counts from there), and whether it was sent: when not, only ``item`` is recorded
+        (retry, dead letter) and the rows ``also`` stay the lane's to send."""
         row = item.row
         assert row.id is not None
         platform = row.platform
         sender = self.senders[platform]
-        message = Message.model_validate(row.payload)
         bound = log.bind(outbox_id=row.id, platform=platform, target=row.target_id, cause=row.cause)
         if item.resend:
             metrics.OUTBOX_RESENDS.labels(platform).inc()
@@ -437,30 +464,33 @@ class OutboxWorker:
             metrics.OUTBOX_RETRIES.labels(platform, err.reason).inc()
             if row.attempts >= self.max_attempts:
                 await self._dead(bound, row, err.reason)
-                return None, answered
+                return None, answered, False
             retry_at = self.clock() + timedelta(seconds=max(err.seconds, 0.0))
             bound.info("outbox_retry_later", seconds=err.seconds, reason=err.reason, conversation=err.conversation)
             await self._record(row.id, "pending", error=err.reason, next_attempt_at=retry_at)
             if not err.conversation:
                 self._wake_at(retry_at)
-            return (retry_at if err.conversation else None), answered
+            return (retry_at if err.conversation else None), answered, False
         except PermanentFailure as err:
             await self._dead(bound, row, str(err) or type(err).__name__)
-            return None, answered
+            return None, answered, False
         except Exception as err:
             metrics.OUTBOX_RETRIES.labels(platform, "error").inc()
             error = f"{type(err).__name__}: {err}"[:2000]
             if row.attempts >= self.max_attempts:
                 await self._dead(bound, row, error)
-                return None, answered
+                return None, answered, False
             delay = self._backoff(row.attempts)
             bound.warning("outbox_send_failed", error=error, attempt=row.attempts, retry_in=round(delay, 2))
             retry_at = self.clock() + timedelta(seconds=delay)
             await self._record(row.id, "pending", error=error, next_attempt_at=retry_at)
             self._wake_at(retry_at)
-            return None, answered
+            return None, answered, False
         metrics.OUTBOX_SEND_SECONDS.labels(platform).observe(time.monotonic() - started)
-        await self._batcher.add("sent", (row.id, platform_id, self.clock()), _record_sent)
+        for sent in (row, *(other.row for other in also)):
+            await self._batcher.add("sent", (sent.id, platform_id, self.clock()), _record_sent)
+        if also:
+            bound.info("outbox_folded", messages=1 + len(also))
         if message.attachments:
             # A delivered file (a data export) is not kept in the queue.
             async with transaction(self.services.sessions) as session:
@@ -469,9 +499,9 @@ class OutboxWorker:
                     .where(col(OutboxMessage.id) == row.id)
                     .values(payload={**row.payload, "attachments": []})
                 )
-        metrics.OUTBOX_SENT.labels(platform).inc()
-        self.sent += 1
-        return None, answered
+        metrics.OUTBOX_SENT.labels(platform).inc(1 + len(also))
+        self.sent += 1 + len(also)
+        return None, answered, True
 
     async def _dead(self, bound: structlog.typing.FilteringBoundLogger, row: OutboxMessage, error: str) -> None:
         assert row.id is not None

@@ -13,7 +13,7 @@ from rapidfuzz import process
 from bot.core.events import CommandEvent, MessageDeletedEvent, MessageEvent, ReactionEvent, mention_ids
 from bot.core.i18n import Translator
 from bot.core.jobs import local_day, zone
-from bot.core.messages import Bar, BarList, Block, Fields, Header, Message, Note, Section, user_text
+from bot.core.messages import Bar, BarList, Block, Fields, Fold, Header, Message, Note, Section, user_text
 from bot.core.router import Context, Router, UserError
 from handlers.privacy_rules import individual_boards, require_feature, team_board
 from storage import core
@@ -264,9 +264,10 @@ def _announce(
     in_dm = bool(ctx.event.conversation and ctx.event.conversation.kind == "dm")
     channel = ws.kudos_channel_id or (conv if source == "command" and not in_dm else None)
     if channel:
-        ctx.post(
-            channel, Message(blocks=celebration, text=wt("kudos.celebrate.header")), dedupe_key=f"kudos:{batch}:post"
-        )
+        line = wt("kudos.fold.line", giver=f"<@{giver}>", recipients=wt.join(names), points=points)
+        fold = Fold(key="kudos", line=f"{line} {user_text(parsed.reason)}", header=wt("kudos.fold.header"))
+        post = Message(blocks=celebration, text=wt("kudos.celebrate.header"), fold=fold)
+        ctx.post(channel, post, dedupe_key=f"kudos:{batch}:post")
     for person in receivers:
         t = ctx.translator_for_member(person)
         dm_blocks: list[Block] = [
@@ -274,9 +275,12 @@ def _announce(
         ]
         if value:
             dm_blocks.append(Note(text=t("kudos.celebrate.value", value=label_of(t, value))))
+        line = t("kudos.fold.dm_line", giver=f"<@{giver}>", points=points)
+        fold = Fold(key="kudos", line=f"{line} {user_text(parsed.reason)}", header=t("kudos.fold.dm_header"))
+        text = t("kudos.dm.text", giver=name_of(ctx.member, giver), points=points)
         ctx.dm(
             person.user_id,
-            Message(blocks=dm_blocks, text=t("kudos.dm.text", giver=name_of(ctx.member, giver), points=points)),
+            Message(blocks=dm_blocks, text=text, fold=fold),
             dedupe_key=f"kudos:{batch}:dm:{person.user_id}",
         )
     ctx.ephemeral(

@@ -156,12 +156,22 @@ class Attachment(BaseModel):
         return base64.b64decode(self.content_b64)
 
 
+class Fold(BaseModel):
+    """How waiting messages of one kind to one conversation become one post when they queue behind the
+    conversation's pace (a busy channel's kudos celebrations, many kudos DMs to one person)."""
+
+    key: str  # only messages with the same key are folded together
+    line: str  # this message as one line of the folded post
+    header: str  # the folded post's header; ``{n}`` is how many messages it holds
+
+
 class Message(BaseModel):
     blocks: list[Block] = Field(default_factory=list)
     text: str = ""  # fallback / notification text
     attachments: list[Attachment] = Field(default_factory=list)
     target: Target = Field(default_factory=Target)
     dedupe_key: str | None = None  # for proactive messages: never sent twice
+    fold: Fold | None = None  # may be folded with others of its kind that wait for the same conversation
 
     def fallback(self) -> str:
         if self.text:
@@ -170,6 +180,41 @@ class Message(BaseModel):
             if isinstance(b, Header | Section | Note):
                 return plain(b.text)
         return ""
+
+
+FOLD_SECTION_CHARS = 2800  # Slack's section text limit is 3,000 characters
+FOLD_MAX_SECTIONS = 45  # Slack allows 50 blocks in a message
+
+
+def fold_messages(messages: list[Message]) -> tuple[Message, int]:
+    """One post for several foldable messages: their header with the count and one line each, in order.
+
+    Returns the post and how many of ``messages`` (from the start) it holds: as many as fit in one post.
+    """
+    first = messages[0]
+    if first.fold is None or len(messages) == 1:
+        return first, 1
+    sections: list[list[str]] = [[]]
+    size = 0
+    taken = 0
+    for msg in messages:
+        if msg.fold is None or msg.fold.key != first.fold.key:
+            break
+        line = msg.fold.line
+        if size + len(line) + 1 > FOLD_SECTION_CHARS and sections[-1]:
+            if len(sections) == FOLD_MAX_SECTIONS:
+                break
+            sections.append([])
+            size = 0
+        sections[-1].append(line)
+        size += len(line) + 1
+        taken += 1
+    if taken == 1:
+        return first, 1
+    header = first.fold.header.format(n=taken)
+    blocks: list[Block] = [Header(text=header)]
+    blocks += [Section(text="\n".join(lines)) for lines in sections]
+    return Message(blocks=blocks, text=header, target=first.target, dedupe_key=first.dedupe_key), taken
 
 
 def bar_rows(pairs: list[tuple[str, float]], *, highlight: str | None = None) -> list[Bar]:
