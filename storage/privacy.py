@@ -14,7 +14,7 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -39,7 +39,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel import select as sm_select
 
 from storage import outbox, prompts, scheduling, suggestions  # noqa: F401  (registers their tables)
-from storage.core import cached_config, config_changed
+from storage.core import DEDUPE_WINDOW_DAYS, cached_config, config_changed
 from storage.models import Kudos, Member, Workspace, ts_column
 from storage.teams import FILE_OFFER_HOURS
 from storage.types import utcnow
@@ -182,8 +182,23 @@ async def _switches(session: AsyncSession, workspace_id: str) -> dict[str, bool]
     return await cached_config(session, workspace_id=workspace_id, name="switches", load=load)
 
 
+# A feature that is part of another is off whenever that one is off (kudos by reaction with ``kudos`` off,
+# answers with ``prompts`` off, votes with ``suggestions`` off, rankings and personal stats with ``kudos`` off).
+FEATURE_PARENTS: dict[str, str] = {
+    "reaction_kudos": "kudos",
+    "leaderboards": "kudos",
+    "personal_stats": "kudos",
+    "prompt_answers": "prompts",
+    "votes": "suggestions",
+}
+
+
 async def feature_enabled(session: AsyncSession, workspace_id: str, feature: str) -> bool:
-    """Whether ``feature`` is on in the workspace. LLM use is off by default in the works-council profile."""
+    """Whether ``feature`` is on in the workspace (and the feature it is part of, see ``FEATURE_PARENTS``).
+    LLM use is off by default in the works-council profile."""
+    parent = FEATURE_PARENTS.get(feature)
+    if parent is not None and not await feature_enabled(session, workspace_id, parent):
+        return False
     switches = await _switches(session, workspace_id)
     if feature in switches:
         return switches[feature]
@@ -654,22 +669,33 @@ class Retention:
     timestamp: str | None = None
     expires: bool = False
     within_hours: int | None = None  # for ``expires``: the longest a row lives (the fact sheet says so)
+    max_days: int | None = None  # a fixed, short life in days, whatever the retention period
+    min_months: int | None = None  # a floor: kept at least this long, whatever the retention period
     only: dict[str, tuple[str, ...]] = field(default_factory=dict)  # column -> allowed values
     clear: tuple[str, ...] = ()
     reason: str = ""
 
 
 KEEP_CONFIG = Retention("keep", reason="configuration")
+#: The audit log is kept at least this long, whatever retention an admin sets (``privacy retention``).
+AUDIT_LOG_FLOOR_MONTHS = 24
+#: A message that could not be delivered for this long is deleted, sent or not.
+PENDING_DAYS = 7
 RETENTION: dict[str, Retention] = {
     "workspace": KEEP_CONFIG,
     "company_value": KEEP_CONFIG,
-    "member": Retention("keep", reason="current people; removed by erasure"),
+    "member": Retention(
+        "delete", "updated_at", reason="people not seen for the retention period and named in no other row (leavers)"
+    ),
     "kudos": Retention("delete", "created_at"),
     "budget_day": Retention("delete", "day"),
-    "processed_event": Retention("delete", "created_at"),
-    "outbox": Retention("delete", "created_at", only={"status": ("sent", "dead")}),
+    "processed_event": Retention("delete", "created_at", max_days=DEDUPE_WINDOW_DAYS, reason="dedupe window"),
+    "dedupe_secret": Retention("delete", "day", max_days=DEDUPE_WINDOW_DAYS, reason="dedupe window"),
+    "outbox": Retention(
+        "delete", "created_at", reason=f"sent or undeliverable; pending ones after {PENDING_DAYS} days"
+    ),
     "scheduled_claim": Retention("delete", "claimed_at"),
-    "audit_log": Retention("delete", "created_at"),
+    "audit_log": Retention("delete", "created_at", min_months=AUDIT_LOG_FLOOR_MONTHS, reason="audit floor"),
     "privacy_settings": KEEP_CONFIG,
     "feature_switch": KEEP_CONFIG,
     "privacy_role": Retention("keep", reason="current roles"),
@@ -691,8 +717,10 @@ RETENTION: dict[str, Retention] = {
     "suggestion_draft": Retention("delete", "created_at"),
     "suggestion_anon_bucket": Retention("delete", "hour"),
     # platforms and delivery
-    "teams_conversation": Retention("keep", reason="where to deliver; personal chats erased with the person"),
-    "teams_user": Retention("keep", reason="platform identity; erased with the person"),
+    "teams_conversation": Retention(
+        "delete", "updated_at", only={"kind": ("personal",)}, reason="personal chats of people not seen; channels kept"
+    ),
+    "teams_user": Retention("delete", "updated_at", reason="platform identity of people not seen"),
     "teams_pending_file": Retention(
         "delete", "expires_at", expires=True, within_hours=FILE_OFFER_HOURS, reason="file offers"
     ),
@@ -763,14 +791,28 @@ async def apply_retention(
                 continue
             await _delete_with_children(session, table, and_(scope, ts <= now), tables, counts)
             continue
+        until, until_day = cutoff, cutoff_day
+        if policy.max_days is not None and now is not None:
+            until = max(cutoff, now - timedelta(days=policy.max_days))
+            until_day = until.date()
+        if policy.min_months is not None and now is not None:
+            until = min(cutoff, months_before(now, policy.min_months))
+            until_day = until.date()
         is_day = isinstance(_base_type(ts), Date) and not isinstance(_base_type(ts), DateTime)
         if is_day:
-            old = ts < (cutoff_day or cutoff.date())
+            old = ts < (until_day or until.date())
         elif isinstance(_base_type(ts), String):  # an ISO text such as "2026-11-18T09"
-            old = ts < cutoff.astimezone(UTC).strftime("%Y-%m-%dT%H")
+            old = ts < until.astimezone(UTC).strftime("%Y-%m-%dT%H")
         else:
-            old = ts < cutoff
+            old = ts < until
         where = and_(scope, old, *[table.c[k].in_(v) for k, v in policy.only.items()])
+        if table.name == "member":
+            await _retire_members(session, table, where, tables, counts)
+            continue
+        if table.name == "outbox" and now is not None:  # undeliverable for days: gone, sent or not
+            stale = and_(scope, ts < now - timedelta(days=PENDING_DAYS), table.c.status.in_(("pending", "sending")))
+            await _delete_with_children(session, table, or_(where, stale), tables, counts)
+            continue
         if policy.action == "delete":
             await _delete_with_children(session, table, where, tables, counts)
         elif policy.action == "anonymize":
@@ -789,3 +831,24 @@ async def apply_retention(
                 counts[table.name] = counts.get(table.name, 0) + n
     await session.flush()
     return counts
+
+
+async def _retire_members(
+    session: AsyncSession, table: Table, where: Any, tables: list[Table], counts: dict[str, int]
+) -> None:
+    """Members not seen for the retention period whose id is in no other row any more (people who left,
+    once their kudos and answers have aged out) are deleted."""
+    for row in (await session.execute(select(table.c.id, table.c.user_id).where(where))).all():
+        referenced = False
+        for other in tables:
+            if other is table:
+                continue
+            clause = _person_id_clause(other, row.user_id)
+            if clause is None:
+                continue
+            if (await session.execute(select(1).select_from(other).where(clause).limit(1))).first():
+                referenced = True
+                break
+        if not referenced:
+            await session.execute(delete(table).where(table.c.id == row.id))
+            counts[table.name] = counts.get(table.name, 0) + 1
