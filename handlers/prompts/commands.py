@@ -243,7 +243,7 @@ async def post_now(ctx: Context) -> None:
             "kind": "prompt",
             "period": day.isoformat(),
             "claimed_at": ctx.now,
-            "claimed_by": f"now:{ctx.actor.user_id}",
+            "claimed_by": "now",  # who asked is in no row: the claim only keeps the post unique
         },
         ["workspace_id", "channel_id", "kind", "period"],
     )
