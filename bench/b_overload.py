@@ -256,21 +256,29 @@ def named_in_posts(fake: FakeSlackAPI) -> dict[int, float]:
 # --- the run -----------------------------------------------------------------------------------------------
 
 
+@contextlib.asynccontextmanager
+async def warmed_starling(db: str, fake: FakeSlackAPI, make: load.Request) -> AsyncIterator[tuple[Proc, str]]:
+    """``starling serve`` on ``db``, warmed up (its workspace exists, the warm-up's kudos are stored) with the
+    budgets out of the way; yields the process and its Slack endpoint."""
+    port = free_port()
+    env = slack_env(db, fake.url, port) | {"STARLING_LOG_LEVEL": "ERROR"}
+    async with server("starling", env, port) as proc:
+        endpoint = f"http://127.0.0.1:{port}/slack/events"
+        warm = await clients_for(endpoint, make, clients=4, seconds=0.5, first=0)
+        if not warm.acked:
+            raise RuntimeError(f"starling serve acked no /kudos:\n{proc.log_tail()}")
+        await asyncio.to_thread(raise_limits, db)
+        await drained(db, set(warm.acked), timeout=60)
+        yield proc, endpoint
+
+
 async def overload(kind: str, cfg: Config, fake: FakeSlackAPI, floor_url: str) -> list[Row]:
     seconds = cfg.size(10, 1)
     rows: list[Row] = []
     givers = cfg.size(GIVERS, 40)
     make = kudos_request(fake.url, givers)
     with database(kind, cfg) as db:
-        port = free_port()
-        env = slack_env(db, fake.url, port) | {"STARLING_LOG_LEVEL": "ERROR"}
-        async with server("starling", env, port) as proc:
-            endpoint = f"http://127.0.0.1:{port}/slack/events"
-            warm = await clients_for(endpoint, make, clients=4, seconds=0.5, first=0)
-            if not warm.acked:
-                raise RuntimeError(f"starling serve acked no /kudos:\n{proc.log_tail()}")
-            await asyncio.to_thread(raise_limits, db)
-            await drained(db, set(warm.acked), timeout=60)
+        async with warmed_starling(db, fake, make) as (proc, endpoint):
             start_rss = rss_mib(proc.pid)
             first = 1_000_000
             per_clients: dict[int, dict[str, float]] = {}
@@ -353,15 +361,7 @@ async def at_fifty(kind: str, cfg: Config, fake: FakeSlackAPI, floor_url: str) -
     givers = cfg.size(GIVERS, 40)
     make = kudos_request(fake.url, givers)
     with database(kind, cfg) as db:
-        port = free_port()
-        env = slack_env(db, fake.url, port) | {"STARLING_LOG_LEVEL": "ERROR"}
-        async with server("starling", env, port) as proc:
-            endpoint = f"http://127.0.0.1:{port}/slack/events"
-            warm = await clients_for(endpoint, make, clients=4, seconds=0.5, first=0)
-            if not warm.acked:
-                raise RuntimeError(f"starling serve acked no /kudos:\n{proc.log_tail()}")
-            await asyncio.to_thread(raise_limits, db)
-            await drained(db, set(warm.acked), timeout=60)
+        async with warmed_starling(db, fake, make) as (proc, endpoint):
             timed = kudos_request(fake.url, givers, CHANNEL)
             return await _fifty(kind, cfg, fake, timed, endpoint, floor_url, db, proc)
 
@@ -384,23 +384,18 @@ async def _fifty(
     delays = [posted[n] - win.sent_at[n] for n in win.acked if n in posted]
     named = sum(1 for n in win.acked if n in posted) / max(len(win.acked), 1)
     db_label = label(kind)
-    return [
+    acks = [
         Row(
             NAME,
-            f"ack p50 at 50 req/s, {db_label}",
-            percentile(win.latencies_ms, 50),
-            percentile(floor.latencies_ms, 50),
+            f"ack p{q} at 50 req/s, {db_label}",
+            percentile(win.latencies_ms, q),
+            percentile(floor.latencies_ms, q),
             "ms",
             target=2.0,
-        ),
-        Row(
-            NAME,
-            f"ack p99 at 50 req/s, {db_label}",
-            percentile(win.latencies_ms, 99),
-            percentile(floor.latencies_ms, 99),
-            "ms",
-            target=2.0,
-        ),
+        )
+        for q in (50, 99)
+    ]
+    return acks + [
         Row(
             NAME,
             f"server CPU per stored kudos at 50 req/s, {db_label}",
@@ -470,15 +465,7 @@ async def with_history(kind: str, cfg: Config, fake: FakeSlackAPI) -> list[Row]:
     figures: dict[int, float] = {}
     for n in sizes:
         with history_database(kind, cfg, n) as db:
-            port = free_port()
-            env = slack_env(db, fake.url, port) | {"STARLING_LOG_LEVEL": "ERROR"}
-            async with server("starling", env, port) as proc:
-                endpoint = f"http://127.0.0.1:{port}/slack/events"
-                warm = await clients_for(endpoint, make, clients=4, seconds=0.5, first=0)
-                if not warm.acked:
-                    raise RuntimeError(f"starling serve acked no /kudos:\n{proc.log_tail()}")
-                await asyncio.to_thread(raise_limits, db)
-                await drained(db, set(warm.acked), timeout=60)
+            async with warmed_starling(db, fake, make) as (proc, endpoint):
                 await asyncio.to_thread(adopt_history, db)
                 cpu0 = cpu_seconds(proc.pid)
                 win = await at_rate(endpoint, make, rate=50, seconds=seconds, first=70_000_000)

@@ -58,15 +58,23 @@ async def run_tick(
     when = now or services.clock()
     grace = timedelta(hours=services.settings.scheduler_grace_hours)
     queued = 0
-    for name, fn in router.schedules.items():
+    for name, spec in router.schedules.items():
         try:
             # One transaction per function, begun lazily: a function may open its own short transactions
             # (e.g. around a slow call) as long as it has not used ``job.session`` yet.
             async with transaction(services.sessions) as session:
                 job = JobContext(
-                    services=services, session=session, now=when, worker=worker, since=since, grace=grace, name=name
+                    services=services,
+                    session=session,
+                    now=when,
+                    worker=worker,
+                    since=since,
+                    grace=grace,
+                    name=name,
+                    feature=spec.feature,
+                    gate=router.gate,
                 )
-                await fn(job)
+                await spec.fn(job)
                 if job.failed:
                     log.warning("scheduled_window_kept_open", job=name, since=str(job.since))
                 elif job.uses_window:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bot.core.commands import Arg
 from bot.core.events import mention_ids
 from bot.core.i18n import normalize_locale
 from bot.core.jobs import is_zone
@@ -101,23 +102,28 @@ async def set_setting(ctx: Context, key: str, raw: list[str]) -> None:
     ctx.ephemeral(ctx.t("admin.saved", key=key, value=value))
 
 
-async def values_command(ctx: Context, args: list[str]) -> None:
+VALUE_ACTIONS = {"list": "list", "liste": "list", "add": "add", "hinzufügen": "add", "remove": "remove"}
+VALUE_ACTIONS |= {"entfernen": "remove"}
+
+
+async def values_command(ctx: Context, action: str | None, args: list[str]) -> None:
+    """``starling values [list|add #tag Label DE / Label EN|remove #tag]``; ``args`` follow the action."""
     ws = ctx.workspace
     values = await core.list_values(ctx.session, workspace_id=ws.id)
-    sub = args[0].lower() if args else "list"
+    sub = action or ("list" if not args else "")
     if sub == "list":
         lines = [f"#{v.tag} — {v.label_de} / {v.label_en}" for v in values]
         ctx.ephemeral("\n".join(lines) or ctx.t("admin.values.none"))
         return
     require_admin(ctx)
     if sub == "add":
-        match = TAG_RE.match(args[1]) if len(args) >= 2 else None
+        match = TAG_RE.match(args[0]) if args else None
         if match is None:
             raise UserError("admin.err.value_usage")
         tag = match.group(1).lower()
         if any(v.tag == tag for v in values):
             raise UserError("admin.err.value_exists", tag=tag)
-        labels = " ".join(args[2:]).split("/")
+        labels = " ".join(args[1:]).split("/")
         label_de = labels[0].strip() or tag
         label_en = (labels[1].strip() if len(labels) > 1 else label_de) or tag
         rows = [v.model_dump(include={"tag", "label_de", "label_en", "aliases"}) for v in values]
@@ -125,8 +131,8 @@ async def values_command(ctx: Context, args: list[str]) -> None:
         await core.replace_values(ctx.session, workspace_id=ws.id, values=rows)
         await record_audit(ctx.session, ws.id, ctx.actor.user_id, "admin.value_add", None, {"tag": tag})
         ctx.ephemeral(ctx.t("admin.values.added", tag=tag))
-    elif sub in ("remove", "entfernen"):
-        tag = args[1].lstrip("#").lower() if len(args) > 1 else ""
+    elif sub == "remove":
+        tag = args[0].lstrip("#").lower() if args else ""
         rows = [v.model_dump(include={"tag", "label_de", "label_en", "aliases"}) for v in values if v.tag != tag]
         if len(rows) == len(values):
             raise UserError("admin.err.value_unknown", tag=tag)
@@ -168,26 +174,43 @@ async def my_language(ctx: Context, args: list[str]) -> None:
 
 
 def register(router: Router) -> None:
-    @router.command("starling", aliases=("settings", "einstellungen"), help_key="admin.help.short")
-    async def starling_command(ctx: Context) -> None:
-        args = ctx.args
-        sub = args[0].lower() if args else "settings"
-        rest = args[1:]
-        if sub in ("settings", "einstellungen", "config"):
-            await show_settings(ctx)
-        elif sub in ("set", "setze"):
-            if not rest:
-                raise UserError("admin.err.missing_value", key="set")
-            await set_setting(ctx, rest[0].lower(), rest[1:])
-        elif sub in ("values", "werte"):
-            await values_command(ctx, rest)
-        elif sub in ("department", "abteilung", "admin"):
-            await member_command(ctx, sub, rest)
-        elif sub in ("language", "sprache"):
-            await my_language(ctx, rest)
-        elif sub in ("help", "hilfe"):
-            ctx.ephemeral(ctx.t("admin.help.long"))
-        else:
-            raise UserError(
-                "admin.err.unknown_setting", key=sub, keys="settings, set, values, department, admin, language"
-            )
+    starling = router.command(
+        "starling",
+        aliases=("settings", "einstellungen"),
+        help_key="admin.help.short",
+        feature="admin",
+        default="settings",
+    )
+    rest = (Arg.text(optional=True),)
+
+    @starling.sub("settings", de="einstellungen", aliases=("config",), help_key="admin.help.sub.settings")
+    async def _settings(ctx: Context) -> None:
+        await show_settings(ctx)
+
+    @starling.sub("language", de="sprache", args=rest, help_key="admin.help.sub.language")
+    async def _language(ctx: Context) -> None:
+        await my_language(ctx, ctx.args)
+
+    @starling.sub("set", de="setze", args=rest, admin=True, help_key="admin.help.sub.set")
+    async def _set(ctx: Context) -> None:
+        if not ctx.args:
+            raise UserError("admin.err.missing_value", key="set")
+        await set_setting(ctx, ctx.args[0].lower(), ctx.args[1:])
+
+    @starling.sub(
+        "values",
+        de="werte",
+        args=(Arg.choice("action", VALUE_ACTIONS, optional=True), Arg.text(optional=True)),
+        help_key="admin.help.sub.values",
+    )
+    async def _values(ctx: Context) -> None:
+        action = ctx.params.get("action")
+        await values_command(ctx, action, ctx.args[1:] if action else ctx.args)
+
+    @starling.sub("department", de="abteilung", args=rest, admin=True, help_key="admin.help.sub.department")
+    async def _department(ctx: Context) -> None:
+        await member_command(ctx, "department", ctx.args)
+
+    @starling.sub("admin", args=rest, admin=True, help_key="admin.help.sub.admin")
+    async def _admin(ctx: Context) -> None:
+        await member_command(ctx, "admin", ctx.args)

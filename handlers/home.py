@@ -40,6 +40,6 @@ async def home_blocks(ctx: Context) -> list[Block]:
 
 
 def register(router: Router) -> None:
-    @router.on(AppOpenedEvent)
+    @router.on(AppOpenedEvent, feature="home")
     async def app_opened(ctx: Context) -> None:
         ctx.home(Message(blocks=await home_blocks(ctx), text=ctx.t("home.title")))

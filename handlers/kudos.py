@@ -6,33 +6,36 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from rapidfuzz import process
 
+from bot.core.commands import Arg, ArgError, parse_args
 from bot.core.events import CommandEvent, MessageDeletedEvent, MessageEvent, ReactionEvent, mention_ids
 from bot.core.i18n import Translator
 from bot.core.jobs import local_day, zone
 from bot.core.messages import Bar, BarList, Block, Fields, Fold, Header, Message, Note, Section, user_text
 from bot.core.router import Context, Router, UserError
 from handlers.privacy_rules import individual_boards, require_feature, team_board
-from storage import core
+from storage import core, moments
 from storage import kudos as q
 from storage.models import CompanyValue, Kudos, Member
 
+# A kudos may point at the customer moment it is for: ``goodwill:12``, ``answer:34``, ``quote:5``, ``suggestion:7``.
+MOMENT_WORDS = {
+    "goodwill": "goodwill",
+    "kulanz": "goodwill",
+    "kulanzfall": "goodwill",
+    "answer": "answer",
+    "antwort": "answer",
+    "quote": "quote",
+    "zitat": "quote",
+    "suggestion": "suggestion",
+    "vorschlag": "suggestion",
+}
+MOMENT_RE = re.compile(r"(?i)(?<![\w:])(" + "|".join(MOMENT_WORDS) + r"):#?(\d{1,9})\b")
 HASHTAG_RE = re.compile(r"(?<![\w&])#([^\W_][\w\-]{0,39})", re.UNICODE)
 MENTION_TOKEN_RE = re.compile(r"<@[A-Za-z0-9_.:\-]+>")
-PERIODS = ("week", "month", "quarter", "year", "all")
-PERIOD_WORDS = {
-    "woche": "week",
-    "monat": "month",
-    "quartal": "quarter",
-    "jahr": "year",
-    "alle": "all",
-    "alltime": "all",
-    "gesamt": "all",
-    "immer": "all",
-}
 DIRECTION_WORDS = {
     "given": "given",
     "gegeben": "given",
@@ -48,22 +51,26 @@ class ParsedKudos:
     reason: str
     tags: list[str] = field(default_factory=list)
     emoji_count: int = 0
+    moment: tuple[str, int] | None = None  # (kind, id) of the customer moment it is for
 
 
 def parse_kudos(text: str, emoji: str | None = None) -> ParsedKudos:
-    """Split neutral kudos text into recipients (``<@id>`` tokens), hashtags and the reason.
+    """Split neutral kudos text into recipients (``<@id>`` tokens), hashtags, a customer moment and the reason.
 
     Never raises: any input yields a (possibly empty) result.
     """
     recipients = mention_ids(text)
     tags = [t.lower() for t in HASHTAG_RE.findall(text)]
     emoji_count = text.count(f":{emoji}:") if emoji else 0
-    reason = MENTION_TOKEN_RE.sub(" ", text)
+    found = MOMENT_RE.search(text)
+    moment = (MOMENT_WORDS[found.group(1).lower()], int(found.group(2))) if found else None
+    reason = MOMENT_RE.sub(" ", text)
+    reason = MENTION_TOKEN_RE.sub(" ", reason)
     reason = HASHTAG_RE.sub(" ", reason)
     if emoji:
         reason = reason.replace(f":{emoji}:", " ")
     reason = " ".join(reason.split())
-    return ParsedKudos(recipients, reason.strip(" ,.:;-"), tags, emoji_count)
+    return ParsedKudos(recipients, reason.strip(" ,.:;-"), tags, emoji_count, moment)
 
 
 def period_start(period: str, now: datetime, tz: str) -> datetime | None:
@@ -141,10 +148,34 @@ def pair_refusal(ctx: Context, person: Member, *, given: int) -> NoReturn:
 # --- giving ------------------------------------------------------------------------------------------
 
 
-async def give(ctx: Context, text: str, *, source: str, message_id: str | None = None) -> None:
-    """A kudos from the actor: checked, charged to their budget, stored, celebrated, and confirmed to them."""
+def moment_line(t: Translator, m: moments.Moment) -> str:
+    """The customer moment a kudos is for, in one line."""
+    if m.kind == "goodwill" and m.amount is not None and m.currency:
+        from handlers.goodwill.money import fmt
+
+        return t("kudos.moment.goodwill", id=m.id, amount=fmt(t, m.amount, m.currency))
+    snippet = m.text if len(m.text) <= 80 else m.text[:79].rstrip() + "…"
+    return t(f"kudos.moment.{m.kind}", id=m.id, text=user_text(snippet))
+
+
+async def find_moment(ctx: Context, kind: str, moment_id: int) -> moments.Moment:
+    found = await moments.find(ctx.session, workspace_id=ctx.workspace.id, kind=kind, moment_id=moment_id)
+    if found is None:
+        raise UserError("kudos.err.unknown_moment", moment=ctx.t(f"kudos.moment_one.{kind}"), id=moment_id)
+    if kind == "suggestion" and found.status != "done":
+        raise UserError("kudos.err.moment_not_done", id=moment_id)
+    return found
+
+
+async def give(
+    ctx: Context, text: str, *, source: str, message_id: str | None = None, moment: tuple[str, int] | None = None
+) -> None:
+    """A kudos from the actor: checked, charged to their budget, stored, celebrated, and confirmed to them.
+    ``moment`` (or a ``goodwill:12`` … in the text) is the customer moment it is for."""
     await require_feature(ctx, "kudos")
     parsed, value = await _checked(ctx, text)
+    link = moment or parsed.moment
+    pointed = await find_moment(ctx, *link) if link else None
     receivers = await _receivers(ctx, parsed.recipients)
     points = max(1, parsed.emoji_count)
     day, left = await _charge(ctx, receivers, points)
@@ -165,12 +196,14 @@ async def give(ctx: Context, text: str, *, source: str, message_id: str | None =
                 source=source,
                 conversation_id=conv,
                 message_id=message_id,
+                moment_kind=pointed.kind if pointed else None,
+                moment_id=pointed.id if pointed else None,
                 giver_day=day,
                 created_at=ctx.now,
             )
         )
     await ctx.session.flush()
-    _announce(ctx, parsed, value, receivers, points=points, left=left, batch=batch, source=source)
+    _announce(ctx, parsed, value, receivers, points=points, left=left, batch=batch, source=source, pointed=pointed)
 
 
 async def _checked(ctx: Context, text: str) -> tuple[ParsedKudos, CompanyValue | None]:
@@ -239,6 +272,7 @@ def _announce(
     left: int,
     batch: str,
     source: str,
+    pointed: moments.Moment | None = None,
 ) -> None:
     """The celebration in the channel, a DM to each receiver and the confirmation to the giver."""
     ws, giver = ctx.workspace, ctx.actor.user_id
@@ -253,6 +287,8 @@ def _announce(
             + user_text(parsed.reason)
         ),
     ]
+    if pointed:
+        celebration.append(Section(text=moment_line(wt, pointed)))
     notes = ([wt("kudos.celebrate.value", value=label_of(wt, value))] if value else []) + (
         [wt("kudos.cross_team")] if cross_any else []
     )
@@ -273,6 +309,8 @@ def _announce(
         dm_blocks: list[Block] = [
             Section(text=t("kudos.dm.text", giver=f"<@{giver}>", points=points) + "\n> " + user_text(parsed.reason))
         ]
+        if pointed:
+            dm_blocks.append(Section(text=moment_line(t, pointed)))
         if value:
             dm_blocks.append(Note(text=t("kudos.celebrate.value", value=label_of(t, value))))
         line = t("kudos.fold.dm_line", giver=f"<@{giver}>", points=points)
@@ -316,33 +354,35 @@ async def undo(ctx: Context) -> None:
 # --- reading -----------------------------------------------------------------------------------------
 
 
-def parse_board_args(args: list[str], values: list[CompanyValue]) -> tuple[str, str, str | None, str | None]:
-    period, direction, tag, dept = "month", "received", None, None
-    for raw in args:
-        a = raw.lower()
-        if a in PERIODS:
-            period = a
-        elif a in PERIOD_WORDS:
-            period = PERIOD_WORDS[a]
-        elif a in DIRECTION_WORDS:
-            direction = DIRECTION_WORDS[a]
-        elif a.startswith("#"):
-            v = match_value(a[1:], values)
-            if v is None:
-                unknown_value(a[1:], values)
-            tag = v.tag
-        elif a.startswith(("dept:", "team:", "abteilung:")):
-            dept = raw.split(":", 1)[1]
-        else:
-            raise UserError("kudos.err.board_args", arg=user_text(raw))
-    return period, direction, tag, dept
+BOARD_ARGS = (
+    Arg.period(optional=True),
+    Arg.choice("direction", DIRECTION_WORDS, optional=True),
+    Arg.value(optional=True),
+    Arg.keyed("department", ("dept", "team", "abteilung"), optional=True),
+)
 
 
-async def show_leaderboard(ctx: Context, args: list[str]) -> None:
-    await require_feature(ctx, "leaderboards")
+def parse_board_words(words: list[str]) -> dict[str, Any]:
+    """``leaderboard …`` (a command of its own) takes the same arguments as ``kudos leaderboard``."""
+    try:
+        return parse_args(BOARD_ARGS, " ".join(words))
+    except ArgError as err:
+        raise UserError("kudos.err.board_args", arg=user_text(err.word or "")) from None
+
+
+async def show_leaderboard(ctx: Context) -> None:
+    """The board for ``ctx.params`` (period, direction, value, department), all optional."""
     ws = ctx.workspace
-    values = await core.list_values(ctx.session, workspace_id=ws.id)
-    period, direction, tag, dept = parse_board_args(args, values)
+    period: str = ctx.params.get("period", "month")
+    direction: str = ctx.params.get("direction", "received")
+    dept: str | None = ctx.params.get("department")
+    tag: str | None = None
+    if "value" in ctx.params:
+        values = await core.list_values(ctx.session, workspace_id=ws.id)
+        found = match_value(ctx.params["value"], values)
+        if found is None:
+            unknown_value(ctx.params["value"], values)
+        tag = found.tag
     since = period_start(period, ctx.now, ws.timezone)
     works_council = ws.privacy_profile == "works-council"
     rows, mine = await q.board_and_rank(
@@ -440,11 +480,18 @@ async def stats_blocks(ctx: Context) -> list:
                 rows=[Bar(label=value_label(ctx, values.get(tag or ""), tag), value=n) for tag, n in by_value],
             )
         )
+    by_moment = await moments.received_by(ctx.session, workspace_id=ws.id, user_id=me)
+    if by_moment:
+        blocks.append(
+            BarList(
+                title=ctx.t("kudos.stats.by_moment"),
+                rows=[Bar(label=ctx.t(f"kudos.moment_kind.{kind}"), value=n) for kind, n in by_moment.items()],
+            )
+        )
     return blocks
 
 
 async def show_stats(ctx: Context) -> None:
-    await require_feature(ctx, "personal_stats")
     ctx.ephemeral(Message(blocks=await stats_blocks(ctx), text=ctx.t("kudos.stats.title")))
 
 
@@ -456,67 +503,93 @@ async def set_opt_out(ctx: Context, out: bool) -> None:
     ctx.ephemeral(ctx.t("kudos.optout_done" if out else "kudos.optin_done"))
 
 
-async def show_help(ctx: Context) -> None:
+async def kudos_intro(ctx: Context) -> list[Block]:
+    """How kudos work and the company's values, above the generated list of ``kudos`` subcommands."""
     ws = ctx.workspace
     values = await core.list_values(ctx.session, workspace_id=ws.id)
     tags = ", ".join(f"#{v.tag} ({value_label(ctx, v)})" for v in values)
-    ctx.ephemeral(
-        Message(
-            blocks=[
-                Header(text=ctx.t("kudos.help.title")),
-                Section(text=ctx.t("kudos.help.text", emoji=ws.kudos_emoji, budget=ws.daily_budget)),
-                Section(text=ctx.t("kudos.help.values", values=tags)),
-            ],
-            text=ctx.t("kudos.help.title"),
-        )
-    )
+    return [
+        Section(text=ctx.t("kudos.help.intro", emoji=ws.kudos_emoji, budget=ws.daily_budget)),
+        Section(text=ctx.t("kudos.help.values", values=tags)),
+    ]
 
 
 # --- registration --------------------------------------------------------------------------------------
 
 
 def register(router: Router) -> None:
-    @router.command("kudos", aliases=("lob", "danke"), help_key="kudos.help.short")
-    async def kudos_command(ctx: Context) -> None:
+    kudos = router.command(
+        "kudos",
+        aliases=("lob", "danke"),
+        help_key="kudos.help.short",
+        feature="kudos",
+        default="help",
+        in_threads=True,
+        intro=kudos_intro,
+        title_key="kudos.help.title",
+    )
+
+    @kudos.fallback(feature="kudos", help_key="kudos.help.give", usage_key="kudos.help.give_usage", requires=Arg.user())
+    async def give_command(ctx: Context) -> None:
         assert isinstance(ctx.event, CommandEvent)
-        args = ctx.args
-        sub = args[0].lower() if args else "help"
-        rest = args[1:]
-        if sub in ("leaderboard", "rangliste", "top"):
-            await show_leaderboard(ctx, rest)
-        elif sub in ("stats", "statistik", "me"):
-            await show_stats(ctx)
-        elif sub in ("undo", "rückgängig", "zurück"):
-            await undo(ctx)
-        elif sub in ("optout", "opt-out", "abmelden"):
-            await set_opt_out(ctx, True)
-        elif sub in ("optin", "opt-in", "anmelden"):
-            await set_opt_out(ctx, False)
-        elif sub in ("help", "hilfe", "?"):
-            await show_help(ctx)
-        else:
-            await give(ctx, ctx.event.text, source="command", message_id=ctx.event.message_id or ctx.event.event_id)
+        # ``kudos …`` written openly in a thread is public already, like an emoji message.
+        source = "message" if ctx.said_openly else "command"
+        await give(ctx, ctx.event.text, source=source, message_id=ctx.event.message_id or ctx.event.event_id)
 
-    @router.command("leaderboard", aliases=("rangliste",), help_key="kudos.help.leaderboard")
+    @kudos.sub(
+        "leaderboard",
+        de="rangliste",
+        aliases=("top",),
+        feature="leaderboards",
+        args=BOARD_ARGS,
+        help_key="kudos.help.sub.leaderboard",
+        error_key="kudos.err.board_args",
+    )
+    async def kudos_leaderboard(ctx: Context) -> None:
+        await show_leaderboard(ctx)
+
+    @kudos.sub("stats", de="statistik", aliases=("me",), feature="personal_stats", help_key="kudos.help.stats")
+    async def kudos_stats(ctx: Context) -> None:
+        await show_stats(ctx)
+
+    @kudos.sub("undo", de="rückgängig", aliases=("zurück",), help_key="kudos.help.sub.undo")
+    async def kudos_undo(ctx: Context) -> None:
+        await undo(ctx)
+
+    # Leaving the leaderboards is a privacy right: it works whatever is switched off.
+    @kudos.sub("optout", de="abmelden", aliases=("opt-out",), feature="privacy", help_key="kudos.help.sub.optout")
+    async def kudos_optout(ctx: Context) -> None:
+        await set_opt_out(ctx, True)
+
+    @kudos.sub("optin", de="anmelden", aliases=("opt-in",), feature="privacy", help_key="kudos.help.sub.optin")
+    async def kudos_optin(ctx: Context) -> None:
+        await set_opt_out(ctx, False)
+
+    board = router.command(
+        "leaderboard", aliases=("rangliste",), help_key="kudos.help.leaderboard", feature="leaderboards"
+    )
+
+    @board
     async def leaderboard_command(ctx: Context) -> None:
-        await show_leaderboard(ctx, ctx.args)
+        ctx.params = parse_board_words(ctx.args)
+        await show_leaderboard(ctx)
 
-    @router.command("stats", aliases=("statistik",), help_key="kudos.help.stats")
+    @router.command("stats", aliases=("statistik",), help_key="kudos.help.stats", feature="personal_stats")
     async def stats_command(ctx: Context) -> None:
         await show_stats(ctx)
 
     def has_emoji_kudos(ev: MessageEvent) -> bool:
         return bool(mention_ids(ev.text)) and ":" in ev.text
 
-    @router.message(has_emoji_kudos)
+    @router.message(has_emoji_kudos, feature="kudos")
     async def emoji_message(ctx: Context) -> None:
         assert isinstance(ctx.event, MessageEvent)
         emoji = f":{ctx.workspace.kudos_emoji}:"
         if emoji not in ctx.event.text or ctx.member.is_bot:
-            return
+            ctx.decline()
         await give(ctx, ctx.event.text, source="message", message_id=ctx.event.message_id)
 
-    @router.reaction
+    @router.reaction(feature="kudos")
     async def on_reaction(ctx: Context) -> None:
         ev = ctx.event
         assert isinstance(ev, ReactionEvent)
@@ -538,7 +611,7 @@ def register(router: Router) -> None:
             )
             await q.delete_kudos(ctx.session, rows[:1])
 
-    @router.on(MessageDeletedEvent)
+    @router.on(MessageDeletedEvent, feature="kudos")
     async def on_deleted(ctx: Context) -> None:
         ev = ctx.event
         assert isinstance(ev, MessageDeletedEvent)

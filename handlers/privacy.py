@@ -12,12 +12,14 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, select
 
+from bot.core.commands import Arg
 from bot.core.events import ActionEvent, mention_ids
 from bot.core.i18n import Translator, translator_for
 from bot.core.jobs import JobContext, zone
 from bot.core.messages import Actions, Attachment, Button, Fields, Header, Message, Note, Section
 from bot.core.router import Context, Router, UserError, require_admin
 from bot.core.services import ProcessSettings as Settings
+from handlers.privacy_rules import sheet_lines
 from storage import core
 from storage import privacy as store
 from storage.models import Workspace
@@ -414,6 +416,11 @@ async def build_sheet(
             rule = t(f"privacy.sheet.rule_{policy.action}", months=cfg.retention_months)
         cols = ", ".join(store.person_columns(table)) or "—"
         lines.append(f"| `{table.name}` | {features.get(table.name, '—')} | {cols} | {rule} |")
+    notes = [(f, keys) for f, keys in sheet_lines().items() if states.get(f, True)]
+    if notes:
+        lines += ["", f"## {t('privacy.sheet.feature_notes')}", ""]
+        for feature, keys in notes:
+            lines += [f"- **{t(f'privacy.features.{feature}')}**: " + " ".join(t(k) for k in keys)]
     lines += [
         "",
         f"## {t('privacy.sheet.who')}",
@@ -486,52 +493,71 @@ async def run_retention(session: AsyncSession, *, workspace: Workspace, now: dat
 
 
 def register(router: Router) -> None:
-    @router.command("privacy", aliases=("datenschutz",), help_key="privacy.help.short")
-    async def privacy_command(ctx: Context) -> None:
-        args = ctx.args
-        sub = args[0].lower() if args else "status"
-        rest = args[1:]
-        if sub in ("status", "info"):
-            await show_status(ctx)
-        elif sub in ("feature", "funktion"):
-            await set_feature(ctx, rest)
-        elif sub == "profile" or sub == "profil":
-            await set_profile(ctx, rest)
-        elif sub in ("retention", "aufbewahrung"):
-            await set_number(ctx, "retention", rest)
-        elif sub in ("min-group", "mindestgruppe"):
-            await set_number(ctx, "min-group", rest)
-        elif sub in ("boards", "ranglisten"):
-            await set_boards(ctx, rest)
-        elif sub in ("works-council", "betriebsrat"):
-            await set_works_council(ctx, rest)
-        elif sub in ("audit", "protokoll"):
-            await show_audit(ctx, rest)
-        elif sub in ("export", "my-data", "meine-daten"):
-            await export(ctx, rest)
-        elif sub in ("forget-me", "vergiss-mich"):
-            await forget(ctx, rest, self_=True)
-        elif sub in ("forget", "vergiss"):
-            await forget(ctx, rest, self_=False)
-        elif sub in ("sheet", "faktenblatt"):
-            await send_sheet(ctx)
-        elif sub in ("help", "hilfe"):
-            ctx.ephemeral(ctx.t("privacy.help.long"))
-        else:
-            raise UserError("privacy.err.unknown", sub=sub)
+    privacy = router.command(
+        "privacy", aliases=("datenschutz",), help_key="privacy.help.short", feature="privacy", default="status"
+    )
+    rest = (Arg.text(optional=True),)
 
-    @router.action("privacy.forget")
+    @privacy.sub("status", de="zustand", aliases=("info",), help_key="privacy.help.sub.status")
+    async def _status(ctx: Context) -> None:
+        await show_status(ctx)
+
+    @privacy.sub("export", de="meine-daten", aliases=("my-data",), args=rest, help_key="privacy.help.sub.export")
+    async def _export(ctx: Context) -> None:
+        await export(ctx, ctx.args)
+
+    @privacy.sub("forget-me", de="vergiss-mich", args=rest, help_key="privacy.help.sub.forget_me")
+    async def _forget_me(ctx: Context) -> None:
+        await forget(ctx, ctx.args, self_=True)
+
+    @privacy.sub("sheet", de="faktenblatt", help_key="privacy.help.sub.sheet")
+    async def _sheet(ctx: Context) -> None:
+        await send_sheet(ctx)
+
+    @privacy.sub("audit", de="protokoll", args=rest, help_key="privacy.help.sub.audit")
+    async def _audit(ctx: Context) -> None:
+        await show_audit(ctx, ctx.args)
+
+    @privacy.sub("feature", de="funktion", args=rest, admin=True, help_key="privacy.help.sub.feature")
+    async def _feature(ctx: Context) -> None:
+        await set_feature(ctx, ctx.args)
+
+    @privacy.sub("profile", de="profil", args=rest, admin=True, help_key="privacy.help.sub.profile")
+    async def _profile(ctx: Context) -> None:
+        await set_profile(ctx, ctx.args)
+
+    @privacy.sub("retention", de="aufbewahrung", args=rest, admin=True, help_key="privacy.help.sub.retention")
+    async def _retention(ctx: Context) -> None:
+        await set_number(ctx, "retention", ctx.args)
+
+    @privacy.sub("min-group", de="mindestgruppe", args=rest, admin=True, help_key="privacy.help.sub.min_group")
+    async def _min_group(ctx: Context) -> None:
+        await set_number(ctx, "min-group", ctx.args)
+
+    @privacy.sub("boards", de="ranglisten", args=rest, admin=True, help_key="privacy.help.sub.boards")
+    async def _boards(ctx: Context) -> None:
+        await set_boards(ctx, ctx.args)
+
+    @privacy.sub("works-council", de="betriebsrat", args=rest, admin=True, help_key="privacy.help.sub.works_council")
+    async def _works_council(ctx: Context) -> None:
+        await set_works_council(ctx, ctx.args)
+
+    @privacy.sub("forget", de="vergiss", args=rest, admin=True, help_key="privacy.help.sub.forget")
+    async def _forget(ctx: Context) -> None:
+        await forget(ctx, ctx.args, self_=False)
+
+    @router.action("privacy.forget", feature="privacy")
     async def forget_button(ctx: Context) -> None:
         assert isinstance(ctx.event, ActionEvent)
         if not ctx.event.value:
             raise UserError("privacy.err.unknown", sub="forget")
         await erase(ctx, ctx.event.value)
 
-    @router.action("privacy.cancel")
+    @router.action("privacy.cancel", feature="privacy")
     async def cancel_button(ctx: Context) -> None:
         ctx.ephemeral(ctx.t("privacy.forget.cancelled"))
 
-    @router.schedule("retention")
+    @router.schedule("retention", feature="privacy")
     async def retention(job: JobContext) -> None:
         workspaces = (await job.session.execute(select(Workspace))).scalars().all()
         for ws in workspaces:

@@ -29,8 +29,21 @@ __all__ = [
     "person_figures_visible",
     "rankings_allowed",
     "require_feature",
+    "sheet_lines",
     "team_board",
 ]
+
+# Lines a feature adds to the privacy fact sheet (translation keys), shown while the feature is on.
+_SHEET_LINES: dict[str, tuple[str, ...]] = {}
+
+
+def declare_sheet_lines(feature: str, *keys: str) -> None:
+    """A feature's own lines for the fact sheet (what it keeps, for how long and why)."""
+    _SHEET_LINES[feature] = keys
+
+
+def sheet_lines() -> dict[str, tuple[str, ...]]:
+    return dict(_SHEET_LINES)
 
 
 async def require_feature(ctx: Context, feature: str) -> None:

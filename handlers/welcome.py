@@ -43,7 +43,7 @@ async def newcomer_message(ctx: Context) -> Message:
 
 
 def register(router: Router) -> None:
-    @router.on(MemberJoinedEvent)
+    @router.on(MemberJoinedEvent, feature="welcome")
     async def on_joined(ctx: Context) -> None:
         if ctx.actor.is_bot:
             ctx.reply(await welcome_message(ctx))

@@ -103,6 +103,10 @@ class Kudos(SQLModel, table=True):
     source: str = Field(default="command", max_length=20)  # command | message | reaction
     conversation_id: str | None = Field(default=None, max_length=120)
     message_id: str | None = Field(default=None, max_length=120)
+    # the customer moment it is for: goodwill (a case), answer (a prompt answer), quote (imported
+    # customer feedback) or suggestion (a done one), with that row's id
+    moment_kind: str | None = Field(default=None, max_length=20)
+    moment_id: int | None = None
     giver_day: date
     created_at: datetime = ts_column()
 

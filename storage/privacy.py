@@ -38,7 +38,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 from sqlmodel import select as sm_select
 
-from storage import outbox, prompts, scheduling, suggestions  # noqa: F401  (registers their tables)
+from storage import goodwill, outbox, prompts, scheduling, suggestions  # noqa: F401  (registers their tables)
 from storage.core import DEDUPE_WINDOW_DAYS, cached_config, config_changed
 from storage.models import Kudos, Member, Workspace, ts_column
 from storage.teams import FILE_OFFER_HOURS
@@ -56,6 +56,7 @@ FEATURES = (
     "digests",
     "llm",
     "feedback_import",
+    "goodwill",
 )
 PROFILES = ("standard", "works-council")
 WORKS_COUNCIL = "works-council"
@@ -726,6 +727,15 @@ RETENTION: dict[str, Retention] = {
     ),
     "outbox_lane": Retention("keep", reason="delivery state"),
     "schedule": KEEP_CONFIG,  # digest and leaderboard schedules
+    # the goodwill budget: cases lose person and story after the period; the ledger has no person and
+    # is kept for the bookkeeping period (goodwill.LEDGER_YEARS), then deleted by the goodwill ledger job
+    "goodwill_settings": KEEP_CONFIG,
+    "goodwill_budget": KEEP_CONFIG,
+    "goodwill_team_member": Retention("keep", reason="current team members"),
+    "goodwill_period": Retention("keep", reason="team totals per period, no person"),
+    "goodwill_case": Retention("anonymize", "created_at", clear=("story",)),
+    "goodwill_entry": Retention("keep", reason=f"finance ledger, no person; {goodwill.LEDGER_YEARS} years"),
+    "goodwill_highlight": Retention("delete", "created_at"),
 }
 
 

@@ -11,7 +11,7 @@ controlled clock).
 
 A function decides what fell due in the window, claims each post and queues it::
 
-    @router.schedule("digest")
+    @router.schedule("digest", feature="digests")
     async def digest(job: JobContext) -> None:
         for schedule, workspace in await job.schedules("digest"):
             for due in await job.due_for(schedule, workspace):  # occurrences in the window, within grace
@@ -38,7 +38,7 @@ A function decides what fell due in the window, claims each post and queues it::
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -289,6 +289,15 @@ class JobContext:
     name: str = ""
     failed: bool = False
     uses_window: bool = False  # the window was asked for: the tick moves the watermark on
+    feature: str = ""  # the feature the function was registered with (``@router.schedule(..., feature=)``)
+    gate: Callable[[AsyncSession, str, str], Awaitable[bool]] | None = None  # the router's feature gate
+
+    async def feature_on(self, workspace_id: str, feature: str | None = None) -> bool:
+        """Whether this job's feature (or ``feature``) is switched on in the workspace."""
+        name = feature or self.feature
+        if self.gate is None or not name:
+            return True
+        return await self.gate(self.session, workspace_id, name)
 
     async def window_start(self) -> datetime:
         """Where this run's window begins: the end of the last completed run (at most the grace period back)."""
@@ -410,9 +419,14 @@ class JobContext:
             out.append(occ)
         return out
 
-    async def schedules(self, *kinds: str) -> list[tuple[Schedule, Workspace]]:
-        """The enabled schedules of these kinds with their workspaces, in a stable order."""
-        return await sq.schedules_with_workspaces(self.session, kinds=kinds)
+    async def schedules(
+        self, *kinds: str, features: Mapping[str, str] | None = None
+    ) -> list[tuple[Schedule, Workspace]]:
+        """The enabled schedules of these kinds with their workspaces, in a stable order. A schedule whose
+        feature is switched off in its workspace is left out: the job's own feature, or ``features[kind]``."""
+        rows = await sq.schedules_with_workspaces(self.session, kinds=kinds)
+        names = features or {}
+        return [(s, ws) for s, ws in rows if await self.feature_on(ws.id, names.get(s.kind))]
 
     async def due_for(self, schedule: Schedule, workspace: Workspace) -> list[Occurrence]:
         """:meth:`due` for a stored schedule (its time zone, or else the workspace's)."""

@@ -1,6 +1,7 @@
-"""The router: features register commands, message patterns, reactions, actions and events;
-every event passes the same middleware (dedupe, workspace and locale, error reporting) in one
-database transaction, and the handler's proactive messages enter the outbox in that transaction."""
+"""The router: features register commands (with declared subcommands), message routes, reactions,
+actions, events and schedules, each under a feature name; every event passes the same middleware
+(dedupe, workspace and locale, the feature gate, error reporting) in one database transaction, and the
+handler's proactive messages enter the outbox in that transaction. See :class:`Router`."""
 
 from __future__ import annotations
 
@@ -8,203 +9,188 @@ import asyncio
 import random
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import IntEnum
+from typing import Any
 
 import structlog
 from rapidfuzz import fuzz, process
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.commands import Arg, ArgError, Command, F, Handler, Intro, Sub, parse_args
+from bot.core.context import Context, Declined, FeatureGate, UserError
 from bot.core.events import (
     ActionEvent,
-    Actor,
     CommandEvent,
     Event,
     MessageEvent,
     ReactionEvent,
 )
-from bot.core.i18n import Translator, translator_for
-from bot.core.messages import Block, Form, Message, Note, Section, Target
+from bot.core.i18n import translator_for
+from bot.core.messages import Block, Header, Message, Note, Section, Target, user_text
 from bot.core.services import Services
-from storage import core
+from storage import core, privacy
 from storage.db import transaction
-from storage.models import Member, Workspace
-from storage.types import floor_day, floor_hour
 
 log = structlog.get_logger("starling.router")
 TRANSACTION_ATTEMPTS = 5
 
-Handler = Callable[["Context"], Awaitable[None]]
-F = TypeVar("F", bound=Handler)
+__all__ = [
+    "Arg",
+    "Command",
+    "Context",
+    "Declined",
+    "FeatureGate",
+    "Priority",
+    "Router",
+    "UserError",
+    "command_help",
+    "command_usable",
+    "require_admin",
+    "require_on",
+]
 
 
-class UserError(Exception):
-    """A friendly, localized refusal shown only to the actor. Nothing the handler wrote is kept."""
+class Priority(IntEnum):
+    """The order message routes are tried in (higher first). Within a priority, the order of registration."""
 
-    def __init__(self, key: str, /, **params: Any) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
-
-
-@dataclass
-class Context:
-    event: Event
-    services: Services
-    session: AsyncSession
-    workspace: Workspace
-    member: Member
-    t: Translator
-    out: list[Message] = field(default_factory=list)
-    args: list[str] = field(default_factory=list)
-    #: Set by a handler before it writes an anonymous action: from then on ``now`` is the full hour, and
-    #: the messages it queues carry only the hour and go out with the next hour's batch, so no row this
-    #: transaction writes has a finer time than the hour.
-    anonymous: bool = False
-
-    @property
-    def actor(self) -> Actor:
-        return self.event.actor
-
-    @property
-    def now(self) -> datetime:
-        moment = self.services.clock()
-        return floor_hour(moment) if self.anonymous else moment
-
-    def act_anonymously(self) -> None:
-        """From here on this event is an anonymous action (see ``anonymous``)."""
-        self.anonymous = True
-
-    def _msg(self, content: Message | Sequence[Block] | str, target: Target) -> Message:
-        if isinstance(content, Message):
-            msg = content.model_copy(update={"target": target})
-        elif isinstance(content, str):
-            msg = Message(blocks=[Section(text=content)], text=content, target=target)
-        else:
-            msg = Message(blocks=list(content), target=target)
-        self.out.append(msg)
-        return msg
-
-    def reply(self, content: Message | Sequence[Block] | str) -> Message:
-        thread = self.event.conversation.thread_id if self.event.conversation else None
-        return self._msg(content, Target(kind="reply", thread_id=thread))
-
-    def ephemeral(self, content: Message | Sequence[Block] | str) -> Message:
-        return self._msg(content, Target(kind="ephemeral", user_id=self.actor.user_id))
-
-    def dm(self, user_id: str, content: Message | Sequence[Block] | str, *, dedupe_key: str | None = None) -> Message:
-        msg = self._msg(content, Target(kind="dm", user_id=user_id))
-        msg.dedupe_key = dedupe_key
-        return msg
-
-    def post(
-        self,
-        channel_id: str,
-        content: Message | Sequence[Block] | str,
-        *,
-        thread_id: str | None = None,
-        dedupe_key: str | None = None,
-    ) -> Message:
-        msg = self._msg(content, Target(kind="channel", channel_id=channel_id, thread_id=thread_id))
-        msg.dedupe_key = dedupe_key
-        return msg
-
-    def update(self, content: Message | Sequence[Block] | str) -> Message:
-        return self._msg(content, Target(kind="update", user_id=self.actor.user_id))
-
-    def in_place(self, content: Message | Sequence[Block] | str) -> Message:
-        """A receipt only the actor sees and nothing can read back later: a submitted form is replaced by it
-        (Slack: the modal's view is updated; Teams: the submitted card is refreshed in place), anything else
-        gets it as an ephemeral answer. Anonymous receipts go this way, never as a stored direct message."""
-        if isinstance(self.event, ActionEvent) and self.event.is_form:
-            return self.update(content)
-        return self.ephemeral(content)
-
-    def home(self, content: Message | Sequence[Block]) -> Message:
-        return self._msg(content, Target(kind="home", user_id=self.actor.user_id))
-
-    def modal(self, form: Form) -> Message:
-        return self._msg([form], Target(kind="modal", user_id=self.actor.user_id))
-
-    def translator_for_member(self, member: Member | None) -> Translator:
-        return translator_for(member.locale if member else None, self.workspace.locale, tone=self.workspace.tone)
-
-    async def person(self, user_id: str) -> Member | None:
-        """A person by platform id: from the database, refreshed from the platform's directory when stale."""
-        ws = self.workspace.id
-        member = await core.get_member(self.session, workspace_id=ws, user_id=user_id)
-        directory = self.services.directories.get(self.actor.platform)
-        # Last-seen times are kept to the day: a person is refreshed at most once a day.
-        age = floor_day(self.now) - member.updated_at if member is not None else None
-        stale = age is None or age >= max(self.services.directory_ttl, timedelta(days=1))
-        if directory is not None and stale:
-            info = await directory.fetch(ws, user_id)
-            if info is not None:
-                return await core.upsert_member(
-                    self.session,
-                    workspace_id=ws,
-                    user_id=user_id,
-                    display_name=info.display_name,
-                    fill_only=("locale",),
-                    is_bot=info.is_bot,
-                    is_admin=info.is_admin or None,  # an admin granted in Starling stays one
-                    locale=info.locale,
-                    timezone=info.timezone,
-                    department=info.department,
-                    handle=info.handle,
-                )
-        return member
-
-
-@dataclass
-class CommandSpec:
-    name: str
-    handler: Handler
-    aliases: tuple[str, ...] = ()
-    help_key: str | None = None
-    admin: bool = False
-    hidden: bool = False
+    EXPLICIT = 300  # an explicit command word in free text (``kudos <@U1> …`` in a thread)
+    THREAD = 200  # a reply in a thread a feature knows (the route declines threads it does not know)
+    COMMAND = 150  # a message addressed to the bot is read as a command here
+    PATTERN = 100  # free-text patterns (``<@U1> :star: danke``)
 
 
 @dataclass
 class Route:
-    matcher: Callable[[Event], bool]
+    matcher: Callable[[MessageEvent], bool]
     handler: Handler
+    feature: str
+    priority: int = Priority.PATTERN
+    addressed: bool = False  # also offered messages addressed to the bot (before they are read as commands)
+
+
+@dataclass
+class ActionRoute:
+    prefix: str
+    handler: Handler
+    feature: str
+
+
+@dataclass
+class EventRoute:
+    event_type: type[Event]
+    handler: Handler
+    feature: str
+    quiet: bool = True  # switched off: passed over silently (no refusal for a join, a deletion, an app opened)
+
+
+@dataclass
+class ScheduleSpec:
+    name: str
+    fn: ScheduledFn
+    feature: str
+
+
+ScheduledFn = Callable[[Any], Awaitable[None]]
+
+
+async def switches_gate(session: AsyncSession, workspace_id: str, feature: str) -> bool:
+    """The default gate: the workspace's feature switches (``privacy feature <name> on|off``)."""
+    return await privacy.feature_enabled(session, workspace_id, feature)
 
 
 class Router:
-    def __init__(self) -> None:
-        self.commands: dict[str, CommandSpec] = {}
-        self._names: dict[str, CommandSpec] = {}
+    """Where features register what they answer to. Every registration names its ``feature``.
+
+    Order and declining
+        Message routes are tried by :class:`Priority` (then in registration order): an explicit command
+        word in a thread, then replies in threads a feature knows, then, for a message addressed to the bot,
+        the command it names, then free-text patterns. A handler that finds the message is not its own
+        calls :meth:`Context.decline` (before it writes anything); the next route is tried, and what the
+        declining handler had queued is dropped.
+
+    Commands and subcommands
+        :meth:`command` returns a :class:`bot.core.commands.Command` on which subcommands are declared
+        with their words in both languages, typed arguments and help keys. The router chooses the
+        subcommand, parses its arguments (``ctx.params``), answers a mistyped one with "did you mean",
+        and ``help``/``help <command>`` are generated from the same declarations.
+
+    The feature gate
+        ``gate(session, workspace_id, feature)`` says whether a feature is on in a workspace. It is asked
+        once per dispatch, for the handler that is about to run: a subcommand's feature (else its
+        command's), an action's, an event's, a message route's. A switched-off feature is refused with
+        ``core.feature_off`` (a message route that is switched off is passed over silently, so the next
+        route may take the message). Scheduled functions see the same gate through
+        ``JobContext.feature_on``/``JobContext.schedules``, with the feature they were registered with.
+        The default gate reads the switches in ``storage.privacy``; the composition root may pass another.
+    """
+
+    def __init__(self, *, gate: FeatureGate = switches_gate) -> None:
+        self.gate = gate
+        self.commands: dict[str, Command] = {}
+        self._names: dict[str, Command] = {}
         self._messages: list[Route] = []
-        self._actions: list[tuple[str, Handler]] = []
-        self._events: list[tuple[type[Event], Handler]] = []
-        self.schedules: dict[str, Callable[[Any], Awaitable[None]]] = {}
+        self._actions: list[ActionRoute] = []
+        self._events: list[EventRoute] = []
+        self.schedules: dict[str, ScheduleSpec] = {}
+        self.thread_commands: set[str] = set()
 
     # registration -------------------------------------------------------------------------------
     def command(
         self,
         name: str,
         *,
+        feature: str,
         aliases: Sequence[str] = (),
         help_key: str | None = None,
+        intro: Intro | None = None,
+        title_key: str | None = None,
         admin: bool = False,
         hidden: bool = False,
+        default: str | None = None,
+        in_threads: bool = False,
+    ) -> Command:
+        """A command; declare subcommands on the returned :class:`Command`, or use it as a decorator.
+
+        ``in_threads``: the command's own name at the start of a thread reply is read as the command even
+        when the bot is not addressed (slash commands cannot be used in threads). A command with
+        subcommands answers ``help``/``hilfe``/``?`` with its generated help (see :func:`command_help`)."""
+        spec = Command(
+            name,
+            feature,
+            aliases=tuple(aliases),
+            help_key=help_key,
+            intro=intro,
+            title_key=title_key,
+            admin=admin,
+            hidden=hidden,
+            default=default,
+        )
+
+        async def show_help(ctx: Context) -> None:
+            ctx.ephemeral(await command_help(ctx, spec))
+
+        spec.help_handler = show_help  # becomes its ``help`` subcommand once it declares one
+        self.commands[name] = spec
+        for n in (name, *aliases):
+            if n in self._names:
+                raise ValueError(f"command {n!r} registered twice")
+            self._names[n] = spec
+        if in_threads:
+            self.thread_commands.add(name)
+        return spec
+
+    def message(
+        self,
+        pattern: str | re.Pattern[str] | Callable[[MessageEvent], bool],
+        *,
+        feature: str,
+        priority: int = Priority.PATTERN,
+        addressed: bool = False,
     ) -> Callable[[F], F]:
-        def deco(fn: F) -> F:
-            spec = CommandSpec(name, fn, tuple(aliases), help_key, admin, hidden)
-            self.commands[name] = spec
-            for n in (name, *aliases):
-                if n in self._names:
-                    raise ValueError(f"command {n!r} registered twice")
-                self._names[n] = spec
-            return fn
-
-        return deco
-
-    def message(self, pattern: str | re.Pattern[str] | Callable[[MessageEvent], bool]) -> Callable[[F], F]:
-        """Messages in channels that are not addressed to the bot (e.g. ``@anna :star: danke``)."""
+        """Messages the bot can see (e.g. ``@anna :star: danke``). ``addressed``: also messages addressed to
+        the bot, offered before they are read as commands (only above :attr:`Priority.COMMAND`)."""
         if callable(pattern) and not isinstance(pattern, re.Pattern):
             test = pattern
         else:
@@ -212,44 +198,48 @@ class Router:
             test = lambda ev: bool(rx.search(ev.text))  # noqa: E731
 
         def deco(fn: F) -> F:
-            self._messages.append(Route(lambda ev: isinstance(ev, MessageEvent) and test(ev), fn))
+            self._messages.append(Route(test, fn, feature, priority, addressed))
+            # Stable: equal priorities keep their registration order.
+            self._messages.sort(key=lambda r: -r.priority)
             return fn
 
         return deco
 
-    def action(self, prefix: str) -> Callable[[F], F]:
+    def action(self, prefix: str, *, feature: str) -> Callable[[F], F]:
         """Buttons and forms whose action id equals ``prefix`` or starts with ``prefix:``."""
 
         def deco(fn: F) -> F:
-            self._actions.append((prefix, fn))
+            self._actions.append(ActionRoute(prefix, fn, feature))
             return fn
 
         return deco
 
-    def on(self, event_type: type[Event]) -> Callable[[F], F]:
+    def on(self, event_type: type[Event], *, feature: str, quiet: bool = True) -> Callable[[F], F]:
+        """Other events (a reaction, a join, a deleted message, the app opened). ``quiet``: while the
+        feature is switched off the event is passed over without a word; otherwise it is refused."""
+
         def deco(fn: F) -> F:
-            self._events.append((event_type, fn))
+            self._events.append(EventRoute(event_type, fn, feature, quiet))
             return fn
 
         return deco
 
-    def schedule(self, name: str) -> Callable[[Callable[[Any], Awaitable[None]]], Callable[[Any], Awaitable[None]]]:
+    def reaction(self, *, feature: str) -> Callable[[F], F]:
+        return self.on(ReactionEvent, feature=feature)
+
+    def schedule(self, name: str, *, feature: str) -> Callable[[ScheduledFn], ScheduledFn]:
         """A scheduled function, called on every scheduler tick with a ``bot.core.jobs.JobContext``."""
 
-        def deco(fn: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
+        def deco(fn: ScheduledFn) -> ScheduledFn:
             if name in self.schedules:
                 raise ValueError(f"schedule {name!r} registered twice")
-            self.schedules[name] = fn
+            self.schedules[name] = ScheduleSpec(name, fn, feature)
             return fn
 
         return deco
 
-    def reaction(self, fn: F) -> F:
-        self._events.append((ReactionEvent, fn))
-        return fn
-
     # lookup ---------------------------------------------------------------------------------------
-    def resolve_command(self, word: str) -> CommandSpec | None:
+    def resolve_command(self, word: str) -> Command | None:
         return self._names.get(word.lower().lstrip("/"))
 
     def closest_commands(self, word: str, limit: int = 2) -> list[str]:
@@ -258,49 +248,42 @@ class Router:
         found = process.extract(word.lower(), visible, scorer=fuzz.ratio, limit=limit, score_cutoff=60)
         return [m[0] for m in found]
 
-    def _find(self, event: Event) -> tuple[Handler | None, Event]:
+    def _steps(self, event: Event) -> list[Step]:
+        """What may answer ``event``, in order; an empty list means nothing does."""
         if isinstance(event, CommandEvent):
-            spec = self.resolve_command(event.name)
-            return (spec.handler if spec else None), event
-        if isinstance(event, MessageEvent) and event.addressed:
+            return [_CommandStep(self, event)]
+        if isinstance(event, MessageEvent):
             text = event.text.strip()
             if not text:
-                return None, event
-            parts = text.split(None, 1)
-            first, rest = parts[0], (parts[1] if len(parts) > 1 else "")
-            cmd = CommandEvent(
-                actor=event.actor,
-                conversation=event.conversation,
-                event_id=event.event_id,
-                received_at=event.received_at,
-                raw=event.raw,
-                name=first.lower().lstrip("/"),
-                text=rest,
-                mentions=event.mentions,
-                message_id=event.message_id,
-            )
-            spec = self.resolve_command(cmd.name)
-            return (spec.handler if spec else None), cmd
-        if isinstance(event, MessageEvent):
+                return []
+            command = _as_command(event)
+            in_thread = bool(event.thread_id or (event.conversation and event.conversation.thread_id))
+            if in_thread and command.name in self.thread_commands:
+                return [_CommandStep(self, command)]
+            steps: list[Step] = []
             for route in self._messages:
+                if event.addressed and not (route.addressed and route.priority > Priority.COMMAND):
+                    continue
                 if route.matcher(event):
-                    return route.handler, event
-            return None, event
+                    steps.append(_RouteStep(route))
+            if event.addressed:
+                steps.append(_CommandStep(self, command))
+            return steps
         if isinstance(event, ActionEvent):
-            for prefix, fn in self._actions:
-                if event.action_id == prefix or event.action_id.startswith(prefix + ":"):
-                    return fn, event
-            return None, event
-        for etype, fn in self._events:
-            if isinstance(event, etype):
-                return fn, event
-        return None, event
+            for action in self._actions:
+                if event.action_id == action.prefix or event.action_id.startswith(action.prefix + ":"):
+                    return [_GatedStep(action.handler, action.feature)]
+            return []
+        for other in self._events:
+            if isinstance(event, other.event_type):
+                return [_GatedStep(other.handler, other.feature, quiet=other.quiet)]
+        return []
 
     # dispatch -------------------------------------------------------------------------------------
     async def dispatch(self, event: Event, services: Services) -> list[Message]:
         """Run one event through the middleware and its handler; returns the messages to render now."""
-        handler, event = self._find(event)
-        if handler is None and not _wants_unknown_reply(event):
+        steps = self._steps(event)
+        if not steps:
             return []
         settings = services.settings
         out: list[Message] = []
@@ -324,15 +307,13 @@ class Router:
                         bound.info("duplicate_event_ignored")
                         return []
                     ctx = await _context(event, services, session)
-                    if isinstance(event, CommandEvent):
-                        ctx.args = event.args
+                    ctx.gate = self.gate
+                    ctx.origin = event
                     if refusal is not None:
                         ctx.out = [_error_message(ctx, refusal)]
-                    elif handler is None:
-                        _unknown_command(ctx, self)
                     else:
                         try:
-                            await handler(ctx)
+                            await _run_steps(ctx, steps)
                         except UserError as err:
                             refusal = err
                             raise _Refused from err
@@ -353,6 +334,191 @@ class Router:
         if len(out) != len(ctx.out) and services.on_outbox is not None:
             services.on_outbox()
         return out
+
+
+class Step:
+    """One candidate for an event. ``run`` raises :class:`Declined` to pass the event on."""
+
+    async def run(self, ctx: Context) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class _RouteStep(Step):
+    route: Route
+
+    async def run(self, ctx: Context) -> None:
+        if not await ctx.feature_on(self.route.feature):
+            raise Declined
+        await self.route.handler(ctx)
+
+
+@dataclass
+class _GatedStep(Step):
+    handler: Handler
+    feature: str
+    quiet: bool = False
+
+    async def run(self, ctx: Context) -> None:
+        if self.quiet and not await ctx.feature_on(self.feature):
+            return
+        await require_on(ctx, self.feature)
+        await self.handler(ctx)
+
+
+@dataclass
+class _CommandStep(Step):
+    router: Router
+    event: CommandEvent
+
+    async def run(self, ctx: Context) -> None:
+        ctx.event = self.event
+        ctx.args = self.event.args
+        spec = self.router.resolve_command(self.event.name)
+        if spec is None:
+            _unknown_command(ctx, self.router)
+            return
+        await run_command(ctx, spec)
+
+
+async def _run_steps(ctx: Context, steps: Sequence[Step]) -> None:
+    original = ctx.event
+    for step in steps:
+        mark = len(ctx.out)
+        try:
+            await step.run(ctx)
+            return
+        except Declined:
+            del ctx.out[mark:]
+            ctx.event = original
+            continue
+
+
+async def require_on(ctx: Context, feature: str) -> None:
+    """Refuse (``core.feature_off``) when ``feature`` is switched off in this workspace."""
+    if not await ctx.feature_on(feature):
+        key = f"privacy.features.{feature}"
+        raise UserError("core.feature_off", feature=ctx.t(key) if ctx.t.has(key) else feature)
+
+
+async def run_command(ctx: Context, spec: Command) -> None:
+    """Choose the subcommand, check its feature and arguments, run it."""
+    if not spec.subs:
+        if spec.handler is None:
+            raise RuntimeError(f"command {spec.name!r} has no handler")
+        await require_on(ctx, spec.feature)
+        await spec.handler(ctx)
+        return
+    text = ctx.event.text.strip() if isinstance(ctx.event, CommandEvent) else ""
+    word, _, rest = text.partition(" ")
+    sub = spec.resolve(word) if word else (spec.resolve(spec.default) if spec.default else None)
+    if sub is None:
+        close = spec.closest(word, ctx.t) if word else []
+        needs = spec.fallback_requires
+        if close and needs is not None and not any(needs.accept(w) is not None for w in text.split()):
+            hint = ", ".join(f"`{spec.name} {c}`" for c in close)
+            raise UserError("core.unknown_sub_close", command=spec.name, sub=word, suggestions=hint)
+        if spec.fallback_handler is not None and (word or spec.default is None):
+            await require_on(ctx, spec.fallback_feature or spec.feature)
+            ctx.rest = text
+            await spec.fallback_handler(ctx)
+            return
+        if not word and spec.handler is not None:
+            await require_on(ctx, spec.feature)
+            await spec.handler(ctx)
+            return
+        if close:
+            hint = ", ".join(f"`{spec.name} {c}`" for c in close)
+            raise UserError("core.unknown_sub_close", command=spec.name, sub=word, suggestions=hint)
+        raise UserError("core.unknown_sub", command=spec.name, sub=word)
+    try:
+        params = parse_args(sub.args, rest)
+    except ArgError as err:
+        if sub.loose and spec.fallback_handler is not None and (err.word is not None or not sub.error_key):
+            await require_on(ctx, spec.fallback_feature or spec.feature)
+            ctx.rest = text
+            await spec.fallback_handler(ctx)
+            return
+        await require_on(ctx, sub.feature)
+        if sub.admin:
+            require_admin(ctx)
+        usage = sub.usage(spec.name, ctx.t)
+        if sub.error_key:
+            raise UserError(sub.error_key, usage=usage, arg=user_text(err.word or "")) from None
+        if err.word is None:
+            raise UserError("core.missing_args", usage=usage) from None
+        raise UserError("core.bad_arg", arg=user_text(err.word), usage=usage) from None
+    await require_on(ctx, sub.feature)
+    if sub.admin:
+        require_admin(ctx)
+    ctx.params = params
+    ctx.sub = sub.name
+    ctx.rest = rest.strip()
+    ctx.args = rest.split()
+    await sub.handler(ctx)
+
+
+async def visible_subs(ctx: Context, spec: Command) -> list[Sub]:
+    """The subcommands this person may use here, in declaration order (help last): not hidden, not for
+    admins only (unless the person is one), and not switched off in the workspace."""
+    admin = bool(ctx.member.is_admin or ctx.actor.is_admin)
+    subs = [s for s in spec.subs if not s.hidden and (admin or not s.admin) and await ctx.feature_on(s.feature)]
+    return [s for s in subs if s.name != "help"] + [s for s in subs if s.name == "help"]
+
+
+async def command_usable(ctx: Context, spec: Command) -> bool:
+    """Whether ``help`` lists the command: something of it is switched on for this person."""
+    if spec.hidden or (spec.admin and not (ctx.member.is_admin or ctx.actor.is_admin)):
+        return False
+    if await ctx.feature_on(spec.fallback_feature or spec.feature):
+        return True
+    return any(s.name != "help" for s in await visible_subs(ctx, spec))
+
+
+async def command_help(ctx: Context, spec: Command) -> Message:
+    """``help <command>``: the feature's own explanation, then one line per subcommand it declares, in the
+    reader's language (its German or English word, typed arguments, its help text)."""
+    t = ctx.t
+    title = t(spec.title_key) if spec.title_key else t("core.help.title", command=spec.name)
+    blocks: list[Block] = [Header(text=title)]
+    if spec.intro is not None:
+        blocks.extend(await spec.intro(ctx))
+    lines = []
+    if (
+        spec.fallback_handler is not None
+        and spec.fallback_help_key
+        and await ctx.feature_on(spec.fallback_feature or spec.feature)
+    ):
+        usage = t(spec.fallback_usage_key) if spec.fallback_usage_key else f"{spec.name} …"
+        lines.append(f"• `{usage}`: {t(spec.fallback_help_key)}")
+    for sub in await visible_subs(ctx, spec):
+        line = f"• `{sub.usage(spec.name, t)}`"
+        if sub.help_key:
+            line += f": {t(sub.help_key)}"
+        if sub.admin:
+            line += " " + t("core.help.admin")
+        lines.append(line)
+    if lines:
+        blocks.append(Section(text=f"*{t('core.help.commands_title', command=spec.name)}*\n" + "\n".join(lines)))
+    if spec.aliases:
+        blocks.append(Note(text=t("core.help.aliases", words=", ".join(f"`{a}`" for a in spec.aliases))))
+    return Message(blocks=blocks, text=title)
+
+
+def _as_command(event: MessageEvent) -> CommandEvent:
+    parts = event.text.strip().split(None, 1)
+    first, rest = parts[0], (parts[1] if len(parts) > 1 else "")
+    return CommandEvent(
+        actor=event.actor,
+        conversation=event.conversation,
+        event_id=event.event_id,
+        received_at=event.received_at,
+        raw=event.raw,
+        name=first.lower().lstrip("/"),
+        text=rest,
+        mentions=event.mentions,
+        message_id=event.message_id,
+    )
 
 
 class _Refused(Exception):
@@ -392,10 +558,6 @@ async def _context(event: Event, services: Services, session: AsyncSession) -> C
 
 def _ephemeral(event: Event) -> Target:
     return Target(kind="ephemeral", user_id=event.actor.user_id)
-
-
-def _wants_unknown_reply(event: Event) -> bool:
-    return isinstance(event, CommandEvent) or (isinstance(event, MessageEvent) and event.addressed and bool(event.text))
 
 
 def _error_message(ctx: Context, err: UserError) -> Message:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from bot.core.commands import Arg
 from bot.core.jobs import Days, JobContext, ScheduleError, is_zone, next_occurrence, parse_time, zone
-from bot.core.messages import Header, Message, Note, Section
+from bot.core.messages import Block, Header, Message, Note, Section
 from bot.core.router import Context, Router, UserError, require_admin
 from handlers.digests import feature_sections, kudos_sections
 from handlers.digests.compose import (
@@ -31,7 +32,7 @@ from handlers.digests.compose import (
     running_span,
 )
 from handlers.digests.sections import DigestScope, digest_section, register_section, sections
-from handlers.privacy_rules import feature_enabled, min_group_size
+from handlers.privacy_rules import min_group_size
 from storage import scheduling as sq
 from storage.models import Workspace
 from storage.scheduling import Schedule
@@ -150,13 +151,16 @@ async def subscribe(ctx: Context, words: list[str]) -> None:
     ctx.ephemeral(ctx.t("digests.subscribed", channel=f"<#{channel}>", when=describe(ctx, row)))
 
 
-async def leaderboard(ctx: Context, words: list[str]) -> None:
-    sub = words[0].lower() if words else ""
-    if sub in ("off", "aus", "stop"):
-        await turn_off(ctx, words[1:], kind=LEADERBOARD)
+BOARD_ACTIONS = {"off": "off", "aus": "off", "stop": "off", "preview": "preview", "vorschau": "preview"}
+
+
+async def leaderboard(ctx: Context, action: str | None, words: list[str]) -> None:
+    """``digest leaderboard #kanal …`` sets the post up; ``off``/``preview`` (``action``) turn it off or show it."""
+    if action == "off":
+        await turn_off(ctx, words, kind=LEADERBOARD)
         return
-    if sub in ("preview", "vorschau"):
-        await preview_leaderboard(ctx, words[1:])
+    if action == "preview":
+        await preview_leaderboard(ctx, words)
         return
     require_admin(ctx)
     args = parse_args(words, allow_period=True)
@@ -268,8 +272,9 @@ async def status(ctx: Context) -> None:
 
 
 async def post_scheduled(job: JobContext) -> None:
-    """Digests and leaderboard posts that fell due in this tick's window (one query for both)."""
-    for schedule, ws in await job.schedules(DIGEST, LEADERBOARD):
+    """Digests and leaderboard posts that fell due in this tick's window (one query for both); the
+    job's gate leaves out digests where ``digests`` is off and leaderboard posts where ``leaderboards`` is."""
+    for schedule, ws in await job.schedules(DIGEST, LEADERBOARD, features={LEADERBOARD: "leaderboards"}):
         if schedule.kind == DIGEST:
             await post_digest(job, schedule, ws)
         else:
@@ -277,8 +282,6 @@ async def post_scheduled(job: JobContext) -> None:
 
 
 async def post_digest(job: JobContext, schedule: Schedule, ws: Workspace) -> None:
-    if not await feature_enabled(job.session, ws.id, "digests"):
-        return
     tz = schedule_zone(schedule, ws)
     for due in await job.due_for(schedule, ws):
         async with job.guard(schedule=schedule.id, period=due.period):
@@ -308,8 +311,6 @@ async def post_digest(job: JobContext, schedule: Schedule, ws: Workspace) -> Non
 
 
 async def post_leaderboard(job: JobContext, schedule: Schedule, ws: Workspace) -> None:
-    if not await feature_enabled(job.session, ws.id, "leaderboards"):
-        return
     tz = schedule_zone(schedule, ws)
     period = str(schedule.settings.get("period", "month"))
     if period not in PERIODS:
@@ -333,28 +334,53 @@ async def post_leaderboard(job: JobContext, schedule: Schedule, ws: Workspace) -
             )
 
 
+async def digests_intro(ctx: Context) -> list[Block]:
+    """Who is named in digests, above the generated list of ``digest`` subcommands."""
+    return [Section(text=ctx.t("digests.help.intro"))]
+
+
 def register(router: Router) -> None:
     kudos_sections.register()
     feature_sections.register()
 
-    @router.command("digest", aliases=("digests", "zusammenfassung"), help_key="digests.help.short")
-    async def digest_command(ctx: Context) -> None:
-        words = ctx.args
-        sub = words[0].lower() if words else "help"
-        rest = words[1:]
-        if sub in ("subscribe", "abonnieren", "on", "an", "set"):
-            await subscribe(ctx, rest)
-        elif sub in ("off", "aus", "stop"):
-            await turn_off(ctx, rest, kind=DIGEST)
-        elif sub in ("preview", "vorschau"):
-            await preview_digest(ctx, rest)
-        elif sub in ("leaderboard", "rangliste", "board"):
-            await leaderboard(ctx, rest)
-        elif sub in ("status", "list", "liste"):
-            await status(ctx)
-        elif sub in ("help", "hilfe", "?"):
-            ctx.ephemeral(ctx.t("digests.help.long"))
-        else:
-            raise UserError("digests.err.unknown_sub", sub=sub)
+    digest = router.command(
+        "digest",
+        aliases=("digests", "zusammenfassung"),
+        help_key="digests.help.short",
+        feature="digests",
+        default="help",
+        intro=digests_intro,
+    )
+    words = (Arg.text(optional=True, label_key="digests.help.arg.where"),)
 
-    router.schedule("digests")(post_scheduled)
+    @digest.sub(
+        "subscribe", de="abonnieren", aliases=("on", "an", "set"), args=words, help_key="digests.help.sub.subscribe"
+    )
+    async def _subscribe(ctx: Context) -> None:
+        await subscribe(ctx, ctx.args)
+
+    @digest.sub("off", de="aus", aliases=("stop",), args=words, help_key="digests.help.sub.off")
+    async def _off(ctx: Context) -> None:
+        await turn_off(ctx, ctx.args, kind=DIGEST)
+
+    @digest.sub("preview", de="vorschau", args=words, help_key="digests.help.sub.preview")
+    async def _preview(ctx: Context) -> None:
+        await preview_digest(ctx, ctx.args)
+
+    @digest.sub(
+        "leaderboard",
+        de="rangliste",
+        aliases=("board",),
+        feature="leaderboards",
+        args=(Arg.choice("action", BOARD_ACTIONS, optional=True), *words),
+        help_key="digests.help.sub.leaderboard",
+    )
+    async def _leaderboard(ctx: Context) -> None:
+        action = ctx.params.get("action")
+        await leaderboard(ctx, action, ctx.args[1:] if action else ctx.args)
+
+    @digest.sub("status", de="liste", aliases=("list",), help_key="digests.help.sub.status")
+    async def _status(ctx: Context) -> None:
+        await status(ctx)
+
+    router.schedule("digests", feature="digests")(post_scheduled)

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.core.events import ActionEvent, CommandEvent, MessageEvent
+from bot.core.commands import Arg
+from bot.core.events import ActionEvent, MessageEvent
 from bot.core.i18n import Translator, translator_for
-from bot.core.messages import Actions, Button, Fields, Form, Header, Input, Message, Note, Section, user_text
-from bot.core.router import Context, Router, UserError, require_admin
+from bot.core.messages import Actions, Block, Button, Fields, Form, Header, Input, Message, Note, Section, user_text
+from bot.core.router import Context, Priority, Router, UserError, require_admin
 from handlers.privacy_rules import language_model, require_feature
 from handlers.prompts.feedback import FeedbackItem, store_feedback
 from handlers.prompts.library import MAX_PROMPT_LENGTH, MIN_PROMPT_LENGTH, category_key, library
@@ -18,6 +19,7 @@ from handlers.prompts.schedule import ScheduleError, format_days, next_due, pars
 from storage import core
 from storage import prompts as store
 from storage.models import ScheduledClaim
+from storage.teams import thread_root
 
 MAX_ANSWER = 2000
 MAX_LISTED = 15
@@ -45,13 +47,6 @@ def _local(ctx: Context, when: datetime, zone: str) -> str:
     day = ctx.t("prompts.weekdays").split(",")[local.weekday()]
     date_part = f"{local:%d.%m.}" if ctx.t.lang == "de" else f"{local:%Y-%m-%d}"
     return f"{day} {date_part} {local:%H:%M}"
-
-
-def _rest_text(ctx: Context) -> str:
-    """The command text after the sub-command word, as typed (keeps ``|`` and case)."""
-    text = ctx.event.text if isinstance(ctx.event, CommandEvent) else ""
-    parts = text.strip().split(None, 1)
-    return parts[1].strip() if len(parts) > 1 else ""
 
 
 def _int_arg(args: list[str], key: str) -> int:
@@ -286,7 +281,7 @@ async def list_channels(ctx: Context) -> None:
 
 async def add_prompt(ctx: Context) -> None:
     require_admin(ctx)
-    text = _rest_text(ctx)
+    text = ctx.rest
     category = "perspective"
     first = text.split(None, 1)[0] if text else ""
     if first.startswith("#"):
@@ -399,7 +394,7 @@ async def request_drafts(ctx: Context, args: list[str]) -> None:
 async def add_quote(ctx: Context) -> None:
     require_admin(ctx)
     await require_feature(ctx, "feedback_import")
-    text = _rest_text(ctx)
+    text = ctx.rest
     if len(text) < 10:
         raise UserError("prompts.err.quote_usage")
     result = await store_feedback(
@@ -507,7 +502,7 @@ async def answer_command(ctx: Context, args: list[str]) -> None:
     post = await store.latest_post(ctx.session, workspace_id=ctx.workspace.id, channel_id=channel)
     if post is None:
         raise UserError("prompts.err.no_prompt_here")
-    text = _rest_text(ctx)
+    text = ctx.rest
     anonymous = False
     first = text.split(None, 1)[0].lower() if text else ""
     if first in ANON_WORDS:
@@ -585,7 +580,10 @@ async def on_action(ctx: Context) -> None:
         elif answer.author_id == ctx.actor.user_id:
             ctx.ephemeral(ctx.t("prompts.kudos.own"))
         else:
-            ctx.ephemeral(ctx.t("prompts.kudos.how", user=f"<@{answer.author_id}>"))
+            from handlers import kudos
+
+            reason = ctx.translator_for_member(None)("kudos.moment_reason.answer")
+            await kudos.give(ctx, f"<@{answer.author_id}> {reason}", source="answer", moment=("answer", answer.id or 0))
 
 
 def thread_of(ev: MessageEvent) -> str | None:
@@ -593,124 +591,120 @@ def thread_of(ev: MessageEvent) -> str | None:
 
 
 async def on_thread_reply(ctx: Context) -> None:
-    """A reply in a prompt's thread is an answer with its author (other threads are ignored)."""
+    """A reply in a prompt's thread is an answer with its author, whatever it holds (mentions, colons, emoji,
+    a word that names a command); only an explicit ``kudos …`` is taken before it. Other threads are declined."""
     ev = ctx.event
     assert isinstance(ev, MessageEvent)
     thread = thread_of(ev)
     if ev.actor.is_bot or not thread or thread == ev.message_id or not ev.text.strip():
-        return
+        ctx.decline()
     post = await store.post_for_thread(
         ctx.session,
         workspace_id=ctx.workspace.id,
         thread_id=thread,
-        channel_id=ev.conversation.id if ev.conversation else None,
+        # a Teams thread's conversation is the channel's id with the thread's mark
+        channel_id=thread_root(ev.conversation.id) if ev.conversation else None,
     )
     if post is None:
-        return
+        ctx.decline()
     await save_answer(ctx, post, ev.text, anonymous=False, source="thread", message_id=ev.message_id or ev.event_id)
 
 
 # --- help and dispatch -----------------------------------------------------------------------------------------------
 
 
-def show_help(ctx: Context) -> None:
-    ctx.ephemeral(
-        Message(
-            blocks=[
-                Header(text=ctx.t("prompts.help.title")),
-                Section(text=ctx.t("prompts.help.text")),
-                Note(text=ctx.t("prompts.help.admin")),
-            ],
-            text=ctx.t("prompts.help.title"),
-        )
-    )
-
-
-SUBCOMMANDS = {
-    "status": "status",
-    "help": "help",
-    "hilfe": "help",
-    "?": "help",
-    "subscribe": "subscribe",
-    "abonnieren": "subscribe",
-    "abo": "subscribe",
-    "unsubscribe": "unsubscribe",
-    "abbestellen": "unsubscribe",
-    "pause": "pause",
-    "pausieren": "pause",
-    "resume": "resume",
-    "fortsetzen": "resume",
-    "now": "now",
-    "jetzt": "now",
-    "categories": "categories",
-    "kategorien": "categories",
-    "add": "add",
-    "hinzufügen": "add",
-    "neu": "add",
-    "list": "list",
-    "liste": "list",
-    "remove": "remove",
-    "entfernen": "remove",
-    "draft": "draft",
-    "entwurf": "draft",
-    "entwerfen": "draft",
-    "approve": "approve",
-    "freigeben": "approve",
-    "reject": "reject",
-    "verwerfen": "reject",
-    "answer": "answer",
-    "antwort": "answer",
-    "answers": "answers",
-    "antworten": "answers",
-    "quote": "quote",
-    "feedback": "quote",
-    "zitat": "quote",
-    "channels": "channels",
-    "kanäle": "channels",
-}
+async def prompts_intro(ctx: Context) -> list[Block]:
+    """What the daily prompt is and how to answer it, above the generated list of ``prompt`` subcommands."""
+    return [Section(text=ctx.t("prompts.help.intro")), Note(text=ctx.t("prompts.help.schedule"))]
 
 
 def register(router: Router) -> None:
-    @router.command("prompt", aliases=("impuls",), help_key="prompts.help.short")
-    async def prompt_command(ctx: Context) -> None:
-        args = ctx.args
-        word = args[0].lower() if args else "status"
-        rest = args[1:]
-        sub = SUBCOMMANDS.get(word)
-        if sub is None:
-            raise UserError("prompts.err.unknown_sub", sub=word)
-        if sub != "help":
-            await require_feature(ctx, "prompts")
-        if sub == "status":
-            await show_status(ctx)
-        elif sub == "help":
-            show_help(ctx)
-        elif sub == "subscribe":
-            await subscribe(ctx, rest)
-        elif sub == "unsubscribe":
-            await unsubscribe(ctx)
-        elif sub in ("pause", "resume"):
-            await set_paused(ctx, sub == "pause")
-        elif sub == "now":
-            await post_now(ctx)
-        elif sub == "categories":
-            await set_categories(ctx, rest)
-        elif sub == "add":
-            await add_prompt(ctx)
-        elif sub == "list":
-            await list_prompts(ctx)
-        elif sub in ("remove", "approve", "reject"):
-            await review(ctx, rest, sub)
-        elif sub == "draft":
-            await request_drafts(ctx, rest)
-        elif sub == "answer":
-            await answer_command(ctx, rest)
-        elif sub == "answers":
-            await answers_command(ctx)
-        elif sub == "quote":
-            await add_quote(ctx)
-        elif sub == "channels":
-            await list_channels(ctx)
+    prompt = router.command(
+        "prompt",
+        aliases=("impuls",),
+        help_key="prompts.help.short",
+        feature="prompts",
+        default="status",
+        intro=prompts_intro,
+        title_key="prompts.help.title",
+    )
+    text = (Arg.text(optional=True),)
+    schedule = (Arg.text("schedule", optional=True, label_key="prompts.help.arg.schedule"),)
 
-    router.action("prompt")(on_action)
-    router.message(lambda ev: bool(thread_of(ev)))(on_thread_reply)
+    @prompt.sub("status", de="zustand", help_key="prompts.help.sub.status")
+    async def _status(ctx: Context) -> None:
+        await show_status(ctx)
+
+    @prompt.sub("answer", de="antwort", args=text, help_key="prompts.help.sub.answer")
+    async def _answer(ctx: Context) -> None:
+        await answer_command(ctx, ctx.args)
+
+    @prompt.sub("answers", de="antworten", help_key="prompts.help.sub.answers")
+    async def _answers(ctx: Context) -> None:
+        await answers_command(ctx)
+
+    @prompt.sub("categories", de="kategorien", args=text, help_key="prompts.help.sub.categories")
+    async def _categories(ctx: Context) -> None:
+        await set_categories(ctx, ctx.args)
+
+    @prompt.sub("list", de="liste", help_key="prompts.help.sub.list")
+    async def _list(ctx: Context) -> None:
+        await list_prompts(ctx)
+
+    @prompt.sub("channels", de="kanäle", help_key="prompts.help.sub.channels")
+    async def _channels(ctx: Context) -> None:
+        await list_channels(ctx)
+
+    @prompt.sub(
+        "subscribe", de="abonnieren", aliases=("abo",), args=schedule, admin=True, help_key="prompts.help.sub.subscribe"
+    )
+    async def _subscribe(ctx: Context) -> None:
+        await subscribe(ctx, ctx.args)
+
+    @prompt.sub("unsubscribe", de="abbestellen", admin=True, help_key="prompts.help.sub.unsubscribe")
+    async def _unsubscribe(ctx: Context) -> None:
+        await unsubscribe(ctx)
+
+    @prompt.sub("pause", de="pausieren", admin=True, help_key="prompts.help.sub.pause")
+    async def _pause(ctx: Context) -> None:
+        await set_paused(ctx, True)
+
+    @prompt.sub("resume", de="fortsetzen", admin=True, help_key="prompts.help.sub.resume")
+    async def _resume(ctx: Context) -> None:
+        await set_paused(ctx, False)
+
+    @prompt.sub("now", de="jetzt", admin=True, help_key="prompts.help.sub.now")
+    async def _now(ctx: Context) -> None:
+        await post_now(ctx)
+
+    @prompt.sub("add", de="hinzufügen", aliases=("neu",), args=text, admin=True, help_key="prompts.help.sub.add")
+    async def _add(ctx: Context) -> None:
+        await add_prompt(ctx)
+
+    @prompt.sub("quote", de="zitat", aliases=("feedback",), args=text, admin=True, help_key="prompts.help.sub.quote")
+    async def _quote(ctx: Context) -> None:
+        await add_quote(ctx)
+
+    @prompt.sub("draft", de="entwurf", aliases=("entwerfen",), args=text, admin=True, help_key="prompts.help.sub.draft")
+    async def _draft(ctx: Context) -> None:
+        await request_drafts(ctx, ctx.args)
+
+    # the handlers explain a missing or unreadable id themselves
+    number = (Arg.text("id", optional=True, label_key="prompts.help.arg.id"),)
+
+    @prompt.sub("approve", de="freigeben", args=number, admin=True, help_key="prompts.help.sub.approve")
+    async def _approve(ctx: Context) -> None:
+        await review(ctx, ctx.args, "approve")
+
+    @prompt.sub("reject", de="verwerfen", args=number, admin=True, help_key="prompts.help.sub.reject")
+    async def _reject(ctx: Context) -> None:
+        await review(ctx, ctx.args, "reject")
+
+    @prompt.sub("remove", de="entfernen", args=number, admin=True, help_key="prompts.help.sub.remove")
+    async def _remove(ctx: Context) -> None:
+        await review(ctx, ctx.args, "remove")
+
+    router.action("prompt", feature="prompts")(on_action)
+    router.message(lambda ev: bool(thread_of(ev)), feature="prompts", priority=Priority.THREAD, addressed=True)(
+        on_thread_reply
+    )

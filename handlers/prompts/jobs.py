@@ -149,5 +149,5 @@ async def run_draft_requests(job: JobContext) -> None:
 
 
 def register(router: Router) -> None:
-    router.schedule("prompts")(post_due_prompts)
-    router.schedule("prompt_drafts")(run_draft_requests)
+    router.schedule("prompts", feature="prompts")(post_due_prompts)
+    router.schedule("prompt_drafts", feature="prompts")(run_draft_requests)

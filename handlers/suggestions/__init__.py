@@ -7,12 +7,12 @@ language; anonymous suggestions store no author at all. ``digest_summary`` feeds
 
 from __future__ import annotations
 
+from bot.core.commands import Arg
 from bot.core.events import ActionEvent, CommandEvent
 from bot.core.i18n import Translator
 from bot.core.jobs import JobContext
 from bot.core.messages import Block, Fields, Header, Note, Section, user_text
 from bot.core.router import Context, Router, UserError
-from handlers.privacy_rules import require_feature
 from handlers.suggestions import browse, config, decide, submit
 from handlers.suggestions.common import hours_text, load
 from handlers.suggestions.jobs import announce_anonymous, remind_approvers
@@ -20,37 +20,14 @@ from storage.suggestions import DigestSummary, digest_summary
 
 __all__ = ["DigestSummary", "digest_blocks", "digest_summary", "register"]
 
-ADMIN = {
-    "approvers": config.approvers_command,
-    "freigeber": config.approvers_command,
-    "review-channel": config.review_channel_command,
-    "reporting": config.reporting_command,
-    "meldestelle": config.reporting_command,
-}
-NEEDS_ARGUMENT = {  # subcommand → (refusal, usage) when it is given without its argument
-    "show": ("suggestions.err.need_id", "suggest show 12"),
-    "zeige": ("suggestions.err.need_id", "suggest show 12"),
-    "vote": ("suggestions.err.need_id", "suggest vote 12"),
-    "follow": ("suggestions.err.need_id", "suggest follow 12"),
-    "status": ("suggestions.err.need_code", ""),
-    "withdraw": ("suggestions.err.need_code", ""),
-    "reply": ("suggestions.err.reply_usage", ""),
-}
-DECISION_WORDS = {
-    "approve": "approve",
-    "genehmigen": "approve",
-    "decline": "decline",
-    "ablehnen": "decline",
-    "duplicate": "duplicate",
-    "duplikat": "duplicate",
-    "ask": "ask",
-    "frage": "ask",
-    "review": "review",
-    "prüfen": "review",
-    "start": "start",
-    "starten": "start",
-    "done": "done",
-    "erledigt": "done",
+DECISIONS = {  # the deciders' verbs, by their English and German words
+    "approve": "genehmigen",
+    "decline": "ablehnen",
+    "duplicate": "duplikat",
+    "ask": "frage",
+    "review": "prüfen",
+    "start": "starten",
+    "done": "erledigt",
 }
 
 
@@ -76,49 +53,12 @@ def digest_blocks(t: Translator, summary: DigestSummary) -> list[Block]:
     return blocks
 
 
-async def suggest_command(ctx: Context) -> None:
-    assert isinstance(ctx.event, CommandEvent)
-    await require_feature(ctx, "suggestions")
-    args = ctx.args
-    if not args:
-        await submit.open_form(ctx)
-        return
-    sub, rest = args[0].lower(), args[1:]
-    if sub in ADMIN:
-        await ADMIN[sub](ctx, rest)
-    elif sub in ("deadline", "frist", "anon-limit"):
-        await config.number_command(ctx, "deadline" if sub == "frist" else sub, rest)
-    elif sub in ("settings", "einstellungen"):
-        await config.show_settings(ctx)
-    elif sub in ("help", "hilfe", "?"):
-        ctx.ephemeral(ctx.t("suggestions.help.long"))
-    elif sub in NEEDS_ARGUMENT and not rest:
-        key, usage = NEEDS_ARGUMENT[sub]
-        raise UserError(key, usage=usage)
-    elif sub in ("list", "liste") and len(rest) <= 1:
-        await browse.list_command(ctx, rest)
-    elif sub in ("show", "zeige", "zeigen") and len(rest) == 1:
-        await browse.show_command(ctx, rest)
-    elif sub == "status" and len(rest) == 1:
-        await browse.status_command(ctx, rest)
-    elif sub in ("withdraw", "zurückziehen") and len(rest) == 1:
-        await submit.withdraw(ctx, rest[0])
-    elif sub in ("reply", "antwort", "antworten"):
-        await browse.reply_command(ctx, rest)
-    elif sub in ("vote", "abstimmen") and len(rest) == 1:
-        await browse.vote(ctx, rest[0])
-    elif sub in ("follow", "folgen") and len(rest) == 1:
-        await browse.follow(ctx, rest[0])
-    elif sub in ("stats", "statistik") and not rest:
-        await browse.stats_command(ctx)
-    elif sub in DECISION_WORDS and rest and rest[0].lstrip("#").isdigit():
-        await decide.on_command(ctx, DECISION_WORDS[sub], rest)
-    else:
-        await submit.submit(ctx, submit.payload_from_text(ctx, ctx.event.text))
+async def suggestions_intro(ctx: Context) -> list[Block]:
+    """What the box is (and is not), above the generated list of ``suggest`` subcommands."""
+    return [Section(text=ctx.t("suggestions.help.intro"))]
 
 
 async def suggest_action(ctx: Context) -> None:
-    await require_feature(ctx, "suggestions")
     ev = ctx.event
     assert isinstance(ev, ActionEvent)
     parts = ev.action_id.split(":")
@@ -171,9 +111,138 @@ async def reminders_job(job: JobContext) -> None:
 
 
 def register(router: Router) -> None:
-    router.command("suggest", aliases=("vorschlag", "vorschläge", "suggestions"), help_key="suggestions.help.short")(
-        suggest_command
+    suggest = router.command(
+        "suggest",
+        aliases=("vorschlag", "vorschläge", "suggestions"),
+        help_key="suggestions.help.short",
+        feature="suggestions",
+        intro=suggestions_intro,
     )
-    router.action("suggest")(suggest_action)
-    router.schedule("suggestion_announcements")(announcements_job)
-    router.schedule("suggestion_reminders")(reminders_job)
+
+    # Words that do not fit a subcommand's arguments (``suggest list of forms is too long``) are a suggestion.
+    @suggest.fallback(help_key="suggestions.help.sub.submit", usage_key="suggestions.help.submit_usage")
+    async def _submit(ctx: Context) -> None:
+        if not ctx.rest:
+            await submit.open_form(ctx)
+            return
+        assert isinstance(ctx.event, CommandEvent)
+        await submit.submit(ctx, submit.payload_from_text(ctx, ctx.event.text))
+
+    one_id = (Arg.word("id", label_key="core.arg.number"),)
+    one_code = (Arg.word("code", label_key="suggestions.help.arg.code"),)
+
+    @suggest.sub(
+        "list", de="liste", args=(Arg.word("filter", optional=True),), loose=True, help_key="suggestions.help.sub.list"
+    )
+    async def _list(ctx: Context) -> None:
+        await browse.list_command(ctx, ctx.args)
+
+    @suggest.sub(
+        "show",
+        de="zeige",
+        aliases=("zeigen",),
+        args=one_id,
+        loose=True,
+        error_key="suggestions.err.need_id",
+        help_key="suggestions.help.sub.show",
+    )
+    async def _show(ctx: Context) -> None:
+        await browse.show_command(ctx, ctx.args)
+
+    @suggest.sub(
+        "status",
+        args=one_code,
+        loose=True,
+        error_key="suggestions.err.need_code",
+        help_key="suggestions.help.sub.status",
+    )
+    async def _status(ctx: Context) -> None:
+        await browse.status_command(ctx, ctx.args)
+
+    @suggest.sub(
+        "reply",
+        de="antwort",
+        aliases=("antworten",),
+        args=(Arg.text("answer"),),
+        error_key="suggestions.err.reply_usage",
+        help_key="suggestions.help.sub.reply",
+    )
+    async def _reply(ctx: Context) -> None:
+        await browse.reply_command(ctx, ctx.args)
+
+    @suggest.sub(
+        "withdraw",
+        de="zurückziehen",
+        args=one_code,
+        loose=True,
+        error_key="suggestions.err.need_code",
+        help_key="suggestions.help.sub.withdraw",
+    )
+    async def _withdraw(ctx: Context) -> None:
+        await submit.withdraw(ctx, ctx.params["code"])
+
+    @suggest.sub(
+        "vote",
+        de="abstimmen",
+        args=one_id,
+        loose=True,
+        error_key="suggestions.err.need_id",
+        help_key="suggestions.help.sub.vote",
+    )
+    async def _vote(ctx: Context) -> None:
+        await browse.vote(ctx, ctx.params["id"])
+
+    @suggest.sub(
+        "follow",
+        de="folgen",
+        args=one_id,
+        loose=True,
+        error_key="suggestions.err.need_id",
+        help_key="suggestions.help.sub.follow",
+    )
+    async def _follow(ctx: Context) -> None:
+        await browse.follow(ctx, ctx.params["id"])
+
+    @suggest.sub("stats", de="statistik", loose=True, help_key="suggestions.help.sub.stats")
+    async def _stats(ctx: Context) -> None:
+        await browse.stats_command(ctx)
+
+    decision = (Arg.number("id"), Arg.text("note", optional=True))
+    for verb, de in DECISIONS.items():
+
+        async def _decide(ctx: Context, verb: str = verb) -> None:
+            await decide.on_command(ctx, verb, ctx.args)
+
+        suggest.sub(verb, de=de, args=decision, loose=True, help_key=f"suggestions.help.sub.{verb}")(_decide)
+
+    rest = (Arg.text(optional=True),)
+
+    @suggest.sub("settings", de="einstellungen", help_key="suggestions.help.sub.settings")
+    async def _settings(ctx: Context) -> None:
+        await config.show_settings(ctx)
+
+    @suggest.sub("approvers", de="freigeber", args=rest, help_key="suggestions.help.sub.approvers")
+    async def _approvers(ctx: Context) -> None:
+        await config.approvers_command(ctx, ctx.args)
+
+    @suggest.sub(
+        "review-channel", de="prüfkanal", args=rest, admin=True, help_key="suggestions.help.sub.review_channel"
+    )
+    async def _review_channel(ctx: Context) -> None:
+        await config.review_channel_command(ctx, ctx.args)
+
+    @suggest.sub("reporting", de="meldestelle", args=rest, admin=True, help_key="suggestions.help.sub.reporting")
+    async def _reporting(ctx: Context) -> None:
+        await config.reporting_command(ctx, ctx.args)
+
+    @suggest.sub("deadline", de="frist", args=rest, admin=True, help_key="suggestions.help.sub.deadline")
+    async def _deadline(ctx: Context) -> None:
+        await config.number_command(ctx, "deadline", ctx.args)
+
+    @suggest.sub("anon-limit", args=rest, admin=True, help_key="suggestions.help.sub.anon_limit")
+    async def _anon_limit(ctx: Context) -> None:
+        await config.number_command(ctx, "anon-limit", ctx.args)
+
+    router.action("suggest", feature="suggestions")(suggest_action)
+    router.schedule("suggestion_announcements", feature="suggestions")(announcements_job)
+    router.schedule("suggestion_reminders", feature="suggestions")(reminders_job)

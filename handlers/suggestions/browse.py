@@ -173,7 +173,7 @@ async def thank(ctx: Context, raw_id: str) -> None:
         raise UserError("suggestions.thank.anonymous")
     title = " ".join(KUDOS_TITLE_RE.sub(" ", s.title).split())[:80]
     reason = ctx.t("suggestions.thank.reason", id=s.id, title=title)
-    await kudos.give(ctx, f"<@{s.author_id}> {reason}", source="suggestion")
+    await kudos.give(ctx, f"<@{s.author_id}> {reason}", source="suggestion", moment=("suggestion", s.id or 0))
 
 
 async def stats_command(ctx: Context) -> None:

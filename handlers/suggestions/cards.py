@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.i18n import Translator
 from bot.core.messages import Actions, Block, Button, Fields, Header, Message, Note, Section, user_text
-from handlers.suggestions.common import (
-    category_label,
-    deadline,
-    fmt_date,
-    reviewers,
-    status_label,
-    translator,
-)
-from storage import core
+from handlers import decisions
+from handlers.decisions import Delivery
+from handlers.suggestions.common import category_label, fmt_date, status_label
 from storage import suggestions as q
 from storage.models import Workspace
 from storage.suggestions import Suggestion, SuggestionEvent, SuggestionSettings
@@ -51,13 +43,18 @@ def body(t: Translator, s: Suggestion, votes: int) -> list[Block]:
 
 def decision_lines(t: Translator, ws: Workspace, s: Suggestion, deadline_days: int) -> list[Block]:
     if s.status in q.UNDECIDED:
-        return [Note(text=t("suggestions.card.deadline", date=fmt_date(t, deadline(s, deadline_days), ws.timezone)))]
+        return [decisions.deadline_note(t, ws, s.created_at, deadline_days)]
     if s.decided_by is None or s.decided_at is None:
         return []
-    key = "suggestions.card.decided_duplicate" if s.status == "duplicate" else "suggestions.card.decided"
     decided = s.status if s.status in ("declined", "duplicate") else "approved"
+    if s.status != "duplicate":
+        return [
+            decisions.decided_section(
+                t, ws, decision=status_label(t, decided), actor_id=s.decided_by, at=s.decided_at, note=s.decision_note
+            )
+        ]
     text = t(
-        key,
+        "suggestions.card.decided_duplicate",
         decision=status_label(t, decided),
         actor=f"<@{s.decided_by}>",
         date=fmt_date(t, s.decided_at, ws.timezone),
@@ -71,13 +68,12 @@ def decision_lines(t: Translator, ws: Workspace, s: Suggestion, deadline_days: i
 def review_buttons(t: Translator, s: Suggestion) -> list[Block]:
     sid = str(s.id)
     if s.status in q.UNDECIDED:
-        buttons = [
-            Button(label=t("suggestions.btn.approve"), action_id=f"suggest:approve:{sid}", value=sid, style="primary"),
-            Button(label=t("suggestions.btn.decline"), action_id=f"suggest:decline:{sid}", value=sid, style="danger"),
-            Button(label=t("suggestions.btn.ask"), action_id=f"suggest:ask:{sid}", value=sid),
-            Button(label=t("suggestions.btn.duplicate"), action_id=f"suggest:duplicate:{sid}", value=sid),
+        return [
+            decisions.decision_actions(
+                t, "suggest", sid, ("approve", "decline", "ask", "duplicate"), labels="suggestions"
+            )
         ]
-    elif s.status == "approved":
+    if s.status == "approved":
         buttons = [
             Button(label=t("suggestions.btn.start"), action_id=f"suggest:start:{sid}", value=sid),
             Button(label=t("suggestions.btn.done"), action_id=f"suggest:done:{sid}", value=sid, style="primary"),
@@ -153,25 +149,11 @@ def history_lines(t: Translator, ws: Workspace, rows: list[SuggestionEvent]) -> 
     return lines
 
 
-@dataclass
-class Delivery:
-    """A proactive message: to a channel, or to a person by DM."""
-
-    kind: str  # "channel" | "dm"
-    target: str
-    message: Message
-
-
 async def review_deliveries(session: AsyncSession, ws: Workspace, s: Suggestion) -> list[Delivery]:
     """The review card of a new suggestion: in the review channel, else by DM to each reviewer."""
     assert s.id is not None
     settings = await q.get_settings(session, workspace_id=ws.id)
     votes = await q.vote_count(session, suggestion_id=s.id)
-    if settings.review_channel_id:
-        card = review_card(translator(ws, None), ws, settings, s, votes)
-        return [Delivery("channel", settings.review_channel_id, card)]
-    out = []
-    for uid in await reviewers(session, workspace_id=ws.id, department=s.department):
-        member = await core.get_member(session, workspace_id=ws.id, user_id=uid)
-        out.append(Delivery("dm", uid, review_card(translator(ws, member), ws, settings, s, votes)))
-    return out
+    return await decisions.deliveries(
+        session, ws, department=s.department, card=lambda t: review_card(t, ws, settings, s, votes)
+    )

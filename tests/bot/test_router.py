@@ -77,7 +77,7 @@ async def test_unknown_command_far_from_everything(bot: BotHarness) -> None:
 async def test_user_error_rolls_back_the_handlers_writes(services: Services) -> None:
     router = Router()
 
-    @router.command("join")
+    @router.command("join", feature="test")
     async def join(ctx: Context) -> None:
         await core.upsert_member(ctx.session, workspace_id=ctx.workspace.id, user_id="written-then-refused")
         raise UserError("core.admin_only")
@@ -93,7 +93,7 @@ async def test_a_crash_leaves_nothing_and_the_retry_of_the_event_works(services:
     router = Router()
     calls: list[int] = []
 
-    @router.command("flaky")
+    @router.command("flaky", feature="test")
     async def flaky(ctx: Context) -> None:
         calls.append(1)
         await core.upsert_member(ctx.session, workspace_id=ctx.workspace.id, user_id="half-written")
@@ -121,7 +121,7 @@ async def test_deadlocked_transaction_is_run_again(pg_services: Services) -> Non
     runs: list[str] = []
     arrived = {"ana": asyncio.Event(), "ben": asyncio.Event()}
 
-    @router.command("swap")
+    @router.command("swap", feature="test")
     async def swap(ctx: Context) -> None:
         me = ctx.actor.user_id
         other = "ben" if me == "ana" else "ana"

@@ -23,7 +23,7 @@ def daily_post(
 ) -> None:
     """A small feature: at 09:00 Berlin time every day, one post per channel."""
 
-    @app.router.schedule(name)
+    @app.router.schedule(name, feature="test")
     async def job(job: JobContext) -> None:
         ws = await job.session.get(Workspace, WORKSPACE)
         assert ws is not None
@@ -62,7 +62,7 @@ async def test_windows_start_at_the_watermark_and_first_run_looks_back_the_grace
     app = make_app(db_url, clock=clock)
     windows: list[tuple[datetime, datetime]] = []
 
-    @app.router.schedule("recorder")
+    @app.router.schedule("recorder", feature="test")
     async def recorder(job: JobContext) -> None:
         windows.append((await job.window_start(), job.now))
 

@@ -197,7 +197,7 @@ async def test_bad_input_gets_a_friendly_error_only_for_the_admin(bot: BotHarnes
     assert "Zeitzone `Mars/Olympus` kenne ich nicht" in await bot.say("digest subscribe #team Mars/Olympus")
     assert "Rangliste kommt zu Beginn jedes Zeitraums" in await bot.say("digest leaderboard #kudos mo")
     assert "keinen Team-Digest, den ich ausschalten" in await bot.say("digest off")
-    assert "`digest later` gibt es nicht" in await bot.say("digest later")
+    assert "`digest later` kenne ich nicht" in await bot.say("digest later")
     await bot.say("starling language en")
     assert "`25:00` is not a time I understand" in await bot.say("digest subscribe #team 25:00")
     async with bot.app.sessions() as session:
@@ -326,3 +326,41 @@ async def test_digest_shows_prompt_participation_and_you_said_we_did(db_url: str
     assert "<#team>" in out and "5 Antworten auf 1 Impulse" in out
     assert "<#small>" not in out and "weniger als 5 Personen geantwortet" in out
     assert "Ihr habt gesagt, wir haben gemacht" in out and "Eingereicht" in out
+
+
+async def test_switched_off_features_post_nothing_on_schedule(bot: BotHarness, clock: Clock) -> None:
+    """The scheduler's gate: a digest is skipped while ``digests`` is off, a leaderboard post while
+    ``leaderboards`` is off, each on its own; switched on again, the next one comes."""
+    service = scheduler(bot, "s")
+    try:
+        await bot.say("digest subscribe #team täglich 09:00")
+        await bot.say("digest leaderboard #kudos monat")
+        await bot.say("privacy feature leaderboards off", as_="max")
+        clock.set(datetime(2026, 12, 1, 8, 5, tzinfo=UTC))  # Tuesday 09:05 in Berlin, the first of the month
+        await tick(bot, service)
+        assert len(posts(bot.output, "team")) == 1 and posts(bot.output, "kudos") == []
+        await bot.say("privacy feature leaderboards on", as_="max")
+        await bot.say("privacy feature digests off", as_="max")
+        clock.set(datetime(2026, 12, 2, 8, 5, tzinfo=UTC))
+        await tick(bot, service)
+        assert len(posts(bot.output, "team")) == 1  # no digest on the 2nd
+        await bot.say("privacy feature digests on", as_="max")
+        clock.set(datetime(2026, 12, 3, 8, 5, tzinfo=UTC))
+        await tick(bot, service)
+        assert len(posts(bot.output, "team")) == 2
+        assert await claimed_periods(bot, "leaderboard", "kudos") == []  # December's was due while it was off
+    finally:
+        await service.stop()
+
+
+async def test_leaderboard_post_preview_and_off_in_both_languages(bot: BotHarness) -> None:
+    await bot.say("digest leaderboard #kudos monat")
+    preview = await bot.say("digest rangliste vorschau #kudos")
+    assert preview.startswith("(only you) ") and "Kudos-Rangliste" in preview
+    assert "#kudos" in await bot.say("digest status")
+    off = await bot.say("digest rangliste aus #kudos")
+    assert off.startswith("(only you) ")
+    assert "#kudos" not in await bot.say("digest status")
+    await bot.say("digest leaderboard #board woche")
+    await bot.say("digest leaderboard stop #board")
+    assert "#board" not in await bot.say("digest status")

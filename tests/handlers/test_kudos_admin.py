@@ -179,7 +179,12 @@ async def test_help_in_german(team: BotHarness) -> None:
         )
     out = await team.say("kudos help", as_="anna")
     assert_only_you(out, "So funktionieren Kudos", "Du hast 5 Punkte am Tag", "#kundenfokus (Kundenfokus)")
-    assert_only_you(await team.say("starling help", as_="anna"), "`starling set budget 5`", "(eigene Sprache)")
+    # what only admins may do is listed for admins only
+    out = await team.say("starling help", as_="anna")
+    assert_only_you(out, "`starling sprache [Text]`: deine eigene Sprache")
+    assert "setze" not in out
+    out = await team.say("starling hilfe", as_="max")
+    assert_only_you(out, "`starling setze [Text]`: `budget 5`", "(Admins)")
 
 
 async def test_help_in_english(team: BotHarness) -> None:
@@ -195,7 +200,7 @@ async def test_help_in_english(team: BotHarness) -> None:
     )
     out = await team.say("kudos", as_="anna")
     assert_only_you(out, "How kudos work", "You have 5 points a day", "#kundenfokus (Customer focus)")
-    assert_only_you(await team.say("starling help", as_="anna"), "(your own language)")
+    assert_only_you(await team.say("starling help", as_="anna"), "`starling language [text]`: your own language")
 
 
 async def test_unknown_command_suggests_the_closest(team: BotHarness) -> None:

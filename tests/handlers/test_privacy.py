@@ -15,6 +15,7 @@ from storage import teams
 from storage.db import transaction
 from storage.models import Kudos
 from storage.prompts import PromptDraftRequest
+from tests.handlers.suggestion_kit import press
 from tests.kit import BotHarness, Clock
 
 AAD_ID = "9f1c-aad-7"
@@ -232,6 +233,15 @@ async def make_data_everywhere(bot: BotHarness, who: str = "anna") -> None:
     assert "zählt" in await bot.say(f"suggest vote {other.group(1)}", as_=who)
     assert "folgst" in await bot.say(f"suggest follow {other.group(1)}", as_=who)
     assert "genehmigt" in await bot.say(f"suggest approve {other.group(1)} gute Idee, machen wir", as_=who)
+    # goodwill: a team member, a case (author_id), a decision (decided_by), a highlight (user_id)
+    await bot.say("goodwill budget #general 1000 EUR per year, per case 100", as_="max")
+    await bot.say(f"goodwill team #general @{who} @ben", as_="max")
+    assert "nach Regel" in await bot.say("goodwill 20 EUR Versand erstattet #kundenfokus", as_=who)
+    out = await bot.say("goodwill 150 EUR Gerät statt Reparatur getauscht", as_="ben")
+    case = re.search(r"Kulanzfall #(\d+)", out)
+    assert case, out
+    assert "genehmigt" in await bot.say(f"goodwill approve {case.group(1)}", as_=who)
+    assert "markiert" in await press(bot, f"goodwill:highlight:{case.group(1)}", as_=who)
     # Teams: what the adapter stores for a person (identity and personal chat); a queued draft request
     # (the model is not configured in this harness, so the row is written as the command would)
     async with transaction(bot.app.sessions) as s:

@@ -35,7 +35,7 @@ async def test_subscribe_status_and_help_in_german(bot: BotHarness) -> None:
     out = await bot.say("prompt")
     assert "aktiv" in out and "Europe/Berlin" in out and "alle Kategorien" in out
     out = await bot.say("prompt hilfe")
-    assert "im Thread des Impulses" in out and "prompt subscribe 09:30" in out
+    assert "im Thread des Impulses" in out and "prompt abonnieren 09:30" in out
     sub = await subscription(bot)
     assert sub is not None and (sub.hour, sub.minute, sub.days, sub.holiday_region) == (9, 30, [0, 1, 2, 3, 4], "DE-BY")
     # changing the time keeps the rest

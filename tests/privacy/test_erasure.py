@@ -69,7 +69,8 @@ async def test_forget_me_deletes_unlinks_per_row_and_leaves_a_namesake_alone(any
         )
     out = await bot.say("privacy export", as_="felix")
     (path,) = [p for n, p in ATTACHMENT_RE.findall(out) if "starling-data-felix" in n]
-    exported = json.loads(open(path, encoding="utf-8").read())["tables"]
+    with open(path, encoding="utf-8") as fh:
+        exported = json.loads(fh.read())["tables"]
     assert "Ohne Felix" not in json.dumps(exported, ensure_ascii=False)  # someone else's anonymous answer
     before = await snapshot(bot)
 

@@ -74,7 +74,7 @@ async def test_bots_joining_get_no_welcome(testbed: Testbed, fake: SlackWire) ->
 def _register_demo_feature(bed: Testbed, seen: list[ActionEvent]) -> None:
     router = bed.starling.router
 
-    @router.command("feedback")
+    @router.command("feedback", feature="test")
     async def feedback(ctx: Context) -> None:
         ctx.modal(
             Form(
@@ -86,7 +86,7 @@ def _register_demo_feature(bed: Testbed, seen: list[ActionEvent]) -> None:
             )
         )
 
-    @router.action("fb")
+    @router.action("fb", feature="test")
     async def feedback_submitted(ctx: Context) -> None:
         assert isinstance(ctx.event, ActionEvent)
         seen.append(ctx.event)
@@ -94,7 +94,7 @@ def _register_demo_feature(bed: Testbed, seen: list[ActionEvent]) -> None:
             raise UserError("kudos.err.no_recipient")
         ctx.ephemeral("Danke: " + user_text(ctx.event.form["text"]))
 
-    @router.command("poll")
+    @router.command("poll", feature="test")
     async def poll(ctx: Context) -> None:
         ctx.reply(
             Message(
@@ -110,7 +110,7 @@ def _register_demo_feature(bed: Testbed, seen: list[ActionEvent]) -> None:
             )
         )
 
-    @router.action("vote")
+    @router.action("vote", feature="test")
     async def vote(ctx: Context) -> None:
         assert isinstance(ctx.event, ActionEvent)
         seen.append(ctx.event)

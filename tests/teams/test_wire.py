@@ -208,7 +208,7 @@ def add_vote_feature(router: Router) -> list[dict[str, Any]]:
     """A small feature with buttons and a form, registered on the real router for these tests."""
     seen: list[dict[str, Any]] = []
 
-    @router.action("vote")
+    @router.action("vote", feature="test")
     async def vote(ctx: Context) -> None:
         ev = ctx.event
         seen.append({"value": getattr(ev, "value", None), "form": getattr(ev, "form", None)})
@@ -216,7 +216,7 @@ def add_vote_feature(router: Router) -> list[dict[str, Any]]:
             raise UserError("core.admin_only")
         ctx.update(Message(blocks=[Header(text="Thanks for voting"), Section(text=f"You chose {ev.value}")]))  # type: ignore[attr-defined]
 
-    @router.command("poll")
+    @router.command("poll", feature="test")
     async def poll(ctx: Context) -> None:
         ctx.reply(
             Message(

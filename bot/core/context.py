@@ -1,0 +1,162 @@
+"""What a handler gets: the :class:`Context` of one event (its session, workspace, member, translator,
+outgoing messages, parsed arguments and the feature gate), and the two ways to say no: a localized
+:class:`UserError` for the person, or :meth:`Context.decline` ("not mine") for the router."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.events import ActionEvent, Actor, Event, MessageEvent
+from bot.core.i18n import Translator, translator_for
+from bot.core.messages import Block, Form, Message, Section, Target
+from bot.core.services import Services
+from storage import core
+from storage.models import Member, Workspace
+from storage.types import floor_day, floor_hour
+
+FeatureGate = Callable[[AsyncSession, str, str], Awaitable[bool]]
+
+
+class UserError(Exception):
+    """A friendly, localized refusal shown only to the actor. Nothing the handler wrote is kept."""
+
+    def __init__(self, key: str, /, **params: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+@dataclass
+class Context:
+    event: Event
+    services: Services
+    session: AsyncSession
+    workspace: Workspace
+    member: Member
+    t: Translator
+    out: list[Message] = field(default_factory=list)
+    args: list[str] = field(default_factory=list)  # the words after the command (after the subcommand, if any)
+    params: dict[str, Any] = field(default_factory=dict)  # the subcommand's parsed arguments, by name
+    rest: str = ""  # the text after the subcommand word (or the whole line for a fallback), as typed
+    sub: str | None = None  # the subcommand that runs, by its English name
+    gate: FeatureGate | None = field(default=None, repr=False)  # the router's feature gate
+    origin: Event | None = field(default=None, repr=False)  # the event as it arrived (a message read as a command)
+    #: Set by a handler before it writes an anonymous action: from then on ``now`` is the full hour, and
+    #: the messages it queues carry only the hour and go out with the next hour's batch, so no row this
+    #: transaction writes has a finer time than the hour.
+    anonymous: bool = False
+
+    @property
+    def said_openly(self) -> bool:
+        """The event is a message in a conversation not addressed to the bot (already public)."""
+        return isinstance(self.origin, MessageEvent) and not self.origin.addressed
+
+    async def feature_on(self, feature: str) -> bool:
+        """Whether ``feature`` is switched on in this workspace (the router's gate)."""
+        return True if self.gate is None else await self.gate(self.session, self.workspace.id, feature)
+
+    def decline(self) -> NoReturn:
+        """Not mine: the router tries the next route. Call it before writing anything."""
+        raise Declined
+
+    @property
+    def actor(self) -> Actor:
+        return self.event.actor
+
+    @property
+    def now(self) -> datetime:
+        moment = self.services.clock()
+        return floor_hour(moment) if self.anonymous else moment
+
+    def act_anonymously(self) -> None:
+        """From here on this event is an anonymous action (see ``anonymous``)."""
+        self.anonymous = True
+
+    def _msg(self, content: Message | Sequence[Block] | str, target: Target) -> Message:
+        if isinstance(content, Message):
+            msg = content.model_copy(update={"target": target})
+        elif isinstance(content, str):
+            msg = Message(blocks=[Section(text=content)], text=content, target=target)
+        else:
+            msg = Message(blocks=list(content), target=target)
+        self.out.append(msg)
+        return msg
+
+    def reply(self, content: Message | Sequence[Block] | str) -> Message:
+        thread = self.event.conversation.thread_id if self.event.conversation else None
+        return self._msg(content, Target(kind="reply", thread_id=thread))
+
+    def ephemeral(self, content: Message | Sequence[Block] | str) -> Message:
+        return self._msg(content, Target(kind="ephemeral", user_id=self.actor.user_id))
+
+    def dm(self, user_id: str, content: Message | Sequence[Block] | str, *, dedupe_key: str | None = None) -> Message:
+        msg = self._msg(content, Target(kind="dm", user_id=user_id))
+        msg.dedupe_key = dedupe_key
+        return msg
+
+    def post(
+        self,
+        channel_id: str,
+        content: Message | Sequence[Block] | str,
+        *,
+        thread_id: str | None = None,
+        dedupe_key: str | None = None,
+    ) -> Message:
+        msg = self._msg(content, Target(kind="channel", channel_id=channel_id, thread_id=thread_id))
+        msg.dedupe_key = dedupe_key
+        return msg
+
+    def update(self, content: Message | Sequence[Block] | str) -> Message:
+        return self._msg(content, Target(kind="update", user_id=self.actor.user_id))
+
+    def in_place(self, content: Message | Sequence[Block] | str) -> Message:
+        """A receipt only the actor sees and nothing can read back later: a submitted form is replaced by it
+        (Slack: the modal's view is updated; Teams: the submitted card is refreshed in place), anything else
+        gets it as an ephemeral answer. Anonymous receipts go this way, never as a stored direct message."""
+        if isinstance(self.event, ActionEvent) and self.event.is_form:
+            return self.update(content)
+        return self.ephemeral(content)
+
+    def home(self, content: Message | Sequence[Block]) -> Message:
+        return self._msg(content, Target(kind="home", user_id=self.actor.user_id))
+
+    def modal(self, form: Form) -> Message:
+        return self._msg([form], Target(kind="modal", user_id=self.actor.user_id))
+
+    def translator_for_member(self, member: Member | None) -> Translator:
+        return translator_for(member.locale if member else None, self.workspace.locale, tone=self.workspace.tone)
+
+    async def person(self, user_id: str) -> Member | None:
+        """A person by platform id: from the database, refreshed from the platform's directory when stale."""
+        ws = self.workspace.id
+        member = await core.get_member(self.session, workspace_id=ws, user_id=user_id)
+        directory = self.services.directories.get(self.actor.platform)
+        # Last-seen times are kept to the day: a person is refreshed at most once a day.
+        age = floor_day(self.now) - member.updated_at if member is not None else None
+        stale = age is None or age >= max(self.services.directory_ttl, timedelta(days=1))
+        if directory is not None and stale:
+            info = await directory.fetch(ws, user_id)
+            if info is not None:
+                return await core.upsert_member(
+                    self.session,
+                    workspace_id=ws,
+                    user_id=user_id,
+                    display_name=info.display_name,
+                    fill_only=("locale",),
+                    is_bot=info.is_bot,
+                    is_admin=info.is_admin or None,  # an admin granted in Starling stays one
+                    locale=info.locale,
+                    timezone=info.timezone,
+                    department=info.department,
+                    handle=info.handle,
+                )
+        return member
+
+
+class Declined(Exception):
+    """Raised by :meth:`Context.decline`: the message is not this handler's, the router tries the next route."""
