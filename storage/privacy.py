@@ -561,7 +561,7 @@ async def export_person(session: AsyncSession, *, workspace_id: str, user_id: st
 
 # --- erasure ------------------------------------------------------------------------------------------
 
-TOMBSTONE_PREFIX = "erased-"
+TOMBSTONE_PREFIX = "former-"  # other features recognise a tombstone by it
 # Tables whose rows about the person describe only them: the rows go. Elsewhere (a kudos they gave, an
 # approver's decision, an audit entry) others' records stay and the person becomes a fresh, unlinked
 # tombstone id in each row.

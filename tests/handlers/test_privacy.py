@@ -385,7 +385,7 @@ async def test_admin_erases_a_leaver_and_it_is_audited(bot: BotHarness) -> None:
     assert not [x for x in await scan_everything(bot) if re.search(r"(?<!\w)(ben|müller)(?!\w)", x[2], re.I)]
     audit = await bot.say("privacy audit", as_="max")
     # The auditor stays named; the erased person is a tombstone that links to nothing else.
-    assert re.search(r"@Max Weber privacy\.forget → @erased-[0-9a-f]{16}", audit), audit
+    assert re.search(r"@Max Weber privacy\.forget → @former-[0-9a-f]{16}", audit), audit
 
 
 async def test_cancel_erases_nothing(bot: BotHarness) -> None:

@@ -94,7 +94,7 @@ async def test_forget_me_deletes_unlinks_per_row_and_leaves_a_namesake_alone(any
     assert any("danke Lea Brunner für die Rechnung" in c[2] for c in cells(after))
 
     # Each of his rows that stays carries its own tombstone: no pseudonym links them.
-    tombstones = [c[2] for c in cells(after) if c[2].strip('"').startswith("erased-")]
+    tombstones = [c[2] for c in cells(after) if c[2].strip('"').startswith("former-")]
     assert len(tombstones) >= 3 and len(set(tombstones)) == len(tombstones)
 
     # The waiting export of him is gone.
