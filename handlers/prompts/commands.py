@@ -705,6 +705,7 @@ def register(router: Router) -> None:
         await review(ctx, ctx.args, "remove")
 
     router.action("prompt", feature="prompts")(on_action)
-    router.message(lambda ev: bool(thread_of(ev)), feature="prompts", priority=Priority.THREAD, addressed=True)(
+    # A reply in a prompt's thread is an answer: the answers switch (off with prompts too) gates it.
+    router.message(lambda ev: bool(thread_of(ev)), feature="prompt_answers", priority=Priority.THREAD, addressed=True)(
         on_thread_reply
     )
