@@ -484,6 +484,8 @@ def _anonymous_row(table: Table, row: Any) -> bool:
     """A row whose author is deliberately unknown (an anonymous suggestion, answer or its audit row)."""
     if "anonymous" in table.c and row.get("anonymous"):
         return True
+    if table.name == "outbox" and row.get("cause") == "anonymous":  # a message an anonymous action queued
+        return True
     authors = [c for c in ("author_id", "actor_id") if c in table.c]
     return bool(authors) and all(row.get(c) is None for c in authors)
 
@@ -523,6 +525,10 @@ async def rows_about(session: AsyncSession, *, workspace_id: str, who: Identity)
             is_own = _is_own(table, data, who.user_id)
             in_text = any(who.found_in(data[c.name]) for c in texts)
             in_file = any(who.found_in(bytes(data[c.name] or b"").decode("utf-8", errors="replace")) for c in files)
+            # a queued file about the person, e.g. ``starling-data-<id>-<day>.json``
+            in_file = in_file or (
+                _carries_file(table, data) and who.user_id.lower() in json.dumps(data.get("payload")).lower()
+            )
             if not (is_own or in_text or in_file):
                 continue  # a substring only (e.g. inside another word)
             out.append(Found(table, data, is_own, not is_own and _anonymous_row(table, data)))

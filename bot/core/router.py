@@ -590,7 +590,7 @@ async def _queue_proactive(ctx: Context) -> list[Message]:
                     target_id=target_id or "",
                     thread_id=msg.target.thread_id,
                     payload=msg.model_dump(mode="json"),
-                    cause=type(ctx.event).__name__,
+                    cause="anonymous" if ctx.anonymous else type(ctx.event).__name__,
                     dedupe_key=msg.dedupe_key,
                     now=ctx.now,
                     send_at=ctx.now + timedelta(hours=1) if ctx.anonymous else None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from storage.models import Member, OutboxMessage
 from storage.tables import metadata
 from tests.kit import BotHarness
 
-ATTACHMENT_RE = re.compile(r"\[file (\S+) [^\]]*→ ([^\]]+)\]")
+ATTACHMENT_RE = re.compile(r"📎 (\S+): (\S+)")
 FELIX = re.compile(r"(?<!\w)felix", re.I)
 
 
@@ -63,7 +64,7 @@ async def test_forget_me_deletes_unlinks_per_row_and_leaves_a_namesake_alone(any
                     "attachments": [{"name": "starling-data-felix-2026-11-18.json", "data": "e30="}],
                 },
                 cause="CommandEvent",
-                next_attempt_at=bot.clock.now,
+                next_attempt_at=bot.clock.now + timedelta(days=1),  # still waiting when he is erased
                 created_at=bot.clock.now,
             )
         )
