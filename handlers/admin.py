@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from bot.core.commands import Arg
-from bot.core.events import mention_ids
 from bot.core.i18n import normalize_locale
 from bot.core.jobs import is_zone
 from bot.core.messages import Block, Fields, Header, Message, Note, Section
@@ -143,17 +142,14 @@ async def values_command(ctx: Context, action: str | None, args: list[str]) -> N
         raise UserError("admin.err.value_usage")
 
 
-async def member_command(ctx: Context, key: str, args: list[str]) -> None:
+async def member_command(ctx: Context, key: str, user_id: str, department: str = "") -> None:
     """``starling department @anna Support``, ``starling admin @anna``."""
     require_admin(ctx)
-    ids = mention_ids(" ".join(args))
-    if not ids:
-        raise UserError("admin.err.need_mention")
-    person = await ctx.person(ids[0])
+    person = await ctx.person(user_id)
     if person is None:
-        raise UserError("kudos.err.unknown_user", user=ids[0])
-    if key in ("department", "abteilung"):
-        dept = " ".join(a for a in args if not a.startswith("<@")).strip()
+        raise UserError("kudos.err.unknown_user", user=user_id)
+    if key == "department":
+        dept = department.strip()
         person.department = dept or None
         ctx.ephemeral(ctx.t("admin.department_set", user=f"<@{person.user_id}>", department=dept or "—"))
     else:
@@ -207,10 +203,19 @@ def register(router: Router) -> None:
         action = ctx.params.get("action")
         await values_command(ctx, action, ctx.args[1:] if action else ctx.args)
 
-    @starling.sub("department", de="abteilung", args=rest, admin=True, help_key="admin.help.sub.department")
+    @starling.sub(
+        "department",
+        de="abteilung",
+        args=(Arg.user(), Arg.text("department", optional=True, label_key="admin.help.arg.department")),
+        error_key="admin.err.need_mention",
+        admin=True,
+        help_key="admin.help.sub.department",
+    )
     async def _department(ctx: Context) -> None:
-        await member_command(ctx, "department", ctx.args)
+        await member_command(ctx, "department", ctx.params["user"], ctx.params.get("department", ""))
 
-    @starling.sub("admin", args=rest, admin=True, help_key="admin.help.sub.admin")
+    @starling.sub(
+        "admin", args=(Arg.user(),), error_key="admin.err.need_mention", admin=True, help_key="admin.help.sub.admin"
+    )
     async def _admin(ctx: Context) -> None:
-        await member_command(ctx, "admin", ctx.args)
+        await member_command(ctx, "admin", ctx.params["user"])

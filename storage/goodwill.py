@@ -13,7 +13,7 @@ at all and are kept for the bookkeeping period (``LEDGER_YEARS``), then deleted 
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -417,6 +417,8 @@ class DigestFigures:
     median: int | None = None  # minor units, over cases approved in the period
     currency: str | None = None
     highlighted: list[GoodwillCase] | None = None
+    people: int = 0  # distinct people who logged the period's cases (the minimum-group rule)
+    people_per_budget: dict[int, int] = field(default_factory=dict)
 
 
 async def digest_figures(
@@ -457,4 +459,14 @@ async def digest_figures(
         median=int(statistics.median_low([c.amount for c in approved])) if approved else None,
         currency=await currency(session, workspace_id=workspace_id),
         highlighted=top,
+        people=len({c.author_id for c in cases if c.author_id}),
+        people_per_budget={
+            b: len({c.author_id for c in cases if c.budget_id == b and c.author_id})
+            for b in {c.budget_id for c in cases}
+        },
     )
+
+
+async def workspaces_with_pending(session: AsyncSession) -> list[str]:
+    stmt = select(GoodwillCase.workspace_id).where(col(GoodwillCase.status) == "pending").distinct()
+    return list((await session.execute(stmt)).scalars().all())

@@ -157,7 +157,8 @@ class Arg:
             shown = t(key)
         if self.many:
             shown += " …"
-        return f"[{shown}]" if self.optional else f"<{shown}>"
+        # no angle brackets: Slack reads <…> as a link or a mention
+        return f"[{shown}]" if self.optional else shown
 
 
 class ArgError(Exception):

@@ -114,8 +114,15 @@ async def goodwill_section(scope: DigestScope) -> list[Block]:
     if not budgets or code is None or not figures.cases:
         return []
     blocks: list[Block] = [Section(text=t("goodwill.digest.title"))]
+    if not scope.group_ok(figures.people):  # a few people's spend would be their own spend
+        blocks.append(Note(text=t("goodwill.digest.few", min=scope.min_size)))
+        return blocks
     rows = []
+    hidden = 0
     for b in budgets:
+        if not scope.group_ok(figures.people_per_budget.get(b.id or 0, 0)):
+            hidden += 1
+            continue
         key = period_key(b.period, scope.now, scope.workspace.timezone)
         row = await q.period(scope.session, budget_id=b.id or 0, period_key=key)
         rows.append(
@@ -127,7 +134,10 @@ async def goodwill_section(scope: DigestScope) -> list[Block]:
                 ),
             )
         )
-    blocks.append(BarList(rows=rows))
+    if rows:
+        blocks.append(BarList(rows=rows))
+    if hidden:
+        blocks.append(Note(text=t.plural("goodwill.digest.hidden_teams", hidden, min=scope.min_size)))
     median = money.fmt(t, figures.median, code) if figures.median is not None else "—"
     blocks.append(
         Section(

@@ -49,12 +49,6 @@ def _local(ctx: Context, when: datetime, zone: str) -> str:
     return f"{day} {date_part} {local:%H:%M}"
 
 
-def _int_arg(args: list[str], key: str) -> int:
-    if not args or not args[0].lstrip("#").isdigit():
-        raise UserError(key)
-    return int(args[0].lstrip("#"))
-
-
 async def _subscription(ctx: Context, channel: str) -> store.PromptSubscription:
     sub = await store.get_subscription(ctx.session, workspace_id=ctx.workspace.id, channel_id=channel)
     if sub is None:
@@ -351,9 +345,8 @@ async def list_prompts(ctx: Context) -> None:
     ctx.ephemeral(Message(blocks=blocks, text=ctx.t("prompts.list.title")))
 
 
-async def review(ctx: Context, args: list[str], action: str) -> None:
+async def review(ctx: Context, pid: int, action: str) -> None:
     require_admin(ctx)
-    pid = _int_arg(args, "prompts.err.id_usage")
     found = await store.get_custom_prompt(ctx.session, workspace_id=ctx.workspace.id, prompt_id=pid)
     if found is None or found.status == "removed":
         raise UserError("prompts.err.no_such_prompt", id=pid)
@@ -689,20 +682,40 @@ def register(router: Router) -> None:
     async def _draft(ctx: Context) -> None:
         await request_drafts(ctx, ctx.args)
 
-    # the handlers explain a missing or unreadable id themselves
-    number = (Arg.text("id", optional=True, label_key="prompts.help.arg.id"),)
+    number = (Arg.number("id"),)
 
-    @prompt.sub("approve", de="freigeben", args=number, admin=True, help_key="prompts.help.sub.approve")
+    @prompt.sub(
+        "approve",
+        de="freigeben",
+        args=number,
+        error_key="prompts.err.id_usage",
+        admin=True,
+        help_key="prompts.help.sub.approve",
+    )
     async def _approve(ctx: Context) -> None:
-        await review(ctx, ctx.args, "approve")
+        await review(ctx, ctx.params["id"], "approve")
 
-    @prompt.sub("reject", de="verwerfen", args=number, admin=True, help_key="prompts.help.sub.reject")
+    @prompt.sub(
+        "reject",
+        de="verwerfen",
+        args=number,
+        error_key="prompts.err.id_usage",
+        admin=True,
+        help_key="prompts.help.sub.reject",
+    )
     async def _reject(ctx: Context) -> None:
-        await review(ctx, ctx.args, "reject")
+        await review(ctx, ctx.params["id"], "reject")
 
-    @prompt.sub("remove", de="entfernen", args=number, admin=True, help_key="prompts.help.sub.remove")
+    @prompt.sub(
+        "remove",
+        de="entfernen",
+        args=number,
+        error_key="prompts.err.id_usage",
+        admin=True,
+        help_key="prompts.help.sub.remove",
+    )
     async def _remove(ctx: Context) -> None:
-        await review(ctx, ctx.args, "remove")
+        await review(ctx, ctx.params["id"], "remove")
 
     router.action("prompt", feature="prompts")(on_action)
     # A reply in a prompt's thread is an answer: the answers switch (off with prompts too) gates it.

@@ -146,9 +146,9 @@ async def test_subcommands_dispatch_parse_and_suggest(services: Services) -> Non
     out = fallbacks(await router.dispatch(command("tool", "pausiern 3"), services))
     assert out == ["`tool pausiern` kenne ich nicht. Meintest du `tool pausieren`?"]
     out = fallbacks(await router.dispatch(command("tool", "pause"), services))
-    assert out == ["Da fehlt noch etwas. So geht's: `tool pausieren <Nummer>`"]
+    assert out == ["Da fehlt noch etwas. So geht's: `tool pausieren Nummer`"]
     out = fallbacks(await router.dispatch(command("tool", "pause drei"), services))
-    assert out == ["`drei` verstehe ich hier nicht. So geht's: `tool pausieren <Nummer>`"]
+    assert out == ["`drei` verstehe ich hier nicht. So geht's: `tool pausieren Nummer`"]
     # every command with subcommands answers help, generated from the declarations
     help_text = fallbacks(await router.dispatch(command("tool", "hilfe"), services))[0]
     assert help_text.startswith("Hilfe: `tool`")

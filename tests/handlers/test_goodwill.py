@@ -107,7 +107,12 @@ async def test_the_whole_story_in_the_console(
     out = await bot.say("digest preview #general", as_="max")
     assert re.search(r"(Kulanzfall|Goodwill case) #1", out)
     assert re.search(r"1 (Kudos an einen Kulanzfall|kudos went to a goodwill case)", out)
-    assert re.search(r"2 (Kulanzfälle|goodwill cases)", out)
+    # One person's cases would be one person's spend: the figures wait for the minimum group.
+    assert re.search(r"(sobald mindestens 5 Personen|once at least 5 people)", out)
+    assert not re.search(r"2 (Kulanzfälle|goodwill cases)", out)
+    await bot.say("privacy min-group 1", as_="max")
+    out = await bot.say("digest preview #general", as_="max")
+    assert re.search(r"2 (Kulanzfälle|goodwill cases)", out) and "1.000 EUR" in out.replace("1,000", "1.000")
 
 
 async def test_limits_rule_count_and_what_is_left(bot: BotHarness) -> None:
@@ -241,12 +246,14 @@ async def test_the_80_percent_warning_reaches_the_admins_once(bot: BotHarness) -
 
 async def test_story_lines_buttons_and_highlights_in_the_digest(bot: BotHarness) -> None:
     await bot.say("goodwill budget #general 1000 EUR per year, per case 100, stories", as_="max")
+    await bot.say("privacy min-group 2", as_="max")
+    await bot.say("goodwill 20 EUR Gutschein für Wartezeit", as_="ben")
     out = await bot.say("goodwill 60 EUR Paket kam zu spät, Versand erstattet #kundenfokus", as_="anna")
     assert "→ #general" in out and "Anna Schmidt" in out
-    out = await press(bot, "goodwill:highlight:1", as_="ben")
+    out = await press(bot, "goodwill:highlight:2", as_="ben")
     assert "markiert" in out
-    out = await press(bot, "goodwill:kudos:1", as_="ben")
-    assert "Für den Kulanzfall #1 (60 EUR)" in out
+    out = await press(bot, "goodwill:kudos:2", as_="ben")
+    assert "Für den Kulanzfall #2 (60 EUR)" in out
     out = await bot.say("digest preview #general", as_="max")
     assert "Paket kam zu spät, Versand erstattet" in out and "hervorgehoben" in out
     out = await bot.say("stats", as_="anna")
@@ -401,3 +408,21 @@ async def test_the_form_logs_a_case(bot: BotHarness) -> None:
     assert "#1 über 45,50 EUR" in out and "nach Regel" in out
     (case,) = await rows(bot, GoodwillCase)
     assert (case.amount, case.category, case.reference) == (4550, "kundenfokus", "T-815")
+
+
+async def test_approvers_are_reminded_of_cases_past_the_deadline_once_a_day(bot: BotHarness, clock: Clock) -> None:
+    from tests.handlers.suggestion_kit import tick
+
+    await bot.say(BUDGET, as_="max")
+    await bot.say("goodwill 150 EUR Neues Gerät statt Reparatur", as_="anna")
+    await bot.say("goodwill 120 EUR Ersatzgerät geschickt", as_="ben")
+    assert "warten auf eine Entscheidung" not in await tick(bot)  # not yet due
+    clock.advance(days=15)  # Thursday 3 December, 10:30 in Berlin: two weeks have passed
+    out = await tick(bot)
+    assert out.count("→ DM to @max") == 1 and "Kulanzfälle warten auf eine Entscheidung" in out
+    assert "#1 · 150 EUR" in out and "#2 · 120 EUR" in out
+    assert "warten auf eine Entscheidung" not in await tick(bot)  # once a day
+    await bot.say("goodwill approve 1", as_="max")
+    await bot.say("goodwill decline 2 Reparatur reicht", as_="max")
+    clock.advance(days=1)
+    assert "warten auf eine Entscheidung" not in await tick(bot)

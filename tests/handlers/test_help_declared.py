@@ -80,3 +80,12 @@ async def test_help_leaves_out_what_is_switched_off(bot: BotHarness) -> None:
     await bot.say("privacy feature digests off", as_="max")
     assert "digest —" not in await bot.say("hilfe", as_="anna")
     assert "ist in diesem Workspace ausgeschaltet" in await bot.say("hilfe digest", as_="anna")
+
+
+async def test_typed_arguments_are_checked_before_the_handler(bot: BotHarness) -> None:
+    # a person is a mention, an id a number; what does not fit gets the feature's own explanation
+    assert "Bitte erwähne die Person" in await bot.say("starling abteilung Support", as_="max")
+    assert "Nummer des Impulses" in await bot.say("prompt freigeben zwölf", as_="max")
+    out = await bot.say("hilfe starling", as_="max")
+    assert "`starling abteilung @Person [Abteilung]`" in out and "`starling admin @Person`" in out
+    assert "`prompt freigeben Nummer`" in await bot.say("hilfe prompt", as_="max")

@@ -358,9 +358,7 @@ async def test_review_command_and_unknown_ids(bot: BotHarness) -> None:
     assert "jetzt in Prüfung" in await bot.say("suggest review 1", as_="max")
     assert "bereits in Prüfung" in await bot.say("suggest review 1", as_="max")
     assert "Einen Vorschlag #99 gibt es hier nicht" in await bot.say("suggest show 99", as_="ben")
-    assert "Bitte gib die Nummer des Vorschlags an: `suggest zeige <Nummer>`" in await bot.say(
-        "suggest show", as_="ben"
-    )
+    assert "Bitte gib die Nummer des Vorschlags an: `suggest zeige Nummer`" in await bot.say("suggest show", as_="ben")
     assert "Bitte gib deinen Belegcode an" in await bot.say("suggest status", as_="ben")
     assert "Einen Vorschlag #99 gibt es hier nicht" in await press(bot, "suggest:approve:99", as_="max")
     assert "Einen Vorschlag #99 gibt es hier nicht" in await press(bot, "suggest:vote:99", as_="ben")
