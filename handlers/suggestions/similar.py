@@ -179,7 +179,9 @@ async def embedding_scores(
 async def similar(
     embed: Embed | None, new: str, candidates: Sequence[Suggestion], *, limit: int = 3
 ) -> tuple[list[tuple[Suggestion, float]], list[float] | None]:
-    """The most similar candidates above the threshold, best first, and the new text's embedding if any."""
+    """The most similar candidates above the threshold, best first, and the new text's embedding if any.
+
+    ``embed`` is the language model's embedding call (None without a model)."""
     if not candidates:
         return [], None
     vector: list[float] | None = None

@@ -153,21 +153,22 @@ async def submit(ctx: Context, payload: dict[str, Any], *, check_similar: bool =
         candidates = await q.candidates(ctx.session, workspace_id=ctx.workspace.id)
         quick = payload["problem"].startswith(payload["title"].removesuffix(" …"))
         text = payload["problem"] if quick else text_of(payload["title"], payload["problem"], payload["proposal"])
-        found, vector = await similar(await _embedder(ctx), text, candidates)
+        found, vector = await similar(embedder(ctx), text, candidates)
         if found and not payload.get("anonymous"):
             await hold_draft(ctx, payload, found)
             return
     await create(ctx, payload, embedding=vector, similar_found=found)
 
 
-async def _embedder(ctx: Context) -> Embed | None:
-    """Embeddings through the language-model gate, if it lets this workspace's texts out at all."""
-    model, ws = ctx.services.model, ctx.workspace.id
-    if not await model.allowed(ws, session=ctx.session):
+def embedder(ctx: Context) -> Embed | None:
+    """The model's embeddings, asked before the event's transaction (a model call never holds the database)."""
+    model, ws = ctx.services.model, ctx.workspace.id  # the one gate: switch, profile, scrubbing
+    if not model.configured:
         return None
 
     async def embed(texts: Sequence[str]) -> list[list[float]] | None:
-        return await model.embed(ws, texts, session=ctx.session)
+        batch = tuple(texts)
+        return await ctx.before_transaction(("embed", batch), lambda: model.embed(ws, batch))
 
     return embed
 
