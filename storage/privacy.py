@@ -58,6 +58,7 @@ FEATURES = (
     "feedback_import",
     "pulse",
     "goodwill",
+    "web",
 )
 PROFILES = ("standard", "works-council")
 WORKS_COUNCIL = "works-council"
@@ -588,6 +589,7 @@ ERASE_DELETE = frozenset(
         "suggestion_vote",
         "suggestion_follower",
         "suggestion_approver",
+        "web_session",
     }
 )
 # Identity columns of other people are never rewritten, even when a name part matches.

@@ -3,8 +3,8 @@
 The old processed-event keys were plain SHA-256 digests of platform ids (recomputable from the member
 list): they are deleted, which only forgets that a few hours of events were processed.
 
-Revision ID: 0007_privacy_dedupe
-Revises: 0006_pulse
+Revision ID: 0008_privacy_dedupe
+Revises: 0007_web_session
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_privacy_dedupe"
-down_revision: str | Sequence[str] | None = "0006_pulse"
+revision: str = "0008_privacy_dedupe"
+down_revision: str | Sequence[str] | None = "0007_web_session"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
