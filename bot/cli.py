@@ -6,14 +6,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from bot import privacy_cli
 from bot.logging import configure
-from bot.settings import Settings
+from bot.mistakes import Mistake, check_database_url, explain, sqlite_path
+from bot.settings import Settings, settings_error
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,15 +39,45 @@ def _console(args: argparse.Namespace, settings: Settings) -> int:
             await console.start(demo=args.demo)
             scheduler = await start_scheduler(starling)  # scheduled posts appear in the terminal when due
             await starling.outbox.start()
-            await console.run(stdin_lines())
+            await _until_interrupted(console.run(stdin_lines()))
         finally:
             if scheduler is not None:
                 await scheduler.stop()
             await starling.outbox.stop()
             await starling.close()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        print(GOODBYE, file=sys.stderr)  # noqa: T201 - CLI output
     return 0
+
+
+async def _until_interrupted(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` until it ends or Ctrl-C is pressed; then the caller shuts down in order and says goodbye
+    (instead of the event loop cancelling whatever is in flight)."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    interrupted = asyncio.Event()
+    try:
+        loop.add_signal_handler(signal.SIGINT, interrupted.set)
+    except (NotImplementedError, RuntimeError):  # no signal handlers here (Windows, a thread): Ctrl-C as usual
+        await work
+        return
+    task = loop.create_task(work)
+    waiter = loop.create_task(interrupted.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        waiter.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        print(GOODBYE, file=sys.stderr)  # noqa: T201 - CLI output
+    else:
+        task.result()
 
 
 def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
@@ -60,6 +91,9 @@ def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.web import ConfigurationError, serve
 
+    port = settings.port if args.port is None else args.port
+    if not 0 <= port <= 65535:
+        raise Mistake(f"--port {port} is not a TCP port: choose one from 1 to 65535")
     try:
         asyncio.run(serve(settings, port=args.port, scheduler=not args.no_scheduler))
     except ConfigurationError as err:
@@ -83,7 +117,11 @@ def _teams_package(args: argparse.Namespace, settings: Settings) -> int:
         terms_url=args.terms_url,
     )
     try:
-        build_package(options, Path(args.out))
+        out = Path(args.out)
+        if out.is_dir():
+            out = out / "teams-app.zip"
+            args.out = str(out)
+        build_package(options, out)
     except PackageError as err:
         print(f"starling teams-package: {err}", file=sys.stderr)  # noqa: T201 - CLI output
         return 2
@@ -222,6 +260,12 @@ def _outbox(args: argparse.Namespace, settings: Settings) -> int:
     def out(line: str = "") -> None:
         print(line)  # noqa: T201 - CLI output
 
+    path = sqlite_path(settings.database_url)
+    if path is not None and not path.exists():
+        raise Mistake(
+            f"there is no Starling database at {path.resolve()} yet: start Starling once or run `starling migrate`"
+        )
+
     async def main() -> int:
         engine = create_engine_for(settings.database_url)
         sessions = session_factory(engine)
@@ -282,6 +326,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="starling", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback when something goes wrong")
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("console", help="chat with Starling in the terminal (embedded SQLite, no keys)")
     p.add_argument("--demo", action="store_true", help="load the demo colleagues and kudos history")
@@ -325,16 +370,45 @@ def default_command(settings: Settings) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = Settings()
+    debug = bool(args.debug)
+    try:
+        settings = Settings()
+    except Exception as err:  # pydantic's ValidationError, or a value it could not even read
+        if debug:
+            raise
+        return _mistake(f"configuration: {settings_error(err)}")
     command = args.command
     if command is None:
         command = default_command(settings)
         args = parser.parse_args([command])
+        args.debug = debug
     configure(settings.log_level if command not in ("console", "demo") else "WARNING", settings.log_json)
     if command == "demo":
         args.demo = True
         command = "console"
-    return COMMANDS[command](args, settings)
+    try:
+        if command not in OFFLINE_COMMANDS:
+            check_database_url(settings.database_url)
+        return COMMANDS[command](args, settings)
+    except KeyboardInterrupt:
+        print(GOODBYE, file=sys.stderr)  # noqa: T201 - CLI output
+        return 130
+    except Exception as err:
+        line = explain(err, settings.database_url)
+        if debug:
+            raise
+        if line is None:
+            line = f"unexpected error: {type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''} (run with --debug for the traceback)"
+        return _mistake(line)
+
+
+GOODBYE = "\nTschüss! / Bye!"
+OFFLINE_COMMANDS = {"teams-package"}  # commands that never open the database
+
+
+def _mistake(line: str) -> int:
+    print(f"starling: {line}", file=sys.stderr)  # noqa: T201 - CLI output
+    return 2
 
 
 if __name__ == "__main__":

@@ -81,6 +81,9 @@ def _emit(text: str, out: str | None) -> None:
     if out:
         from pathlib import Path
 
-        Path(out).write_text(text, encoding="utf-8")
+        target = Path(out)
+        if target.is_dir():
+            target = target / "privacy-sheet.md"
+        target.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text + "\n")

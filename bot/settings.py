@@ -4,10 +4,64 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDERS = {"changeme", "change-me", "xxx", "secret", "your-secret", "todo", "placeholder"}
+# A real secret is long and random. These words (and short or repetitive values) give a placeholder away.
+PLACEHOLDER_WORDS = (
+    "change",
+    "your",
+    "replace",
+    "placeholder",
+    "dummy",
+    "example",
+    "sample",
+    "secret",
+    "token",
+    "password",
+    "todo",
+    "fixme",
+    "xxx",
+    "test",
+    "fake",
+    "default",
+    "insert",
+    "none",
+    "null",
+)
+SECRET_PREFIXES = ("xoxb-", "xoxp-", "xapp-", "sk-proj-", "sk-")
+MIN_SECRET_LENGTH = 20
+MIN_SECRET_VARIETY = 8  # different characters
+SECRET_FIELDS = {
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "slack_app_token": "SLACK_APP_TOKEN",
+    "teams_app_password": "MicrosoftAppPassword",
+    "openai_api_key": "OPENAI_API_KEY",
+    "feedback_webhook_token": "STARLING_FEEDBACK_WEBHOOK_TOKEN",
+}
+
+
+def placeholder_reason(value: str) -> str | None:
+    """Why ``value`` looks like a placeholder rather than a secret (None when it looks real).
+
+    By shape, not by a list of known placeholders: too short, a telling word in it, or too little variety.
+    The reason never contains the value."""
+    core = value.strip()
+    lowered = core.lower()
+    for prefix in SECRET_PREFIXES:
+        if lowered.startswith(prefix):
+            core, lowered = core[len(prefix) :], lowered[len(prefix) :]
+            break
+    if len(core) < MIN_SECRET_LENGTH:
+        return f"it is too short ({len(core)} characters; a real one has at least {MIN_SECRET_LENGTH})"
+    letters = "".join(ch for ch in lowered if ch.isalpha())
+    for word in PLACEHOLDER_WORDS:
+        if word in letters:
+            return f'it contains the word "{word}"'
+    if len(set(core)) < MIN_SECRET_VARIETY:
+        return "it has too little variety to be random"
+    return None
 
 
 class Settings(BaseSettings):
@@ -19,6 +73,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
+        hide_input_in_errors=True,  # a refused start never prints a secret (or any other value)
     )
 
     environment: Literal["dev", "production"] = "dev"
@@ -77,7 +132,7 @@ class Settings(BaseSettings):
 
     # Web server and scheduler
     host: str = "0.0.0.0"
-    port: int = Field(default=3000, validation_alias=AliasChoices("STARLING_PORT", "PORT"))
+    port: int = Field(default=3000, ge=0, le=65535, validation_alias=AliasChoices("STARLING_PORT", "PORT"))
     scheduler_grace_hours: float = 6.0
     outbox_max_attempts: int = 8
     # Seconds between two messages to one conversation, per platform (Slack: ~1 message/s per channel).
@@ -97,19 +152,63 @@ class Settings(BaseSettings):
     def teams_enabled(self) -> bool:
         return bool(self.teams_app_id)
 
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(value)
+        except Exception:  # ZoneInfoNotFoundError (a KeyError), ValueError for malformed keys
+            raise ValueError("not a time zone Starling knows (e.g. Europe/Berlin)") from None
+        return value
+
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
         if self.environment != "production":
             return self
-        for name in ("slack_bot_token", "slack_signing_secret", "teams_app_password", "openai_api_key"):
+        for name, variable in SECRET_FIELDS.items():
             value = getattr(self, name)
-            if value is not None and value.strip().lower() in PLACEHOLDERS:
-                raise ValueError(f"{name} is a placeholder; set a real secret for production")
+            reason = placeholder_reason(value) if value is not None else None
+            if reason is not None:
+                raise ValueError(f"{variable} looks like a placeholder: {reason}; set the real value for production")
         if self.slack_bot_token and not self.slack_signing_secret and not self.slack_app_token:
             raise ValueError("SLACK_SIGNING_SECRET is required in production (or SLACK_APP_TOKEN for Socket Mode)")
-        token = self.feedback_webhook_token
-        if token is not None and (len(token.strip()) < 16 or token.strip().lower() in PLACEHOLDERS):
-            raise ValueError("feedback_webhook_token must be a real secret of at least 16 characters in production")
         if self.teams_app_id and not self.teams_app_password:
             raise ValueError("MicrosoftAppPassword is required when MicrosoftAppId is set")
         return self
+
+
+def settings_error(err: Exception) -> str:
+    """One line per problem of a refused configuration, naming the variable and never a value."""
+    from pydantic import ValidationError
+
+    if not isinstance(err, ValidationError):
+        return str(err).splitlines()[0][:300] if str(err) else type(err).__name__
+    lines = []
+    for problem in err.errors(include_input=False, include_url=False, include_context=False):
+        where = ".".join(str(part) for part in problem.get("loc", ()) if part != "__root__")
+        message = str(problem.get("msg", "invalid")).removeprefix("Value error, ")
+        lines.append(f"{_variable(where)}: {message}" if where else message)
+    return "; ".join(lines)
+
+
+def _variable(field: str) -> str:
+    """The environment variable a field was read from: the one actually set among its names (``PORT`` or
+    ``STARLING_PORT``), else its first name (``default_locale`` → ``STARLING_DEFAULT_LOCALE``)."""
+    import os
+
+    for name, candidate in Settings.model_fields.items():
+        choices = candidate.validation_alias.choices if isinstance(candidate.validation_alias, AliasChoices) else []
+        if field.upper() in (str(c).upper() for c in choices) or field.upper() == f"STARLING_{name.upper()}":
+            field = name
+            break
+    info = Settings.model_fields.get(field)
+    names = [f"STARLING_{field.upper()}"]
+    alias = info.validation_alias if info is not None else None
+    if isinstance(alias, AliasChoices):
+        names = [str(choice) for choice in alias.choices]
+    elif info is None:
+        names = [field]  # already a variable's name
+    present = {key.upper() for key in os.environ}
+    return next((name for name in names if name.upper() in present), names[0])

@@ -42,6 +42,7 @@ class WebServer:
         port: int = 3000,
         scheduler: bool = True,
         slack_options: dict[str, Any] | None = None,
+        teams_options: dict[str, Any] | None = None,
     ) -> None:
         self.starling = starling
         self.host = host
@@ -52,7 +53,7 @@ class WebServer:
         self.app.router.add_get("/readyz", self.readyz)
         self.app.router.add_get("/metrics", self.metrics)
         self.slack: Any = None
-        self._add_platforms(slack_options or {})
+        self._add_platforms(slack_options or {}, teams_options or {})
         self._runner: web.AppRunner | None = None
         self._stop = asyncio.Event()
         self._outbox_task: asyncio.Task[None] | None = None
@@ -61,7 +62,7 @@ class WebServer:
         self.port = 0
 
     # --- platforms ---------------------------------------------------------------------------------------
-    def _add_platforms(self, slack_options: dict[str, Any]) -> None:
+    def _add_platforms(self, slack_options: dict[str, Any], teams_options: dict[str, Any]) -> None:
         settings = self.starling.settings
         # Slack: POST /slack/events when a signing secret is set; Socket Mode with SLACK_APP_TOKEN.
         if settings.slack_enabled:
@@ -79,7 +80,7 @@ class WebServer:
         if settings.teams_enabled:
             from bot.teams.web import add_routes as add_teams_routes
 
-            add_teams_routes(self.app, self.starling)
+            add_teams_routes(self.app, self.starling, **teams_options)
 
         if not settings.slack_enabled and not settings.teams_enabled:
             log.warning("no_platform_configured", hint="set SLACK_BOT_TOKEN or MicrosoftAppId")

@@ -111,8 +111,8 @@ def unknown_value(tag: str, values: list[CompanyValue]) -> NoReturn:
 def label_of(t: Translator, v: CompanyValue | None, tag: str | None = None) -> str:
     """A value's name in the reader's language."""
     if v is None:
-        return t("kudos.no_value") if tag is None else f"#{tag}"
-    return v.label_de if t.lang == "de" else v.label_en
+        return t("kudos.no_value") if tag is None else user_text(f"#{tag}")
+    return user_text(v.label_de if t.lang == "de" else v.label_en)
 
 
 def value_label(ctx: Context, v: CompanyValue | None, tag: str | None = None) -> str:
@@ -121,8 +121,8 @@ def value_label(ctx: Context, v: CompanyValue | None, tag: str | None = None) ->
 
 def name_of(member: Member | None, user_id: str) -> str:
     if member is None:
-        return user_id
-    return member.display_name or member.handle or user_id
+        return user_text(user_id)
+    return user_text(member.display_name or member.handle or user_id)
 
 
 def budget_refusal(ctx: Context, *, cost: int, left: int) -> NoReturn:

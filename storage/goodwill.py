@@ -465,3 +465,8 @@ async def digest_figures(
             for b in {c.budget_id for c in cases}
         },
     )
+
+
+async def workspaces_with_pending(session: AsyncSession) -> list[str]:
+    stmt = select(GoodwillCase.workspace_id).where(col(GoodwillCase.status) == "pending").distinct()
+    return list((await session.execute(stmt)).scalars().all())

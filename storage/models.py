@@ -101,8 +101,8 @@ class Kudos(SQLModel, table=True):
     reason: str = Field(default="", max_length=4000)
     cross_team: bool = False
     source: str = Field(default="command", max_length=20)  # command | message | reaction
-    conversation_id: str | None = Field(default=None, max_length=120)
-    message_id: str | None = Field(default=None, max_length=120)
+    conversation_id: str | None = Field(default=None, max_length=400)  # a Teams personal chat's id is ~130
+    message_id: str | None = Field(default=None, max_length=255)
     # the customer moment it is for: goodwill (a case), answer (a prompt answer), quote (imported
     # customer feedback) or suggestion (a done one), with that row's id
     moment_kind: str | None = Field(default=None, max_length=20)

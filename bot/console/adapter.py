@@ -265,14 +265,31 @@ class ConsoleAdapter:
 
 
 async def stdin_lines(stream: TextIO = sys.stdin) -> AsyncIterator[str]:
+    """Lines from the terminal, read by a daemon thread: Ctrl-C ends the console at once instead of waiting for
+    a line that may never come."""
     import asyncio
+    import threading
+
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str] = asyncio.Queue()
+
+    def read() -> None:
+        while True:
+            line = stream.readline()
+            try:
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+            except RuntimeError:  # the console has ended and its loop is closed
+                return
+            if not line:
+                return
 
     interactive = stream.isatty()
+    threading.Thread(target=read, name="console-stdin", daemon=True).start()
     while True:
         if interactive:
             sys.stderr.write("> ")
             sys.stderr.flush()
-        line = await asyncio.to_thread(stream.readline)
+        line = await lines.get()
         if not line:
             return
         yield line

@@ -20,6 +20,15 @@ from bot.core.messages import (
 )
 
 BAR_WIDTH = 20
+_STAR = "\ue002"  # a typed star while our own bold markup is taken off
+_BOLD = re.compile(r"\*(\S[^*\n]*?)\*")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(s: str) -> str:
+    """Text from a person or a directory for the terminal: control characters (escape sequences, bidi
+    overrides) shown as ``\\xNN`` instead of acting on the terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 256 else "\ufffd", s)
 
 
 def render(
@@ -27,11 +36,14 @@ def render(
 ) -> str:
     """Render for a terminal; ``buttons`` collects (label, action_id, value) so the console can click them."""
 
+    def own(s: str) -> str:
+        return MENTION_RE.sub(lambda m: "@" + terminal_safe(name_of(m.group(1))).replace("*", _STAR), s)
+
     def text(s: str) -> str:
-        # Our own mentions become @names; user-typed text is shown as typed (the terminal cannot ping).
-        return render_markup(
-            s, escape=lambda u: u, markup=lambda own: MENTION_RE.sub(lambda m: "@" + name_of(m.group(1)), own)
-        )
+        # Our own mentions become @names and our *bold* plain words; what a person typed is shown as typed
+        # (the terminal cannot ping), its stars kept, without control characters (no escape sequences).
+        shown = render_markup(s, escape=lambda u: terminal_safe(u).replace("*", _STAR), markup=own)
+        return _BOLD.sub(r"\1", shown).replace(_STAR, "*")
 
     lines: list[str] = []
     for block in message.blocks:
@@ -52,7 +64,7 @@ def render(
                 bar = "█" * max(1, round(BAR_WIDTH * r.value / top)) if r.value else ""
                 rank = f"{r.rank:>2}. " if r.rank is not None else "    "
                 mark = " ◀" if r.highlight else ""
-                shown = r.display or _num(r.value)
+                shown = text(r.display) if r.display else _num(r.value)
                 lines.append(f"{rank}{text(r.label).ljust(label_w)}  {bar.ljust(BAR_WIDTH)}  {shown}{mark}")
         elif isinstance(block, Note):
             lines.append("  · " + text(block.text))
@@ -70,7 +82,7 @@ def render(
         elif isinstance(block, Form):
             lines.append(f"[{text(block.title)}]")
     out = "\n".join(lines)
-    return re.sub(r"\*(\S[^*\n]*?)\*", r"\1", out) if out else message.fallback()
+    return out if out else terminal_safe(message.fallback())
 
 
 def _num(v: float) -> str:

@@ -1,7 +1,10 @@
 """The Slack adapter: a Bolt ``AsyncApp`` over HTTP (``/slack/events``) and/or Socket Mode.
 
-Bolt's middleware verifies the signature and the 5-minute timestamp window (401 otherwise), answers
-``url_verification`` and drops our own events. Every listener acknowledges at once and hands the
+Every HTTP request passes the boundary first (:mod:`bot.slack.inbound`): the signature and the 5-minute
+timestamp window over the raw bytes (401 otherwise), then the body is parsed and checked against Slack's
+published shapes (400 otherwise), each refusal one short log line. Only then does Bolt see it; Bolt verifies
+again, answers ``url_verification`` and drops our own events. A signed payload that still cannot be turned into
+an event is answered as Slack expects (200; a friendly word where a person is waiting), never with a 500. Every listener acknowledges at once and hands the
 neutral event to a background task, so Slack gets its answer in milliseconds whatever the handler does;
 the router de-duplicates retries by the platform id in the same transaction as the effect.
 """
@@ -17,14 +20,21 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
+from slack_bolt.context.async_context import AsyncBoltContext as _Context
+from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 
+from bot import edge
 from bot.core.events import ActionEvent, Event, Platform
+from bot.core.i18n import translator_for
 from bot.core.metrics import ACK_SECONDS
 from bot.slack.client import SlackDirectory, SlackSender, make_client
 from bot.slack.convert import Inbound, Team, from_action, from_command, from_event, from_view_submission
+from bot.slack.inbound import Kind, parse, verify
 from bot.slack.render import OPEN_FORM_ACTION
 from bot.slack.respond import Responder
 
@@ -62,9 +72,10 @@ class SlackAdapter:
             signing_secret=settings.slack_signing_secret or "",
             request_verification_enabled=self.http_enabled,
             process_before_response=process_before_response,
-            logger=logging.getLogger("starling.slack.bolt"),
+            logger=_bolt_logger(),
         )
         self._register(self.bolt)
+        self.bolt.error(self._on_bolt_error)
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(settings.slack_event_concurrency)
         self._requests = 0  # HTTP requests being answered
@@ -73,10 +84,13 @@ class SlackAdapter:
 
     # --- Bolt listeners --------------------------------------------------------------------------------
     def _register(self, bolt: AsyncApp) -> None:
+        # Each listener converts first, then acknowledges: a payload that cannot become an event raises
+        # before the ack and is answered by ``_on_bolt_error``.
         @bolt.command(ANY)
         async def on_command(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+            inbound = from_command(body, team_of(context))
             await ack()
-            self.spawn(from_command(body, team_of(context)))
+            self.spawn(inbound)
 
         @bolt.event(ANY)
         async def on_event(body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -86,13 +100,40 @@ class SlackAdapter:
         async def on_action(
             ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
         ) -> None:
+            inbound = from_action(body, action, team_of(context))
             await ack()
-            self.spawn(from_action(body, action, team_of(context)))
+            self.spawn(inbound)
 
         @bolt.view(ANY)
         async def on_view(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+            inbound = from_view_submission(body, team_of(context))
             await ack()
-            self.spawn(from_view_submission(body, team_of(context)))
+            self.spawn(inbound)
+
+    async def _on_bolt_error(self, error: Exception, body: dict[str, Any]) -> BoltResponse:
+        """A signed payload Bolt or the conversion could not handle: one log line, the answer Slack expects."""
+        log.warning(
+            "slack_payload_unreadable",
+            kind=edge.escape_log(_kind_of(body), 40),
+            type=edge.escape_log(body.get("type") or body.get("command") or "", 60),
+            error=edge.escape_log(f"{type(error).__name__}: {error}", 200),
+        )
+        return self.unreadable(_kind_of(body), body)
+
+    def unreadable(self, kind: Kind, body: dict[str, Any]) -> BoltResponse:
+        """200 with a friendly word where a person waits (a command, a form); 200 and nothing for events and
+        buttons (Slack would only retry them)."""
+        t = translator_for(self.settings.default_locale)
+        if kind == "command":
+            return BoltResponse(status=200, body={"response_type": "ephemeral", "text": t("slack.err.unreadable")})
+        if kind == "interactive" and body.get("type") == "view_submission":
+            view = {
+                "type": "modal",
+                "title": {"type": "plain_text", "text": t("slack.err.unreadable_title")},
+                "blocks": [{"type": "section", "text": {"type": "plain_text", "text": t("slack.err.unreadable")}}],
+            }
+            return BoltResponse(status=200, body={"response_action": "update", "view": view})
+        return BoltResponse(status=200, body="")
 
     # --- after the ack -----------------------------------------------------------------------------------
     def spawn(self, inbound: Inbound | None) -> None:
@@ -165,12 +206,23 @@ class SlackAdapter:
         started = time.perf_counter()
         self._requests += 1
         held = _Held()
-        token = _held.set(held)
+        raw = b""
         try:
             try:
-                bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
+                raw = await edge.read_body(request)
+                verify(request.headers, raw, self.settings.slack_signing_secret or "")
+                kind, body_text, body = parse(raw, request.headers.get("Content-Type", ""))
+            except edge.Rejected as err:
+                return edge.refuse(log, request, err, raw)
+            token = _held.set(held)
+            try:
+                bolt_response = await self.bolt.async_dispatch(_bolt_request(request, body_text, body))
+            except Exception as err:  # Bolt on a payload that fits the published shape but not its assumptions
+                bolt_response = await self._on_bolt_error(err, body)
             finally:
                 _held.reset(token)
+            if bolt_response.status >= 500:
+                bolt_response = self.unreadable(kind, body)
             response = await to_aiohttp_response(bolt_response)
             await response.prepare(request)
             await response.write_eof()
@@ -212,6 +264,45 @@ class _Held:
 
 
 _held: ContextVar[_Held | None] = ContextVar("slack_held_events", default=None)
+
+
+def _bolt_request(request: web.Request, raw: str, body: dict[str, Any]) -> AsyncBoltRequest:
+    """A Bolt request carrying the body as the boundary parsed it (Bolt's own parser reads a slash command
+    whose text contains the word "payload" as an empty body)."""
+    bolt_request = AsyncBoltRequest(body="", query=request.query_string, headers=dict(request.headers))
+    bolt_request.raw_body = raw
+    bolt_request.body = body
+    bolt_request.context = build_async_context(_Context(), body)
+    return bolt_request
+
+
+def _kind_of(body: dict[str, Any]) -> Kind:
+    if "command" in body:
+        return "command"
+    if body.get("type") in ("event_callback", "url_verification", "app_rate_limited") or "event" in body:
+        return "events"
+    return "interactive"
+
+
+class _OneLine(logging.Filter):
+    """Bolt's own log lines, capped and on one line (it would otherwise log whole bodies and tracebacks)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            message = f"{message} ({type(record.exc_info[1]).__name__})"
+        record.msg = edge.escape_log(message, 300)
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("starling.slack.bolt")
+    if not any(isinstance(f, _OneLine) for f in logger.filters):
+        logger.addFilter(_OneLine())
+    return logger
 
 
 def team_of(context: AsyncBoltContext) -> Team:

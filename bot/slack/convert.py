@@ -149,7 +149,15 @@ def strip_bot_mention(text: str, bot_user_id: str | None) -> str:
 # --- helpers -------------------------------------------------------------------------------------------
 
 
+class Unreadable(ValueError):
+    """A signed payload that fits Slack's shape but names no one to act for."""
+
+
 def _actor(team: Team, user_id: str, **facts: Any) -> Actor:
+    if not isinstance(user_id, str) or not user_id:
+        raise Unreadable("no user id")
+    if not (team.team_id or team.enterprise_id):
+        raise Unreadable("no team id")
     return Actor(platform=Platform.SLACK, workspace_id=team.workspace_id, user_id=user_id, **facts)
 
 

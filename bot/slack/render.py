@@ -1,8 +1,10 @@
 """Block Kit rendering of the neutral message model.
 
 User-typed text (wrapped with :func:`bot.core.messages.user_text`) is escaped: ``&``, ``<`` and ``>`` become
-entities, so ``<!channel>``, forged ``<@U…>`` and ``<http…|…>`` links never ping or link, and the bare
-words ``@here``, ``@channel`` and ``@everyone`` get a zero-width joiner. Our own markup passes through
+entities, so ``<!channel>``, forged ``<@U…>`` and ``<http…|…>`` links never ping or link, the bare
+words ``@here``, ``@channel`` and ``@everyone`` get a zero-width joiner, and ``*_~` `` formatting is broken
+with zero-width spaces. Bar labels and form titles are always data, marked or not (:func:`data`); buttons,
+headers, options and inputs are ``plain_text``, which Slack never parses. Our own markup passes through
 (``*bold*``, ``_italic_``, ``<@USER_ID>`` and ``<#CHANNEL>`` tokens); any other ``&<>`` in it is escaped.
 """
 
@@ -44,6 +46,9 @@ FALLBACK_MAX = 3000
 BAR_WIDTH = 12
 
 ZWJ = "\u200d"
+ZWSP = "\u200b"
+FORMAT_RE = re.compile(r"[*_~`]")  # mrkdwn formatting: broken with zero-width spaces so it stays as typed
+CHANNEL_TOKEN_RE = re.compile(r"<#[A-Z0-9]{1,20}(?:\|[^<>|\ue000\ue001]*)?>")
 BROADCAST_RE = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
 # Tokens our own markup may use: user mentions and channel links.
 OWN_TOKEN_RE = re.compile(r"<(?:@[A-Za-z0-9_.:\-]+|#[A-Za-z0-9_.:\-]+(?:\|[^<>|]*)?)>")
@@ -53,9 +58,18 @@ OPEN_FORM_ACTION = "starling.slack.open_form"
 
 
 def escape_user(text: str) -> str:
-    """Escape text a person typed for mrkdwn: no mentions, broadcasts or links survive."""
+    """Escape text a person typed for mrkdwn: no mentions, broadcasts, links or formatting survive."""
     out = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    out = FORMAT_RE.sub(lambda m: ZWSP + m.group(0) + ZWSP, out)
     return BROADCAST_RE.sub(lambda m: "@" + ZWJ + m.group(1), out)
+
+
+def data(text: str) -> str:
+    """A value that is always data (bar labels, form titles): escaped like typed text, whether or not it
+    was marked; only a label that is one ``<#CHANNEL>`` link of our own stays a link (it cannot ping)."""
+    if CHANNEL_TOKEN_RE.fullmatch(text):
+        return text
+    return escape_user(plain(text))
 
 
 def escape_own(text: str) -> str:
@@ -130,8 +144,8 @@ def _bars(block: BarList) -> list[dict[str, Any]]:
         filled = max(1, round(BAR_WIDTH * r.value / top)) if r.value > 0 else 0
         bar = "█" * filled + "░" * (BAR_WIDTH - filled)
         rank = f"{r.rank}. " if r.rank is not None else ""
-        shown = mrkdwn(r.display) if r.display else _num(r.value)
-        label = f"*{mrkdwn(r.label)}*" if r.highlight else mrkdwn(r.label)
+        shown = data(r.display) if r.display else _num(r.value)
+        label = f"*{data(r.label)}*" if r.highlight else data(r.label)
         lines.append(f"{rank}{label}  `{bar}`  {shown}" + ("  ◀" if r.highlight else ""))
     return _sections("\n".join(lines))
 
@@ -188,7 +202,7 @@ def render_blocks(message: Message, *, limit: int = MESSAGE_BLOCKS_MAX) -> list[
                 blocks.append(_actions(block))
         elif isinstance(block, Form):
             # A form outside a modal: a button that opens it as a modal.
-            blocks += _sections(f"*{mrkdwn(block.title)}*")
+            blocks += _sections(f"*{data(block.title)}*")
             button = open_form_button(block)
             if button is not None:
                 blocks.append({"type": "actions", "elements": [button]})
@@ -277,12 +291,16 @@ def modal_view(message: Message) -> dict[str, Any] | None:
 def form_values(view: dict[str, Any]) -> dict[str, str]:
     """``view.state.values`` of a submitted modal → ``{input id: value}`` (checkbox: "true" or "")."""
     out: dict[str, str] = {}
-    for block in (view.get("state") or {}).get("values", {}).values():
-        for action_id, state in (block or {}).items():
+    state_of = view.get("state")
+    values = state_of.get("values") if isinstance(state_of, dict) else None
+    for block in values.values() if isinstance(values, dict) else ():
+        for action_id, state in block.items() if isinstance(block, dict) else ():
+            if not isinstance(state, dict):
+                continue
             kind = state.get("type")
             if kind == "static_select" or kind == "radio_buttons":
-                selected = state.get("selected_option") or {}
-                out[action_id] = str(selected.get("value") or "")
+                selected = state.get("selected_option")
+                out[action_id] = str(selected.get("value") or "") if isinstance(selected, dict) else ""
             elif kind == "checkboxes":
                 out[action_id] = "true" if state.get("selected_options") else ""
             else:

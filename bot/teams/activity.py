@@ -24,6 +24,8 @@ _FORMAT_TAGS = re.compile(
 )
 _FORGED = re.compile(r"<(?=[@#!])")
 _SPACES = re.compile(r"[ \t]+")
+LOCALE_RE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,4})?")  # what a member's locale column holds
+TIMEZONE_RE = re.compile(r"[A-Za-z0-9_+\-/]{1,64}")
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -211,7 +213,7 @@ def client_locale(activity: Activity) -> str | None:
             if isinstance(entity, dict) and entity.get("type") == "clientInfo" and entity.get("locale"):
                 locale = entity["locale"]
                 break
-    return str(locale) if locale else None
+    return str(locale) if isinstance(locale, str) and LOCALE_RE.fullmatch(locale) else None
 
 
 def client_timezone(activity: Activity) -> str | None:
@@ -221,4 +223,4 @@ def client_timezone(activity: Activity) -> str | None:
             if isinstance(entity, dict) and entity.get("type") == "clientInfo" and entity.get("timezone"):
                 tz = entity["timezone"]
                 break
-    return str(tz) if tz else None
+    return str(tz) if isinstance(tz, str) and TIMEZONE_RE.fullmatch(tz) else None

@@ -9,7 +9,6 @@ outbox in the handler's transaction and are delivered by :class:`bot.teams.proac
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +25,7 @@ from botbuilder.schema import (
 )
 from msrest.exceptions import ClientRequestError
 
+from bot import edge
 from bot.app import Starling
 from bot.core.events import ActionEvent, Actor, Event, MemberJoinedEvent, MessageEvent, Platform
 from bot.core.i18n import Translator, translator_for
@@ -34,6 +34,7 @@ from bot.teams import activity as act
 from bot.teams.auth import Connectors, build_authentication, wrap_result
 from bot.teams.config import auth_required
 from bot.teams.files import FILE_CONSENT_INVOKE
+from bot.teams.inbound import check_activity
 from bot.teams.proactive import (
     NoReference,
     TeamsDirectory,
@@ -81,38 +82,44 @@ class TeamsAdapter:
 
     # -- HTTP ------------------------------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        """``POST /api/messages``: 401 without a valid token (when required), 415/400 for bad bodies."""
+        """``POST /api/messages``: 401 without a valid token (when required), 415/413/400 for bodies that
+        cannot be read (see :mod:`bot.edge`); each refusal one short log line, never a 500."""
         if self.refuse_all or self.cloud is None or self.auth is None:
             return web.json_response({"error": "Teams is not configured (MicrosoftAppId)"}, status=401)
-        auth_header = request.headers.get("Authorization", "")
-        if self.require_auth and not auth_header.strip():
-            return web.json_response({"error": "authorization required"}, status=401)
-        if "application/json" not in request.headers.get("Content-Type", ""):
-            return web.json_response({"error": "expected application/json"}, status=415)
+        raw = b""
         try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return web.json_response({"error": "invalid JSON"}, status=400)
-        if not isinstance(body, dict) or not body.get("type") or not isinstance(body.get("conversation"), dict):
-            return web.json_response({"error": "not a Bot Framework activity"}, status=400)
-        activity = SdkActivity().deserialize(body)
-        try:
-            result = await self.auth.authenticate_request(activity, auth_header)
-        except Exception as err:  # the SDK raises PermissionError, and also others on malformed tokens
-            log.info("teams_request_refused", reason=f"{type(err).__name__}: {err}"[:200])
-            return web.json_response({"error": "unauthorized"}, status=401)
+            auth_header = request.headers.get("Authorization", "")
+            if self.require_auth and not auth_header.strip():
+                raise edge.Rejected(401, "no Authorization header")
+            if "application/json" not in request.headers.get("Content-Type", ""):
+                raise edge.Rejected(415, "not application/json")
+            raw = await edge.read_body(request)
+            body = edge.parse_object(edge.decode(raw))
+            check_activity(body)
+            try:
+                activity = SdkActivity().deserialize(body)
+            except Exception as err:  # msrest on values of the right JSON type but an unreadable form
+                raise edge.Rejected(400, f"activity: {type(err).__name__}") from None
+            try:
+                result = await self.auth.authenticate_request(activity, auth_header)
+            except Exception as err:  # the SDK raises PermissionError, and also others on malformed tokens
+                raise edge.Rejected(401, f"{type(err).__name__}: {err}") from None
+        except edge.Rejected as err:
+            return edge.refuse(log, request, err, raw)
 
         async def logic(turn: TurnContext) -> None:
             await self.on_turn(turn, body)
 
         invoke = await self.cloud.process_activity(wrap_result(result), activity, logic)
         if invoke is not None:
-            body = invoke.body if isinstance(invoke.body, dict | list | None) else serializer_helper(invoke.body)
-            return web.json_response(body, status=invoke.status)
+            if invoke.status >= 500:  # the turn failed (logged by _on_turn_error); Teams shows its own error
+                return web.json_response({"statusCode": 200, "type": MESSAGE_RESPONSE, "value": ""}, status=200)
+            answer = invoke.body if isinstance(invoke.body, dict | list | None) else serializer_helper(invoke.body)
+            return web.json_response(answer, status=invoke.status)
         return web.Response(status=201)
 
     async def _on_turn_error(self, turn: TurnContext, error: Exception) -> None:
-        log.error("teams_turn_failed", error=f"{type(error).__name__}: {error}"[:500], exc_info=error)
+        log.error("teams_turn_failed", error=edge.escape_log(f"{type(error).__name__}: {error}", 500), exc_info=error)
 
     # -- turns -----------------------------------------------------------------------------------------
     async def on_turn(self, turn: TurnContext, raw: dict[str, Any]) -> None:

@@ -8,9 +8,15 @@ inbound check, no outbound token. That mode is refused when ``STARLING_ENVIRONME
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
+import structlog
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
@@ -20,8 +26,105 @@ from botframework.connector.auth import (
     ClaimsIdentity,
     ConnectorFactory,
 )
+from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor, _OpenIdConfig
+from jwt.algorithms import RSAAlgorithm
 
 from bot.settings import Settings
+
+log = structlog.get_logger("starling.teams")
+
+KEY_FETCH_TIMEOUT = 10.0  # seconds for the metadata document and the key set together
+KEY_REFRESH_SECONDS = 12 * 3600  # keys are refreshed in the background after this
+KEY_RETRY_SECONDS = 300.0  # an unknown key id fetches again at most this often
+
+
+class KeyStore:
+    """The OpenID metadata and signing keys of one issuer, for the Bot Framework's token check.
+
+    The SDK fetches them with a blocking client and no timeout, inside the event loop: one slow key endpoint
+    stalls every request of the process. Here they are fetched with aiohttp and a timeout, kept, and refreshed
+    in the background; a request waits only when no key is known yet (or its key id is new), and then only
+    for the one fetch in flight, without blocking anything else."""
+
+    def __init__(self, url: str, *, timeout: float = KEY_FETCH_TIMEOUT) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.keys: list[dict[str, Any]] = []
+        self.fetched_at = 0.0
+        self.attempted_at = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def get(self, key_id: str | None) -> _OpenIdConfig:
+        """The public key (and endorsements) for ``key_id``; PermissionError when there is none."""
+        if not self.keys:
+            await self._wait_for_fetch()
+        elif time.monotonic() - self.fetched_at > KEY_REFRESH_SECONDS:
+            self.refresh()  # the known keys serve meanwhile
+        found = self._find(key_id)
+        if found is None and time.monotonic() - self.attempted_at > KEY_RETRY_SECONDS:
+            await self._wait_for_fetch()  # keys are rotated: a new id may be published by now
+            found = self._find(key_id)
+        if found is None:
+            raise PermissionError("the token is signed with a key the issuer does not publish")
+        return found
+
+    def refresh(self) -> asyncio.Task[None]:
+        """Start a fetch unless one is in flight; the running fetch otherwise."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._fetch())
+        return self._task
+
+    async def _wait_for_fetch(self) -> None:
+        task = self.refresh()
+        with contextlib.suppress(TimeoutError):  # the fetch logs its own failure
+            await asyncio.wait_for(asyncio.shield(task), self.timeout + 1)
+
+    async def _fetch(self) -> None:
+        self.attempted_at = time.monotonic()
+        try:
+            timeout = aiohttp.ClientTimeout(total=self.timeout)
+            async with aiohttp.ClientSession(timeout=timeout) as http:
+                async with http.get(self.url) as response:
+                    response.raise_for_status()
+                    metadata = await response.json(content_type=None)
+                async with http.get(str(metadata["jwks_uri"])) as response:
+                    response.raise_for_status()
+                    keys = (await response.json(content_type=None))["keys"]
+        except Exception as err:  # a timeout, a refused connection, an unreadable document: keep the old keys
+            log.warning("teams_keys_unavailable", url=self.url, error=f"{type(err).__name__}: {err}"[:200])
+            return
+        self.keys = [k for k in keys if isinstance(k, dict)]
+        self.fetched_at = time.monotonic()
+        log.info("teams_keys_refreshed", url=self.url, keys=len(self.keys))
+
+    def _find(self, key_id: str | None) -> _OpenIdConfig | None:
+        for key in self.keys:
+            if key.get("kid") == key_id:
+                public_key = RSAAlgorithm.from_jwk(json.dumps(key))
+                return _OpenIdConfig(public_key, key.get("endorsements", []))
+        return None
+
+
+_STORES: dict[str, KeyStore] = {}
+
+
+def key_store(url: str) -> KeyStore:
+    """The one :class:`KeyStore` of the process for ``url`` (what the SDK's token check asks for)."""
+    store = _STORES.get(url)
+    if store is None:
+        store = _STORES[url] = KeyStore(url)
+    return store
+
+
+# The SDK looks keys up through this one static method; Starling's store answers instead of its blocking one.
+JwtTokenExtractor.get_open_id_metadata = staticmethod(key_store)  # type: ignore[method-assign]
+
+
+def metadata_urls(auth: BotFrameworkAuthentication) -> list[str]:
+    """The OpenID metadata URLs the configured authentication checks tokens against."""
+    inner = getattr(auth, "_inner", None)
+    urls = [getattr(inner, "_to_bot_from_channel_open_id_metadata_url", None)]
+    return [u for u in urls if isinstance(u, str) and u]
 
 
 @dataclass

@@ -27,6 +27,7 @@ from bot.core.messages import (
     Message,
     Note,
     Section,
+    plain,
     render_markup,
 )
 
@@ -44,6 +45,7 @@ _BOLD = re.compile(r"(?<![\w*\\])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
 _CODE = re.compile(r"`([^`\n]+)`")
 _CHANNEL_RE = re.compile(r"<#([A-Za-z0-9_.:@;=\-]+)(?:\|([^>]*))?>")
 _LIST_ITEM = re.compile(r"^\s*(?:[-•]\s|\d+\.\s)")
+_MD_LINK = re.compile(r"\]\s*\(")
 
 
 def escape_text(s: str) -> str:
@@ -56,8 +58,9 @@ def escape_text(s: str) -> str:
 
 
 def _inert_plain(s: str) -> str:
-    """User text in plain-text properties (titles, labels, choices): only tags need breaking."""
-    return s.replace("<", "<" + _ZW)
+    """User text in plain-text properties (titles, labels, choices, summaries, fallback text): tags, entities
+    and markdown links are broken with a zero-width space, so no client that renders them anyway can."""
+    return _MD_LINK.sub("]" + _ZW + "(", s.replace("<", "<" + _ZW).replace("&", "&" + _ZW))
 
 
 class _Text:
@@ -94,14 +97,26 @@ class _Text:
     def inline(self, text: str) -> str:
         return self.md(text).replace(_NL, " ").replace("\n", " ")
 
+    def data(self, text: str) -> str:
+        """A value that is always data (bar labels, form titles): escaped whether or not it was marked; only a
+        label that is one channel link of our own becomes its ``#name``."""
+        m = _CHANNEL_RE.fullmatch(text)
+        if m:
+            return "#" + escape_text(m.group(2) or self.names.get(m.group(1)) or m.group(1))
+        return escape_text(plain(text)).replace("\n", " ")
+
+    def label(self, text: str) -> str:
+        """Plain-text properties that are always data (button and input labels, choices, form titles)."""
+        return _inert_plain(plain(text))
+
     def plain(self, text: str) -> str:
         """For plain-text properties: no markdown, mentions as names."""
 
         def own(s: str) -> str:
             s = re.sub(r"\*(\S[^*\n]*?)\*", r"\1", s)
             s = _CODE.sub(r"\1", s)
-            s = _CHANNEL_RE.sub(lambda m: "#" + (m.group(2) or self.names.get(m.group(1)) or m.group(1)), s)
-            return MENTION_RE.sub(lambda m: self.name(m.group(1)), s)
+            s = _CHANNEL_RE.sub(lambda m: "#" + _inert_plain(m.group(2) or self.names.get(m.group(1)) or m.group(1)), s)
+            return MENTION_RE.sub(lambda m: _inert_plain(self.name(m.group(1))), s)
 
         return render_markup(text, escape=_inert_plain, markup=own)
 
@@ -166,7 +181,7 @@ class _Renderer:
             return [self.bars(block)]
         if isinstance(block, Actions):
             actions = [
-                _action(t.plain(b.label), b.action_id, {"action_id": b.action_id, "value": b.value}, b.style)
+                _action(t.label(b.label), b.action_id, {"action_id": b.action_id, "value": b.value}, b.style)
                 for b in block.buttons
             ]
             return [{"type": "ActionSet", "actions": actions}]
@@ -236,7 +251,7 @@ class _Renderer:
                         {
                             "type": "Column",
                             "width": 4,
-                            "items": [_text_block(t.inline(row.label), weight=weight, wrap=False)],
+                            "items": [_text_block(t.data(row.label), weight=weight, wrap=False)],
                         },
                         {
                             "type": "Column",
@@ -249,7 +264,7 @@ class _Renderer:
                             "width": "96px",
                             "items": [
                                 _text_block(
-                                    t.inline(shown),
+                                    t.data(shown),
                                     horizontalAlignment="Right",
                                     weight=weight,
                                     isSubtle=not row.highlight,
@@ -264,15 +279,15 @@ class _Renderer:
 
     def form(self, form: Form) -> dict[str, Any]:
         t = self.text
-        items: list[dict[str, Any]] = [_text_block(t.inline(form.title), size="Medium", weight="Bolder")]
+        items: list[dict[str, Any]] = [_text_block(t.data(form.title), size="Medium", weight="Bolder")]
         items += [self.input(field) for field in form.inputs]
         data: dict[str, Any] = {
             "action_id": form.action_id,
             "value": form.private_metadata,
             "form": True,
-            "required": [[f.id, t.plain(f.label)] for f in form.inputs if f.required],
+            "required": [[f.id, t.label(f.label)] for f in form.inputs if f.required],
         }
-        submit = _action(t.plain(form.submit_label), form.action_id, data, "primary")
+        submit = _action(t.label(form.submit_label), form.action_id, data, "primary")
         submit["associatedInputs"] = "auto"
         submit["fallback"]["associatedInputs"] = "auto"
         items.append({"type": "ActionSet", "actions": [submit]})
@@ -280,27 +295,27 @@ class _Renderer:
 
     def input(self, field: Input) -> dict[str, Any]:
         t = self.text
-        base: dict[str, Any] = {"id": INPUT_PREFIX + field.id, "label": t.plain(field.label)}
+        base: dict[str, Any] = {"id": INPUT_PREFIX + field.id, "label": t.label(field.label)}
         if field.type == "checkbox":
             return {
                 **base,
                 "type": "Input.Toggle",
-                "title": t.plain(field.label),
+                "title": t.label(field.label),
                 "valueOn": "true",
                 "valueOff": "",
                 "value": "true" if field.initial in ("true", "1", "yes") else "",
             }
         base["isRequired"] = field.required
         if field.initial is not None:
-            base["value"] = field.initial
+            base["value"] = plain(field.initial)
         if field.type == "select":
-            choices = [{"title": t.plain(o.label), "value": o.value} for o in field.options]
+            choices = [{"title": t.label(o.label), "value": o.value} for o in field.options]
             return {**base, "type": "Input.ChoiceSet", "style": "compact", "choices": choices}
         text: dict[str, Any] = {**base, "type": "Input.Text", "isMultiline": field.type == "multiline"}
         if field.max_length:
             text["maxLength"] = field.max_length
         if field.placeholder:
-            text["placeholder"] = t.plain(field.placeholder)
+            text["placeholder"] = t.label(field.placeholder)
         return text
 
 

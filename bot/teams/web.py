@@ -9,6 +9,7 @@ from aiohttp import web
 from bot.app import Starling
 from bot.core.events import Platform
 from bot.teams.adapter import TeamsAdapter
+from bot.teams.auth import key_store, metadata_urls
 
 TEAMS_ADAPTER_KEY = web.AppKey("starling_teams", TeamsAdapter)
 
@@ -23,3 +24,11 @@ def add_routes(app: web.Application, starling: Starling, **auth_overrides: Any) 
     starling.attach(Platform.TEAMS.value, sender=adapter.sender, directory=adapter.directory)
     app[TEAMS_ADAPTER_KEY] = adapter
     app.router.add_post("/api/messages", adapter.handle)
+    if adapter.auth is not None and adapter.require_auth:
+
+        async def fetch_keys(_app: web.Application) -> None:
+            # In the background: the first token check waits for this fetch, nothing else does.
+            for url in metadata_urls(adapter.auth):
+                key_store(url).refresh()
+
+        app.on_startup.append(fetch_keys)

@@ -64,8 +64,8 @@ def value_name(t: Translator, tag: str | None, values: dict[str, CompanyValue]) 
         return t("digests.kudos.no_value")
     v = values.get(tag)
     if v is None:
-        return f"#{tag}"
-    return v.label_de if t.lang == "de" else v.label_en
+        return user_text(f"#{tag}")
+    return user_text(v.label_de if t.lang == "de" else v.label_en)
 
 
 def percent(part: int, whole: int) -> int:

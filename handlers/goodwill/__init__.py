@@ -18,7 +18,7 @@ from bot.core.jobs import JobContext
 from bot.core.messages import Block, Section
 from bot.core.router import Arg, Context, Router, UserError
 from handlers.digests.sections import register_section
-from handlers.goodwill import budget, cases, report
+from handlers.goodwill import budget, cases, jobs, report
 from handlers.goodwill.money import split_amount
 from handlers.privacy_rules import declare_sheet_lines
 from storage import goodwill as q
@@ -99,6 +99,7 @@ def register(router: Router) -> None:
     router.action("goodwill", feature="goodwill")(cases.on_action)
     # Deleting ledger lines whose bookkeeping period is over is retention: it runs whatever the switch says.
     router.schedule("goodwill_ledger", feature="privacy")(ledger_job)
+    router.schedule("goodwill_reminders", feature="goodwill")(jobs.remind_approvers)
     register_section("goodwill", report.goodwill_section, order=55)
     register_section("customer-moments", report.moments_section, order=35)
     declare_sheet_lines(

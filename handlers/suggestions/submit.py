@@ -102,7 +102,11 @@ async def payload_from_form(ctx: Context, form: dict[str, str]) -> dict[str, Any
         known = await q.departments(ctx.session, workspace_id=ctx.workspace.id)
         match = next((d for d in known if d.lower() == department.lower()), None)
         if match is None:
-            raise UserError("suggestions.err.department", department=department, known=", ".join(known) or "—")
+            raise UserError(
+                "suggestions.err.department",
+                department=user_text(department),
+                known=", ".join(user_text(k) for k in known) or "—",
+            )
         department = match
     return {
         "title": values["title"],

@@ -408,3 +408,21 @@ async def test_the_form_logs_a_case(bot: BotHarness) -> None:
     assert "#1 über 45,50 EUR" in out and "nach Regel" in out
     (case,) = await rows(bot, GoodwillCase)
     assert (case.amount, case.category, case.reference) == (4550, "kundenfokus", "T-815")
+
+
+async def test_approvers_are_reminded_of_cases_past_the_deadline_once_a_day(bot: BotHarness, clock: Clock) -> None:
+    from tests.handlers.suggestion_kit import tick
+
+    await bot.say(BUDGET, as_="max")
+    await bot.say("goodwill 150 EUR Neues Gerät statt Reparatur", as_="anna")
+    await bot.say("goodwill 120 EUR Ersatzgerät geschickt", as_="ben")
+    assert "warten auf eine Entscheidung" not in await tick(bot)  # not yet due
+    clock.advance(days=15)  # Thursday 3 December, 10:30 in Berlin: two weeks have passed
+    out = await tick(bot)
+    assert out.count("→ DM to @max") == 1 and "Kulanzfälle warten auf eine Entscheidung" in out
+    assert "#1 · 150 EUR" in out and "#2 · 120 EUR" in out
+    assert "warten auf eine Entscheidung" not in await tick(bot)  # once a day
+    await bot.say("goodwill approve 1", as_="max")
+    await bot.say("goodwill decline 2 Reparatur reicht", as_="max")
+    clock.advance(days=1)
+    assert "warten auf eine Entscheidung" not in await tick(bot)

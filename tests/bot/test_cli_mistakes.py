@@ -1,0 +1,187 @@
+"""Every configuration or usage mistake of ``starling`` is one line naming the problem and the fix, exit code
+2, no traceback (unless ``--debug``); Ctrl-C ends the console at once with a goodbye. Through the real CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.kit import postgres_admin_url
+
+STARLING = [sys.executable, "-m", "bot.cli"]
+ROOT = Path(__file__).resolve().parents[2]
+SECRET_TAIL = "7hP-u6_BCQK9c09ctPPflA"
+
+
+def run(tmp_path: Path, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    base.setdefault("STARLING_DATABASE_URL", f"sqlite:///{tmp_path}/starling.db")
+    return subprocess.run(
+        [*STARLING, *args], cwd=tmp_path, env={**base, **env}, input=stdin, capture_output=True, text=True, timeout=240
+    )
+
+
+def one_line(result: subprocess.CompletedProcess[str], *words: str) -> str:
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+    lines = [x for x in result.stderr.splitlines() if x.startswith("starling: ")]
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("mysql://root@localhost/starling", ["mysql", "STARLING_DATABASE_URL"]),
+        ("not a url", ["not a database URL", "STARLING_DATABASE_URL"]),
+        (
+            "sqlite:////nonexistent/folder/starling.db",
+            ["/nonexistent/folder", "does not exist", "STARLING_DATABASE_URL"],
+        ),
+        ("sqlite:////proc/starling.db", ["/proc/starling.db", "not writable", "STARLING_DATABASE_URL"]),
+        ("postgresql://postgres@127.0.0.1:9/starling", ["127.0.0.1:9", "STARLING_DATABASE_URL"]),
+    ],
+    ids=["mysql", "malformed", "missing_folder", "unwritable", "unreachable"],
+)
+def test_database_url_mistakes(tmp_path: Path, url: str, words: list[str]) -> None:
+    one_line(run(tmp_path, "migrate", STARLING_DATABASE_URL=url), *words)
+
+
+def test_a_missing_postgresql_database(tmp_path: Path) -> None:
+    admin = postgres_admin_url()
+    if not admin:
+        pytest.skip("PostgreSQL tests need STARLING_TEST_POSTGRES_URL")
+    url = admin.rsplit("/", 1)[0] + "/starling_does_not_exist_here"
+    one_line(run(tmp_path, "migrate", STARLING_DATABASE_URL=url), "starling_does_not_exist_here", "createdb")
+
+
+def test_outbox_on_a_fresh_database_leaves_no_file(tmp_path: Path) -> None:
+    one_line(run(tmp_path, "outbox"), "no Starling database", "starling migrate")
+    assert not (tmp_path / "starling.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"PORT": "abc"}, ["PORT:", "integer"]),
+        ({"STARLING_PORT": "abc"}, ["STARLING_PORT:"]),
+        ({"STARLING_DEFAULT_LOCALE": "fr"}, ["STARLING_DEFAULT_LOCALE"]),
+        ({"STARLING_DEFAULT_TIMEZONE": "Mars/Olympus"}, ["STARLING_DEFAULT_TIMEZONE", "Europe/Berlin"]),
+        ({"STARLING_ENVIRONMENT": "prod"}, ["STARLING_ENVIRONMENT", "production"]),
+    ],
+    ids=["PORT", "STARLING_PORT", "locale", "timezone", "environment"],
+)
+def test_configuration_mistakes_name_the_variable_that_was_set(
+    tmp_path: Path, env: dict[str, str], words: list[str]
+) -> None:
+    line = one_line(run(tmp_path, "serve", **env), *words)
+    if "PORT" in env:
+        assert "STARLING_PORT" not in line
+
+
+@pytest.mark.parametrize("placeholder", ["change_me", "dummy", "test", "x", "xoxb-your-token", "changeme"])
+def test_placeholder_secrets_are_refused_in_production_without_printing_any_secret(
+    tmp_path: Path, placeholder: str
+) -> None:
+    result = run(
+        tmp_path,
+        "serve",
+        STARLING_ENVIRONMENT="production",
+        SLACK_BOT_TOKEN="xoxb-2143658709-1029384756123-QwErTyUiOpAsDfGhJkLzXcVb",
+        SLACK_SIGNING_SECRET=placeholder,
+        OPENAI_API_KEY="sk-proj-Zq81nW4kLm0vXy2" + SECRET_TAIL,
+    )
+    one_line(result, "SLACK_SIGNING_SECRET", "placeholder")
+    assert SECRET_TAIL not in result.stderr + result.stdout
+    assert "QwErTyUiOp" not in result.stderr + result.stdout and "input_value" not in result.stderr
+
+
+def test_port_out_of_range_and_port_in_use(tmp_path: Path) -> None:
+    env = {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "local-secret"}
+    one_line(run(tmp_path, "serve", "--port", "99999", **env), "--port 99999", "65535")
+    busy = socket.socket()
+    busy.bind(("0.0.0.0", 0))
+    busy.listen()
+    try:
+        port = str(busy.getsockname()[1])
+        one_line(run(tmp_path, "serve", "--port", port, **env), "in use", "--port")
+    finally:
+        busy.close()
+
+
+def test_out_may_be_a_directory(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    result = run(
+        tmp_path,
+        "teams-package",
+        "--out",
+        str(folder),
+        "--domain",
+        "starling.example.com",
+        "--bot-id",
+        "0b5a6f6e-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+    )
+    assert result.returncode == 0, result.stderr
+    assert (folder / "teams-app.zip").is_file()
+    result = run(tmp_path, "console", stdin="help\n")  # the console creates the workspace the sheet is about
+    assert result.returncode == 0, result.stderr
+    result = run(tmp_path, "privacy-sheet", "--out", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert (folder / "privacy-sheet.md").read_text(encoding="utf-8").strip()
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    result = run(tmp_path, "--debug", "migrate", STARLING_DATABASE_URL="sqlite:////proc/starling.db")
+    assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+        "STARLING_DATABASE_URL": f"sqlite:///{tmp_path}/starling.db",
+        "PYTHONUNBUFFERED": "1",
+    }
+    proc = subprocess.Popen(
+        [*STARLING, "console"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def test_ctrl_c_ends_the_console_at_once_with_a_goodbye(console: subprocess.Popen[str]) -> None:
+    assert console.stdin is not None and console.stdout is not None
+    console.stdin.write("help\n")
+    console.stdin.flush()
+    seen = ""
+    deadline = time.monotonic() + 180
+    while "kudos" not in seen.lower():  # the console answered: it is waiting for the next line
+        assert time.monotonic() < deadline, seen
+        line = console.stdout.readline()
+        assert line, seen
+        seen += line
+    console.send_signal(signal.SIGINT)  # no further input: stdin stays open, as at a terminal
+    rest, _ = console.communicate(timeout=60)
+    assert console.returncode in (0, 130), rest
+    assert "Bye" in rest and "Traceback" not in seen + rest and "CancelledError" not in rest
