@@ -15,6 +15,7 @@ MODULES = [
     ("memory", "bench.b_memory"),
     ("teams", "bench.b_teams"),
     ("overload", "bench.b_overload"),
+    ("pulse", "bench.b_pulse"),
 ]
 
 

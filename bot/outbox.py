@@ -121,6 +121,7 @@ class GroupCommit:
         self.max_batch = max_batch
         self._queue: list[tuple[Op | None, tuple[str, Flush, Any] | None, asyncio.Future[Any]]] = []
         self._runner: asyncio.Task[None] | None = None
+        self._batch: list[tuple[Op | None, tuple[str, Flush, Any] | None, asyncio.Future[Any]]] = []
 
     async def run(self, op: Callable[[AsyncSession], Awaitable[T]]) -> T:
         return await self._submit(op, None)  # type: ignore[no-any-return]
@@ -137,8 +138,23 @@ class GroupCommit:
         return await asyncio.shield(future)
 
     async def _flush(self) -> None:
+        try:
+            await self._flush_all()
+        except BaseException as err:
+            # Cancelled (shutdown) or broken: nobody may wait forever for a batch that will never commit.
+            failure = err if isinstance(err, Exception) else asyncio.CancelledError()
+            waiting, self._queue = self._queue, []
+            for _op, _many, future in waiting + self._batch:
+                if not future.done():
+                    future.set_exception(failure)
+            raise
+        finally:
+            self._batch = []
+
+    async def _flush_all(self) -> None:
         while self._queue:
             batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+            self._batch = batch
             try:
                 results = await self._commit(batch)
             except Exception:
@@ -174,6 +190,13 @@ class GroupCommit:
                 for i, result in zip(positions, await flush(session, items), strict=True):
                     results[i] = result
         return results
+
+
+SENT_RECORD_SECONDS = 30.0  # how long a "sent" record is retried before its lane is given up
+
+
+class _Unrecorded(Exception):
+    """The platform took the post but "sent" could not be recorded: the lane is given up, the row not retried."""
 
 
 FILL_CHUNK = 500  # lanes leased per statement (keeps every statement far below SQLite's parameter limit)
@@ -341,6 +364,9 @@ class OutboxWorker:
         pace = self.pace.get(lane.platform, 0.0)
         last_done: float | None = None
         unsent: list[int] = []
+        # Rows being delivered right now: the platform may have them already, so if the lane fails or is
+        # cancelled they keep their lease (not handed back as pending) and are looked up before any resend.
+        trying: list[int] = []
         leased_at = loop.time()  # the lane was just acquired
         half_lease = self.lease.total_seconds() / 2
         try:
@@ -377,7 +403,9 @@ class OutboxWorker:
                         leased_at = loop.time()
                     # Waiting messages that may be folded (kudos celebrations behind a channel's pace) go as one.
                     message, group = folded(claimed, position)
+                    trying = [item.row.id for item in group if item.row.id is not None]
                     paused_until, last_done, done = await self._deliver(lane, group[0], message, also=group[1:])
+                    trying = []
                     for item in group[: len(group) if done else 1]:
                         unsent.remove(item.row.id)  # type: ignore[arg-type]
                     position += len(group) if done else 1
@@ -393,12 +421,12 @@ class OutboxWorker:
                     return  # nothing more to send here: released together with other lanes
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                await asyncio.shield(self._release(lane, unsent))
+                await asyncio.shield(self._release(lane, [i for i in unsent if i not in trying]))
             raise
         except Exception:
             log.exception("outbox_lane_failed", lane=str(lane))
             with contextlib.suppress(Exception):
-                await self._release(lane, unsent)
+                await self._release(lane, [i for i in unsent if i not in trying])
         finally:
             self._lanes.pop(lane, None)
             self._wake.set()
@@ -448,18 +476,22 @@ class OutboxWorker:
         platform = row.platform
         sender = self.senders[platform]
         bound = log.bind(outbox_id=row.id, platform=platform, target=row.target_id, cause=row.cause)
-        if item.resend:
-            metrics.OUTBOX_RESENDS.labels(platform).inc()
-            bound.warning("outbox_resend_after_lease_expiry", attempt=row.attempts)
+        rows = [row, *(other.row for other in also)]
+        message = message.model_copy(update={"delivers": [r.id for r in rows]})
         loop = asyncio.get_running_loop()
         started = time.monotonic()
         answered = loop.time()
         try:
+            # The call's slot is held until the platform's answer is recorded: at most ``in_flight`` posts
+            # can be out on the platform and not yet recorded as sent when the process dies.
             async with self._calls:
-                try:
-                    platform_id = await sender.send(row, message)
-                finally:
-                    answered = loop.time()
+                platform_id = await self._arrived(bound, item, sender)
+                if platform_id is None:
+                    try:
+                        platform_id = await sender.send(row, message)
+                    finally:
+                        answered = loop.time()
+                await self._record_sent(bound, rows, platform_id)
         except RetryLater as err:
             metrics.OUTBOX_RETRIES.labels(platform, err.reason).inc()
             if row.attempts >= self.max_attempts:
@@ -474,6 +506,8 @@ class OutboxWorker:
         except PermanentFailure as err:
             await self._dead(bound, row, str(err) or type(err).__name__)
             return None, answered, False
+        except _Unrecorded:
+            raise
         except Exception as err:
             metrics.OUTBOX_RETRIES.labels(platform, "error").inc()
             error = f"{type(err).__name__}: {err}"[:2000]
@@ -487,8 +521,6 @@ class OutboxWorker:
             self._wake_at(retry_at)
             return None, answered, False
         metrics.OUTBOX_SEND_SECONDS.labels(platform).observe(time.monotonic() - started)
-        for sent in (row, *(other.row for other in also)):
-            await self._batcher.add("sent", (sent.id, platform_id, self.clock()), _record_sent)
         if also:
             bound.info("outbox_folded", messages=1 + len(also))
         if message.attachments:
@@ -502,6 +534,46 @@ class OutboxWorker:
         metrics.OUTBOX_SENT.labels(platform).inc(1 + len(also))
         self.sent += 1 + len(also)
         return None, answered, True
+
+    async def _arrived(self, bound: structlog.typing.FilteringBoundLogger, item: Claimed, sender: Sender) -> str | None:
+        """For a row whose lease ran out (its last holder may have died after the platform took the post,
+        before recording it): the platform's id of the post if the platform can tell that it arrived."""
+        if not item.resend:
+            return None
+        platform = item.row.platform
+        check = getattr(sender, "delivered", None)
+        found = await check(item.row) if check is not None else None
+        if found is not None:
+            metrics.OUTBOX_RESENDS_AVOIDED.labels(platform).inc()
+            bound.info("outbox_found_delivered", platform_id=found)
+            return str(found)
+        metrics.OUTBOX_RESENDS.labels(platform).inc()
+        bound.warning("outbox_resend_after_lease_expiry", attempt=item.row.attempts)
+        return None
+
+    async def _record_sent(
+        self, bound: structlog.typing.FilteringBoundLogger, rows: Sequence[OutboxMessage], platform_id: str | None
+    ) -> None:
+        """Record "sent", together with other lanes' records in one commit. The platform has the post now,
+        so a failed write is tried again (a database blip must not send it twice) for up to
+        ``SENT_RECORD_SECONDS``; only then is the lane given up (and where the platform can tell, the post
+        is looked up there before it is ever sent again)."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + SENT_RECORD_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                now = self.clock()
+                await asyncio.gather(
+                    *(self._batcher.add("sent", (sent.id, platform_id, now), _record_sent) for sent in rows)
+                )
+                return
+            except Exception as err:
+                if loop.time() + delay > give_up:
+                    raise _Unrecorded(f"{type(err).__name__}: {err}") from err
+                bound.warning("outbox_sent_record_retried", retry_in=round(delay, 2))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     async def _dead(self, bound: structlog.typing.FilteringBoundLogger, row: OutboxMessage, error: str) -> None:
         assert row.id is not None

@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     # Acknowledged Slack events handled at once per process; the rest wait their turn, so a burst never
     # floods the event loop and new requests are still answered within milliseconds.
     slack_event_concurrency: int = Field(default=4, ge=1)
+    # Acknowledged Slack events waiting to be handled, at most; beyond it Slack gets 503 and retries later.
+    slack_event_backlog: int = Field(default=1000, ge=1)
 
     # Microsoft Teams (Bot Framework)
     teams_app_id: str | None = Field(
@@ -134,6 +136,9 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=0, le=65535, validation_alias=AliasChoices("STARLING_PORT", "PORT"))
     scheduler_grace_hours: float = 6.0
+    # How long an event's transaction is retried while the database cannot be reached (refused connections,
+    # a restart, a failover) before the person is told it failed.
+    database_outage_seconds: float = 60.0
     outbox_max_attempts: int = 8
     # Seconds between two messages to one conversation, per platform (Slack: ~1 message/s per channel).
     outbox_pace_seconds: dict[str, float] = Field(default_factory=lambda: {"slack": 1.0, "teams": 1.0})

@@ -116,7 +116,13 @@ class WebServer:
             await scheduler.stop()
 
     async def stop(self) -> None:
+        """Stop accepting first, then finish what was acknowledged, then stop the background services."""
         self._ready = False
+        if self.slack is not None:
+            self.slack.draining = True  # from now on Slack gets 503 and retries: nothing more is acknowledged
+        if self._runner is not None:
+            for site in list(self._runner.sites):
+                await site.stop()  # no new connections; requests already being answered are answered
         await self._stop_scheduler()
         if self.slack is not None:
             await self.slack.close()
@@ -135,15 +141,19 @@ class WebServer:
         return web.json_response({"status": "ok"})
 
     async def readyz(self, _request: web.Request) -> web.Response:
+        backlog = self.slack.backlog if self.slack is not None else 0
         if not self._ready:
-            return web.json_response({"status": "starting"}, status=503)
+            return web.json_response({"status": "starting", "backlog": backlog}, status=503)
         try:
             async with self.starling.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except Exception as err:
             log.warning("readiness_database_failed", error=repr(err))
-            return web.json_response({"status": "unavailable", "database": "error"}, status=503)
-        return web.json_response({"status": "ready", "database": "ok"})
+            return web.json_response({"status": "unavailable", "database": "error", "backlog": backlog}, status=503)
+        if self.slack is not None and backlog >= self.slack.max_backlog:
+            # Full: Slack is being told to come back later; a load balancer should send it elsewhere meanwhile.
+            return web.json_response({"status": "busy", "database": "ok", "backlog": backlog}, status=503)
+        return web.json_response({"status": "ready", "database": "ok", "backlog": backlog})
 
     async def metrics(self, _request: web.Request) -> web.Response:
         return web.Response(body=exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -6,8 +6,8 @@ from bot.core.router import Router
 
 
 def register_all(router: Router) -> Router:
-    from handlers import admin, digests, goodwill, help, home, kudos, privacy, prompts, suggestions, welcome
+    from handlers import admin, digests, goodwill, help, home, kudos, privacy, prompts, pulse, suggestions, welcome
 
-    for feature in (kudos, prompts, suggestions, digests, goodwill, admin, privacy, help, welcome, home):
+    for feature in (kudos, prompts, suggestions, pulse, digests, goodwill, admin, privacy, help, welcome, home):
         feature.register(router)
     return router

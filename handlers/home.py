@@ -9,6 +9,7 @@ from bot.core.router import Context, Router
 from handlers.admin import settings_blocks
 from handlers.kudos import stats_blocks, value_label
 from handlers.privacy_rules import feature_enabled
+from handlers.pulse import goal_blocks
 from storage import core
 
 
@@ -33,6 +34,10 @@ async def home_blocks(ctx: Context) -> list[Block]:
         Divider(),
         *await howto_blocks(ctx),
     ]
+    if await feature_enabled(ctx.session, ctx.workspace.id, "pulse"):
+        goals = await goal_blocks(ctx.session, ctx.workspace.id, ctx.t)
+        if goals:  # the teams' fixed stars
+            blocks += [Divider(), *goals]
     if ctx.member.is_admin or ctx.actor.is_admin:
         blocks += [Divider(), *await settings_blocks(ctx)]
     blocks.append(Note(text=ctx.t("home.footer")))

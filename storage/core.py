@@ -11,7 +11,8 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import bindparam, delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -97,6 +98,30 @@ def _insert(session: AsyncSession, model: Any) -> Any:
 
 
 TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
+
+
+UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")  # connection exception, insufficient resources, operator intervention
+
+
+def is_unavailable(err: BaseException) -> bool:
+    """The database could not be reached or dropped the connection (refused, restarting, failing over):
+    the same transaction may succeed once it is back."""
+    if isinstance(err, SQLAlchemyTimeoutError):  # no pooled connection came free in time
+        return True
+    if not isinstance(err, DBAPIError):
+        return False
+    if err.connection_invalidated or isinstance(err, InterfaceError):
+        return True
+    if not isinstance(err, OperationalError):
+        return False
+    sqlstate = getattr(err.orig, "sqlstate", None)
+    if sqlstate:
+        return str(sqlstate)[:2] in UNAVAILABLE_SQLSTATE_CLASSES
+    text = str(err.orig).lower()
+    return any(
+        sign in text
+        for sign in ("connection", "could not connect", "server closed", "unable to open database", "disk i/o error")
+    )
 
 
 def is_transient(err: BaseException) -> bool:

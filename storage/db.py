@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -48,6 +50,17 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _sqlite_keep_on_cancel(ctx: Any) -> None:
+    # SQLAlchemy treats a cancellation during a statement like a lost connection and closes the
+    # connection without a rollback. For aiosqlite that close cannot finish while the cancelled
+    # statement's cursor is still referenced: SQLite keeps the connection as a "zombie" that holds its
+    # open transaction, and with it the file's write lock, until the garbage collector happens by. The
+    # connection is fine (its statements run one after another on its own thread), so it is kept and
+    # ``transaction`` rolls it back, which releases the lock at once.
+    if isinstance(ctx.original_exception, asyncio.CancelledError):
+        ctx.is_disconnect = False
+
+
 SQLITE_POOL = 3  # connections kept open to a SQLite file
 
 
@@ -65,6 +78,7 @@ def create_engine_for(url: str, *, pool_size: int = 10) -> AsyncEngine:
             engine = create_async_engine(async_url, pool_size=SQLITE_POOL, max_overflow=pool_size)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        event.listen(engine.sync_engine, "handle_error", _sqlite_keep_on_cancel)
         return engine
     return create_async_engine(async_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
@@ -73,16 +87,55 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
+async def finish(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` (a commit, a rollback, a close) to its end even if the caller is cancelled meanwhile.
+
+    A cancellation that arrives while it runs is raised once it is done: a connection is never handed
+    back to the pool half-way through a rollback, still holding SQLite's write lock or a PostgreSQL
+    transaction.
+    """
+    task = asyncio.ensure_future(coro)
+    cancelled: BaseException | None = None
+    while True:
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError as err:
+            if task.done():
+                raise
+            cancelled = err
+        else:
+            break
+    if cancelled is not None:
+        raise cancelled
+    return result
+
+
+async def _discard(session: AsyncSession) -> None:
+    """Roll back; if even that fails (the connection broke), the connection is closed, not pooled."""
+    try:
+        await session.rollback()
+    except Exception:
+        await session.invalidate()
+
+
 @asynccontextmanager
 async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commit on success, roll back on any error."""
-    async with factory() as session:
+    """One unit of work: commit on success, roll back on any error or cancellation.
+
+    Once the work is done its commit runs to the end even if the task is cancelled meanwhile (the
+    cancellation is raised after it), so the effect is either written whole or not at all; a rollback
+    also runs to its end, so the connection goes back to the pool clean or is discarded.
+    """
+    session = factory()
+    try:
         try:
             yield session
-            await session.commit()
+            await finish(session.commit())
         except BaseException:
-            await session.rollback()
+            await finish(_discard(session))
             raise
+    finally:
+        await finish(session.close())
 
 
 def alembic_config(url: str) -> Config:

@@ -38,7 +38,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 from sqlmodel import select as sm_select
 
-from storage import goodwill, outbox, prompts, scheduling, suggestions  # noqa: F401  (registers their tables)
+from storage import goodwill, outbox, prompts, pulse, scheduling, suggestions  # noqa: F401  (registers their tables)
 from storage.core import cached_config, config_changed
 from storage.models import Kudos, Member, Workspace, ts_column
 from storage.teams import FILE_OFFER_HOURS
@@ -56,6 +56,7 @@ FEATURES = (
     "digests",
     "llm",
     "feedback_import",
+    "pulse",
     "goodwill",
 )
 PROFILES = ("standard", "works-council")
@@ -626,6 +627,11 @@ RETENTION: dict[str, Retention] = {
     "suggestion_follower": Retention("delete", "created_at"),
     "suggestion_draft": Retention("delete", "created_at"),
     "suggestion_anon_bucket": Retention("delete", "hour"),
+    # service-goal pulses (results are aggregates; who was asked is deleted at the close)
+    "pulse": Retention("delete", "opened_at"),
+    "pulse_answer": Retention("delete", "answered_on"),
+    "pulse_recipient": Retention("keep", reason="who was asked, only while a pulse is open; deleted at its close"),
+    "pulse_goal": KEEP_CONFIG,
     # platforms and delivery
     "teams_conversation": Retention("keep", reason="where to deliver; personal chats erased with the person"),
     "teams_user": Retention("keep", reason="platform identity; erased with the person"),

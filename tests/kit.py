@@ -3,15 +3,18 @@ and a harness that boots the whole bot on the console adapter, errbot-style."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from sqlalchemy import event
 
 from bot.app import Starling
 from bot.console.adapter import WORKSPACE, ConsoleAdapter
@@ -114,3 +117,30 @@ class BotHarness:
 
     async def close(self) -> None:
         await self.app.close()
+
+
+class CancelAt:
+    """Cancels the task that makes the ``nth`` database call, at that call's await."""
+
+    def __init__(self, engine: Any, nth: int) -> None:
+        self.engine = engine.sync_engine
+        self.nth = nth
+        self.calls = 0
+        self.fired = False
+
+    def _hit(self, *_args: Any, **_kw: Any) -> None:
+        self.calls += 1
+        if self.calls == self.nth:
+            task = asyncio.current_task()
+            assert task is not None
+            task.cancel()
+            self.fired = True
+
+    def __enter__(self) -> CancelAt:
+        event.listen(self.engine, "before_cursor_execute", self._hit)
+        event.listen(self.engine, "commit", self._hit)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._hit)
+        event.remove(self.engine, "commit", self._hit)

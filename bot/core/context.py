@@ -4,21 +4,44 @@ outgoing messages, parsed arguments and the feature gate), and the two ways to s
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.events import Actor, Event, MessageEvent
+from bot.core.events import Actor, CommandEvent, Event, MessageEvent, ReactionEvent, mention_ids
 from bot.core.i18n import Translator, translator_for
 from bot.core.messages import Block, Form, Message, Section, Target
-from bot.core.services import Services
+from bot.core.services import PersonInfo, Services
 from storage import core
 from storage.models import Member, Workspace
 
 FeatureGate = Callable[[AsyncSession, str, str], Awaitable[bool]]
+T = TypeVar("T")
+Calls = dict[Hashable, Callable[[], Awaitable[Any]]]
+
+
+class FetchFirst(BaseException):
+    """The handler needs network answers (a directory, a language model) that must not be awaited while its
+    transaction holds the database. The router rolls the transaction back, makes the calls with no
+    transaction open, and runs the handler again with their answers (:meth:`Context.before_transaction`).
+
+    A ``BaseException``, so that a handler's broad ``except Exception`` (e.g. "a model outage must never
+    block a submission") cannot swallow it.
+    """
+
+    def __init__(self, calls: Calls) -> None:
+        super().__init__(sorted(map(str, calls)))
+        self.calls = calls
+
+
+@dataclass
+class Failed:
+    """A call made before the transaction raised this; the handler gets it raised on its second run."""
+
+    error: Exception
 
 
 class UserError(Exception):
@@ -45,6 +68,7 @@ class Context:
     sub: str | None = None  # the subcommand that runs, by its English name
     gate: FeatureGate | None = field(default=None, repr=False)  # the router's feature gate
     origin: Event | None = field(default=None, repr=False)  # the event as it arrived (a message read as a command)
+    fetched: dict[Hashable, Any] = field(default_factory=dict, repr=False)  # answers of calls made before
 
     @property
     def said_openly(self) -> bool:
@@ -113,29 +137,72 @@ class Context:
     def translator_for_member(self, member: Member | None) -> Translator:
         return translator_for(member.locale if member else None, self.workspace.locale, tone=self.workspace.tone)
 
+    async def before_transaction(self, key: Hashable, call: Callable[[], Awaitable[T]]) -> T:
+        """The answer of ``call()``, a network call (a directory, a language model), made while no database
+        transaction is open: the first time a handler asks, its transaction is rolled back, the call is made
+        and the handler runs again, getting the answer (or the call's exception) here. ``key`` names the
+        question; ask with the same key on the second run."""
+        return cast(T, await self.before_transaction_many({key: call}, key))
+
+    async def before_transaction_many(self, calls: Calls, key: Hashable) -> Any:
+        """Like :meth:`before_transaction` for ``key``, fetching the other ``calls`` in the same round."""
+        if key not in self.fetched:
+            raise FetchFirst({k: c for k, c in calls.items() if k not in self.fetched})
+        answer = self.fetched[key]
+        if isinstance(answer, Failed):
+            raise answer.error
+        return answer
+
     async def person(self, user_id: str) -> Member | None:
-        """A person by platform id: from the database, refreshed from the platform's directory when stale."""
+        """A person by platform id: from the database, refreshed from the platform's directory when stale.
+
+        The directory is asked before the transaction (see :meth:`before_transaction`), together with
+        everyone else the event names, so a slow directory never holds the database."""
         ws = self.workspace.id
         member = await core.get_member(self.session, workspace_id=ws, user_id=user_id)
         directory = self.services.directories.get(self.actor.platform)
         stale = member is None or (self.now - member.updated_at) > self.services.directory_ttl
-        if directory is not None and stale:
-            info = await directory.fetch(ws, user_id)
-            if info is not None:
-                return await core.upsert_member(
-                    self.session,
-                    workspace_id=ws,
-                    user_id=user_id,
-                    display_name=info.display_name,
-                    fill_only=("locale",),
-                    is_bot=info.is_bot,
-                    is_admin=info.is_admin or None,  # an admin granted in Starling stays one
-                    locale=info.locale,
-                    timezone=info.timezone,
-                    department=info.department,
-                    handle=info.handle,
-                )
-        return member
+        if directory is None or not stale:
+            return member
+        named = [u for u in dict.fromkeys([user_id, *people_named(self.event)]) if ("person", u) not in self.fetched]
+        calls: Calls = {("person", u): _lookup(directory.fetch, ws, u) for u in named}
+        try:
+            info: PersonInfo | None = await self.before_transaction_many(calls, ("person", user_id))
+        except Exception:
+            if member is None:
+                raise  # nobody knows them: "try again" is the honest answer
+            return member  # a directory outage: what the database knows is the best answer
+        if info is None:
+            return member
+        return await core.upsert_member(
+            self.session,
+            workspace_id=ws,
+            user_id=user_id,
+            display_name=info.display_name,
+            fill_only=("locale",),
+            is_bot=info.is_bot,
+            is_admin=info.is_admin or None,  # an admin granted in Starling stays one
+            locale=info.locale,
+            timezone=info.timezone,
+            department=info.department,
+            handle=info.handle,
+        )
+
+
+def _lookup(
+    fetch: Callable[[str, str], Awaitable[PersonInfo | None]], workspace_id: str, user_id: str
+) -> Callable[[], Awaitable[PersonInfo | None]]:
+    return lambda: fetch(workspace_id, user_id)
+
+
+def people_named(event: Event) -> list[str]:
+    """Everyone an event names: mentions, ``<@…>`` tokens in its text, a reaction's message author."""
+    found: list[str] = []
+    if isinstance(event, CommandEvent | MessageEvent):
+        found += [m.user_id for m in event.mentions] + mention_ids(event.text)
+    if isinstance(event, ReactionEvent) and event.item_author_id:
+        found.append(event.item_author_id)
+    return found[:50]
 
 
 class Declined(Exception):

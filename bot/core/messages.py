@@ -172,6 +172,9 @@ class Message(BaseModel):
     target: Target = Field(default_factory=Target)
     dedupe_key: str | None = None  # for proactive messages: never sent twice
     fold: Fold | None = None  # may be folded with others of its kind that wait for the same conversation
+    # The outbox rows one post delivers (set by the outbox worker as it sends; never stored): a platform that
+    # can carry them with the post lets a later worker find out whether a post it is about to resend arrived.
+    delivers: list[int] = Field(default_factory=list, exclude=True)
 
     def fallback(self) -> str:
         if self.text:

@@ -10,6 +10,9 @@ from __future__ import annotations
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
 
 EVENTS = Counter("starling_events", "Events dispatched to the router", ["platform", "kind"])
+EVENT_BACKLOG = Gauge(
+    "starling_event_backlog", "Acknowledged events not yet handled (waiting or being handled)", ["platform"]
+)
 ACK_SECONDS = Histogram(
     "starling_ack_seconds",
     "From receiving a platform request to having written its answer",
@@ -26,6 +29,11 @@ OUTBOX_RETRIES = Counter(
 OUTBOX_DEAD = Counter("starling_outbox_dead_total", "Messages moved to the dead letters", ["platform"])
 OUTBOX_RESENDS = Counter(
     "starling_outbox_resends_total", "Messages sent again after a worker died while sending them", ["platform"]
+)
+OUTBOX_RESENDS_AVOIDED = Counter(
+    "starling_outbox_resends_avoided_total",
+    "Messages whose lease ran out but which the platform showed had arrived (recorded as sent, not sent again)",
+    ["platform"],
 )
 OUTBOX_PENDING = Gauge("starling_outbox_pending", "Messages waiting to be sent", ["platform"])
 OUTBOX_DEAD_LETTERS = Gauge(

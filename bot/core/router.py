@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -18,7 +18,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.commands import Arg, ArgError, Command, F, Handler, Intro, Sub, parse_args
-from bot.core.context import Context, Declined, FeatureGate, UserError
+from bot.core.context import Calls, Context, Declined, Failed, FeatureGate, FetchFirst, UserError
 from bot.core.events import (
     ActionEvent,
     CommandEvent,
@@ -34,6 +34,7 @@ from storage.db import transaction
 
 log = structlog.get_logger("starling.router")
 TRANSACTION_ATTEMPTS = 5
+FETCH_ROUNDS = 4  # network look-ups a handler may ask for before its transaction, one round at a time
 
 __all__ = [
     "Arg",
@@ -294,6 +295,10 @@ class Router:
         # recorded (dedupe key) and the refusal composed in a second, short transaction. The happy path
         # so needs no savepoint round trips.
         refusal: UserError | None = None
+        fetched: dict[Hashable, Any] = {}
+        rounds = 0
+        outage_until: float | None = None
+        outage_waits = 0
         attempt = 0
         while True:
             attempt += 1
@@ -307,6 +312,7 @@ class Router:
                     ctx = await _context(event, services, session)
                     ctx.gate = self.gate
                     ctx.origin = event
+                    ctx.fetched = fetched
                     if refusal is not None:
                         ctx.out = [_error_message(ctx, refusal)]
                     else:
@@ -320,18 +326,56 @@ class Router:
             except _Refused:
                 attempt -= 1  # not a failure: the next pass records the event and answers the refusal
                 continue
+            except FetchFirst as need:
+                rounds += 1
+                if rounds > FETCH_ROUNDS:
+                    bound.error("handler_fetch_rounds_exceeded", wanted=str(need))
+                    return [_failure(event, settings.default_locale)]
+                await _fetch_round(need.calls, fetched)  # the transaction is closed: nothing is held meanwhile
+                continue
             except Exception as err:
                 if core.is_transient(err) and attempt < TRANSACTION_ATTEMPTS:
-                    bound.warning("transaction_retried", attempt=attempt, error=str(err.__cause__ or err)[:200])
+                    bound.warning("transaction_retried", attempt=attempt, error=_short(err))
                     # A little jitter, so the same transactions do not collide again.
                     await asyncio.sleep(random.uniform(0.0, 0.02 * attempt))
                     continue
+                if core.is_unavailable(err):
+                    # The database is away (refused, restarting, failing over): wait for it, for a bounded time,
+                    # before anyone is told that something failed. The event is not lost meanwhile.
+                    loop = asyncio.get_running_loop()
+                    if outage_until is None:
+                        outage_until = loop.time() + settings.database_outage_seconds
+                    if loop.time() < outage_until:
+                        attempt -= 1
+                        outage_waits += 1
+                        wait = min(0.05 * 2**outage_waits, 2.0, max(outage_until - loop.time(), 0.0))
+                        bound.warning("database_unavailable_retrying", waits=outage_waits, error=_short(err))
+                        await asyncio.sleep(random.uniform(wait / 2, wait))
+                        continue
                 bound.exception("handler_failed")
-                t = translator_for(event.actor.locale, settings.default_locale)
-                return [Message(blocks=[Section(text=t("core.error"))], text=t("core.error"), target=_ephemeral(event))]
+                return [_failure(event, settings.default_locale)]
         if len(out) != len(ctx.out) and services.on_outbox is not None:
             services.on_outbox()
         return out
+
+
+async def _fetch_round(calls: Calls, into: dict[Hashable, Any]) -> None:
+    """Make one round of network calls at once, with no transaction open; failures are kept as answers."""
+    keys = list(calls)
+    answers = await asyncio.gather(*(calls[k]() for k in keys), return_exceptions=True)
+    for key, answer in zip(keys, answers, strict=True):
+        if isinstance(answer, BaseException) and not isinstance(answer, Exception):
+            raise answer
+        into[key] = Failed(answer) if isinstance(answer, Exception) else answer
+
+
+def _short(err: BaseException) -> str:
+    return str(err.__cause__ or err).replace("\n", " ")[:200]
+
+
+def _failure(event: Event, default_locale: str) -> Message:
+    t = translator_for(event.actor.locale, default_locale)
+    return Message(blocks=[Section(text=t("core.error"))], text=t("core.error"), target=_ephemeral(event))
 
 
 class Step:

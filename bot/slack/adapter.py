@@ -31,7 +31,7 @@ from slack_bolt.response import BoltResponse
 from bot import edge
 from bot.core.events import ActionEvent, Event, Platform
 from bot.core.i18n import translator_for
-from bot.core.metrics import ACK_SECONDS
+from bot.core.metrics import ACK_SECONDS, EVENT_BACKLOG
 from bot.slack.client import SlackDirectory, SlackSender, make_client
 from bot.slack.convert import Inbound, Team, from_action, from_command, from_event, from_view_submission
 from bot.slack.inbound import Kind, parse, verify
@@ -78,6 +78,8 @@ class SlackAdapter:
         self.bolt.error(self._on_bolt_error)
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(settings.slack_event_concurrency)
+        self.max_backlog = settings.slack_event_backlog
+        self.draining = False  # shutting down: nothing more is acknowledged (503, Slack retries elsewhere/later)
         self._requests = 0  # HTTP requests being answered
         self._answered = asyncio.Event()
         self._socket: AsyncSocketModeHandler | None = None
@@ -145,7 +147,17 @@ class SlackAdapter:
             return
         task = asyncio.get_running_loop().create_task(self.process(inbound))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+        EVENT_BACKLOG.labels(self.platform.value).set(len(self._tasks))
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        EVENT_BACKLOG.labels(self.platform.value).set(len(self._tasks))
+
+    @property
+    def backlog(self) -> int:
+        """Acknowledged events not yet handled."""
+        return len(self._tasks)
 
     async def process(self, inbound: Inbound) -> None:
         async with self._slots:
@@ -202,7 +214,14 @@ class SlackAdapter:
             app.router.add_post(EVENTS_PATH, self.handle_http)
 
     async def handle_http(self, request: web.Request) -> web.Response:
-        """Bolt answers; the answer is written to Slack before any handling starts to compete with it."""
+        """Bolt answers; the answer is written to Slack before any handling starts to compete with it.
+
+        While shutting down, or with ``slack_event_backlog`` acknowledged events still waiting, nothing more
+        is acknowledged: Slack gets 503 and delivers the event again later (to this or another replica),
+        so an acknowledged event is always one this process will handle."""
+        if self.draining or len(self._tasks) >= self.max_backlog:
+            reason = "shutting_down" if self.draining else "backlog_full"
+            return web.json_response({"ok": False, "error": reason}, status=503, headers={"Retry-After": "1"})
         started = time.perf_counter()
         self._requests += 1
         held = _Held()
@@ -244,15 +263,15 @@ class SlackAdapter:
         await self._socket.connect_async()
         log.info("slack_socket_mode_connected")
 
-    async def close(self, *, timeout: float = 10.0) -> None:
+    async def close(self) -> None:
+        """Stop acknowledging, then handle every event acknowledged so far (none is dropped)."""
+        self.draining = True
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
-        if self._tasks:
-            try:
-                await asyncio.wait_for(self.idle(), timeout)
-            except TimeoutError:
-                log.warning("slack_tasks_unfinished", count=len(self._tasks))
+        if self._tasks or self._requests:
+            log.info("slack_draining", backlog=len(self._tasks))
+            await self.idle()
 
 
 class _Held:

@@ -138,6 +138,16 @@ class SlackDirectory:
         self._cache.pop((workspace_id, user_id), None)
 
 
+METADATA_TYPE = "starling_outbox"
+HISTORY_PAGE = 200  # messages per conversations.history page when looking for a post that may have arrived
+HISTORY_PAGES = 3
+
+
+def outbox_metadata(row: OutboxMessage, message: Message) -> dict[str, Any]:
+    """Slack message metadata naming the outbox rows a post delivers (one, or several folded into it)."""
+    return {"event_type": METADATA_TYPE, "event_payload": {"outbox_ids": message.delivers or [row.id]}}
+
+
 def person_info(user: dict[str, Any]) -> PersonInfo | None:
     if user.get("deleted"):
         return None
@@ -210,7 +220,7 @@ class SlackSender:
             kwargs: dict[str, Any] = render_message(message)
             if row.thread_id:
                 kwargs["thread_ts"] = row.thread_id
-            resp = await self.client.chat_postMessage(channel=channel, **kwargs)
+            resp = await self.client.chat_postMessage(channel=channel, metadata=outbox_metadata(row, message), **kwargs)
         except SlackApiError as err:
             error = api_error(err)
             record_error(method, error)
@@ -221,6 +231,42 @@ class SlackSender:
                 raise PermanentFailure(f"{method}: {error}") from err
             raise
         return str(resp.get("ts") or "") or None
+
+    async def delivered(self, row: OutboxMessage) -> str | None:
+        """The ts of ``row``'s post if Slack already has it, else None.
+
+        Asked before a post whose lease ran out is sent again (its sender may have died after Slack
+        accepted it and before the "sent" record): every post carries its outbox row in its message
+        metadata, looked up among the conversation's (or thread's) latest messages."""
+        if row.id is None or row.target_kind not in ("channel", "dm"):
+            return None
+        try:
+            channel = await self._dm_channel(row.target_id) if row.target_kind == "dm" else row.target_id
+            cursor: str | None = None
+            for _page in range(HISTORY_PAGES):
+                args: dict[str, Any] = {"channel": channel, "include_all_metadata": True, "limit": HISTORY_PAGE}
+                if cursor:
+                    args["cursor"] = cursor
+                if row.thread_id:
+                    resp = await self.client.conversations_replies(ts=row.thread_id, **args)
+                else:
+                    resp = await self.client.conversations_history(**args)
+                for found in resp.get("messages") or []:
+                    meta = found.get("metadata") or {}
+                    ids = (meta.get("event_payload") or {}).get("outbox_ids") or []
+                    if meta.get("event_type") == METADATA_TYPE and row.id in ids:
+                        return str(found.get("ts") or "") or "?"
+                cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+                if not resp.get("has_more") or not cursor:
+                    break
+        except SlackApiError as err:
+            error = api_error(err)
+            record_error("conversations.history", error)
+            wait = retry_after(err)
+            if wait is not None:
+                raise RetryLater(wait, "ratelimited") from err
+            log.warning("slack_delivery_check_failed", outbox_id=row.id, error=error)  # sent again: at least once
+        return None
 
     async def _dm_channel(self, user_id: str) -> str:
         cached = self._dm_channels.get(user_id)

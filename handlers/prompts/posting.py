@@ -12,6 +12,7 @@ from bot.core.i18n import Translator
 from bot.core.messages import Actions, Button, Header, Message, Note, Section, user_text
 from handlers.prompts.library import QuoteTemplate, library
 from storage import prompts as store
+from storage import pulse as pulse_store
 from storage.models import Workspace
 
 VOICE = "voice"  # prompts built around a real customer quote
@@ -147,7 +148,11 @@ async def compose(
         )
         shown = text if chosen.ours else user_text(text)
     await store.add_post(session, post=post)
-    return post, prompt_message(post, shown, t)
+    message = prompt_message(post, shown, t)
+    goal = await pulse_store.get_goal(session, workspace_id=ws, channel_id=channel_id)
+    if goal is not None and goal.above_prompt:  # the team's fixed star, when it chose to show it here
+        message.blocks.insert(1, Note(text=t("pulse.goal.above_prompt", goal=user_text(goal.text))))
+    return post, message
 
 
 def prompt_message(post: store.PromptPost, shown: str, t: Translator) -> Message:

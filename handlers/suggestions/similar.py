@@ -11,12 +11,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 from rapidfuzz import fuzz, utils
 
-from bot.core.services import LanguageModel
 from storage.suggestions import Suggestion
 
 log = structlog.get_logger("starling.suggestions")
@@ -142,8 +141,11 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
     return num / den if den else 0.0
 
 
+Embed = Callable[[Sequence[str]], Awaitable[list[list[float]] | None]]
+
+
 async def embedding_scores(
-    llm: LanguageModel, new: str, candidates: Sequence[Suggestion]
+    embed: Embed, new: str, candidates: Sequence[Suggestion]
 ) -> tuple[list[float], list[float]] | None:
     """(new text's vector, score per candidate); candidates without a usable vector get one stored.
 
@@ -152,7 +154,7 @@ async def embedding_scores(
         have = [c.embedding for c in candidates]
         missing = [i for i, v in enumerate(have) if not v]
         texts = [new] + [text_of(candidates[i].title, candidates[i].problem, candidates[i].proposal) for i in missing]
-        vectors = await llm.embed(texts)
+        vectors = await embed(texts)
         if not vectors or len(vectors) != len(texts):
             return None
         mine = [float(x) for x in vectors[0]]
@@ -160,7 +162,7 @@ async def embedding_scores(
             candidates[i].embedding = [float(x) for x in vector]
         stale = [i for i, c in enumerate(candidates) if c.embedding and len(c.embedding) != len(mine)]
         if stale:
-            again = await llm.embed(
+            again = await embed(
                 [text_of(candidates[i].title, candidates[i].problem, candidates[i].proposal) for i in stale]
             )
             if not again or len(again) != len(stale):
@@ -174,13 +176,15 @@ async def embedding_scores(
 
 
 async def similar(
-    llm: LanguageModel | None, new: str, candidates: Sequence[Suggestion], *, limit: int = 3
+    embed: Embed | None, new: str, candidates: Sequence[Suggestion], *, limit: int = 3
 ) -> tuple[list[tuple[Suggestion, float]], list[float] | None]:
-    """The most similar candidates above the threshold, best first, and the new text's embedding if any."""
+    """The most similar candidates above the threshold, best first, and the new text's embedding if any.
+
+    ``embed`` is the language model's embedding call (None without a model)."""
     if not candidates:
         return [], None
     vector: list[float] | None = None
-    result = await embedding_scores(llm, new, candidates) if llm is not None else None
+    result = await embedding_scores(embed, new, candidates) if embed is not None else None
     if result is not None:
         vector, scores = result
         threshold = EMBEDDING_THRESHOLD

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from bot.core.router import Context, UserError
 from handlers.suggestions.anonymity import limiter_for, new_receipt_code
 from handlers.suggestions.cards import review_deliveries
 from handlers.suggestions.common import category_label, floor_hour, status_label
-from handlers.suggestions.similar import similar, text_of
+from handlers.suggestions.similar import Embed, similar, text_of
 from storage import suggestions as q
 from storage.suggestions import CATEGORIES, Suggestion, SuggestionDraft
 
@@ -151,11 +152,24 @@ async def submit(ctx: Context, payload: dict[str, Any], *, check_similar: bool =
         candidates = await q.candidates(ctx.session, workspace_id=ctx.workspace.id)
         quick = payload["problem"].startswith(payload["title"].removesuffix(" …"))
         text = payload["problem"] if quick else text_of(payload["title"], payload["problem"], payload["proposal"])
-        found, vector = await similar(ctx.services.llm, text, candidates)
+        found, vector = await similar(embedder(ctx), text, candidates)
         if found and not payload.get("anonymous"):
             await hold_draft(ctx, payload, found)
             return
     await create(ctx, payload, embedding=vector, similar_found=found)
+
+
+def embedder(ctx: Context) -> Embed | None:
+    """The model's embeddings, asked before the event's transaction (a model call never holds the database)."""
+    llm = ctx.services.llm
+    if llm is None:
+        return None
+
+    async def embed(texts: Sequence[str]) -> list[list[float]] | None:
+        batch = tuple(texts)
+        return await ctx.before_transaction(("embed", batch), lambda: llm.embed(batch))
+
+    return embed
 
 
 async def similar_lines(ctx: Context, found: list[tuple[Suggestion, float]]) -> list[str]:

@@ -5,7 +5,7 @@ periods and delivering to the fake Slack Web API. ``python -m tests.bot.schedule
 Once set up it waits for the ``go`` event when given one (so several processes start together), ticks,
 and exits 0 once the outbox is empty. ``--crash-in-digest N`` kills the process (SIGKILL) while it builds
 its N-th digest, after the claim and before the commit; ``--crash-on-send N`` kills it just before its
-N-th send, after the message was leased.
+N-th send, after the message was leased. ``--slack-sender`` delivers with Starling's own Slack sender.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from bot.app import Starling
 from bot.core.messages import Block
 from bot.scheduler import SchedulerService
 from bot.settings import Settings
+from bot.slack.client import SlackSender, make_client
 from handlers.digests.sections import DigestScope, register_section
 from storage.models import OutboxMessage
 from tests.bot.outbox_kit import only_schedules
@@ -47,7 +48,10 @@ async def main(args: argparse.Namespace, go: Any = None) -> int:
         _env_file=None,  # type: ignore[call-arg]
     )
     app = only_schedules(Starling(settings, run_migrations=False), "digests")
-    app.outbox.senders["slack"] = SlackWebSender(args.slack, crash_on_send=args.crash_on_send)
+    if args.slack_sender:  # Starling's own Slack sender (message metadata, the check before a resend)
+        app.outbox.senders["slack"] = SlackSender(make_client("xoxb-test-token", args.slack, retry_rate_limits=False))
+    else:
+        app.outbox.senders["slack"] = SlackWebSender(args.slack, crash_on_send=args.crash_on_send)
     if args.crash_in_digest:
         built = 0
 
@@ -93,6 +97,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--crash-in-digest", type=int, default=0)
     p.add_argument("--crash-on-send", type=int, default=None)
     p.add_argument("--no-outbox", action="store_true")
+    p.add_argument("--slack-sender", action="store_true", help="deliver with bot.slack's SlackSender")
     return p.parse_args(argv)
 
 

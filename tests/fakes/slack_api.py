@@ -490,6 +490,8 @@ class FakeSlackAPI(FakeHTTPServer):
             "chat.getPermalink": self._chat_get_permalink,
             "conversations.open": self._conversations_open,
             "conversations.info": self._conversations_info,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
             "views.open": self._views_open,
             "views.update": self._views_update,
             "views.publish": self._views_publish,
@@ -850,6 +852,74 @@ class FakeSlackAPI(FakeHTTPServer):
             return {"ok": False, "error": "message_not_found"}
         link = f"https://{self.team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
         return {"ok": True, "channel": channel, "permalink": link}
+
+    def _listed(self, message: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+        """A stored message as Slack lists it: ``metadata`` only with ``include_all_metadata=true``."""
+        shown = json.loads(json.dumps(message))
+        if not _truthy(args.get("include_all_metadata", False)):
+            shown.pop("metadata", None)
+        return shown
+
+    @staticmethod
+    def _page(
+        messages: list[dict[str, Any]], args: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]] | dict[str, Any]:
+        """Slack's ``oldest``/``latest`` (exclusive unless ``inclusive``), ``limit`` and ``cursor`` paging."""
+        inclusive = _truthy(args.get("inclusive", False))
+        oldest, latest = args.get("oldest"), args.get("latest")
+        try:
+            low = float(oldest) if oldest not in (None, "") else None
+            high = float(latest) if latest not in (None, "") else None
+            limit = min(max(int(args.get("limit") or 100), 1), 999)
+            start = int(str(args.get("cursor") or "0") or "0")
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        kept = [
+            m
+            for m in messages
+            if (low is None or float(m["ts"]) > low or (inclusive and float(m["ts"]) == low))
+            and (high is None or float(m["ts"]) < high or (inclusive and float(m["ts"]) == high))
+        ]
+        page = kept[start : start + limit]
+        more = start + limit < len(kept)
+        return page, {"has_more": more, "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
+    def _conversations_history(self, rec: Recorded, args: dict[str, Any]) -> dict[str, Any]:
+        """A channel's messages, newest first; thread replies only when also sent to the channel."""
+        channel = str(args.get("channel") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        channel = self._resolve_channel(channel)
+        top = [
+            m
+            for (c, _ts), m in self._messages.items()
+            if c == channel and (not m.get("thread_ts") or m.get("thread_ts") == m["ts"])
+        ]
+        top.sort(key=lambda m: float(m["ts"]), reverse=True)
+        paged = self._page(top, args)
+        if isinstance(paged, dict):
+            return paged
+        page, more = paged
+        return {"ok": True, "messages": [self._listed(m, args) for m in page], **more}
+
+    def _conversations_replies(self, rec: Recorded, args: dict[str, Any]) -> dict[str, Any]:
+        """A thread: its parent first, then the replies, oldest first."""
+        channel, ts = str(args.get("channel") or ""), str(args.get("ts") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not ts:
+            return {"ok": False, "error": "thread_not_found"}
+        channel = self._resolve_channel(channel)
+        thread = [m for (c, _ts), m in self._messages.items() if c == channel and ts in (m["ts"], m.get("thread_ts"))]
+        if not thread:
+            return {"ok": False, "error": "thread_not_found"}
+        thread.sort(key=lambda m: float(m["ts"]))
+        parent, replies = [m for m in thread if m["ts"] == ts], [m for m in thread if m["ts"] != ts]
+        paged = self._page(replies, args)
+        if isinstance(paged, dict):
+            return paged
+        page, more = paged
+        return {"ok": True, "messages": [self._listed(m, args) for m in parent + page], **more}
 
     def _conversations_open(self, rec: Recorded, args: dict[str, Any]) -> dict[str, Any]:
         if args.get("channel"):

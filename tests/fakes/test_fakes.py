@@ -607,3 +607,32 @@ def test_signature_accepted_by_slack_sdk_verifier() -> None:
         "command": "/kudos",
         "text": "@ada thanks!",
     }
+
+
+async def test_history_lists_newest_first_with_metadata_only_when_asked_and_pages(slack: FakeSlackAPI) -> None:
+    client = slack_client(slack)
+    meta = {"event_type": "starling_outbox", "event_payload": {"outbox_ids": [7]}}
+    first = await client.chat_postMessage(channel="C1", text="eins", metadata=meta)
+    await client.chat_postMessage(channel="C1", text="Antwort", thread_ts=first["ts"])
+    second = await client.chat_postMessage(channel="C1", text="zwei")
+    await client.chat_postMessage(channel="C2", text="anderswo")
+
+    plain = await client.conversations_history(channel="C1")
+    assert [m["text"] for m in plain["messages"]] == ["zwei", "eins"]  # a thread reply stays in its thread
+    assert all("metadata" not in m for m in plain["messages"])
+    full = await client.conversations_history(channel="C1", include_all_metadata=True)
+    assert full["messages"][1]["metadata"] == meta
+
+    page = await client.conversations_history(channel="C1", limit=1)
+    assert [m["ts"] for m in page["messages"]] == [second["ts"]] and page["has_more"]
+    rest = await client.conversations_history(channel="C1", limit=1, cursor=page["response_metadata"]["next_cursor"])
+    assert [m["ts"] for m in rest["messages"]] == [first["ts"]] and not rest["has_more"]
+    older = await client.conversations_history(channel="C1", latest=second["ts"])
+    assert [m["text"] for m in older["messages"]] == ["eins"]
+
+    thread = await client.conversations_replies(channel="C1", ts=first["ts"], include_all_metadata=True)
+    assert [m["text"] for m in thread["messages"]] == ["eins", "Antwort"]
+    assert thread["messages"][0]["metadata"] == meta
+    with pytest.raises(SlackApiError) as missing:
+        await client.conversations_replies(channel="C1", ts="1.000001")
+    assert missing.value.response["error"] == "thread_not_found"

@@ -232,6 +232,10 @@ async def make_data_everywhere(bot: BotHarness, who: str = "anna") -> None:
     assert "zählt" in await bot.say(f"suggest vote {other.group(1)}", as_=who)
     assert "folgst" in await bot.say(f"suggest follow {other.group(1)}", as_=who)
     assert "genehmigt" in await bot.say(f"suggest approve {other.group(1)} gute Idee, machen wir", as_=who)
+    # pulse: a pulse started (created_by), who was asked (user_id), a named answer (author_id), a goal set
+    assert "gestartet" in await bot.say("pulse start #general", as_=who)
+    assert "Mit deinem Namen" in await bot.say("pulse answer --named Zufriedene Kunden, die wiederkommen", as_=who)
+    assert "Fixstern" in await bot.say("goal set #general Zufriedene Kunden, die wiederkommen", as_=who)
     # goodwill: a team member, a case (author_id), a decision (decided_by), a highlight (user_id)
     await bot.say("goodwill budget #general 1000 EUR per year, per case 100", as_="max")
     await bot.say(f"goodwill team #general @{who} @ben", as_="max")

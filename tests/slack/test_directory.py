@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+
 from bot.slack.client import SlackDirectory, make_client
-from tests.slack.wire import TOKEN, SlackWire
+from tests.fakes import Recorded
+from tests.slack.wire import TEAM, TOKEN, SlackWire, Testbed
 
 
 class Ticks:
@@ -43,3 +47,36 @@ async def test_unknown_deactivated_and_bot_users(fake: SlackWire) -> None:
     assert await directory.fetch("slack:T1", "UGONE") is None
     bot = await directory.fetch("slack:T1", "UOTHERBOT")
     assert bot is not None and bot.is_bot
+
+
+async def test_a_slow_directory_answer_holds_no_database_lock(testbed: Testbed, fake: SlackWire) -> None:
+    """Someone new is looked up in Slack's directory with no transaction open: while ``users.info``
+    for them hangs, the SQLite write lock is free and another kudos is stored."""
+    fake.add_user("UNEU", "neu", real_name="Nora Neu", display_name="Nora Neu", team_id=TEAM)
+    await testbed.command("<@UANNA|anna> danke fürs Aufwärmen #teamwork", user="UBEN")  # the workspace exists
+    await testbed.settle()
+    slow = "users.info for UNEU"
+
+    def looks_up_neu(rec: Recorded) -> bool:
+        return rec.op == "users.info" and fake.payload(rec).get("user") == "UNEU"
+
+    looks_up_neu.__name__ = slow
+    fake.delay_next(60, looks_up_neu)
+    assert (await testbed.command("<@UNEU|neu> danke für den Start #kundenfokus", user="UMAX"))[0] == 200
+    (pending,) = await fake.wait_for(looks_up_neu, include_pending=True, timeout=60)
+
+    path = testbed.settings.database_url.split(":///", 1)[1]
+    # The outbox worker's short transactions may hold the lock for milliseconds; a transaction waiting on the
+    # held users.info would hold it for the whole minute.
+    probe = sqlite3.connect(path, timeout=5, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")  # "database is locked" if a transaction waited on Slack
+        probe.execute("ROLLBACK")
+    finally:
+        probe.close()
+    assert (await testbed.command("<@UANNA|anna> danke für die Übergabe #teamwork", user="UCLARA"))[0] == 200
+    deadline = asyncio.get_running_loop().time() + 30
+    while not any(r.giver_id == "UCLARA" for r in await testbed.kudos_rows()):
+        assert asyncio.get_running_loop().time() < deadline, "the second kudos waited for the slow lookup"
+        await asyncio.sleep(0.02)
+    assert not pending.done  # Slack has still not answered about UNEU

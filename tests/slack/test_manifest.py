@@ -31,7 +31,17 @@ def commands(manifest: dict) -> list[str]:
 
 
 def test_all_starling_commands_are_declared_and_escape_mentions() -> None:
-    assert commands(HTTP) == ["/kudos", "/starling", "/suggest", "/prompt", "/digest", "/privacy", "/goodwill"]
+    assert commands(HTTP) == [
+        "/kudos",
+        "/starling",
+        "/suggest",
+        "/prompt",
+        "/digest",
+        "/pulse",
+        "/goal",
+        "/privacy",
+        "/goodwill",
+    ]
     # With escaping, Slack sends <@U…> tokens instead of display names: recipients come from ids.
     assert all(c["should_escape"] for c in HTTP["features"]["slash_commands"])
     router = register_all(Router())
