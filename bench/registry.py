@@ -16,6 +16,7 @@ MODULES = [
     ("teams", "bench.b_teams"),
     ("overload", "bench.b_overload"),
     ("pulse", "bench.b_pulse"),
+    ("dashboard", "bench.b_dashboard"),
 ]
 
 

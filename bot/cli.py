@@ -102,6 +102,24 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _web(args: argparse.Namespace, settings: Settings) -> int:
+    """``starling web --demo``: the web pages with the demo workspace and a one-time local sign-in link."""
+    if not args.demo:
+        print(  # noqa: T201 - CLI output
+            "starling web: the web pages are served by `starling serve` under /app; "
+            "`starling web --demo` shows them with the demo data",
+            file=sys.stderr,
+        )
+        return 2
+    from bot.webapp.demo import run_demo
+
+    def say(line: str) -> None:
+        print(line, flush=True)  # noqa: T201 - the link is the demo's output
+
+    asyncio.run(run_demo(settings, port=args.port, user=args.user, write=say))
+    return 0
+
+
 def _teams_package(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
@@ -318,6 +336,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "my-data": privacy_cli.my_data,
     "privacy-sheet": privacy_cli.privacy_sheet,
     "serve": _serve,
+    "web": _web,
     "teams-package": _teams_package,
     "import-feedback": _import_feedback,
     "import-prompts": _import_prompts,
@@ -338,6 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the web server for Slack and Teams, the outbox and the scheduler")
     p.add_argument("--port", type=int, default=None, help="TCP port (default: PORT or 3000)")
     p.add_argument("--no-scheduler", action="store_true", help="do not run scheduled posts in this process")
+    p = sub.add_parser("web", help="the web pages with the demo data: `starling web --demo` prints a sign-in link")
+    p.add_argument("--demo", action="store_true", help="load the demo workspace and print a one-time local link")
+    p.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--user", default="max", help="the demo colleague you sign in as (default: max, an admin)")
     p = sub.add_parser("teams-package", help="build the Microsoft Teams app package (manifest + icons, zipped)")
     p.add_argument("--out", default="teams-app.zip", help="where to write the zip (default: teams-app.zip)")
     p.add_argument("--domain", help="public host name Starling is served on, e.g. starling.contoso.com")
@@ -382,7 +405,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = default_command(settings)
         args = parser.parse_args([command])
         args.debug = debug
-    configure(settings.log_level if command not in ("console", "demo") else "WARNING", settings.log_json)
+    quiet = {"console": "WARNING", "demo": "WARNING", "web": "ERROR"}
+    configure(quiet.get(command, settings.log_level), settings.log_json)
     if command == "demo":
         args.demo = True
         command = "console"

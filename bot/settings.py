@@ -132,6 +132,18 @@ class Settings(BaseSettings):
     # Customer feedback webhook (a help desk posts quotes with this bearer token; unset: endpoint off)
     feedback_webhook_token: str | None = None
 
+    # Web pages under /app: sign-in with Slack (OpenID Connect) and/or Microsoft Entra ID
+    web_public_url: str | None = None  # e.g. https://starling.example.com (redirect URIs are built from it)
+    web_slack_client_id: str | None = None
+    web_slack_client_secret: str | None = None
+    web_slack_issuer: str = "https://slack.com"
+    web_entra_client_id: str | None = None
+    web_entra_client_secret: str | None = None
+    web_entra_tenant: str | None = None  # a tenant id (single-tenant), "organizations" or "common"
+    web_entra_authority: str = "https://login.microsoftonline.com"
+    web_session_hours: float = 8.0
+    web_overview_cache_seconds: float = 60.0  # the overview's figures are computed at most this often (0: always)
+
     # Web server and scheduler
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=0, le=65535, validation_alias=AliasChoices("STARLING_PORT", "PORT"))

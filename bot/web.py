@@ -1,7 +1,7 @@
 """The one web server of ``starling serve``: platform endpoints, health, readiness and metrics.
 
 Routes: ``POST /slack/events`` (Slack over HTTP), ``POST /api/messages`` (Microsoft Teams),
-``GET /healthz`` (the process is alive), ``GET /readyz`` (started and the database answers) and
+the web pages under ``/app`` (``bot.webapp``), ``GET /healthz`` (the process is alive), ``GET /readyz`` (started and the database answers) and
 ``GET /metrics`` (Prometheus). Next to it run the outbox worker, Slack Socket Mode (with
 ``SLACK_APP_TOKEN``) and the scheduler (unless ``--no-scheduler``).
 """
@@ -23,6 +23,7 @@ from bot.app import Starling
 from bot.core.metrics import exposition
 from bot.scheduler import SchedulerService, start_scheduler
 from bot.settings import Settings
+from bot.webapp import mount
 
 log = structlog.get_logger("starling.web")
 
@@ -43,6 +44,7 @@ class WebServer:
         scheduler: bool = True,
         slack_options: dict[str, Any] | None = None,
         teams_options: dict[str, Any] | None = None,
+        web_providers: dict[str, Any] | None = None,
     ) -> None:
         self.starling = starling
         self.host = host
@@ -54,6 +56,8 @@ class WebServer:
         self.app.router.add_get("/metrics", self.metrics)
         self.slack: Any = None
         self._add_platforms(slack_options or {}, teams_options or {})
+        # The web pages under /app (sign-in, dashboard, suggestion board, privacy, settings).
+        self.webapp = mount(self.app, starling, providers=web_providers)
         self._runner: web.AppRunner | None = None
         self._stop = asyncio.Event()
         self._outbox_task: asyncio.Task[None] | None = None

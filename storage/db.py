@@ -83,6 +83,25 @@ def create_engine_for(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(async_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
+def _sqlite_begin_read(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def create_reader_engine_for(url: str, *, pool_size: int = 4) -> AsyncEngine | None:
+    """SQLite: an engine for long read-only queries (the web overview) whose transactions take no write lock.
+
+    A deferred ``BEGIN`` reads a WAL snapshot, so a query of several seconds never holds up a kudos or the
+    outbox (the request path's ``BEGIN IMMEDIATE`` would). None for PostgreSQL, whose reads never block writes.
+    Nothing may be written through it."""
+    async_url = to_async_url(url)
+    if not async_url.startswith("sqlite") or ":memory:" in async_url:
+        return None
+    engine = create_async_engine(async_url, pool_size=1, max_overflow=pool_size)
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    event.listen(engine.sync_engine, "begin", _sqlite_begin_read)
+    return engine
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 

@@ -58,6 +58,7 @@ FEATURES = (
     "feedback_import",
     "pulse",
     "goodwill",
+    "web",
 )
 PROFILES = ("standard", "works-council")
 WORKS_COUNCIL = "works-council"
@@ -91,7 +92,7 @@ CONDITIONAL_PERSON_COLUMNS = {
 # Tables whose rows about an erased person are deleted rather than pseudonymised: they describe only
 # that person (roles, platform identities, personal chats, queued DMs) and keep other identifiers.
 ERASE_ROWS = frozenset(
-    {"outbox", "outbox_lane", "privacy_role", "teams_user", "teams_conversation", "teams_pending_file"}
+    {"outbox", "outbox_lane", "privacy_role", "teams_user", "teams_conversation", "teams_pending_file", "web_session"}
 )
 PSEUDONYM_PREFIX = "former-"
 

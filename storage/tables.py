@@ -2,6 +2,6 @@
 
 from sqlmodel import SQLModel
 
-from storage import goodwill, models, outbox, privacy, prompts, pulse, scheduling, suggestions, teams  # noqa: F401
+from storage import goodwill, models, outbox, privacy, prompts, pulse, scheduling, suggestions, teams, web  # noqa: F401
 
 metadata = SQLModel.metadata

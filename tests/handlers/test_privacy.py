@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy import and_, func, or_, select
 from bot.console.demo import COLLEAGUES
 from storage import privacy as store
 from storage import teams
+from storage import web as web_sessions
 from storage.db import transaction
 from storage.models import Kudos
 from tests.handlers.suggestion_kit import press
@@ -255,6 +257,15 @@ async def make_data_everywhere(bot: BotHarness, who: str = "anna") -> None:
             kind="personal",
             service_url="https://smba.example/emea/",
             bot_id="28:bot",
+            user_id=who,
+        )
+        # a signed-in web session
+        await web_sessions.create(
+            s,
+            kind="session",
+            now=bot.clock.now,
+            lifetime=timedelta(hours=8),
+            workspace_id=bot.workspace_id,
             user_id=who,
         )
         # files offered in Teams, waiting for consent: the person's own, and another person's that names them
