@@ -544,6 +544,8 @@ async def command_help(ctx: Context, spec: Command) -> Message:
         lines.append(line)
     if lines:
         blocks.append(Section(text=f"*{t('core.help.commands_title', command=spec.name)}*\n" + "\n".join(lines)))
+    elif not spec.subs and spec.help_key:  # a command without subcommands: its own line
+        blocks.append(Section(text=f"`{spec.name}`: {t(spec.help_key)}"))
     if spec.aliases:
         blocks.append(Note(text=t("core.help.aliases", words=", ".join(f"`{a}`" for a in spec.aliases))))
     return Message(blocks=blocks, text=title)
