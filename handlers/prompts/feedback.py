@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.prompts.library import PromptRow
 from handlers.prompts.scrub import scrub
 from storage import prompts as store
+from storage.privacy import feature_enabled
 
 TEXT_COLUMNS = ("text", "feedback", "comment", "kommentar", "message", "nachricht", "quote", "zitat", "body")
 ID_COLUMNS = ("id", "external_id", "ticket", "ticket_id")
@@ -37,6 +38,10 @@ MAX_LENGTH = 2000
 
 class FeedbackError(ValueError):
     """A file or request that cannot be imported; the message says why."""
+
+
+class FeedbackSwitchedOff(FeedbackError):
+    """The workspace switched customer-feedback import off (``privacy feature feedback_import off``)."""
 
 
 @dataclass
@@ -91,7 +96,12 @@ def read_feedback_csv(content: str) -> list[FeedbackItem]:
 async def store_feedback(
     session: AsyncSession, *, workspace_id: str, items: list[FeedbackItem], source: str, now: datetime
 ) -> ImportResult:
-    """Scrub and store each quote; a repeated external id from the same source is skipped as a duplicate."""
+    """Scrub and store each quote; a repeated external id from the same source is skipped as a duplicate.
+
+    Every way in (the chat command, the webhook, ``starling import-feedback``) stores through here, so the
+    ``feedback_import`` switch is checked here once: switched off, nothing is stored."""
+    if not await feature_enabled(session, workspace_id, "feedback_import"):
+        raise FeedbackSwitchedOff(f"customer-feedback import is switched off in {workspace_id}")
     result = ImportResult()
     for item in items:
         text = " ".join(item.text.split())
