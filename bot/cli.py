@@ -202,9 +202,12 @@ def _import_feedback(args: argparse.Namespace, settings: Settings) -> int:
     async def main() -> None:
         async with one_transaction(settings.database_url) as session:
             workspace = await _resolve_workspace(session, args.workspace)
-            result = await store_feedback(
-                session, workspace_id=workspace, items=items, source="csv", now=utcnow(), progress=progress
-            )
+            try:
+                result = await store_feedback(
+                    session, workspace_id=workspace, items=items, source="csv", now=utcnow(), progress=progress
+                )
+            except FeedbackError as err:
+                raise SystemExit(f"{args.file}: {err}") from None
         print(  # noqa: T201 - CLI output
             f"{result.stored} quotes imported into {workspace} ({result.redactions} personal details removed, "
             f"{result.duplicates} already there, {result.skipped} too short)"

@@ -20,6 +20,7 @@ from bot.core.messages import Actions, Attachment, Button, Fields, Header, Messa
 from bot.core.router import Context, Router, UserError, require_admin
 from bot.core.services import ProcessSettings as Settings
 from handlers.privacy_rules import sheet_lines
+from storage import core
 from storage import privacy as store
 from storage.models import Workspace
 
@@ -124,12 +125,13 @@ async def set_number(ctx: Context, key: str, args: list[str]) -> None:
     raw = args[0] if args else ""
     if not raw.isdigit() or not lo <= int(raw) <= hi:
         raise UserError("privacy.err.number", key=key, min=lo, max=hi)
+    previous = settings.retention_months if key == "retention" else settings.min_group_size
     if key == "retention":
         settings.retention_months = int(raw)
     else:
         settings.min_group_size = int(raw)
     await store.save_settings(ctx.session, settings)
-    await audit(ctx, f"privacy.{key}", value=int(raw))
+    await audit(ctx, f"privacy.{key}", value=int(raw), previous=previous)
     ctx.ephemeral(ctx.t("privacy.saved", key=key, value=raw))
 
 
@@ -201,6 +203,9 @@ async def export(ctx: Context, args: list[str]) -> None:
     subject = ctx.actor.user_id
     if ids and ids[0] != ctx.actor.user_id:
         require_admin(ctx)
+        if ctx.workspace.privacy_profile == store.WORKS_COUNCIL:
+            # Aggregates only: an admin gets no one's records; each person exports their own.
+            raise UserError("privacy.err.export_works_council")
         subject = ids[0]
         await audit(ctx, "privacy.export_lookup", subject)
     data = await personal_data(ctx.session, workspace_id=ctx.workspace.id, user_id=subject, now=ctx.now)
@@ -260,21 +265,33 @@ async def erase(ctx: Context, subject: str) -> None:
     if not self_:
         require_admin(ctx)
     label = translator_for(ctx.workspace.locale, tone=ctx.workspace.tone)("core.former_colleague")
-    pseudonym, counts = await store.erase_person(
-        ctx.session, workspace_id=ctx.workspace.id, user_id=subject, label=label
-    )
+    report = await store.erase_person(ctx.session, workspace_id=ctx.workspace.id, user_id=subject, label=label)
+    deleted, unlinked, rewritten = (sum(b.values()) for b in (report.deleted, report.unlinked, report.rewritten))
+    # The record of the erasure names the admin who did it (an auditor is never erased with the audited),
+    # and the erased person only as a fresh tombstone.
     await store.record_audit(
         ctx.session,
         ctx.workspace.id,
-        pseudonym if self_ else ctx.actor.user_id,
+        store.tombstone() if self_ else ctx.actor.user_id,
         "privacy.forget_me" if self_ else "privacy.forget",
-        pseudonym,
-        {"rows": sum(counts.values())},
+        store.tombstone(),
+        {"deleted": deleted, "unlinked": unlinked, "rewritten": rewritten},
         at=ctx.now,
     )
-    log.info("person_erased", workspace=ctx.workspace.id, pseudonym=pseudonym, **counts)
+    log.info("person_erased", workspace=ctx.workspace.id, deleted=deleted, unlinked=unlinked, rewritten=rewritten)
+    tables = ", ".join(sorted({*report.deleted, *report.unlinked, *report.rewritten})) or "—"
     ctx.ephemeral(
-        ctx.t("privacy.forget.done_self" if self_ else "privacy.forget.done_other", rows=sum(counts.values()))
+        [
+            Section(
+                text=ctx.t(
+                    "privacy.forget.done_self" if self_ else "privacy.forget.done_other",
+                    deleted=deleted,
+                    unlinked=unlinked,
+                    rewritten=rewritten,
+                )
+            ),
+            Note(text=ctx.t("privacy.forget.done_details", tables=tables)),
+        ]
     )
 
 
@@ -301,6 +318,21 @@ def _hosting(settings: Settings, t: Translator) -> str:
         return t("privacy.sheet.db_sqlite")
     host = urlsplit(url.replace("+psycopg", "")).hostname or "?"
     return t("privacy.sheet.db_postgres", host=host)
+
+
+def _is_local(base_url: str | None) -> bool:
+    """A model server in the company's own network (loopback, private address, a host without a dot)."""
+    import ipaddress
+
+    host = urlsplit(base_url).hostname if base_url else None
+    if not host:
+        return False
+    if host == "localhost" or "." not in host:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_private
+    except ValueError:
+        return False
 
 
 def _llm_provider(settings: Settings) -> str | None:
@@ -344,7 +376,16 @@ async def build_sheet(
         "",
         f"| {t('privacy.sheet.feature')} | {t('privacy.sheet.state')} |",
         "|---|---|",
-        *[f"| {t(f'privacy.features.{f}')} | {on if v else off} |" for f, v in states.items()],
+        *[
+            f"| {t(f'privacy.features.{f}')} | "
+            + (
+                t("privacy.sheet.llm_no_model")
+                if f == "llm" and _llm_provider(settings) is None
+                else (on if v else off)
+            )
+            + " |"
+            for f, v in states.items()
+        ],
         "",
         f"## {t('privacy.sheet.data')}",
         "",
@@ -354,8 +395,19 @@ async def build_sheet(
     ]
     for table in store.all_tables():
         policy = store.retention_policy(table)
+        months = cfg.retention_months
         if policy is None:
             rule = t("privacy.sheet.rule_none")
+        elif table.name == "member":
+            rule = t("privacy.sheet.rule_member", months=months)
+        elif table.name == "outbox":
+            rule = t("privacy.sheet.rule_outbox", months=months, days=store.PENDING_DAYS)
+        elif table.name in ("teams_user", "teams_conversation"):
+            rule = t("privacy.sheet.rule_personal_refs", months=months)
+        elif policy.max_days is not None:
+            rule = t("privacy.sheet.rule_days", days=policy.max_days)
+        elif policy.min_months is not None:
+            rule = t("privacy.sheet.rule_floor", months=max(months, policy.min_months), floor=policy.min_months)
         elif policy.action == "keep":
             rule = t("privacy.sheet.rule_keep_person" if store.person_columns(table) else "privacy.sheet.rule_keep")
         elif policy.expires:
@@ -388,14 +440,18 @@ async def build_sheet(
     else:
         state = on if states.get("llm") else off
         lines.append(f"- {t('privacy.sheet.llm')}: {provider} ({t('privacy.features.llm')}: {state})")
+    # Recipients (Art. 13/30 GDPR), from the same switch the model gate asks.
     subs = []
     if settings.slack_enabled:
         subs.append(t("privacy.sheet.sub_slack"))
     if settings.teams_enabled:
         subs.append(t("privacy.sheet.sub_microsoft"))
     if provider is not None and states.get("llm"):
-        subs.append(t("privacy.sheet.sub_llm", provider=provider))
-    lines += ["", f"## {t('privacy.sheet.subprocessors')}", ""]
+        local = _is_local(settings.openai_base_url)
+        subs.append(t("privacy.sheet.sub_llm_local" if local else "privacy.sheet.sub_llm", provider=provider))
+    elif provider is not None:
+        subs.append(t("privacy.sheet.sub_llm_off", provider=provider))
+    lines += ["", f"## {t('privacy.sheet.subprocessors')}", "", t("privacy.sheet.sub_intro"), ""]
     lines += [f"- {s}" for s in subs] or [f"- {t('privacy.sheet.sub_none')}"]
     lines += ["", f"_{t('privacy.sheet.disclaimer')}_", ""]
     return "\n".join(lines)
@@ -425,6 +481,10 @@ async def run_retention(session: AsyncSession, *, workspace: Workspace, now: dat
     cutoff = store.months_before(now, cfg.retention_months)
     day = store.months_before(now.astimezone(zone(workspace.timezone)), cfg.retention_months).date()
     counts = await store.apply_retention(session, workspace_id=workspace.id, cutoff=cutoff, cutoff_day=day, now=now)
+    # Dedupe keys and their secrets live two days, whatever the retention period (they are not per workspace).
+    dropped = await core.drop_dedupe_secrets(session, now=now)
+    if dropped:
+        counts["dedupe"] = dropped
     log.info("retention_done", workspace=workspace.id, months=cfg.retention_months, cutoff=cutoff.isoformat(), **counts)
     return counts
 

@@ -27,6 +27,7 @@ __all__ = [
     "min_group_size",
     "names_allowed",
     "person_figures_visible",
+    "rankings_allowed",
     "require_feature",
     "sheet_lines",
     "team_board",
@@ -52,10 +53,12 @@ async def require_feature(ctx: Context, feature: str) -> None:
 
 
 async def language_model(ctx: Context) -> LanguageModel | None:
-    """The language model if one is configured and the workspace allows its use, else None."""
-    if ctx.services.llm is None or not await feature_enabled(ctx.session, ctx.workspace.id, "llm"):
+    """The language model (through the one gate: switch, profile, scrubbing on every call) if one is
+    configured and the workspace allows its use, else None."""
+    model = ctx.services.model
+    if not await model.allowed(ctx.workspace.id, session=ctx.session):
         return None
-    return ctx.services.llm
+    return model.bound(ctx.workspace.id)
 
 
 async def individual_boards(ctx: Context) -> bool:
@@ -109,6 +112,15 @@ async def group_figure_ok(session: AsyncSession, workspace_id: str, n_people: in
     if await person_figures_visible(session, workspace_id):
         return True
     return min_group_ok(n_people, await min_group_size(session, workspace_id))
+
+
+async def rankings_allowed(session: AsyncSession, workspace: Workspace) -> bool:
+    """The one rule for every ranking of people by name (leaderboard posts, the digest's top lists): the
+    ``leaderboards`` switch is on and boards show people (``privacy boards people``; off by default in the
+    works-council profile)."""
+    if not await feature_enabled(session, workspace.id, "leaderboards"):
+        return False
+    return (await privacy.get_settings(session, workspace_id=workspace.id)).individual_boards
 
 
 def names_allowed(workspace: Workspace) -> bool:

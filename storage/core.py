@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import secrets
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import bindparam, delete, func, or_, update
@@ -16,8 +18,8 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from storage.models import CompanyValue, Member, OutboxMessage, ProcessedEvent, Workspace
-from storage.types import utcnow
+from storage.models import CompanyValue, DedupeSecret, Member, OutboxMessage, ProcessedEvent, Workspace
+from storage.types import floor_day, floor_hour, utcnow
 
 DEFAULT_VALUES: list[dict[str, Any]] = [
     {"tag": "kundenfokus", "label_de": "Kundenfokus", "label_en": "Customer focus", "aliases": ["customerfocus"]},
@@ -231,7 +233,7 @@ async def upsert_member(
             getattr(member, k) == v or (k in fill_only and getattr(member, k) is not None) for k, v in known.items()
         ):
             return member
-    now = utcnow()
+    now = floor_day(utcnow())  # when a person was seen is kept to the day, never finer
     insert = _insert(session, Member).values(
         workspace_id=workspace_id, user_id=user_id, created_at=now, updated_at=now, **known
     )
@@ -283,20 +285,103 @@ async def replace_values(session: AsyncSession, *, workspace_id: str, values: li
     await config_changed(session, workspace_id=workspace_id)
 
 
-def event_key(workspace_id: str, event_id: str) -> str:
-    """The de-duplication key of a platform event: the workspace, then a digest of the platform's id.
-
-    Platform ids can name people (a Slack button click's id carries the presser's id, and a vote must not
-    be linkable to its voter through the table of processed events): only a digest of it is stored."""
-    return f"{workspace_id}:{hashlib.sha256(event_id.encode()).hexdigest()[:40]}"
+#: How long a platform retry or a replayed event is still recognised: today's and yesterday's secret.
+DEDUPE_WINDOW_DAYS = 2
+# Per process and database: the day's secret once read (every replica reads the same row).
+_SECRETS: dict[tuple[str, str], bytes] = {}
 
 
-async def claim_event(session: AsyncSession, *, key: str) -> bool:
-    """Record a platform event id; False if it was already processed (a retry or a double click).
+async def _dedupe_secret(session: AsyncSession, day: str, *, create: bool) -> bytes | None:
+    bind = session.bind
+    cache_key = (str(getattr(bind, "url", id(bind))), day)
+    known = _SECRETS.get(cache_key)
+    if known is not None:
+        return known
+    if create:
+        await insert_ignore(session, DedupeSecret, {"day": day, "secret": secrets.token_hex(32)}, ["day"])
+    row = await session.get(DedupeSecret, day)
+    if row is None:
+        return None
+    if len(_SECRETS) > 64:
+        _SECRETS.clear()
+    _SECRETS[cache_key] = bytes.fromhex(row.secret)
+    return _SECRETS[cache_key]
 
-    One INSERT … ON CONFLICT DO NOTHING: no savepoint round trips on every event.
+
+ANON_ID_FLOOR = 100_000_000
+ANON_ID_CEILING = 2**31 - 1
+
+
+async def new_row_id(session: AsyncSession, model: Any, *, anonymous: bool) -> int | None:
+    """The id for a new row of ``model`` whose order must not tell anything about an anonymous action.
+
+    An anonymous row gets a random id above ``ANON_ID_FLOOR`` (its place among the other rows says
+    nothing). Named rows keep counting below the floor: on PostgreSQL the sequence does that by itself
+    (None: the database picks); SQLite would continue after the largest id, i.e. right after the last
+    anonymous row, so it is given the next id below the floor explicitly (SQLite transactions begin
+    IMMEDIATE, so no two writers compute the same one)."""
+    table = model.__table__
+    if anonymous:
+        while True:
+            candidate = ANON_ID_FLOOR + secrets.randbelow(ANON_ID_CEILING - ANON_ID_FLOOR)
+            if (await session.execute(select(table.c.id).where(table.c.id == candidate))).first() is None:
+                return candidate
+    if dialect_of(session) != "sqlite":
+        return None
+    top = (await session.execute(select(func.max(table.c.id)).where(table.c.id < ANON_ID_FLOOR))).scalar()
+    return int(top or 0) + 1
+
+
+def event_key(workspace_id: str, event_id: str, secret: bytes) -> str:
+    """The de-duplication key of a platform event: the workspace, then a keyed digest of the platform's id.
+
+    Platform ids name people and times (a Slack click's id carries the presser's id, a Teams message id is
+    a millisecond timestamp): with a plain digest anyone holding the member list could recompute who
+    clicked. The key is an HMAC under a random secret of the day, thrown away after the dedupe window."""
+    digest = hmac.new(secret, event_id.encode(), hashlib.sha256).hexdigest()[:40]
+    return f"{workspace_id}:{digest}"
+
+
+async def claim_platform_event(session: AsyncSession, *, workspace_id: str, event_id: str, now: datetime) -> bool:
+    """Record a platform event; False if it was already processed today or yesterday (a retry, a replay,
+    a double click). The row keeps only the hour."""
+    today = now.astimezone(UTC).date()
+    current = await _dedupe_secret(session, today.isoformat(), create=True)
+    assert current is not None
+    earlier = [
+        key
+        for back in range(1, DEDUPE_WINDOW_DAYS)
+        if (secret := await _dedupe_secret(session, (today - timedelta(days=back)).isoformat(), create=False))
+        for key in [event_key(workspace_id, event_id, secret)]
+    ]
+    if (
+        earlier
+        and (await session.execute(select(ProcessedEvent.key).where(col(ProcessedEvent.key).in_(earlier)))).first()
+    ):
+        return False
+    return await claim_event(session, key=event_key(workspace_id, event_id, current), now=now)
+
+
+async def claim_event(session: AsyncSession, *, key: str, now: datetime | None = None) -> bool:
+    """Record a de-duplication key; False if it was already there (a retry or a double click).
+
+    One INSERT … ON CONFLICT DO NOTHING: no savepoint round trips on every event. Only the hour is kept.
     """
-    return await insert_ignore(session, ProcessedEvent, {"key": key[:255], "created_at": utcnow()}, ["key"])
+    at = floor_hour(now or utcnow())
+    return await insert_ignore(session, ProcessedEvent, {"key": key[:255], "created_at": at}, ["key"])
+
+
+async def drop_dedupe_secrets(session: AsyncSession, *, now: datetime) -> int:
+    """Throw away the secrets (and the keys) older than the dedupe window: no key can be recomputed."""
+    first = (now.astimezone(UTC).date() - timedelta(days=DEFAULT_KEEP_DAYS)).isoformat()
+    res = await session.execute(delete(DedupeSecret).where(col(DedupeSecret.day) < first))
+    cutoff = floor_day(now) - timedelta(days=DEFAULT_KEEP_DAYS)
+    res2 = await session.execute(delete(ProcessedEvent).where(col(ProcessedEvent.created_at) < cutoff))
+    _SECRETS.clear()
+    return int(res.rowcount or 0) + int(res2.rowcount or 0)  # type: ignore[attr-defined]
+
+
+DEFAULT_KEEP_DAYS = DEDUPE_WINDOW_DAYS
 
 
 async def enqueue(session: AsyncSession, message: OutboxMessage) -> bool:
@@ -327,8 +412,9 @@ def outbox_row(
     now: datetime,
     dedupe_key: str | None = None,
     thread_id: str | None = None,
+    send_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """The values of one pending outbox message."""
+    """The values of one pending outbox message (sent from ``send_at``, default at once)."""
     return {
         "workspace_id": workspace_id,
         "platform": platform,
@@ -340,7 +426,7 @@ def outbox_row(
         "dedupe_key": dedupe_key,
         "status": "pending",
         "attempts": 0,
-        "next_attempt_at": now,
+        "next_attempt_at": send_at or now,
         "created_at": now,
     }
 

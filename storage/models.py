@@ -124,12 +124,24 @@ class BudgetDay(SQLModel, table=True):
 
 
 class ProcessedEvent(SQLModel, table=True):
-    """Platform event ids already handled; written in the same transaction as the effect."""
+    """Platform event ids already handled; written in the same transaction as the effect.
+
+    ``key`` is a keyed digest (HMAC-SHA256 under the day's :class:`DedupeSecret`) and ``created_at`` the
+    full hour: once the secret is thrown away nobody can recompute which click or message a key was."""
 
     __tablename__ = "processed_event"
 
     key: str = Field(primary_key=True, max_length=255)
     created_at: datetime = ts_column(index=True)
+
+
+class DedupeSecret(SQLModel, table=True):
+    """The random key of one UTC day's de-duplication digests; deleted (with the digests) after the window."""
+
+    __tablename__ = "dedupe_secret"
+
+    day: str = Field(primary_key=True, max_length=10)  # "2026-11-18"
+    secret: str = Field(max_length=64)
 
 
 class OutboxMessage(SQLModel, table=True):

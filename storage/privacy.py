@@ -11,10 +11,10 @@ from __future__ import annotations
 import calendar
 import json
 import re
-import uuid
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -39,7 +39,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel import select as sm_select
 
 from storage import goodwill, outbox, prompts, pulse, scheduling, suggestions  # noqa: F401  (registers their tables)
-from storage.core import cached_config, config_changed
+from storage.core import DEDUPE_WINDOW_DAYS, cached_config, config_changed
 from storage.models import Kudos, Member, Workspace, ts_column
 from storage.teams import FILE_OFFER_HOURS
 from storage.types import utcnow
@@ -82,6 +82,7 @@ PERSON_COLUMNS = frozenset(
         "subject_id",
         "member_id",
         "respondent_id",
+        "requested_by",
     }
 )
 # Columns that hold a person's id only in some rows (a DM's recipient).
@@ -89,12 +90,6 @@ CONDITIONAL_PERSON_COLUMNS = {
     "outbox": ("target_id", "target_kind", "dm"),
     "outbox_lane": ("target_id", "target_kind", "dm"),
 }
-# Tables whose rows about an erased person are deleted rather than pseudonymised: they describe only
-# that person (roles, platform identities, personal chats, queued DMs) and keep other identifiers.
-ERASE_ROWS = frozenset(
-    {"outbox", "outbox_lane", "privacy_role", "teams_user", "teams_conversation", "teams_pending_file", "web_session"}
-)
-PSEUDONYM_PREFIX = "former-"
 
 PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
     "standard": {"retention_months": 24, "min_group_size": 5, "individual_boards": True, "person_figures": True},
@@ -190,8 +185,23 @@ async def _switches(session: AsyncSession, workspace_id: str) -> dict[str, bool]
     return await cached_config(session, workspace_id=workspace_id, name="switches", load=load)
 
 
+# A feature that is part of another is off whenever that one is off (kudos by reaction with ``kudos`` off,
+# answers with ``prompts`` off, votes with ``suggestions`` off, rankings and personal stats with ``kudos`` off).
+FEATURE_PARENTS: dict[str, str] = {
+    "reaction_kudos": "kudos",
+    "leaderboards": "kudos",
+    "personal_stats": "kudos",
+    "prompt_answers": "prompts",
+    "votes": "suggestions",
+}
+
+
 async def feature_enabled(session: AsyncSession, workspace_id: str, feature: str) -> bool:
-    """Whether ``feature`` is on in the workspace. LLM use is off by default in the works-council profile."""
+    """Whether ``feature`` is on in the workspace (and the feature it is part of, see ``FEATURE_PARENTS``).
+    LLM use is off by default in the works-council profile."""
+    parent = FEATURE_PARENTS.get(feature)
+    if parent is not None and not await feature_enabled(session, workspace_id, parent):
+        return False
     switches = await _switches(session, workspace_id)
     if feature in switches:
         return switches[feature]
@@ -406,174 +416,251 @@ def _person_id_clause(table: Table, user_id: str) -> Any:
     return or_(*conds) if conds else None
 
 
-def _person_rows_clause(table: Table, user_id: str) -> Any:
-    """Rows naming the person: an id column equal to their id, or a ``<@id>`` mention in any text."""
-    own = _person_id_clause(table, user_id)
-    conds: list[Any] = [own] if own is not None else []
-    for c in _text_columns(table):
-        conds.append(cast(c, String).contains(_mention(user_id), autoescape=True))
-    return or_(*conds) if conds else None
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value
 
 
+# --- finding a person: the one row set that export and erasure share ----------------------------------
+
+
+@dataclass
+class Identity:
+    """How a person appears in stored data: their platform id, their full name and handle, and the parts of
+    their name that no other member of the workspace shares (an ambiguous surname is left alone, so a
+    colleague's own name is never touched)."""
+
+    user_id: str
+    names: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        names = sorted({n for n in self.names if n}, key=len, reverse=True)
+        # The id as a whole token; each name as a whole word with its inflections (Annas, Anna's, Berger’s).
+        parts = [rf"(?<![\w\-]){re.escape(n)}(?:'s|’s|s)?(?![\w\-])" for n in names]
+        parts.append(rf"(?<![\w\-.]){re.escape(self.user_id)}(?![\w\-])")  # after the names: "Anna Schmidt" whole
+        self._name = re.compile("|".join(parts), re.IGNORECASE)
+        self._mention = re.compile(rf"<@{re.escape(self.user_id)}(?:\|[^>]*)?>")
+
+    @property
+    def terms(self) -> list[str]:
+        """Substrings a row must contain to be looked at closely (lower case; JSON keeps non-ASCII escaped)."""
+        base = [self.user_id, *self.names]
+        return sorted({t.lower() for t in base + [json.dumps(t)[1:-1] for t in base if not t.isascii()]})
+
+    def found_in(self, value: Any) -> bool:
+        if value is None:
+            return False
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        return bool(self._mention.search(text) or self._name.search(text))
+
+    def scrub(self, value: Any, label: str) -> Any:
+        if isinstance(value, str):
+            return self._name.sub(label, self._mention.sub(label, value))
+        if isinstance(value, dict | list):
+            return json.loads(self.scrub(json.dumps(value, ensure_ascii=False), label))
+        return value
+
+
+async def identity_of(
+    session: AsyncSession, *, workspace_id: str, user_id: str, extra_names: Iterable[str] = ()
+) -> Identity:
+    """The person's :class:`Identity` from their member row and the workspace's other members."""
+    member_t = SQLModel.metadata.tables["member"]
+    rows = (
+        await session.execute(
+            select(member_t.c.user_id, member_t.c.display_name, member_t.c.handle).where(
+                member_t.c.workspace_id == workspace_id
+            )
+        )
+    ).all()
+    own = [n for uid, dn, h in rows if uid == user_id for n in (dn, h) if n] + [n for n in extra_names if n]
+    others = {p.lower() for uid, dn, h in rows if uid != user_id for n in (dn, h) if n for p in re.split(r"\s+", n)}
+    others |= {n.lower() for uid, dn, h in rows if uid != user_id for n in (dn, h) if n}
+    names = [n.strip() for n in own if len(n.strip()) >= 2 and n.strip().lower() not in others]
+    parts = [p for n in own for p in re.split(r"\s+", n) if len(p) >= 3 and p.lower() not in others]
+    return Identity(user_id=user_id, names=sorted(set(names + parts)))
+
+
+def _anonymous_row(table: Table, row: Any) -> bool:
+    """A row whose author is deliberately unknown (an anonymous suggestion, answer or its audit row)."""
+    if "anonymous" in table.c and row.get("anonymous"):
+        return True
+    if table.name == "outbox" and row.get("cause") == "anonymous":  # a message an anonymous action queued
+        return True
+    authors = [c for c in ("author_id", "actor_id") if c in table.c]
+    return bool(authors) and all(row.get(c) is None for c in authors)
+
+
+@dataclass
+class Found:
+    table: Table
+    row: dict[str, Any]
+    own: bool  # the person is in one of the row's person columns
+    anonymous: bool  # someone else's anonymous row that names the person in its text
+
+    @property
+    def key(self) -> tuple[str, tuple[Any, ...]]:
+        return self.table.name, tuple(self.row[c.name] for c in self.table.primary_key.columns)
+
+
+async def rows_about(session: AsyncSession, *, workspace_id: str, who: Identity) -> list[Found]:
+    """Every row of every table about the person: their id in a person column, or their id, mention or
+    name in any text (a thread post of their answer, a claim ``now:<id>``, a kudos reason)."""
+    out: list[Found] = []
+    for table in all_tables():
+        own = _person_id_clause(table, who.user_id)
+        texts = _text_columns(table)
+        files = [c for c in table.columns if isinstance(_base_type(c), LargeBinary)]
+        conds: list[Any] = [own] if own is not None else []
+        conds += [func.lower(cast(c, String)).contains(t, autoescape=True) for c in texts for t in who.terms]
+        if not conds:
+            continue
+        scope = _scope(table, workspace_id)
+        # Files kept for delivery (another person's export waiting in Teams) are read whole: a file that
+        # names the person goes with them.
+        stmt = select(table) if files else select(table).where(or_(*conds))
+        if scope is not None:
+            stmt = stmt.where(scope)
+        for row in (await session.execute(stmt)).mappings().all():
+            data = dict(row)
+            is_own = _is_own(table, data, who.user_id)
+            in_text = any(who.found_in(data[c.name]) for c in texts)
+            in_file = any(who.found_in(bytes(data[c.name] or b"").decode("utf-8", errors="replace")) for c in files)
+            # a queued file about the person, e.g. ``starling-data-<id>-<day>.json``
+            in_file = in_file or (
+                _carries_file(table, data) and who.user_id.lower() in json.dumps(data.get("payload")).lower()
+            )
+            if not (is_own or in_text or in_file):
+                continue  # a substring only (e.g. inside another word)
+            out.append(Found(table, data, is_own, not is_own and _anonymous_row(table, data)))
+    return out
+
+
+def _is_own(table: Table, row: dict[str, Any], user_id: str) -> bool:
+    if any(row.get(c) == user_id for c in person_columns(table) if c in PERSON_COLUMNS or c == "channel_id"):
+        return True
+    extra = CONDITIONAL_PERSON_COLUMNS.get(table.name)
+    return bool(extra and row.get(extra[0]) == user_id and row.get(extra[1]) == extra[2])
+
+
+EXPORT_OMIT = frozenset({"receipt_hash", "embedding"})  # a digest that could link, and model vectors
+
+
 async def export_person(session: AsyncSession, *, workspace_id: str, user_id: str) -> dict[str, list[dict[str, Any]]]:
-    """Every row in every table that is about the person, table by table (empty tables left out).
+    """Every row about the person, table by table: the rows erasure deletes, unlinks or rewrites, less
+    other people's anonymous rows that mention them (those are not the person's data, and their
+    content could point to their author).
 
     Columns a table lists in ``info={"export_omit": (...)}`` are left out of the rows: the bytes of a
     file waiting in Teams for the person's consent (``teams_pending_file.content``) are such a column.
     That file is itself the person's data (an earlier export, the fact sheet), so the export lists the
     offer (name, type, size, when it expires) but does not nest the file.
     """
+    who = await identity_of(session, workspace_id=workspace_id, user_id=user_id)
     out: dict[str, list[dict[str, Any]]] = {}
-    for table in all_tables():
-        clause = _person_rows_clause(table, user_id)
-        if clause is None:
-            continue
-        scope = _scope(table, workspace_id)
-        omit = set(table.info.get("export_omit", ()))
-        stmt = select(*[c for c in table.columns if c.name not in omit]).where(clause)
-        if scope is not None:
-            stmt = stmt.where(scope)
-        rows = (await session.execute(stmt)).mappings().all()
-        if rows:
-            out[table.name] = [{k: _jsonable(v) for k, v in r.items()} for r in rows]
+    for found in await rows_about(session, workspace_id=workspace_id, who=who):
+        if found.anonymous or (not found.own and _carries_file(found.table, found.row)):
+            continue  # others' anonymous rows, others' files: not the person's data
+        omit = set(found.table.info.get("export_omit", ())) | EXPORT_OMIT
+        out.setdefault(found.table.name, []).append({k: _jsonable(v) for k, v in found.row.items() if k not in omit})
     return out
 
 
 # --- erasure ------------------------------------------------------------------------------------------
 
+TOMBSTONE_PREFIX = "former-"  # other features recognise a tombstone by it
+# Tables whose rows about the person describe only them: the rows go. Elsewhere (a kudos they gave, an
+# approver's decision, an audit entry) others' records stay and the person becomes a fresh, unlinked
+# tombstone id in each row.
+ERASE_DELETE = frozenset(
+    {
+        "member",
+        "budget_day",
+        "privacy_role",
+        "teams_user",
+        "teams_conversation",
+        "teams_pending_file",
+        "outbox",
+        "outbox_lane",
+        "prompt_answer",
+        "prompt_highlight",
+        "prompt_draft_request",
+        "suggestion_vote",
+        "suggestion_follower",
+        "suggestion_approver",
+        "web_session",
+    }
+)
+# Identity columns of other people are never rewritten, even when a name part matches.
+IDENTITY_COLUMNS = frozenset({"display_name", "handle"})
 
-def _name_patterns(names: Iterable[str]) -> list[re.Pattern[str]]:
-    """Full names first, then their parts (3+ letters), as whole words, case-insensitive."""
-    full = sorted({n.strip() for n in names if n and len(n.strip()) >= 2}, key=len, reverse=True)
-    parts = sorted({p for n in full for p in re.split(r"\s+", n) if len(p) >= 3} - set(full), key=len, reverse=True)
-    return [re.compile(rf"(?<!\w){re.escape(n)}(?!\w)", re.IGNORECASE) for n in [*full, *parts]]
+
+def tombstone() -> str:
+    """A random id standing in for an erased person in one row: two rows never share one."""
+    return f"{TOMBSTONE_PREFIX}{secrets.token_hex(8)}"
 
 
 @dataclass
-class Scrubber:
-    user_id: str
-    pseudonym: str
-    label: str
-    names: list[str] = field(default_factory=list)
+class ErasureReport:
+    deleted: dict[str, int] = field(default_factory=dict)  # rows that described only the person
+    unlinked: dict[str, int] = field(default_factory=dict)  # others' records: the person is a tombstone
+    rewritten: dict[str, int] = field(default_factory=dict)  # texts that named the person
+    touched: set[tuple[str, tuple[Any, ...]]] = field(default_factory=set)
 
-    def __post_init__(self) -> None:
-        self._patterns = _name_patterns(self.names)
-        self._id = re.compile(rf"(?<![\w\-.]){re.escape(self.user_id)}(?![\w\-])")
+    def add(self, bucket: dict[str, int], table: str) -> None:
+        bucket[table] = bucket.get(table, 0) + 1
 
-    def text(self, value: str) -> str:
-        value = value.replace(_mention(self.user_id), _mention(self.pseudonym))
-        value = self._id.sub(self.pseudonym, value)
-        for p in self._patterns:
-            value = p.sub(self.label, value)
-        return value
 
-    def value(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.pseudonym if value == self.user_id else self.text(value)
-        if isinstance(value, dict | list):
-            return json.loads(self.text(json.dumps(value, ensure_ascii=False)))
-        return value
+def _carries_file(table: Table, row: dict[str, Any]) -> bool:
+    if any(isinstance(_base_type(c), LargeBinary) and row.get(c.name) for c in table.columns):
+        return True
+    payload = row.get("payload")
+    return isinstance(payload, dict) and bool(payload.get("attachments"))
 
 
 async def erase_person(
     session: AsyncSession, *, workspace_id: str, user_id: str, label: str, extra_names: Iterable[str] = ()
-) -> tuple[str, dict[str, int]]:
-    """Erase a person from the workspace: their id becomes a random pseudonym everywhere, their names in
-    any text become ``label`` ("former colleague"), their member row keeps no personal field, and
-    messages addressed to them are deleted. Counts for other people (kudos they gave or got) remain.
-    Returns the pseudonym and the number of rows changed per table."""
-    pseudonym = f"{PSEUDONYM_PREFIX}{uuid.uuid4().hex[:16]}"
-    member = (
-        await session.execute(sm_select(Member).where(Member.workspace_id == workspace_id, Member.user_id == user_id))
-    ).scalar_one_or_none()
-    names = [*extra_names]
-    if member is not None:
-        names += [member.display_name or "", member.handle or ""]
-    scrub = Scrubber(user_id=user_id, pseudonym=pseudonym, label=label, names=[n for n in names if n])
-    counts: dict[str, int] = {}
-    for table in all_tables():
-        if table.name not in ERASE_ROWS:
-            continue
-        clause = _person_id_clause(table, user_id)
-        scope = _scope(table, workspace_id)
-        if clause is None:
-            continue
-        res = await session.execute(delete(table).where(clause, *([scope] if scope is not None else [])))
-        if res.rowcount:  # type: ignore[attr-defined]
-            counts[table.name] = int(res.rowcount)  # type: ignore[attr-defined]
-    if member is not None:
-        member_t = SQLModel.metadata.tables["member"]
-        await session.execute(
-            update(member_t)
-            .where(member_t.c.id == member.id)
-            .values(
-                display_name=label,
-                handle=None,
-                department=None,
-                locale=None,
-                timezone=None,
-                is_admin=False,
-                is_bot=False,
-                leaderboard_opt_out=True,
-                leaderboard_opt_in=False,
-            )
-        )
-    await _erase_files_naming(session, workspace_id, scrub, counts)
-    for table in all_tables():
-        texts = _text_columns(table)
-        if not texts:
-            continue
-        terms = [user_id, *scrub.names]
-        terms += [json.dumps(t)[1:-1] for t in terms if not t.isascii()]  # JSON stored ASCII-escaped
-        conds = [cast(c, String).contains(term, autoescape=True) for c in texts for term in terms]
-        if table.name == "member" and member is not None:
-            conds.append(table.c.id == member.id)
-        scope = _scope(table, workspace_id)
-        stmt = select(table).where(or_(*conds))
-        if scope is not None:
-            stmt = stmt.where(scope)
-        rows = (await session.execute(stmt)).mappings().all()
+) -> ErasureReport:
+    """Erase a person: rows that describe only them are deleted; in others' records (a kudos they gave,
+    a decision they made, an audit entry) their id becomes a fresh random tombstone per row, so no two
+    rows can be linked; their id, mentions and names (with inflections) leave every text column, replaced
+    by ``label``; files naming them (a queued export) are deleted. Other people's own names are never
+    rewritten. Returns what was deleted, unlinked and rewritten."""
+    who = await identity_of(session, workspace_id=workspace_id, user_id=user_id, extra_names=extra_names)
+    report = ErasureReport()
+    tables = all_tables()
+    for found in await rows_about(session, workspace_id=workspace_id, who=who):
+        table, row = found.table, found.row
         pk = list(table.primary_key.columns)
-        changed = 0
-        for row in rows:
-            new = {c.name: scrub.value(row[c.name]) for c in texts if row[c.name] is not None}
-            new = {k: v for k, v in new.items() if v != row[k]}
-            if not new:
+        where = and_(*[c == row[c.name] for c in pk])
+        report.touched.add(found.key)
+        if (found.own and table.name in ERASE_DELETE) or _carries_file(table, row):
+            await _delete_with_children(session, table, where, tables, {})
+            report.add(report.deleted, table.name)
+            continue
+        values: dict[str, Any] = {}
+        if found.own:
+            for name in person_columns(table):
+                if row.get(name) == user_id:
+                    values[name] = tombstone()
+        for c in _text_columns(table):
+            if c.name in values or row.get(c.name) is None:
                 continue
-            where = and_(*[c == row[c.name] for c in pk])
-            await session.execute(update(table).where(where).values(**new))
-            changed += 1
-        if changed:
-            counts[table.name] = counts.get(table.name, 0) + changed
-    await session.flush()
-    return pseudonym, counts
-
-
-async def _erase_files_naming(
-    session: AsyncSession, workspace_id: str, scrub: Scrubber, counts: dict[str, int]
-) -> None:
-    """Files kept for delivery (binary columns of ``ERASE_ROWS`` tables, e.g. another person's export
-    waiting in Teams) that name the erased person are deleted: they cannot be scrubbed in place."""
-    for table in all_tables():
-        files = [c for c in table.columns if isinstance(_base_type(c), LargeBinary)]
-        scope = _scope(table, workspace_id)
-        if table.name not in ERASE_ROWS or not files or scope is None:
+            if c.name in IDENTITY_COLUMNS and not found.own:
+                continue
+            new = who.scrub(row[c.name], label)
+            if new != row[c.name]:
+                values[c.name] = new
+        if not values:
             continue
-        pk = list(table.primary_key.columns)
-        doomed = []
-        for row in (await session.execute(select(*pk, *files).where(scope))).mappings().all():
-            texts = [bytes(row[c.name] or b"").decode("utf-8", errors="replace") for c in files]
-            if any(scrub.text(text) != text for text in texts):
-                doomed.append(and_(*[c == row[c.name] for c in pk]))
-        if doomed:
-            res = await session.execute(delete(table).where(or_(*doomed)))
-            counts[table.name] = counts.get(table.name, 0) + int(res.rowcount or 0)  # type: ignore[attr-defined]
+        still_there = (await session.execute(select(*pk).where(where))).first()
+        if still_there is None:  # gone with a parent deleted above
+            continue
+        await session.execute(update(table).where(where).values(**values))
+        report.add(report.unlinked if found.own else report.rewritten, table.name)
+    await session.flush()
+    return report
 
 
 # --- retention ----------------------------------------------------------------------------------------
@@ -592,22 +679,33 @@ class Retention:
     timestamp: str | None = None
     expires: bool = False
     within_hours: int | None = None  # for ``expires``: the longest a row lives (the fact sheet says so)
+    max_days: int | None = None  # a fixed, short life in days, whatever the retention period
+    min_months: int | None = None  # a floor: kept at least this long, whatever the retention period
     only: dict[str, tuple[str, ...]] = field(default_factory=dict)  # column -> allowed values
     clear: tuple[str, ...] = ()
     reason: str = ""
 
 
 KEEP_CONFIG = Retention("keep", reason="configuration")
+#: The audit log is kept at least this long, whatever retention an admin sets (``privacy retention``).
+AUDIT_LOG_FLOOR_MONTHS = 24
+#: A message that could not be delivered for this long is deleted, sent or not.
+PENDING_DAYS = 7
 RETENTION: dict[str, Retention] = {
     "workspace": KEEP_CONFIG,
     "company_value": KEEP_CONFIG,
-    "member": Retention("keep", reason="current people; removed by erasure"),
+    "member": Retention(
+        "delete", "updated_at", reason="people not seen for the retention period and named in no other row (leavers)"
+    ),
     "kudos": Retention("delete", "created_at"),
     "budget_day": Retention("delete", "day"),
-    "processed_event": Retention("delete", "created_at"),
-    "outbox": Retention("delete", "created_at", only={"status": ("sent", "dead")}),
+    "processed_event": Retention("delete", "created_at", max_days=DEDUPE_WINDOW_DAYS, reason="dedupe window"),
+    "dedupe_secret": Retention("delete", "day", max_days=DEDUPE_WINDOW_DAYS, reason="dedupe window"),
+    "outbox": Retention(
+        "delete", "created_at", reason=f"sent or undeliverable; pending ones after {PENDING_DAYS} days"
+    ),
     "scheduled_claim": Retention("delete", "claimed_at"),
-    "audit_log": Retention("delete", "created_at"),
+    "audit_log": Retention("delete", "created_at", min_months=AUDIT_LOG_FLOOR_MONTHS, reason="audit floor"),
     "privacy_settings": KEEP_CONFIG,
     "feature_switch": KEEP_CONFIG,
     "privacy_role": Retention("keep", reason="current roles"),
@@ -634,8 +732,10 @@ RETENTION: dict[str, Retention] = {
     "pulse_recipient": Retention("keep", reason="who was asked, only while a pulse is open; deleted at its close"),
     "pulse_goal": KEEP_CONFIG,
     # platforms and delivery
-    "teams_conversation": Retention("keep", reason="where to deliver; personal chats erased with the person"),
-    "teams_user": Retention("keep", reason="platform identity; erased with the person"),
+    "teams_conversation": Retention(
+        "delete", "updated_at", only={"kind": ("personal",)}, reason="personal chats of people not seen; channels kept"
+    ),
+    "teams_user": Retention("delete", "updated_at", reason="platform identity of people not seen"),
     "teams_pending_file": Retention(
         "delete", "expires_at", expires=True, within_hours=FILE_OFFER_HOURS, reason="file offers"
     ),
@@ -715,14 +815,28 @@ async def apply_retention(
                 continue
             await _delete_with_children(session, table, and_(scope, ts <= now), tables, counts)
             continue
+        until, until_day = cutoff, cutoff_day
+        if policy.max_days is not None and now is not None:
+            until = max(cutoff, now - timedelta(days=policy.max_days))
+            until_day = until.date()
+        if policy.min_months is not None and now is not None:
+            until = min(cutoff, months_before(now, policy.min_months))
+            until_day = until.date()
         is_day = isinstance(_base_type(ts), Date) and not isinstance(_base_type(ts), DateTime)
         if is_day:
-            old = ts < (cutoff_day or cutoff.date())
+            old = ts < (until_day or until.date())
         elif isinstance(_base_type(ts), String):  # an ISO text such as "2026-11-18T09"
-            old = ts < cutoff.astimezone(UTC).strftime("%Y-%m-%dT%H")
+            old = ts < until.astimezone(UTC).strftime("%Y-%m-%dT%H")
         else:
-            old = ts < cutoff
+            old = ts < until
         where = and_(scope, old, *[table.c[k].in_(v) for k, v in policy.only.items()])
+        if table.name == "member":
+            await _retire_members(session, table, where, tables, counts)
+            continue
+        if table.name == "outbox" and now is not None:  # undeliverable for days: gone, sent or not
+            stale = and_(scope, ts < now - timedelta(days=PENDING_DAYS), table.c.status.in_(("pending", "sending")))
+            await _delete_with_children(session, table, or_(where, stale), tables, counts)
+            continue
         if policy.action == "delete":
             await _delete_with_children(session, table, where, tables, counts)
         elif policy.action == "anonymize":
@@ -741,3 +855,24 @@ async def apply_retention(
                 counts[table.name] = counts.get(table.name, 0) + n
     await session.flush()
     return counts
+
+
+async def _retire_members(
+    session: AsyncSession, table: Table, where: Any, tables: list[Table], counts: dict[str, int]
+) -> None:
+    """Members not seen for the retention period whose id is in no other row any more (people who left,
+    once their kudos and answers have aged out) are deleted."""
+    for row in (await session.execute(select(table.c.id, table.c.user_id).where(where))).all():
+        referenced = False
+        for other in tables:
+            if other is table:
+                continue
+            clause = _person_id_clause(other, row.user_id)
+            if clause is None:
+                continue
+            if (await session.execute(select(1).select_from(other).where(clause).limit(1))).first():
+                referenced = True
+                break
+        if not referenced:
+            await session.execute(delete(table).where(table.c.id == row.id))
+            counts[table.name] = counts.get(table.name, 0) + 1

@@ -16,7 +16,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
-from storage.core import insert_ignore
+from storage.core import insert_ignore, new_row_id
 from storage.models import OutboxMessage, Workspace, opt_ts_column, ts_column
 
 WEEKDAYS = [0, 1, 2, 3, 4]
@@ -328,9 +328,11 @@ async def delivered_message_id(session: AsyncSession, *, post: PromptPost) -> st
 
 
 async def add_answer(session: AsyncSession, *, answer: PromptAnswer) -> PromptAnswer | None:
-    """Store an answer; None if this platform message was already stored."""
+    """Store an answer; None if this platform message was already stored. An anonymous answer gets a
+    random id (see ``storage.core.new_row_id``)."""
+    answer.id = await new_row_id(session, PromptAnswer, anonymous=answer.author_id is None)
     if answer.message_id:
-        values = answer.model_dump(exclude={"id"})
+        values = answer.model_dump(exclude=set() if answer.id else {"id"})
         if not await insert_ignore(session, PromptAnswer, values, ["workspace_id", "message_id"]):
             return None
         stmt = select(PromptAnswer).where(

@@ -16,7 +16,7 @@ from sqlalchemy import JSON, Column, CursorResult, ForeignKey, Index, Integer, S
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
-from storage.core import insert_ignore
+from storage.core import insert_ignore, new_row_id
 from storage.models import Member, opt_ts_column, ts_column
 
 STATUSES = ("submitted", "in_review", "approved", "in_progress", "done", "declined", "duplicate")
@@ -248,8 +248,11 @@ async def add_event(
     from_status: str | None = None,
     to_status: str | None = None,
     note: str | None = None,
+    anonymous: bool = False,
 ) -> SuggestionEvent:
+    """One audit row; an anonymous one (no actor, an anonymous action) gets a random id."""
     event = SuggestionEvent(
+        id=await new_row_id(session, SuggestionEvent, anonymous=anonymous),
         suggestion_id=suggestion_id,
         kind=kind,
         actor_id=actor_id,

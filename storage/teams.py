@@ -9,13 +9,13 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint, delete, update
+from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint, delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from storage.core import dialect_of, insert_for
 from storage.models import Member, opt_ts_column, ts_column
-from storage.types import utcnow
+from storage.types import floor_day, utcnow
 
 THREAD_MARK = ";messageid="
 FILE_OFFER_HOURS = 24  # a file offered in Teams waits this long for the person's consent
@@ -99,6 +99,17 @@ def _insert(session: AsyncSession, model: Any) -> Any:
     return insert_for(dialect_of(session))(model)
 
 
+def _changed(model: Any, insert: Any, known: dict[str, Any]) -> Any:
+    """The row is written again only when a fact changed or on a new day: last-seen times are kept to the
+    day, and a row rewritten on every activity would date the person's last request (its time, and on
+    PostgreSQL the transaction id that wrote it) right next to an anonymous one."""
+    table = model.__table__
+    return or_(
+        table.c.updated_at < insert.excluded.updated_at,
+        *[table.c[k].is_distinct_from(insert.excluded[k]) for k in known],
+    )
+
+
 def thread_root(conversation_id: str) -> str:
     """``19:x@thread.tacv2;messageid=1`` → ``19:x@thread.tacv2``; other ids unchanged."""
     return conversation_id.split(THREAD_MARK, 1)[0]
@@ -109,11 +120,14 @@ async def save_conversation(
 ) -> TeamsConversation:
     """Create or refresh a conversation reference (only the fields given, None left alone)."""
     known = {k: v for k, v in fields.items() if v is not None}
-    now = utcnow()
-    stmt = (
-        _insert(session, TeamsConversation)
-        .values(workspace_id=workspace_id, conversation_id=conversation_id, created_at=now, updated_at=now, **known)
-        .on_conflict_do_update(index_elements=["workspace_id", "conversation_id"], set_={**known, "updated_at": now})
+    now = floor_day(utcnow())
+    insert = _insert(session, TeamsConversation).values(
+        workspace_id=workspace_id, conversation_id=conversation_id, created_at=now, updated_at=now, **known
+    )
+    stmt = insert.on_conflict_do_update(
+        index_elements=["workspace_id", "conversation_id"],
+        set_={**known, "updated_at": now},
+        where=_changed(TeamsConversation, insert, known),
     )
     await session.execute(stmt)
     ref = await get_conversation(session, workspace_id=workspace_id, conversation_id=conversation_id)
@@ -204,11 +218,12 @@ async def set_installed(
 async def save_user(session: AsyncSession, *, workspace_id: str, user_id: str, aad_object_id: str | None) -> None:
     """Remember a Teams user's Azure AD object id (kept when a later event does not carry it)."""
     known = {"aad_object_id": aad_object_id} if aad_object_id else {}
-    now = utcnow()
-    stmt = (
-        _insert(session, TeamsUser)
-        .values(workspace_id=workspace_id, user_id=user_id, updated_at=now, **known)
-        .on_conflict_do_update(index_elements=["workspace_id", "user_id"], set_={**known, "updated_at": now})
+    now = floor_day(utcnow())
+    insert = _insert(session, TeamsUser).values(workspace_id=workspace_id, user_id=user_id, updated_at=now, **known)
+    stmt = insert.on_conflict_do_update(
+        index_elements=["workspace_id", "user_id"],
+        set_={**known, "updated_at": now},
+        where=_changed(TeamsUser, insert, known),
     )
     await session.execute(stmt)
 

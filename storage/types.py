@@ -40,3 +40,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def floor_hour(moment: datetime) -> datetime:
+    """The moment cut to its full hour: what is stored of a time that must not single out an action."""
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def floor_day(moment: datetime) -> datetime:
+    """The moment cut to the start of its (UTC) day: the grain of last-seen times."""
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -61,6 +61,8 @@ def test_documented_cli_commands_parse(doc: str) -> None:
             continue
         if words[0] not in subcommands:
             continue  # chat commands (`starling set tone sie`) are said to the bot, not typed in a shell
+        if len(words) == 1:
+            continue  # the command named in passing (`starling import-feedback`): the name itself exists
         try:
             parser.parse_args(words)
         except SystemExit as err:
@@ -100,7 +102,7 @@ def test_privacy_doc_minimum_group_matches_the_profiles() -> None:
     from storage.privacy import PROFILE_DEFAULTS as PRESETS
 
     doc = (ROOT / "docs" / "privacy.md").read_text(encoding="utf-8")
-    row = re.search(r"\| smallest group a figure may describe \| (\d+) \| (\d+) \|", doc)
+    row = re.search(r"\| smallest group a figure may describe \| (\d+)[^|]*\| (\d+)[^|]*\|", doc)
     assert row is not None
     assert (int(row.group(1)), int(row.group(2))) == (
         PRESETS["standard"]["min_group_size"],

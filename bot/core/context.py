@@ -6,17 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NoReturn, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.events import Actor, CommandEvent, Event, MessageEvent, ReactionEvent, mention_ids
+from bot.core.events import ActionEvent, Actor, CommandEvent, Event, MessageEvent, ReactionEvent, mention_ids
 from bot.core.i18n import Translator, translator_for
 from bot.core.messages import Block, Form, Message, Section, Target
 from bot.core.services import PersonInfo, Services
 from storage import core
 from storage.models import Member, Workspace
+from storage.types import floor_day, floor_hour
 
 FeatureGate = Callable[[AsyncSession, str, str], Awaitable[bool]]
 T = TypeVar("T")
@@ -68,6 +69,10 @@ class Context:
     sub: str | None = None  # the subcommand that runs, by its English name
     gate: FeatureGate | None = field(default=None, repr=False)  # the router's feature gate
     origin: Event | None = field(default=None, repr=False)  # the event as it arrived (a message read as a command)
+    #: Set by a handler before it writes an anonymous action: from then on ``now`` is the full hour, and
+    #: the messages it queues carry only the hour and go out with the next hour's batch, so no row this
+    #: transaction writes has a finer time than the hour.
+    anonymous: bool = False
     fetched: dict[Hashable, Any] = field(default_factory=dict, repr=False)  # answers of calls made before
 
     @property
@@ -89,7 +94,12 @@ class Context:
 
     @property
     def now(self) -> datetime:
-        return self.services.clock()
+        moment = self.services.clock()
+        return floor_hour(moment) if self.anonymous else moment
+
+    def act_anonymously(self) -> None:
+        """From here on this event is an anonymous action (see ``anonymous``)."""
+        self.anonymous = True
 
     def _msg(self, content: Message | Sequence[Block] | str, target: Target) -> Message:
         if isinstance(content, Message):
@@ -128,6 +138,14 @@ class Context:
     def update(self, content: Message | Sequence[Block] | str) -> Message:
         return self._msg(content, Target(kind="update", user_id=self.actor.user_id))
 
+    def in_place(self, content: Message | Sequence[Block] | str) -> Message:
+        """A receipt only the actor sees and nothing can read back later: a submitted form is replaced by it
+        (Slack: the modal's view is updated; Teams: the submitted card is refreshed in place), anything else
+        gets it as an ephemeral answer. Anonymous receipts go this way, never as a stored direct message."""
+        if isinstance(self.event, ActionEvent) and self.event.is_form:
+            return self.update(content)
+        return self.ephemeral(content)
+
     def home(self, content: Message | Sequence[Block]) -> Message:
         return self._msg(content, Target(kind="home", user_id=self.actor.user_id))
 
@@ -161,7 +179,9 @@ class Context:
         ws = self.workspace.id
         member = await core.get_member(self.session, workspace_id=ws, user_id=user_id)
         directory = self.services.directories.get(self.actor.platform)
-        stale = member is None or (self.now - member.updated_at) > self.services.directory_ttl
+        # Last-seen times are kept to the day: a person is refreshed at most once a day.
+        age = floor_day(self.now) - member.updated_at if member is not None else None
+        stale = age is None or age >= max(self.services.directory_ttl, timedelta(days=1))
         if directory is None or not stale:
             return member
         named = [u for u in dict.fromkeys([user_id, *people_named(self.event)]) if ("person", u) not in self.fetched]

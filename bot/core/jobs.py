@@ -311,7 +311,10 @@ class JobContext:
         return self.since
 
     async def claim(self, *, workspace_id: str, channel_id: str, kind: str, period: str) -> bool:
-        """True if this run may post; False if another run (or an earlier one) already claimed it."""
+        """True if this run may post; False if another run (or an earlier one) already claimed it, or if this
+        job's feature is switched off in the workspace (the scheduler's gate: nothing of it is stored)."""
+        if not await self.feature_on(workspace_id):
+            return False
         won = await core.insert_ignore(
             self.session,
             ScheduledClaim,
@@ -360,6 +363,8 @@ class JobContext:
         kind: str,
         dedupe_key: str | None,
     ) -> None:
+        if not await self.feature_on(workspace.id):
+            return  # the job's feature is switched off there: nothing goes out (the scheduler's gate)
         message = message.model_copy(update={"target": target})
         await core.queue_message(
             self.session,

@@ -10,6 +10,7 @@ import random
 import re
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import IntEnum
 from typing import Any
 
@@ -304,10 +305,11 @@ class Router:
             attempt += 1
             try:
                 async with transaction(services.sessions) as session:
-                    if event.event_id and not await core.claim_event(
-                        session, key=core.event_key(event.actor.workspace_id, event.event_id)
+                    if event.event_id and not await core.claim_platform_event(
+                        session, workspace_id=event.actor.workspace_id, event_id=event.event_id, now=services.clock()
                     ):
-                        bound.info("duplicate_event_ignored", event_id=event.event_id)
+                        # Never the platform's id: it can carry the person's id and the exact time.
+                        bound.info("duplicate_event_ignored")
                         return []
                     ctx = await _context(event, services, session)
                     ctx.gate = self.gate
@@ -542,6 +544,8 @@ async def command_help(ctx: Context, spec: Command) -> Message:
         lines.append(line)
     if lines:
         blocks.append(Section(text=f"*{t('core.help.commands_title', command=spec.name)}*\n" + "\n".join(lines)))
+    elif not spec.subs and spec.help_key:  # a command without subcommands: its own line
+        blocks.append(Section(text=f"`{spec.name}`: {t(spec.help_key)}"))
     if spec.aliases:
         blocks.append(Note(text=t("core.help.aliases", words=", ".join(f"`{a}`" for a in spec.aliases))))
     return Message(blocks=blocks, text=title)
@@ -633,9 +637,10 @@ async def _queue_proactive(ctx: Context) -> list[Message]:
                     target_id=target_id or "",
                     thread_id=msg.target.thread_id,
                     payload=msg.model_dump(mode="json"),
-                    cause=type(ctx.event).__name__,
+                    cause="anonymous" if ctx.anonymous else type(ctx.event).__name__,
                     dedupe_key=msg.dedupe_key,
                     now=ctx.now,
+                    send_at=ctx.now + timedelta(hours=1) if ctx.anonymous else None,
                 )
             )
         else:

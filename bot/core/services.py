@@ -14,6 +14,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.core.model import ModelGate
 from storage.types import utcnow
 
 
@@ -75,6 +76,12 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     clock: Callable[[], datetime] = utcnow
     directories: dict[str, Directory] = field(default_factory=dict)
+    #: The configured model provider. Features never call it: they use :attr:`model`, the one gate.
     llm: LanguageModel | None = None
     on_outbox: Callable[[], None] | None = None  # wakes the outbox worker after a commit
     directory_ttl: timedelta = timedelta(hours=12)
+
+    @property
+    def model(self) -> ModelGate:
+        """The language model as features may use it: switch, profile and scrubbing checked on every call."""
+        return ModelGate(lambda: self.llm, self.sessions)

@@ -35,7 +35,7 @@ from bot.core.metrics import ACK_SECONDS, EVENT_BACKLOG
 from bot.slack.client import SlackDirectory, SlackSender, make_client
 from bot.slack.convert import Inbound, Team, from_action, from_command, from_event, from_view_submission
 from bot.slack.inbound import Kind, parse, verify
-from bot.slack.render import OPEN_FORM_ACTION
+from bot.slack.render import OPEN_FORM_ACTION, pending_view
 from bot.slack.respond import Responder
 
 if TYPE_CHECKING:
@@ -109,7 +109,10 @@ class SlackAdapter:
         @bolt.view(ANY)
         async def on_view(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
             inbound = from_view_submission(body, team_of(context))
-            await ack()
+            # The modal stays open until its answer replaces it: a receipt (an anonymous one above all)
+            # is shown there, where nothing can read it back later, never as a direct message.
+            title = ((body.get("view") or {}).get("title") or {}).get("text") or "Starling"
+            await ack(response_action="update", view=pending_view(str(title)))
             self.spawn(inbound)
 
     async def _on_bolt_error(self, error: Exception, body: dict[str, Any]) -> BoltResponse:
@@ -165,7 +168,7 @@ class SlackAdapter:
 
     async def _process(self, inbound: Inbound) -> None:
         event = inbound.event
-        bound = log.bind(kind=type(event).__name__, workspace=event.actor.workspace_id, event_id=event.event_id)
+        bound = log.bind(kind=type(event).__name__, workspace=event.actor.workspace_id)  # no platform id
         try:
             if isinstance(event, ActionEvent) and event.action_id == OPEN_FORM_ACTION:
                 await self.responder.open_form(event.value, inbound.origin)
@@ -176,6 +179,8 @@ class SlackAdapter:
             messages = await self.starling.dispatch(event)
             for message in messages:
                 await self.responder.deliver(message, inbound.origin, event.actor.user_id)
+            if inbound.origin.submitted and not inbound.origin.answered:
+                await self.responder.close_submitted(inbound.origin)
         except Exception:
             bound.exception("slack_event_failed")
 

@@ -70,6 +70,8 @@ class Origin:
     view_id: str | None = None
     view_type: str | None = None  # "home" | "modal"
     is_dm: bool = False
+    submitted: bool = False  # a submitted modal, kept open (``response_action: update``) for its answer
+    answered: bool = False  # set once an answer replaced that modal
 
 
 @dataclass
@@ -363,5 +365,7 @@ def from_view_submission(body: dict[str, Any], team: Team) -> Inbound:
         is_form=True,
         raw=body,
     )
-    origin = Origin(trigger_id=body.get("trigger_id"), view_id=view.get("id"), view_type=view.get("type"))
+    origin = Origin(
+        trigger_id=body.get("trigger_id"), view_id=view.get("id"), view_type=view.get("type"), submitted=True
+    )
     return Inbound(event, origin)

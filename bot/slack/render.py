@@ -275,6 +275,27 @@ def render_modal(form: Form, *, intro: list[dict[str, Any]] | None = None) -> di
     }
 
 
+def info_view(message: Message, *, title: str = "Starling") -> dict[str, Any]:
+    """A modal that only shows ``message`` (a receipt, a refusal): what replaces a submitted form."""
+    blocks = render_blocks(message) or [{"type": "section", "text": {"type": "mrkdwn", "text": "✓"}}]
+    return {
+        "type": "modal",
+        "title": plain_text(title, VIEW_TITLE_MAX),
+        "close": plain_text("OK", VIEW_TITLE_MAX),
+        "blocks": blocks[:VIEW_BLOCKS_MAX],
+    }
+
+
+def pending_view(title: str = "Starling") -> dict[str, Any]:
+    """What a submitted form shows until its answer replaces it (``response_action: update``)."""
+    return {
+        "type": "modal",
+        "title": plain_text(title, VIEW_TITLE_MAX),
+        "close": plain_text("OK", VIEW_TITLE_MAX),
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "⏳"}}],
+    }
+
+
 def form_of(message: Message) -> Form | None:
     return next((b for b in message.blocks if isinstance(b, Form)), None)
 

@@ -19,6 +19,7 @@ from bot.slack.convert import Origin
 from bot.slack.render import (
     decode_form,
     form_of,
+    info_view,
     modal_view,
     mrkdwn,
     open_form_button,
@@ -39,9 +40,11 @@ class Responder:
 
     async def deliver(self, message: Message, origin: Origin, actor_id: str) -> None:
         kind = message.target.kind
-        bound = log.bind(target=kind, channel=origin.channel_id, user=actor_id)
+        bound = log.bind(target=kind)  # no person id, no channel: an anonymous action leaves no trace
         try:
-            if kind == "reply":
+            if origin.submitted and origin.view_id and kind in ("reply", "ephemeral", "update", "modal"):
+                await self.into_submitted(message, origin)
+            elif kind == "reply":
                 await self.reply(message, origin, actor_id)
             elif kind == "ephemeral":
                 await self.ephemeral(message, origin, message.target.user_id or actor_id)
@@ -58,6 +61,22 @@ class Responder:
             bound.warning("slack_response_failed", error=error)
         except Exception:
             bound.exception("slack_response_failed")
+
+    async def into_submitted(self, message: Message, origin: Origin) -> None:
+        """The answer to a submitted modal replaces that modal (a next form, a receipt, a refusal): a view
+        is not a stored message, so nobody can read a receipt back later."""
+        assert origin.view_id is not None
+        view = modal_view(message) or info_view(message)
+        origin.answered = True
+        await self.client.views_update(view_id=origin.view_id, view=view)
+
+    async def close_submitted(self, origin: Origin) -> None:
+        """A submitted modal whose event had no answer for the person: a plain ✓ replaces the waiting view."""
+        if origin.view_id:
+            try:
+                await self.client.views_update(view_id=origin.view_id, view=info_view(Message(blocks=[])))
+            except SlackApiError as err:
+                log.warning("slack_response_failed", target="view", error=api_error(err))
 
     async def dm(self, message: Message, user_id: str) -> None:
         # Posting to a user id delivers into the app's direct-message conversation with them.

@@ -50,6 +50,7 @@ from storage import teams as store
 from storage.db import transaction
 from storage.models import Member, OutboxMessage, Workspace
 from storage.teams import TeamsConversation
+from storage.types import floor_day
 
 log = structlog.get_logger("starling.teams")
 
@@ -178,8 +179,9 @@ class TeamsAdapter:
                         "display_name": str(sender.get("name") or ""),
                         "locale": act.client_locale(raw),
                         "timezone": act.client_timezone(raw),
-                        "created_at": self.starling.services.clock(),
-                        "updated_at": self.starling.services.clock(),
+                        # seen: the day, never finer (see storage.teams.save_user)
+                        "created_at": floor_day(self.starling.services.clock()),
+                        "updated_at": floor_day(self.starling.services.clock()),
                     },
                     ["workspace_id", "user_id"],
                 )

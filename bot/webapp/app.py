@@ -227,7 +227,7 @@ class WebApp:
         token = request.cookies.get(COOKIE, "")
         if not token:
             return None
-        async with self.transaction() as session:
+        async with self.reader() as session:  # a read: no write lock for every page view (SQLite)
             row = await store.find(session, token=token, kind="session", now=self.now)
             if row is None or row.workspace_id is None or row.user_id is None:
                 return None

@@ -14,7 +14,7 @@ from bot.core.jobs import Days, local_midnight
 from bot.core.messages import Bar, BarList, Block, Divider, Fields, Header, Message, Note, Section
 from handlers.digests.kudos_sections import aggregate, percent, ranking, value_name
 from handlers.digests.sections import DigestScope, sections
-from handlers.privacy_rules import min_group_ok, min_group_size, names_allowed
+from handlers.privacy_rules import min_group_ok, min_group_size, names_allowed, rankings_allowed
 from storage import core
 from storage import digests as dq
 from storage.models import Workspace
@@ -174,8 +174,8 @@ async def build_leaderboard(
     if stats.kudos == 0:
         blocks.append(Section(text=t("digests.kudos.quiet")))
     elif not min_group_ok(len(stats.participants), min_size):
-        blocks.append(Note(text=t("digests.board.too_few")))
-    elif not names_allowed(workspace):
+        blocks.append(Note(text=t("digests.board.too_few", min=min_size)))
+    elif not names_allowed(workspace) or not await rankings_allowed(session, workspace):
         values = {v.tag: v for v in await core.list_values(session, workspace_id=workspace.id)}
         blocks.append(
             Fields(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bot.core.messages import Bar, BarList, Block, Note, Section, user_text
 from handlers.digests.sections import DigestScope, register_section
+from handlers.privacy_rules import group_figure_ok
 from handlers.prompts import highlighted_answers, participation
 from handlers.suggestions import digest_blocks, digest_summary
 
@@ -69,6 +70,8 @@ async def suggestions_section(scope: DigestScope) -> list[Block]:
     summary = await digest_summary(scope.session, scope.workspace.id, scope.start, scope.end)
     if not (summary.submitted or summary.decided or summary.done):
         return []
+    if not await group_figure_ok(scope.session, scope.workspace.id, summary.deciders):
+        summary.median_decision_hours = None  # a few approvers' response time is a per-person figure
     return digest_blocks(scope.t, summary)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.i18n import Translator
 from bot.core.messages import Bar, BarList, Block, Fields, Note, Section, bar_rows, user_text
 from handlers.digests.sections import DigestScope, register_section
+from handlers.privacy_rules import rankings_allowed
 from storage import core
 from storage import digests as dq
 from storage.digests import KudosFact
@@ -80,7 +81,7 @@ async def overview(scope: DigestScope) -> list[Block]:
     if stats.kudos == 0:
         return [*blocks, Section(text=t("digests.kudos.quiet"))]
     if not scope.group_ok(len(stats.participants)):
-        return [*blocks, Note(text=t("digests.kudos.too_few"))]
+        return [*blocks, Note(text=t("digests.kudos.too_few", min=scope.min_size))]
     blocks.append(
         Fields(
             items=[
@@ -143,7 +144,7 @@ async def top_people(scope: DigestScope) -> list[Block]:
     stats = await stats_for(scope)
     if stats.kudos == 0 or not scope.group_ok(len(stats.participants)):
         return []
-    if not scope.names_allowed:
+    if not scope.names_allowed or not await rankings_allowed(scope.session, scope.workspace):
         return [Note(text=t("digests.kudos.no_names"))]
     hidden = await dq.leaderboard_hidden(scope.session, workspace_id=scope.workspace.id)
     blocks: list[Block] = []

@@ -232,7 +232,7 @@ async def post_now(ctx: Context) -> None:
             "kind": "prompt",
             "period": day.isoformat(),
             "claimed_at": ctx.now,
-            "claimed_by": f"now:{ctx.actor.user_id}",
+            "claimed_by": "now",  # who asked is in no row: the claim only keeps the post unique
         },
         ["workspace_id", "channel_id", "kind", "period"],
     )
@@ -435,6 +435,8 @@ async def save_answer(
         raise UserError("prompts.err.empty_answer")
     if len(text) > MAX_ANSWER:
         raise UserError("prompts.err.answer_too_long", max=MAX_ANSWER, length=len(text))
+    if anonymous:
+        ctx.act_anonymously()  # the hour only, a random id, the thread post with the hour's batch
     return await store.add_answer(
         ctx.session,
         answer=store.PromptAnswer(
@@ -469,7 +471,7 @@ async def answer_and_share(ctx: Context, post: store.PromptPost, text: str, *, a
             thread_id=thread,
             dedupe_key=f"prompt-answer:{answer.id}",
         )
-    ctx.ephemeral(
+    (ctx.in_place if anonymous else ctx.ephemeral)(
         Message(
             blocks=[
                 Section(text=ctx.t("prompts.answer.thanks_anonymous" if anonymous else "prompts.answer.thanks")),
@@ -716,6 +718,7 @@ def register(router: Router) -> None:
         await review(ctx, ctx.params["id"], "remove")
 
     router.action("prompt", feature="prompts")(on_action)
-    router.message(lambda ev: bool(thread_of(ev)), feature="prompts", priority=Priority.THREAD, addressed=True)(
+    # A reply in a prompt's thread is an answer: the answers switch (off with prompts too) gates it.
+    router.message(lambda ev: bool(thread_of(ev)), feature="prompt_answers", priority=Priority.THREAD, addressed=True)(
         on_thread_reply
     )

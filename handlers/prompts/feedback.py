@@ -17,6 +17,7 @@ from handlers.prompts.library import PromptRow
 from handlers.prompts.scrub import names_pattern, scrub
 from storage import prompts as store
 from storage.models import Member
+from storage.privacy import feature_enabled
 
 TEXT_COLUMNS = ("text", "feedback", "comment", "kommentar", "message", "nachricht", "quote", "zitat", "body")
 ID_COLUMNS = ("id", "external_id", "ticket", "ticket_id")
@@ -40,6 +41,10 @@ MAX_LENGTH = 2000
 
 class FeedbackError(ValueError):
     """A file or request that cannot be imported; the message says why."""
+
+
+class FeedbackSwitchedOff(FeedbackError):
+    """The workspace switched customer-feedback import off (``privacy feature feedback_import off``)."""
 
 
 @dataclass
@@ -103,7 +108,12 @@ async def store_feedback(
     """Scrub and store each quote; a repeated external id from the same source is skipped as a duplicate.
 
     Quotes lose personal data (see :mod:`handlers.prompts.scrub`), including the names of the workspace's
-    own people. ``progress(done, total)`` is called every 1,000 quotes and at the end."""
+    own people. ``progress(done, total)`` is called every 1,000 quotes and at the end.
+
+    Every way in (the chat command, the webhook, ``starling import-feedback``) stores through here, so the
+    ``feedback_import`` switch is checked here once: switched off, nothing is stored."""
+    if not await feature_enabled(session, workspace_id, "feedback_import"):
+        raise FeedbackSwitchedOff(f"customer-feedback import is switched off in {workspace_id}")
     result = ImportResult()
     rows = await session.execute(select(col(Member.display_name)).where(col(Member.workspace_id) == workspace_id))
     people = names_pattern(name for name in rows.scalars().all() if name)

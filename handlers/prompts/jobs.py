@@ -81,8 +81,7 @@ async def post_due_prompts(job: JobContext) -> None:
 async def run_draft_requests(job: JobContext) -> None:
     """Drafts for queued requests; each model call runs between two short transactions, never inside one."""
     services = cast(Services, job.services)
-    llm = services.llm
-    if llm is None:
+    if not services.model.configured:
         return
     async with transaction(services.sessions) as session:
         requests = await store.lease_draft_requests(session, now=job.now, lease=DRAFT_LEASE)
@@ -103,7 +102,12 @@ async def run_draft_requests(job: JobContext) -> None:
             quotes = [f.text for f in await store.recent_feedback(session, workspace_id=ws.id)]
         examples = [p.text(req.language) for p in library().prompts[:: max(1, len(library().prompts) // 3)][:3]]
         rows = await draft_prompts(
-            llm, company=ws.name, values=values, quotes=quotes, count=req.count, examples=examples
+            services.model.bound(ws.id),
+            company=ws.name,
+            values=values,
+            quotes=quotes,
+            count=req.count,
+            examples=examples,
         )
         async with transaction(services.sessions) as session:
             t = translator_for(req.language, ws.locale, tone=ws.tone)

@@ -47,7 +47,7 @@ class Plan:
 
 async def close_due(job: JobContext) -> None:
     services = cast(Services, job.services)
-    if services.llm is None:  # no model: everything happens in the job's own transaction
+    if not services.model.configured:  # no model: everything happens in the job's own transaction
         plans = await plan_closes(job.session, services, job.now)
     else:  # read in a short transaction of its own, so that no transaction is open during the model calls
         async with transaction(services.sessions) as s:
@@ -70,17 +70,18 @@ async def plan_closes(session: Any, services: Services, now: Any) -> list[Plan]:
         if count < await min_group_size(session, p.workspace_id):
             plans.append(Plan(p.id, p.workspace_id, short=True))
             continue
-        use_model = services.llm is not None and await feature_enabled(session, p.workspace_id, "llm")
+        use_model = await services.model.allowed(p.workspace_id, session=session)
         plans.append(Plan(p.id, p.workspace_id, short=False, data=await res.gather(session, p), use_model=use_model))
     return plans
 
 
 async def ask_model(services: Services, plan: Plan) -> None:
     """Embeddings for the answers (and the goal), then labels for the clusters; any failure: the local method."""
-    assert plan.data is not None and services.llm is not None
+    assert plan.data is not None
+    model = services.model.bound(plan.workspace_id)  # the one gate: switch, profile, scrubbing on every call
     texts = list(plan.data.texts) + ([plan.data.goal] if plan.data.goal else [])
     try:
-        vectors = await services.llm.embed(texts)
+        vectors = await model.embed(texts)
         if vectors and len(vectors) == len(texts):
             plan.embeddings = [[float(x) for x in v] for v in vectors]
     except Exception as err:
@@ -89,7 +90,7 @@ async def ask_model(services: Services, plan: Plan) -> None:
         embeddings = plan.embeddings[: len(plan.data.texts)] if plan.embeddings else None
         analysis = analyse(plan.data.texts, embeddings=embeddings)
         groups = [[plan.data.texts[i] for i in g.examples[:3]] for g in analysis.groups[: res.MAX_GROUPS]]
-        reply = await services.llm.complete(LABEL_SYSTEM, res.label_prompt(plan.data.texts, groups), max_tokens=200)
+        reply = await model.complete(LABEL_SYSTEM, res.label_prompt(plan.data.texts, groups), max_tokens=200)
         if reply:
             labels = [""] * len(groups)
             for line in reply.splitlines():

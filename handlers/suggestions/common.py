@@ -16,12 +16,13 @@ from storage.suggestions import Suggestion
 
 __all__ = ["fmt_date", "reviewers", "translator"]  # shared with other deciding features
 
-ID_RE = re.compile(r"^#?(\d{1,9})$")
+ID_RE = re.compile(r"^#?(\d{1,10})$")  # anonymous suggestions have random 9- or 10-digit numbers
+MAX_ID = 2**31 - 1
 
 
 def parse_id(raw: str) -> int | None:
     m = ID_RE.match(raw.strip())
-    return int(m.group(1)) if m else None
+    return int(m.group(1)) if m and int(m.group(1)) <= MAX_ID else None
 
 
 async def load(ctx: Context, raw: str | int, *, lock: bool = False) -> Suggestion:

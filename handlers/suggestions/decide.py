@@ -253,8 +253,17 @@ async def reply(ctx: Context, s: Suggestion, answer: str) -> None:
     if not questions:
         raise UserError("suggestions.err.no_question", id=s.id)
     asker = questions[-1].actor_id
+    if s.anonymous:
+        ctx.act_anonymously()  # the hour only, a random id, and the approver's message with the hour's batch
     ev = await q.add_event(
-        ctx.session, suggestion_id=s.id, at=ctx.now, kind="answer", actor_id=s.author_id, note=answer
+        ctx.session,
+        suggestion_id=s.id,
+        # Anonymous: the hour, but never before the question it answers (the trail stays in order).
+        at=max(ctx.now, questions[-1].at),
+        kind="answer",
+        actor_id=s.author_id,
+        note=answer,
+        anonymous=s.anonymous,
     )
     if asker:
         member = await core.get_member(ctx.session, workspace_id=ctx.workspace.id, user_id=asker)

@@ -2,7 +2,8 @@
 
 Without a language model: TF-IDF over character 4-grams of the words (robust to German compounds:
 "Urlaubsantrag" meets "Urlaubsanträge") averaged with rapidfuzz's token-set ratio. With a language
-model configured: cosine similarity of embeddings, stored on each suggestion once computed; any
+model configured and allowed (through the one gate, ``Services.model``, which checks the switch and the
+privacy profile and removes names, phone numbers, e-mail addresses and IBANs first): cosine similarity of embeddings, stored on each suggestion once computed; any
 failure of the model falls back to the local method.
 """
 
@@ -17,6 +18,9 @@ import structlog
 from rapidfuzz import fuzz, utils
 
 from storage.suggestions import Suggestion
+
+#: Texts → vectors through the language-model gate (``Services.model.embed``), None when it gave none.
+Embed = Callable[[Sequence[str]], Awaitable[list[list[float]] | None]]
 
 log = structlog.get_logger("starling.suggestions")
 
@@ -139,9 +143,6 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
     num = sum(x * y for x, y in zip(a, b, strict=True))
     den = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
     return num / den if den else 0.0
-
-
-Embed = Callable[[Sequence[str]], Awaitable[list[list[float]] | None]]
 
 
 async def embedding_scores(

@@ -16,6 +16,7 @@ from handlers.suggestions.anonymity import limiter_for, new_receipt_code
 from handlers.suggestions.cards import review_deliveries
 from handlers.suggestions.common import category_label, floor_hour, status_label
 from handlers.suggestions.similar import Embed, similar, text_of
+from storage import core
 from storage import suggestions as q
 from storage.suggestions import CATEGORIES, Suggestion, SuggestionDraft
 
@@ -161,13 +162,13 @@ async def submit(ctx: Context, payload: dict[str, Any], *, check_similar: bool =
 
 def embedder(ctx: Context) -> Embed | None:
     """The model's embeddings, asked before the event's transaction (a model call never holds the database)."""
-    llm = ctx.services.llm
-    if llm is None:
+    model, ws = ctx.services.model, ctx.workspace.id  # the one gate: switch, profile, scrubbing
+    if not model.configured:
         return None
 
     async def embed(texts: Sequence[str]) -> list[list[float]] | None:
         batch = tuple(texts)
-        return await ctx.before_transaction(("embed", batch), lambda: llm.embed(batch))
+        return await ctx.before_transaction(("embed", batch), lambda: model.embed(ws, batch))
 
     return embed
 
@@ -234,6 +235,7 @@ async def create(
     anonymous = bool(payload.get("anonymous"))
     code = await _anonymous_slot(ctx) if anonymous else None
     s = Suggestion(
+        id=await core.new_row_id(ctx.session, Suggestion, anonymous=anonymous),  # random when anonymous
         workspace_id=ws.id,
         title=payload["title"],
         problem=payload["problem"],
@@ -258,6 +260,7 @@ async def create(
         at=s.created_at,
         actor_id=s.author_id,
         to_status="submitted",
+        anonymous=anonymous,
     )
     if code is not None:
         limiter_for(ctx.services).record(ws.id, ctx.actor.user_id, ctx.now.date())
@@ -270,6 +273,8 @@ async def create(
 
 async def _anonymous_slot(ctx: Context) -> str:
     """A receipt code, if the rate limits (which store no identity, see anonymity.py) allow one more."""
+    # From here on nothing this event writes carries more than the hour (see Context.anonymous).
+    ctx.act_anonymously()
     ws = ctx.workspace
     limiter = limiter_for(ctx.services)
     if not limiter.allowed(ws.id, ctx.actor.user_id, ctx.now.date()):
@@ -307,7 +312,8 @@ async def _anonymous_receipt(
             ),
         ]
     blocks.append(Note(text=ctx.t("suggestions.receipt.anonymous_note")))
-    ctx.ephemeral(Message(blocks=blocks, text=ctx.t("suggestions.receipt.anonymous", id=s.id)))
+    # In the submitted form itself (Slack: the modal's view; Teams: the card), never a stored message.
+    ctx.in_place(Message(blocks=blocks, text=ctx.t("suggestions.receipt.anonymous", id=s.id)))
 
 
 async def _named_receipt(ctx: Context, s: Suggestion) -> None:

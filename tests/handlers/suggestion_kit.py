@@ -119,7 +119,9 @@ async def trail(bot: BotHarness, sid: int) -> list[tuple[str, str | None, str | 
     async with bot.app.sessions() as s:
         rows = (
             await s.execute(
-                select(SuggestionEvent).where(SuggestionEvent.suggestion_id == sid).order_by(SuggestionEvent.id)  # type: ignore[arg-type]
+                select(SuggestionEvent)
+                .where(SuggestionEvent.suggestion_id == sid)  # type: ignore[arg-type]
+                .order_by(SuggestionEvent.at, SuggestionEvent.id)  # type: ignore[arg-type]
             )
         ).scalars()
         return [(e.kind, e.actor_id, e.from_status, e.to_status, e.note) for e in rows]

@@ -279,7 +279,7 @@ async def test_works_council_cases_show_no_person_and_the_export_no_names(bot: B
 async def test_forget_me_leaves_the_case_for_the_ledger_with_an_unlinked_tombstone(bot: BotHarness) -> None:
     await bot.say(BUDGET, as_="max")
     await bot.say("goodwill 80 EUR Versand erstattet", as_="anna")
-    assert "gelöscht" in await bot.say("privacy forget-me confirm", as_="anna")
+    assert "Gelöscht:" in await bot.say("privacy forget-me confirm", as_="anna")
     (case,) = await rows(bot, GoodwillCase)
     assert case.author_id is not None and case.author_id.startswith("former-")
     assert [e.amount for e in await rows(bot, GoodwillEntry)] == [8000]

@@ -69,6 +69,8 @@ async def test_a_mistyped_subcommand_gets_did_you_mean(bot: BotHarness) -> None:
 
 async def test_help_for_an_unknown_command(bot: BotHarness) -> None:
     assert "Einen Befehl `xylophon` gibt es nicht" in await bot.say("hilfe xylophon", as_="anna")
+    # a command without subcommands shows its own line
+    assert "`stats`: deine Kudos, dein Restbudget und deine Serie" in await bot.say("hilfe statistik", as_="anna")
 
 
 async def test_help_leaves_out_what_is_switched_off(bot: BotHarness) -> None:

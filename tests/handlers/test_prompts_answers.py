@@ -76,8 +76,16 @@ async def test_thread_replies_and_form_answers_are_stored_with_the_prompt(
     assert "Deine Antwort" in bot.output[-2] and post.text[:40] in bot.output[-1]
     await bot.say("Die Rechnung versteht man nur mit Handbuch.", as_="ben")
     out = await bot.say("y", as_="ben")
-    assert "ohne deinen Namen gespeichert" in out
-    assert "→ #team:" in out and "Anonyme Antwort" in out and "Ben" not in out
+    assert "ohne deinen Namen gespeichert" in out and "→ #team:" not in out
+    # the thread post waits for the next full hour, with a time that says only that hour
+    async with bot.app.sessions() as s:
+        pending = (await s.execute(select(OutboxMessage))).scalars().all()
+    anon = [m for m in pending if "Anonyme Antwort" in repr(m.payload)]
+    assert [(m.created_at.minute, m.created_at.second, m.created_at.microsecond) for m in anon] == [(0, 0, 0)]
+    bot.clock.advance(hours=1)
+    await bot.app.outbox.drain()
+    shown = "\n".join(bot.output[-3:])
+    assert "→ #team:" in shown and "Anonyme Antwort" in shown and "Ben" not in shown
 
     # a named form answer
     await bot.console.send_event(
@@ -90,9 +98,10 @@ async def test_thread_replies_and_form_answers_are_stored_with_the_prompt(
     assert "Danke für deine Antwort" in out and "Clara Fischer hat geantwortet" in out
 
     stored = await answers(bot)
-    assert [(a.author_id, a.source, a.post_id) for a in stored] == [
+    # (an anonymous answer's place in the order says nothing: its time is the hour, its id random)
+    assert sorted((a.author_id or "", a.source, a.post_id) for a in stored) == [
+        ("", "form", post.id),
         ("anna", "thread", post.id),
-        (None, "form", post.id),
         ("clara", "form", post.id),
     ]
     # the bot's own copies of form answers in the thread are not counted again
@@ -160,13 +169,13 @@ async def test_answers_list_highlight_kudos_and_suggestion_hand_off(posted: tupl
     assert "Anna Schmidt: Ich würde eine klare Ansage" in out and "anonym: Unser Portal" in out
     buttons = list(bot.console.buttons)[base:]
     assert [b[1] for b in buttons] == ["prompt:highlight", "suggest:from_answer", "prompt:kudos"] * 2
-    anna_answer, anon_answer = buttons[0][2], buttons[3][2]
-    assert buttons[1][2] == anna_answer  # the suggestion hand-off carries the answer id
+    # The anonymous answer keeps only the hour, so it is listed first within its hour.
+    assert out.index("anonym: Unser Portal") < out.index("Anna Schmidt: Ich würde")
+    anon_answer, anna_answer = buttons[0][2], buttons[3][2]
+    assert buttons[4][2] == anna_answer  # the suggestion hand-off carries the answer id
 
-    out = await bot.say(f"/click {base + 3}", as_="clara")  # kudos for Anna's answer: tells how
+    out = await bot.say(f"/click {base + 6}", as_="clara")  # kudos for Anna's answer: tells how
     assert "Anna Schmidt" in out and "kudos" in out
-    out = await bot.say(f"/click {base + 6}", as_="clara")  # kudos for the anonymous answer: nobody is named
-    assert "anonym" in out and "Ben" not in out
 
     async def answers_then_click(who: str, n: int) -> str:
         """``prompt antworten``, then button ``n`` of what it showed."""
@@ -174,13 +183,15 @@ async def test_answers_list_highlight_kudos_and_suggestion_hand_off(posted: tupl
         await bot.say("prompt antworten", as_=who)
         return await bot.say(f"/click {first + n}", as_=who)
 
-    assert "eigene Antwort" in await answers_then_click("anna", 3)
+    out = await answers_then_click("clara", 3)  # kudos for the anonymous answer: nobody is named
+    assert "anonym" in out and "Ben" not in out
+    assert "eigene Antwort" in await answers_then_click("anna", 6)
 
     # highlights: once per person (clicking again takes it back), most-marked first
     for who in ("clara", "deniz", "anna"):
-        await answers_then_click(who, 4)
-    await answers_then_click("deniz", 1)
-    assert "entfernt" in await answers_then_click("anna", 4)
+        await answers_then_click(who, 1)
+    await answers_then_click("deniz", 4)
+    assert "entfernt" in await answers_then_click("anna", 1)
     async with bot.app.sessions() as s:
         top = await highlighted_answers(
             s, workspace_id=WORKSPACE, since=bot.clock() - timedelta(days=1), until=bot.clock() + timedelta(days=1)

@@ -18,6 +18,15 @@ from tests.kit import BotHarness
 
 AUTHOR_TRACES = ("anna", "schmidt")  # user id / handle "anna", display name "Anna Schmidt"
 CODE_RE = re.compile(r"Belegcode: ([A-Z2-9]{5}-[A-Z2-9]{5})")
+ID_RE = re.compile(r"anonymer Vorschlag #(\d+)")
+
+
+def anon_id(receipt: str) -> int:
+    """The anonymous suggestion's number from its receipt: random, far above the named ones."""
+    found = ID_RE.search(receipt)
+    assert found, receipt
+    return int(found.group(1))
+
 
 Snapshot = dict[str, dict[str, str]]
 
@@ -63,18 +72,22 @@ async def test_anonymous_submission_leaves_no_trace_of_the_author(bot: BotHarnes
     caplog.set_level(logging.INFO)  # Starling's log level (at DEBUG the SQLite driver logs query parameters)
     with capture_logs() as logs:
         out, code = await submit_anonymously(bot)
+        sid = anon_id(out)
         bot.clock.advance(hours=1)
         announced = await tick(bot)  # the hour's batch: the review card goes out
-        await bot.say("suggest vote 1", as_="ben")
-        await press(bot, "suggest:ask:1", as_="clara")
+        await bot.say(f"suggest vote {sid}", as_="ben")
+        await press(bot, f"suggest:ask:{sid}", as_="clara")
         await bot.say("Für welche Beträge genau?", as_="clara")
         status = await bot.say(f"suggest status {code}", as_="anna")
+        bot.clock.advance(minutes=5)
         await bot.say(f"suggest reply {code} Alles unter 100 Euro.", as_="anna")
-        await bot.say("suggest approve 1", as_="clara")
+        bot.clock.advance(minutes=5)
+        await bot.say(f"suggest approve {sid}", as_="clara")
     after = await snapshot(bot)
 
     # What anna saw: a receipt with her code, shown only to her.
-    assert "(privat) Danke! Dein anonymer Vorschlag #1 ist eingereicht" in out and "→" not in out
+    # (in the submitted form itself: the console shows it in place, not as a message "only you" keep)
+    assert "Danke! Dein anonymer Vorschlag #" in out and "→" not in out and sid >= 100_000_000
     assert "→ #verbesserungen:" in announced
     submitter = next(line for line in announced.splitlines() if line.startswith("Eingereicht von"))
     assert submitter.split()[-1] == "anonym" and "Anna" not in announced
@@ -93,10 +106,10 @@ async def test_anonymous_submission_leaves_no_trace_of_the_author(bot: BotHarnes
     assert anna.display_name == "Anna Schmidt"
 
     # The suggestion row and its trail: no author, no hash of one, only the hour.
-    s1 = await one(bot, 1)
+    s1 = await one(bot, sid)
     assert s1.author_id is None and s1.anonymous and s1.receipt_hash and code not in repr(s1.model_dump())
     assert (s1.created_at.minute, s1.created_at.second) == (0, 0)
-    assert [(k, actor) for k, actor, *_ in await trail(bot, 1)] == [
+    assert [(k, actor) for k, actor, *_ in await trail(bot, sid)] == [
         ("status", None),
         ("question", "clara"),
         ("answer", None),
@@ -114,10 +127,11 @@ async def test_anonymous_submission_leaves_no_trace_of_the_author(bot: BotHarnes
 
 async def test_anonymous_flow_for_the_submitter(bot: BotHarness) -> None:
     out, code = await submit_anonymously(bot)
+    sid = anon_id(out)
     assert "Er geht mit der Sammelrunde zur nächsten vollen Stunde" in out
     assert "Tipp: Wenn du für deinen eigenen Vorschlag stimmst" in out
     # Not public before the hour's batch, not even by number; the code works at once.
-    assert "Einen Vorschlag #1 gibt es hier nicht" in await bot.say("suggest show 1", as_="ben")
+    assert f"Einen Vorschlag #{sid} gibt es hier nicht" in await bot.say(f"suggest show {sid}", as_="ben")
     assert "Hier ist noch nichts" in await bot.say("suggest list", as_="ben")
     pending = await bot.say(f"suggest status {code.lower().replace('-', '')}", as_="anna")
     assert "Noch nicht bei den Entscheidenden" in pending and "eingereicht" in pending
@@ -132,23 +146,26 @@ async def test_anonymous_flow_for_the_submitter(bot: BotHarness) -> None:
 
     # No name to answer to: the reply needs the code; no question yet.
     assert "Dieser Vorschlag ist anonym: Antworte mit deinem Belegcode" in await bot.say(
-        "suggest reply 1 hallo", as_="anna"
+        f"suggest reply {sid} hallo", as_="anna"
     )
-    assert "Zu #1 gibt es keine Rückfrage" in await bot.say(f"suggest reply {code} hallo", as_="anna")
-    asked = await bot.say("suggest ask 1 Welche Abteilung genau?", as_="max")
+    assert f"Zu #{sid} gibt es keine Rückfrage" in await bot.say(f"suggest reply {code} hallo", as_="anna")
+    asked = await bot.say(f"suggest ask {sid} Welche Abteilung genau?", as_="max")
     assert "Die anonyme Person sieht sie mit ihrem Belegcode" in asked and "→ DM" not in asked
     assert "suggest reply" in await bot.say(f"suggest status {code}", as_="anna")
     answered = await bot.say(f"suggest reply {code} Die Buchhaltung.", as_="anna")
-    assert "Die anonyme Person hat deine Rückfrage zu #1" in answered and "→ DM an @max" in answered
+    assert "→ DM" not in answered  # the approver gets it with the hour's batch, not at the moment it came
+    bot.clock.advance(hours=1)
+    answered = await tick(bot)
+    assert f"Die anonyme Person hat deine Rückfrage zu #{sid}" in answered and "→ DM an @max" in answered
 
     # Decisions reach voters and followers, never the (unknown) submitter; thanks are impossible.
-    await bot.say("suggest vote 1", as_="ben")
-    await bot.say("suggest approve 1", as_="max")
-    out = await bot.say("suggest done 1", as_="max")
+    await bot.say(f"suggest vote {sid}", as_="ben")
+    await bot.say(f"suggest approve {sid}", as_="max")
+    out = await bot.say(f"suggest done {sid}", as_="max")
     assert "→ DM an @ben" in out and "→ DM an @anna" not in out
-    done = await bot.say("suggest show 1", as_="ben")
+    done = await bot.say(f"suggest show {sid}", as_="ben")
     assert "Danke sagen" not in done and "wurde anonym eingereicht, deshalb kann ein Dankeschön" in done
-    assert "wurde anonym eingereicht" in await press(bot, "suggest:thank:1", as_="ben")
+    assert "wurde anonym eingereicht" in await press(bot, f"suggest:thank:{sid}", as_="ben")
     assert "umgesetzt" in await bot.say(f"suggest status {code}", as_="anna")
 
 
@@ -195,7 +212,7 @@ async def test_receipt_code_is_shown_once_and_only_to_the_submitter(bot: BotHarn
             actor=actor, conversation=Conversation(id="general"), action_id="suggest:new", form=form, is_form=True
         )
     )
-    assert [m.target.kind for m in msgs] == ["ephemeral"]
+    assert [m.target.kind for m in msgs] == ["update"]  # in the submitted form itself, never a message
     shown = " ".join(plain(m.model_dump_json()) for m in msgs)
     code = re.search(r"[A-Z2-9]{5}-[A-Z2-9]{5}", shown)
     assert code is not None
@@ -207,7 +224,7 @@ async def test_similar_anonymous_suggestion_is_created_at_once_and_can_be_withdr
     secret = "Meine Teamleitung gibt Reisekosten mit drei Unterschriften erst nach Wochen frei"
     receipt = await fill_form(bot, "anna", **{**TRAVEL, "problem": secret}, anonymous=True)
     # No held-back draft and no "submit anyway" click on record: the receipt carries the hint.
-    assert "Danke! Dein anonymer Vorschlag #2" in receipt
+    assert "Danke! Dein anonymer Vorschlag #" in receipt and anon_id(receipt) >= 100_000_000
     code = CODE_RE.search(receipt)
     assert code
     assert f"zieh deinen mit `suggest withdraw {code.group(1)}` zurück (geht bis zur Sammelrunde um 11:00)" in receipt

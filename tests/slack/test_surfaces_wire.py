@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 from typing import Any
 
@@ -137,12 +138,17 @@ async def test_slash_command_opens_a_modal_and_the_submission_reaches_the_router
         "text": {"text": {"type": "plain_text_input", "value": "<!here> Formulare kürzen"}}
     }
     for _ in range(2):  # a double submission
-        assert await testbed.interactive(submission) == (200, "")
+        status, body = await testbed.interactive(submission)
+        # The modal stays open (a waiting view) until its answer replaces it.
+        assert status == 200 and json.loads(body)["response_action"] == "update"
     await testbed.settle()
     assert len(seen) == 1
     assert seen[0].is_form and seen[0].form == {"text": "<!here> Formulare kürzen"} and seen[0].value == "from-command"
-    (thanks,) = fake.dms("UANNA")  # no channel behind a modal: the answer comes as a DM
-    assert "Formulare kürzen" in thanks["text"] and "<!here>" not in thanks["text"]
+    # No channel behind a modal: the answer replaces the submitted view; no message is stored anywhere.
+    assert fake.dms("UANNA") == [] and fake.ok_calls("chat.postMessage") == []
+    shown = [visible_text(fake.payload(r)) for r in fake.ok_calls("views.update")]
+    assert any("Formulare kürzen" in v and "<!here>" not in v for v in shown), shown
+    assert {fake.payload(r)["view_id"] for r in fake.ok_calls("views.update")} == {submission["view"]["id"]}
 
 
 async def test_empty_modal_field_gets_a_friendly_error_only_to_that_person(testbed: Testbed, fake: SlackWire) -> None:
@@ -154,8 +160,9 @@ async def test_empty_modal_field_gets_a_friendly_error_only_to_that_person(testb
     submission["view"]["state"]["values"] = {"text": {"text": {"type": "plain_text_input", "value": "  "}}}
     await testbed.interactive(submission)
     await testbed.settle()
-    (err,) = fake.dms("UBEN")
-    assert "Wem möchtest du danken" in err["text"]
+    assert fake.dms("UBEN") == []
+    (err,) = fake.ok_calls("views.update")  # in the submitted modal itself, only that person sees it
+    assert "Wem möchtest du danken" in visible_text(fake.payload(err))
 
 
 async def test_button_press_updates_the_message_once(testbed: Testbed, fake: SlackWire) -> None:
@@ -268,7 +275,7 @@ async def test_a_failed_reply_is_logged_and_the_server_keeps_working(testbed: Te
     assert [r.status for r in fake.calls("chat.postEphemeral")] == [500, 500, 500]
     (failure,) = [entry for entry in logs if entry["event"] == "slack_response_failed"]
     assert failure["error"] == "internal_error" and failure["target"] == "ephemeral"
-    assert failure["channel"] == CHANNEL and failure["user"] == "UMAX"
+    assert "user" not in failure and "UMAX" not in repr(failure)  # no person id in a log line
     assert (await testbed.command("<@UANNA|anna>", user="UBEN"))[0] == 200
     await testbed.settle()
     assert len(fake.ephemerals(user="UBEN")) == 1

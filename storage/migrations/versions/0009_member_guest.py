@@ -1,7 +1,7 @@
 """member guest flag (Slack multi- and single-channel guests, Teams guests: no kudos given or received)
 
-Revision ID: 0008_member_guest
-Revises: 0007_web_session
+Revision ID: 0009_member_guest
+Revises: 0008_privacy_dedupe
 Create Date: 2026-12-06 21:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_member_guest"
-down_revision: str | Sequence[str] | None = "0007_web_session"
+revision: str = "0009_member_guest"
+down_revision: str | Sequence[str] | None = "0008_privacy_dedupe"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
