@@ -394,27 +394,8 @@ async def build_sheet(
         "|---|---|---|---|",
     ]
     for table in store.all_tables():
-        policy = store.retention_policy(table)
-        months = cfg.retention_months
-        if policy is None:
-            rule = t("privacy.sheet.rule_none")
-        elif table.name == "member":
-            rule = t("privacy.sheet.rule_member", months=months)
-        elif table.name == "outbox":
-            rule = t("privacy.sheet.rule_outbox", months=months, days=store.PENDING_DAYS)
-        elif table.name in ("teams_user", "teams_conversation"):
-            rule = t("privacy.sheet.rule_personal_refs", months=months)
-        elif policy.max_days is not None:
-            rule = t("privacy.sheet.rule_days", days=policy.max_days)
-        elif policy.min_months is not None:
-            rule = t("privacy.sheet.rule_floor", months=max(months, policy.min_months), floor=policy.min_months)
-        elif policy.action == "keep":
-            rule = t("privacy.sheet.rule_keep_person" if store.person_columns(table) else "privacy.sheet.rule_keep")
-        elif policy.expires:
-            rule = t("privacy.sheet.rule_expire", hours=policy.within_hours or 0)
-        else:
-            rule = t(f"privacy.sheet.rule_{policy.action}", months=cfg.retention_months)
         cols = ", ".join(store.person_columns(table)) or "—"
+        rule = _retention_rule(t, table, cfg.retention_months)
         lines.append(f"| `{table.name}` | {features.get(table.name, '—')} | {cols} | {rule} |")
     notes = [(f, keys) for f, keys in sheet_lines().items() if states.get(f, True)]
     if notes:
@@ -440,21 +421,48 @@ async def build_sheet(
     else:
         state = on if states.get("llm") else off
         lines.append(f"- {t('privacy.sheet.llm')}: {provider} ({t('privacy.features.llm')}: {state})")
-    # Recipients (Art. 13/30 GDPR), from the same switch the model gate asks.
+    subs = _recipients(t, settings, provider, llm_on=bool(states.get("llm")))
+    lines += ["", f"## {t('privacy.sheet.subprocessors')}", "", t("privacy.sheet.sub_intro"), ""]
+    lines += [f"- {s}" for s in subs] or [f"- {t('privacy.sheet.sub_none')}"]
+    lines += ["", f"_{t('privacy.sheet.disclaimer')}_", ""]
+    return "\n".join(lines)
+
+
+def _retention_rule(t: Translator, table: Any, months: int) -> str:
+    """What retention does with a table's rows, in the sheet's words."""
+    policy = store.retention_policy(table)
+    if policy is None:
+        return t("privacy.sheet.rule_none")
+    if table.name == "member":
+        return t("privacy.sheet.rule_member", months=months)
+    if table.name == "outbox":
+        return t("privacy.sheet.rule_outbox", months=months, days=store.PENDING_DAYS)
+    if table.name in ("teams_user", "teams_conversation"):
+        return t("privacy.sheet.rule_personal_refs", months=months)
+    if policy.max_days is not None:
+        return t("privacy.sheet.rule_days", days=policy.max_days)
+    if policy.min_months is not None:
+        return t("privacy.sheet.rule_floor", months=max(months, policy.min_months), floor=policy.min_months)
+    if policy.action == "keep":
+        return t("privacy.sheet.rule_keep_person" if store.person_columns(table) else "privacy.sheet.rule_keep")
+    if policy.expires:
+        return t("privacy.sheet.rule_expire", hours=policy.within_hours or 0)
+    return t(f"privacy.sheet.rule_{policy.action}", months=months)
+
+
+def _recipients(t: Translator, settings: Settings, provider: str | None, *, llm_on: bool) -> list[str]:
+    """Who receives personal data (Art. 13/30 GDPR), from the same switch the model gate asks."""
     subs = []
     if settings.slack_enabled:
         subs.append(t("privacy.sheet.sub_slack"))
     if settings.teams_enabled:
         subs.append(t("privacy.sheet.sub_microsoft"))
-    if provider is not None and states.get("llm"):
+    if provider is not None and llm_on:
         local = _is_local(settings.openai_base_url)
         subs.append(t("privacy.sheet.sub_llm_local" if local else "privacy.sheet.sub_llm", provider=provider))
     elif provider is not None:
         subs.append(t("privacy.sheet.sub_llm_off", provider=provider))
-    lines += ["", f"## {t('privacy.sheet.subprocessors')}", "", t("privacy.sheet.sub_intro"), ""]
-    lines += [f"- {s}" for s in subs] or [f"- {t('privacy.sheet.sub_none')}"]
-    lines += ["", f"_{t('privacy.sheet.disclaimer')}_", ""]
-    return "\n".join(lines)
+    return subs
 
 
 async def send_sheet(ctx: Context) -> None:
