@@ -40,7 +40,7 @@ class Scrubbed:
         return sum(self.found.values())
 
 
-def _has_token(url: str) -> bool:
+def has_token(url: str) -> bool:
     raw = url if "://" in url else "http://" + url
     try:
         parts = urlsplit(raw)
@@ -56,7 +56,7 @@ def _has_token(url: str) -> bool:
     return any(LONG_ID.fullmatch(seg) and any(c.isdigit() for c in seg) for seg in parts.path.split("/"))
 
 
-def _looks_like_iban(match: str) -> bool:
+def looks_like_iban(match: str) -> bool:
     compact = match.replace(" ", "").upper()
     if not 15 <= len(compact) <= 34 or not compact[4:].isalnum():
         return False
@@ -78,11 +78,11 @@ def scrub(text: str) -> Scrubbed:
         while value and value[-1] in ".,;:!?)]}":
             trail = value[-1] + trail
             value = value[:-1]
-        return (mask("link") + trail) if _has_token(value) else m.group(0)
+        return (mask("link") + trail) if has_token(value) else m.group(0)
 
     out = URL.sub(url, text)
     out = EMAIL.sub(lambda m: mask("email"), out)
-    out = IBAN.sub(lambda m: mask("iban") if _looks_like_iban(m.group(0)) else m.group(0), out)
+    out = IBAN.sub(lambda m: mask("iban") if looks_like_iban(m.group(0)) else m.group(0), out)
     out = PHONE.sub(lambda m: mask("phone"), out)
     out = CARD.sub(lambda m: mask("card"), out)
     return Scrubbed(out, found)

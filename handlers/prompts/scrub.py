@@ -11,23 +11,17 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlsplit
 
-EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
-URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'„“”»«]+", re.IGNORECASE)
-# IBAN: country code, two check digits, 11 to 30 more characters, optionally grouped in fours.
-IBAN = re.compile(r"\b(?i:[A-Z]{2})\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
-# 13 to 19 digits, optionally grouped by single spaces or dashes: card-like numbers.
-CARD = re.compile(r"(?<![\d.,])\d(?:[ -]?\d){12,18}(?![\d,]|\.\d)")
-# International (+49 / 0049) or national (leading 0) numbers with at least 7 digits.
-PHONE = re.compile(
-    r"(?<![\w+.,/])(?:(?:\+|00)\d{1,3}[ \-/]?(?:\(0\)[ \-/]?)?|\(?0\d{1,5}\)?[ \-/]?)\d(?:[ \-/]?\d){4,12}(?![\d.,]\d|\w)"
+from bot.core.scrub import (  # one set of patterns for every scrubber
+    CARD,
+    EMAIL,
+    IBAN,
+    PHONE,
+    URL,
+    Scrubbed,
+    has_token,
+    looks_like_iban,
 )
-SECRET_KEYS = re.compile(
-    r"token|key|sig|signature|secret|auth|code|session|sid|pass|pwd|password|jwt|hash|otp|ticket", re.IGNORECASE
-)
-LONG_ID = re.compile(r"[A-Za-z0-9_\-]{20,}")
 
 MASKS = {
     "email": "[email]",
@@ -91,40 +85,6 @@ def names_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<![\w\-])(?:{alternation})(?![\w\-])")
 
 
-@dataclass
-class Scrubbed:
-    text: str
-    found: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def redactions(self) -> int:
-        return sum(self.found.values())
-
-
-def _has_token(url: str) -> bool:
-    raw = url if "://" in url else "http://" + url
-    try:
-        parts = urlsplit(raw)
-    except ValueError:
-        return True
-    if parts.username or parts.password:
-        return True
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if SECRET_KEYS.search(key) or LONG_ID.fullmatch(value or ""):
-            return True
-    if parts.fragment and ("=" in parts.fragment or LONG_ID.search(parts.fragment)):
-        return True
-    return any(LONG_ID.fullmatch(seg) and any(c.isdigit() for c in seg) for seg in parts.path.split("/"))
-
-
-def _looks_like_iban(match: str) -> bool:
-    compact = match.replace(" ", "").upper()
-    if not 15 <= len(compact) <= 34 or not compact[4:].isalnum():
-        return False
-    digits = "".join(str(int(c, 36)) for c in compact[4:] + compact[:4])
-    return int(digits) % 97 == 1 or sum(c.isdigit() for c in compact[4:]) >= 10
-
-
 def scrub(text: str, names: re.Pattern[str] | None = None) -> Scrubbed:
     """The text with personal data replaced by ``[email]``, ``[IBAN]``, ``[card]``, ``[phone]``, ``[link]``
     and ``[Name]`` (surnames after a salutation; with ``names``, see :func:`names_pattern`, those names)."""
@@ -140,11 +100,11 @@ def scrub(text: str, names: re.Pattern[str] | None = None) -> Scrubbed:
         while value and value[-1] in ".,;:!?)]}":
             trail = value[-1] + trail
             value = value[:-1]
-        return (mask("link") + trail) if _has_token(value) else m.group(0)
+        return (mask("link") + trail) if has_token(value) else m.group(0)
 
     out = URL.sub(url, text)
     out = EMAIL.sub(lambda m: mask("email"), out)
-    out = IBAN.sub(lambda m: mask("iban") if _looks_like_iban(m.group(0)) else m.group(0), out)
+    out = IBAN.sub(lambda m: mask("iban") if looks_like_iban(m.group(0)) else m.group(0), out)
     out = PHONE.sub(lambda m: mask("phone"), out)
     out = CARD.sub(lambda m: mask("card"), out)
 
