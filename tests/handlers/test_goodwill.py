@@ -420,7 +420,7 @@ async def test_approvers_are_reminded_of_cases_past_the_deadline_once_a_day(bot:
     assert "warten auf eine Entscheidung" not in await tick(bot)  # not yet due
     clock.advance(days=15)  # Thursday 3 December, 10:30 in Berlin: two weeks have passed
     out = await tick(bot)
-    assert out.count("→ DM to @max") == 1 and "Kulanzfälle warten auf eine Entscheidung" in out
+    assert out.count("→ DM an @max") == 1 and "Kulanzfälle warten auf eine Entscheidung" in out
     assert "#1 · 150 EUR" in out and "#2 · 120 EUR" in out
     assert "warten auf eine Entscheidung" not in await tick(bot)  # once a day
     await bot.say("goodwill approve 1", as_="max")

@@ -107,7 +107,7 @@ async def test_digest_tick_cancelled_at_every_await_leaves_no_lock(harness: BotH
     points = await cancel_everywhere(harness, lambda: service.tick(clock()))
     assert points >= 3
     await harness.app.outbox.drain()
-    assert any(line.startswith("→ #team:") for line in harness.output)
+    assert any("→ #team:" in line.split("\n", 1)[0] for line in harness.output)  # "(3) → #team:"
 
 
 async def test_outbox_drain_cancelled_at_every_await_leaves_no_lock(harness: BotHarness, clock: Clock) -> None:
