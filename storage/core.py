@@ -297,15 +297,21 @@ async def _dedupe_secret(session: AsyncSession, day: str, *, create: bool) -> by
     known = _SECRETS.get(cache_key)
     if known is not None:
         return known
+    created = False
     if create:
-        await insert_ignore(session, DedupeSecret, {"day": day, "secret": secrets.token_hex(32)}, ["day"])
+        created = await insert_ignore(session, DedupeSecret, {"day": day, "secret": secrets.token_hex(32)}, ["day"])
     row = await session.get(DedupeSecret, day)
     if row is None:
         return None
+    secret = bytes.fromhex(row.secret)
+    if created:
+        # Written by this transaction, which may still be rolled back (a refusal, a retry, a fetch round):
+        # only a committed secret may be remembered, or the next transaction would key with one nobody stored.
+        return secret
     if len(_SECRETS) > 64:
         _SECRETS.clear()
-    _SECRETS[cache_key] = bytes.fromhex(row.secret)
-    return _SECRETS[cache_key]
+    _SECRETS[cache_key] = secret
+    return secret
 
 
 ANON_ID_FLOOR = 100_000_000
