@@ -161,7 +161,7 @@ class TeamsAdapter:
                 platform=Platform.TEAMS.value,
                 locale=self.settings.default_locale,
                 timezone=self.settings.default_timezone,
-                name=str((raw.get("channelData") or {}).get("team", {}).get("name") or ""),
+                name=_team_name(raw),
             )
             ref = await store.save_conversation(
                 session, workspace_id=ws, conversation_id=act.conversation_id(raw), **act.reference_fields(raw)
@@ -442,3 +442,11 @@ def _invoke_body(kind: str, value: Any) -> dict[str, Any]:
 
 def _is_text_only(msg: Message) -> bool:
     return all(isinstance(b, Header | Section | Note) for b in msg.blocks)
+
+
+def _team_name(raw: dict[str, Any]) -> str:
+    """The team's name from ``channelData.team.name``, or "" when any part is missing or not an object."""
+    data = raw.get("channelData")
+    team = data.get("team") if isinstance(data, dict) else None
+    name = team.get("name") if isinstance(team, dict) else None
+    return name if isinstance(name, str) else ""

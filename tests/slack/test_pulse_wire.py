@@ -80,9 +80,12 @@ async def test_pulse_over_slack(testbed_any_db: Testbed, fake: SlackWire) -> Non
         assert (await bed.interactive(submission(uid, view, text)))[0] == 200
         await bed.settle()
     empty_view = fake.payload(fake.ok_calls("views.open")[-1])["view"]
-    await bed.interactive(submission("UFRITZ", empty_view, "   "))
+    status, body = await bed.interactive(submission("UFRITZ", empty_view, "   "))
     await bed.settle()
-    assert "Die Antwort ist leer" in visible_text(fake.dms("UFRITZ")[-1])
+    # The refusal is shown only to him: in the form he submitted (kept open), or in his DM.
+    private = [body, *(visible_text(fake.payload(r)) for r in fake.ok_calls("views.update"))]
+    private += [visible_text(m) for m in fake.dms("UFRITZ")]
+    assert status == 200 and any("Die Antwort ist leer" in text for text in private)
     # A plain reply in the DM answers too; a command word there is still a command.
     await bed.event(message("Kunden langfristig binden", user="UFRITZ", channel="DUFRITZ", channel_type="im"))
     await bed.settle()  # events are handled concurrently: one after the other here
