@@ -66,14 +66,19 @@ async def test_a_slow_directory_answer_holds_no_database_lock(testbed: Testbed, 
     (pending,) = await fake.wait_for(looks_up_neu, include_pending=True, timeout=60)
 
     path = testbed.settings.database_url.split(":///", 1)[1]
+
     # The outbox worker's short transactions may hold the lock for milliseconds; a transaction waiting on the
     # held users.info would hold it for the whole minute.
-    probe = sqlite3.connect(path, timeout=5, isolation_level=None)
-    try:
-        probe.execute("BEGIN IMMEDIATE")  # "database is locked" if a transaction waited on Slack
-        probe.execute("ROLLBACK")
-    finally:
-        probe.close()
+    def take_the_write_lock() -> None:
+        probe = sqlite3.connect(path, timeout=5, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")  # "database is locked" if a transaction waited on Slack
+            probe.execute("ROLLBACK")
+        finally:
+            probe.close()
+
+    # In a thread: a blocking probe on the event loop would stop the very worker whose lock it waits for.
+    await asyncio.to_thread(take_the_write_lock)
     assert (await testbed.command("<@UANNA|anna> danke für die Übergabe #teamwork", user="UCLARA"))[0] == 200
     deadline = asyncio.get_running_loop().time() + 30
     while not any(r.giver_id == "UCLARA" for r in await testbed.kudos_rows()):
