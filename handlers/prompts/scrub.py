@@ -9,19 +9,10 @@ way round. Dates, times, amounts and short numbers stay.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable
 
-from bot.core.scrub import (  # one set of patterns for every scrubber
-    CARD,
-    EMAIL,
-    IBAN,
-    PHONE,
-    URL,
-    Scrubbed,
-    has_token,
-    looks_like_iban,
-)
+from bot.core.scrub import Scrubbed
+from bot.core.scrub import scrub as scrub_contacts
 
 MASKS = {
     "email": "[email]",
@@ -88,25 +79,12 @@ def names_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
 def scrub(text: str, names: re.Pattern[str] | None = None) -> Scrubbed:
     """The text with personal data replaced by ``[email]``, ``[IBAN]``, ``[card]``, ``[phone]``, ``[link]``
     and ``[Name]`` (surnames after a salutation; with ``names``, see :func:`names_pattern`, those names)."""
-    found: Counter[str] = Counter()
+    base = scrub_contacts(text)  # e-mail, IBAN, card, phone and token links, as everywhere
+    found, out = base.found, base.text
 
     def mask(kind: str) -> str:
         found[kind] += 1
         return MASKS[kind]
-
-    def url(m: re.Match[str]) -> str:
-        trail = ""
-        value = m.group(0)
-        while value and value[-1] in ".,;:!?)]}":
-            trail = value[-1] + trail
-            value = value[:-1]
-        return (mask("link") + trail) if has_token(value) else m.group(0)
-
-    out = URL.sub(url, text)
-    out = EMAIL.sub(lambda m: mask("email"), out)
-    out = IBAN.sub(lambda m: mask("iban") if looks_like_iban(m.group(0)) else m.group(0), out)
-    out = PHONE.sub(lambda m: mask("phone"), out)
-    out = CARD.sub(lambda m: mask("card"), out)
 
     def salutation(m: re.Match[str]) -> str:
         words = m.group("name").split()
