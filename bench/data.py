@@ -55,6 +55,8 @@ def _rows(n: int, seed: int = 8) -> Iterator[tuple[object, ...]]:
             "command",
             "general",
             None,
+            DEPARTMENTS[giver % 5],
+            DEPARTMENTS[receiver % 5],
             created.date(),
             created,
         )
@@ -62,7 +64,7 @@ def _rows(n: int, seed: int = 8) -> Iterator[tuple[object, ...]]:
 
 COLUMNS = (
     "workspace_id, batch_id, giver_id, receiver_id, points, value_tag, reason, cross_team, source, "
-    "conversation_id, message_id, giver_day, created_at"
+    "conversation_id, message_id, giver_department, receiver_department, giver_day, created_at"
 )
 
 
@@ -107,8 +109,8 @@ def _fill_sqlite(path: Path, n: int) -> None:
             [(*m[:9], _sqlite_ts(NOW), _sqlite_ts(NOW)) for m in _members()],
         )
         conn.executemany(
-            f"INSERT INTO kudos ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ((*r[:11], r[11].isoformat(), _sqlite_ts(r[12])) for r in _rows(n)),  # type: ignore[attr-defined]
+            f"INSERT INTO kudos ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ((*r[:13], r[13].isoformat(), _sqlite_ts(r[14])) for r in _rows(n)),  # type: ignore[attr-defined]
         )
         conn.commit()
         conn.execute("ANALYZE")

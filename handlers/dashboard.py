@@ -1,8 +1,9 @@
 """The overview's figures, with the same privacy rules as every chat aggregate.
 
 A figure is shown only if enough people stand behind it (``min_group_ok``): the team or workspace
-itself, each value in the values mix, each arrow between two departments (its givers and its
-receivers). Nothing here names a person; the works-council profile changes nothing because the
+itself (for a team: its head count and the people who were in it when they gave or received), each
+value in the values mix, each arrow between two departments (its givers and its receivers). Teams are
+counted by the departments stored on each kudos when it was given, so a move changes no past figure. Nothing here names a person; the works-council profile changes nothing because the
 overview shows aggregates only. ``overview`` is the one entry point; it needs only a database session.
 """
 
@@ -142,9 +143,13 @@ async def overview(
             f: await feature_enabled(session, workspace.id, f) for f in ("kudos", "prompts", "suggestions", "goodwill")
         },
     )
+    p = q.Period(workspace.id, since, until, first, end, department)
+    if out.allowed and department is not None:
+        # A team's figures are about the people who were in it when they gave or received: a team that
+        # reached the minimum today by people moved in still shows nothing of the few who were in it.
+        out.allowed = min_group_ok(await q.team_people(session, p), minimum)
     if not out.allowed:
         return out
-    p = q.Period(workspace.id, since, until, first, end, department)
     await _kudos(session, p, out, workspace, minimum, lang)
     if department is None:  # prompts and suggestions belong to the workspace, not to one team
         await _prompts(session, p, out)

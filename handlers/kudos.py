@@ -199,6 +199,8 @@ async def give(
                 message_id=message_id,
                 moment_kind=pointed.kind if pointed else None,
                 moment_id=pointed.id if pointed else None,
+                giver_department=ctx.member.department,
+                receiver_department=person.department,
                 giver_day=day,
                 created_at=ctx.now,
             )
@@ -670,6 +672,8 @@ async def give_reaction(ctx: Context, ev: ReactionEvent) -> None:
             source="reaction",
             conversation_id=ctx.event.conversation.id if ctx.event.conversation else None,
             message_id=ev.message_id,
+            giver_department=ctx.member.department,
+            receiver_department=person.department,
             giver_day=day,
             created_at=ctx.now,
         )

@@ -1,8 +1,8 @@
 """The raw figures behind the web overview: grouped counts only, never a list of people.
 
 Each function is one grouped statement; the rules about what may be shown (minimum group, profile)
-are applied by ``handlers.dashboard``. ``department`` narrows to kudos given or received by the
-members of one department.
+are applied by ``handlers.dashboard``. ``department`` narrows to kudos given or received in one
+department: by the giver's and receiver's departments stored on each kudos when it was given.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import case, func, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from storage.models import Kudos, Member
 from storage.prompts import PromptAnswer, PromptPost
@@ -33,10 +32,12 @@ class Period:
     department: str | None = None
 
 
-def _members_of(workspace_id: str, department: str) -> Any:
-    return select(c(Member, "user_id")).where(
-        c(Member, "workspace_id") == workspace_id, func.lower(c(Member, "department")) == department.lower()
-    )
+def _in_team(p: Period) -> Any:
+    """Kudos given or received in the team: by the departments stored on each kudos when it was given, so
+    moving a person to another team changes none of the period's figures."""
+    assert p.department
+    d = p.department.lower()
+    return or_(func.lower(c(Kudos, "giver_department")) == d, func.lower(c(Kudos, "receiver_department")) == d)
 
 
 def _kudos_where(p: Period) -> list[Any]:
@@ -46,8 +47,7 @@ def _kudos_where(p: Period) -> list[Any]:
         c(Kudos, "giver_day") < p.last_day,
     ]
     if p.department:
-        people = _members_of(p.workspace_id, p.department)
-        clauses.append(or_(c(Kudos, "giver_id").in_(people), c(Kudos, "receiver_id").in_(people)))
+        clauses.append(_in_team(p))
     return clauses
 
 
@@ -94,10 +94,9 @@ async def value_mix(session: AsyncSession, p: Period) -> list[tuple[str | None, 
 
 
 async def department_edges(session: AsyncSession, p: Period) -> list[tuple[str, str, int, int, int]]:
-    """(giving department, receiving department, kudos, distinct givers, distinct receivers)."""
-    giver = aliased(Member)
-    receiver = aliased(Member)
-    gd, rd = c(giver, "department"), c(receiver, "department")
+    """(giving department, receiving department, kudos, distinct givers, distinct receivers), by the
+    departments stored on each kudos when it was given."""
+    gd, rd = c(Kudos, "giver_department"), c(Kudos, "receiver_department")
     stmt = (
         select(
             gd,
@@ -106,23 +105,26 @@ async def department_edges(session: AsyncSession, p: Period) -> list[tuple[str, 
             func.count(func.distinct(c(Kudos, "giver_id"))),
             func.count(func.distinct(c(Kudos, "receiver_id"))),
         )
-        .select_from(Kudos)
-        .join(
-            giver,
-            and_(c(giver, "workspace_id") == c(Kudos, "workspace_id"), c(giver, "user_id") == c(Kudos, "giver_id")),
-        )
-        .join(
-            receiver,
-            and_(
-                c(receiver, "workspace_id") == c(Kudos, "workspace_id"),
-                c(receiver, "user_id") == c(Kudos, "receiver_id"),
-            ),
-        )
         .where(*_kudos_where(p), gd.is_not(None), rd.is_not(None))
         .group_by(gd, rd)
         .order_by(func.count().desc())
     )
     return [(str(a), str(b), int(n), int(g), int(r)) for a, b, n, g, r in (await session.execute(stmt)).all()]
+
+
+async def team_people(session: AsyncSession, p: Period) -> int:
+    """How many people of the team stand behind the team's figures in the period: its givers and receivers
+    by the departments stored on the kudos (not its head count today, which a move can change)."""
+    assert p.department
+    d = p.department.lower()
+    givers = select(c(Kudos, "giver_id").label("uid")).where(
+        *_kudos_where(p), func.lower(c(Kudos, "giver_department")) == d
+    )
+    receivers = select(c(Kudos, "receiver_id").label("uid")).where(
+        *_kudos_where(p), func.lower(c(Kudos, "receiver_department")) == d
+    )
+    people = union(givers, receivers).subquery()
+    return int((await session.execute(select(func.count()).select_from(people))).scalar_one())
 
 
 async def department_sizes(session: AsyncSession, *, workspace_id: str) -> dict[str, int]:

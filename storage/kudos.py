@@ -138,11 +138,15 @@ def _visible(who: Mapped[str], workspace_id: Any, *, require_opt_in: bool) -> Co
     return who.not_in(people.where(col(Member.leaderboard_opt_out).is_(True)))
 
 
-def _in_department(who: Mapped[str], workspace_id: str, department: str) -> ColumnElement[bool]:
-    members = select(Member.user_id).where(
-        Member.workspace_id == workspace_id, func.lower(Member.department) == department.lower()
-    )
-    return who.in_(members)
+def _department_of(direction: str) -> Mapped[str | None]:
+    """The department the ranked person had when each kudos was given (stored on the row): a board by
+    department counts kudos received (or given) in that department, so moving a person changes no past total."""
+    return col(Kudos.receiver_department) if direction == "received" else col(Kudos.giver_department)
+
+
+def _in_department(direction: str, department: Any) -> ColumnElement[bool]:
+    """``department`` is a lower-cased value or a bound parameter."""
+    return func.lower(_department_of(direction)) == department
 
 
 @dataclass
@@ -177,7 +181,7 @@ async def leaderboard(
         stmt = stmt.where(Kudos.value_tag == value_tag)
     stmt = stmt.where(_visible(who, workspace_id, require_opt_in=require_opt_in))
     if department:
-        stmt = stmt.where(_in_department(who, workspace_id, department))
+        stmt = stmt.where(_in_department(direction, department.lower()))
     stmt = stmt.group_by(who).order_by(total.desc(), who).limit(limit)
     rows = (await session.execute(stmt)).all()
     out: list[Ranked] = []
@@ -215,7 +219,7 @@ async def rank_of(
     if value_tag:
         base = base.where(Kudos.value_tag == value_tag)
     if department:
-        base = base.where(_in_department(who, workspace_id, department))
+        base = base.where(_in_department(direction, department.lower()))
     visible = _visible(who, workspace_id, require_opt_in=require_opt_in)
     sub = base.where(visible | (who == user_id)).group_by(who).subquery()
     mine = (await session.execute(select(sub.c.total).where(sub.c.uid == user_id))).scalar_one_or_none()
@@ -354,10 +358,7 @@ def _board_statement(
     if value_tag:
         base = base.where(col(Kudos.value_tag) == bindparam("tag"))
     if department:
-        in_department = select(Member.user_id).where(
-            Member.workspace_id == ws, func.lower(Member.department) == bindparam("dept")
-        )
-        base = base.where(who.in_(in_department))
+        base = base.where(_in_department(direction, bindparam("dept")))
     base = base.where(shown | (who == me) if with_caller else shown).group_by(who)
     totals = base.cte("totals").prefix_with("MATERIALIZED")
     top = sa_select(totals.c.uid, totals.c.total, literal(0).label("higher"), literal("b").label("kind"))

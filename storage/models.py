@@ -108,6 +108,10 @@ class Kudos(SQLModel, table=True):
     # customer feedback) or suggestion (a done one), with that row's id
     moment_kind: str | None = Field(default=None, max_length=20)
     moment_id: int | None = None
+    # The giver's and the receiver's department when the kudos was given: every department aggregate counts
+    # by these, so moving a person changes no past total (a total's difference would be her own figure).
+    giver_department: str | None = Field(default=None, max_length=120)
+    receiver_department: str | None = Field(default=None, max_length=120)
     giver_day: date
     created_at: datetime = ts_column()
 

@@ -333,14 +333,15 @@ async def department_totals(
     value_tag: str | None = None,
     department: str | None = None,
 ) -> list[GroupTotal]:
-    """Kudos points per department with the number of distinct people behind each total."""
-    who = col(Kudos, "receiver_id") if direction == "received" else col(Kudos, "giver_id")
-    dept = col(Member, "department")
-    stmt = (
-        select(dept, func.sum(col(Kudos, "points")), func.count(func.distinct(who)))
-        .select_from(Kudos)
-        .join(Member, and_(col(Member, "workspace_id") == col(Kudos, "workspace_id"), col(Member, "user_id") == who))
-        .where(col(Kudos, "workspace_id") == workspace_id, dept.is_not(None))
+    """Kudos points per department with the number of distinct people behind each total.
+
+    A kudos counts for the department its receiver (or giver) had when it was given, stored on the row:
+    moving a person to another team changes no past total, so no difference of totals is her figure."""
+    received = direction == "received"
+    who = col(Kudos, "receiver_id") if received else col(Kudos, "giver_id")
+    dept = col(Kudos, "receiver_department") if received else col(Kudos, "giver_department")
+    stmt = select(dept, func.sum(col(Kudos, "points")), func.count(func.distinct(who))).where(
+        col(Kudos, "workspace_id") == workspace_id, dept.is_not(None)
     )
     if since is not None:
         stmt = stmt.where(col(Kudos, "created_at") >= since)

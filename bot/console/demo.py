@@ -71,6 +71,8 @@ async def seed_demo(session: AsyncSession, *, workspace_id: str, now: datetime, 
                     value_tag=tag,
                     reason=reason,
                     cross_team=depts[giver] != depts[receiver],
+                    giver_department=depts[giver],
+                    receiver_department=depts[receiver],
                     source="command",
                     conversation_id="general",
                     giver_day=at.astimezone(zone).date(),  # the giver's local day, as budgets count

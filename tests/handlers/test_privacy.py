@@ -151,9 +151,12 @@ async def test_works_council_profile_shows_no_person_and_no_small_group(anybot: 
     assert re.search(r"Vertrieb\s+█+\s+\d+ Punkte", board), board
     assert "3 Teams mit weniger als 5 Personen werden nicht gezeigt." in board
 
-    # Four people are not enough.
+    # A move changes no past total (the board reads the same); in the next week four people are not enough.
     await move(bot, "Buchhaltung", "emma")
-    board = await bot.say("leaderboard all", as_="anna")
+    assert await bot.say("leaderboard all", as_="anna") == board
+    bot.clock.advance(days=7)
+    await bot.say("kudos @anna @ben @clara @deniz danke für die ruhige Übergabe am Montag", as_="max")
+    board = await bot.say("leaderboard week", as_="anna")
     assert "Vertrieb" not in board
     assert "Noch kein Team hat genug Personen" in board
 

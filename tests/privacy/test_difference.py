@@ -1,0 +1,196 @@
+"""The difference attack: read the team totals, move one person to another team, read again, and learn her
+figures as the difference. Played over the console and the web pages, on SQLite and PostgreSQL, and it fails:
+a kudos counts for the departments its giver and receiver had when it was given, so a move changes no past
+total, and a team reached by moving people in shows nothing of the few who were in it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.core.events import Actor, CommandEvent, Platform
+from bot.webapp.demo import seed_web_demo
+from storage.db import transaction
+from tests.fakes.oidc_provider import FakeOIDCProvider
+from tests.kit import BotHarness, Clock
+from tests.slack.wire import SlackWire, Testbed
+from tests.webapp.conftest import ENTRA_TENANT, WORKSPACE, WebBed
+
+VERTRIEB = ("anna", "ben", "clara", "deniz", "emma")
+SUPPORT = ("felix", "greta", "hanna", "ida", "jonas")
+
+
+async def move(bot: BotHarness, person: str, dept: str) -> None:
+    out = await bot.say(f"starling department @{person} {dept}", as_="max")
+    assert f"Abteilung {dept}" in out, out
+
+
+async def two_teams_of_five(bot: BotHarness) -> None:
+    """Vertrieb and Support with five people each, in the works-council profile, and this week's kudos:
+    Anna receives more than anyone and gives to all of Support."""
+    for newcomer in ("hanna", "ida", "jonas"):
+        assert "Deine Kudos" in await bot.say("kudos stats", as_=newcomer)
+    for dept, people in (("Vertrieb", VERTRIEB), ("Support", SUPPORT)):
+        for person in people:
+            await move(bot, person, dept)
+    assert "Betriebsrat" in await bot.say("privacy profile works-council", as_="max")
+    gifts = [
+        ("max", "@anna @ben @clara @deniz @emma danke für den ruhigen Kundentag"),
+        ("ben", "@felix @greta @hanna @ida @jonas danke, dass ihr die Hotline übernommen habt"),
+        ("anna", "@felix @greta @hanna @ida @jonas danke für die schnelle Übergabe"),
+        ("felix", "@anna danke, dass du den Kunden zurückgerufen hast"),
+        ("greta", "@anna danke, dass du den Kunden zurückgerufen hast"),
+        ("hanna", "@anna danke für die Erklärung der Rechnung"),
+    ]
+    for giver, text in gifts:
+        out = await bot.say(f"kudos {text}", as_=giver)
+        assert "verschickt" in out, out
+
+
+BOARDS = (
+    "leaderboard week",
+    "leaderboard week given",
+    "leaderboard all",
+    "leaderboard all given",
+    "leaderboard week dept:Vertrieb",
+    "leaderboard week dept:Support",
+    "leaderboard week given dept:Support",
+    "kudos leaderboard month",
+)
+
+
+async def read_boards(bot: BotHarness) -> dict[tuple[str, str], str]:
+    return {(who, line): await bot.say(line, as_=who) for who in ("max", "ben") for line in BOARDS}
+
+
+async def test_moving_a_person_reveals_nothing_on_the_team_boards(anybot: BotHarness) -> None:
+    bot = anybot
+    await two_teams_of_five(bot)
+    before = await read_boards(bot)
+    week = before[("max", "leaderboard week")]
+    # the attacker sees both teams' totals (10 people behind them); Anna's share is in Vertrieb's
+    assert re.search(r"Vertrieb\s+█+\s+8 Punkte", week), week
+    assert re.search(r"Support\s+█+\s+10 Punkte", week), week
+
+    # Anna moves to Support: nothing of the past changes, so no difference is her figure.
+    await move(bot, "anna", "Support")
+    assert await read_boards(bot) == before
+
+    # She moves on to a team of her own, and Vertrieb keeps only four people today: still nothing changes
+    # (Vertrieb was five people when the kudos were given, and the one-person team shows nothing).
+    await move(bot, "anna", "Projekt")
+    assert await read_boards(bot) == before
+
+    # The move takes effect for what comes after it: next week her kudos count for Projekt, where she is
+    # alone, so no team shows them; back in Support, she is one of its five receivers.
+    bot.clock.advance(days=7)
+    out = await bot.say("kudos @anna @felix @greta @hanna @ida danke für die Vertretung im Urlaub", as_="ben")
+    assert "verschickt" in out, out
+    week = await bot.say("leaderboard week", as_="max")
+    assert re.search(r"Support\s+█+\s+4 Punkte", week) is None and "Noch kein Team" in week, week
+    await move(bot, "anna", "Support")
+    out = await bot.say("kudos @anna @felix @greta @hanna @ida danke für die Hilfe beim Inventurtag", as_="max")
+    assert "verschickt" in out, out
+    week = await bot.say("leaderboard week", as_="max")
+    assert re.search(r"Support\s+█+\s+9 Punkte", week) and "Projekt" not in week, week
+    assert "1 Team mit weniger als 5 Personen" in week, week
+
+
+# --- the web overview -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def oidc() -> AsyncIterator[FakeOIDCProvider]:
+    provider = FakeOIDCProvider()
+    await provider.start()
+    yield provider
+    await provider.stop()
+
+
+@pytest.fixture
+async def web_any(fake: SlackWire, oidc: FakeOIDCProvider, any_db_url: str, clock: Clock) -> AsyncIterator[WebBed]:
+    """``starling serve`` with the web pages over SQLite or PostgreSQL (the demo's minimum group is 2)."""
+    bed = Testbed(
+        fake,
+        any_db_url,
+        clock,
+        web_slack_client_id=oidc.client_id,
+        web_slack_client_secret=oidc.client_secret,
+        web_slack_issuer=oidc.url,
+        web_entra_client_id=oidc.client_id,
+        web_entra_client_secret=oidc.client_secret,
+        web_entra_authority=oidc.url,
+        web_entra_tenant=ENTRA_TENANT,
+    )
+    async with transaction(bed.starling.sessions) as session:
+        await seed_web_demo(session, now=clock(), workspace_id=WORKSPACE, platform="slack")
+    await bed.start()
+    wb = WebBed(bed, oidc)
+    yield wb
+    await wb.close()
+    await bed.close()
+
+
+async def web_move(web: WebBed, person: str, dept: str) -> None:
+    event = CommandEvent(
+        actor=Actor(platform=Platform.SLACK, workspace_id=WORKSPACE, user_id="max", is_admin=True),
+        name="starling",
+        text=f"department <@{person}> {dept}",
+    )
+    await web.bed.starling.dispatch(event)
+
+
+CHARTS = ("weeks", "values", "graph", "cross", "prompts", "funnel", "goodwill")
+
+
+async def figures(web: WebBed, token: str, team: str) -> dict[str, str]:
+    """Every chart of the overview as its CSV, for the workspace (``team=""``) or one team."""
+    out = {}
+    for chart in CHARTS:
+        status, text, _ = await web.get(f"/app/overview.csv?chart={chart}&team={team}", token)
+        assert status == 200, text
+        out[chart] = text
+    return out
+
+
+def data_rows(csv_text: str) -> list[str]:
+    return csv_text.strip().splitlines()[1:]
+
+
+async def test_moving_a_person_reveals_nothing_on_the_overview(web_any: WebBed) -> None:
+    web = web_any
+    token = await web.sign_in("max")
+    assert token
+    # The demo: Kundenservice (Max, Anna, Ben), IT (Clara, Deniz, Greta), Buchhaltung (Emma, Felix).
+    teams = ("", "Kundenservice", "IT", "Buchhaltung")
+    before = {team: await figures(web, token, team) for team in teams}
+    assert data_rows(before["Kundenservice"]["weeks"]) and data_rows(before["IT"]["weeks"])
+    assert len(data_rows(before[""]["graph"])) >= 3
+
+    # Anna moves from Kundenservice to IT; Felix leaves Buchhaltung, which keeps one person today.
+    await web_move(web, "anna", "IT")
+    await web_move(web, "felix", "IT")
+    web.bed.clock.advance(days=1)  # tomorrow: no cached page stands in for a fresh reading
+    token = await web.sign_in("max")
+    assert token
+    after = {team: await figures(web, token, team) for team in teams[:3]}
+    assert after == {team: before[team] for team in teams[:3]}
+    # the team that fell below the minimum shows nothing (no figure to subtract from the one before)
+    _, body, _ = await web.get("/app/overview?team=Buchhaltung", token)
+    assert "weniger als 2 Personen" in body and "<svg" not in body
+    assert all(data_rows(text) == [] for text in (await figures(web, token, "Buchhaltung")).values())
+
+    # Two people form a new team: its head count reaches the minimum today, but nobody gave or received
+    # kudos in it, so it shows nothing of anyone's past.
+    await web_move(web, "ben", "Projekt")
+    await web_move(web, "clara", "Projekt")
+    web.bed.clock.advance(days=1)
+    token = await web.sign_in("max")
+    assert token
+    _, body, _ = await web.get("/app/overview?team=Projekt", token)
+    assert "weniger als 2 Personen" in body and "<svg" not in body
+    assert all(data_rows(text) == [] for text in (await figures(web, token, "Projekt")).values())
+    assert await figures(web, token, "") == before[""]
