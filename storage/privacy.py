@@ -26,9 +26,11 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    case,
     cast,
     delete,
     func,
+    null,
     or_,
     select,
     update,
@@ -336,11 +338,14 @@ async def department_totals(
     """Kudos points per department with the number of distinct people behind each total.
 
     A kudos counts for the department its receiver (or giver) had when it was given, stored on the row:
-    moving a person to another team changes no past total, so no difference of totals is her figure."""
+    moving a person to another team changes no past total, so no difference of totals is her figure.
+    An erased person's kudos keep their points but count as nobody: each row holds its own tombstone id,
+    and one person must not pass for many behind a total."""
     received = direction == "received"
     who = col(Kudos, "receiver_id") if received else col(Kudos, "giver_id")
     dept = col(Kudos, "receiver_department") if received else col(Kudos, "giver_department")
-    stmt = select(dept, func.sum(col(Kudos, "points")), func.count(func.distinct(who))).where(
+    person = case((who.startswith(TOMBSTONE_PREFIX, autoescape=True), null()), else_=who)
+    stmt = select(dept, func.sum(col(Kudos, "points")), func.count(func.distinct(person))).where(
         col(Kudos, "workspace_id") == workspace_id, dept.is_not(None)
     )
     if since is not None:

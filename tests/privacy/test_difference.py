@@ -194,3 +194,24 @@ async def test_moving_a_person_reveals_nothing_on_the_overview(web_any: WebBed) 
     assert "weniger als 2 Personen" in body and "<svg" not in body
     assert all(data_rows(text) == [] for text in (await figures(web, token, "Projekt")).values())
     assert await figures(web, token, "") == before[""]
+
+
+async def test_an_erased_person_counts_as_nobody_behind_a_team_total(anybot: BotHarness) -> None:
+    """Erasure gives each of her kudos its own tombstone id; counted as people, one erased person would
+    pass for three and lift a team of four over the minimum of five."""
+    bot = anybot
+    assert "Betriebsrat" in await bot.say("privacy profile works-council", as_="max")
+    for person in ("anna", "ben", "clara", "emma"):
+        await move(bot, person, "Vertrieb")
+    for giver, text in (
+        ("max", "@anna @ben @clara @emma danke für den ruhigen Kundentag"),
+        ("felix", "@emma danke, dass du den Kunden zurückgerufen hast"),
+        ("greta", "@emma danke für die Erklärung der Rechnung"),
+    ):
+        assert "verschickt" in await bot.say(f"kudos {text}", as_=giver)
+    before = {line: await bot.say(line, as_="max") for line in ("leaderboard week", "leaderboard all")}
+    assert "Vertrieb" not in before["leaderboard week"], before
+    out = await bot.say("privacy forget-me confirm", as_="emma")
+    assert "Gelöscht" in out, out
+    after = {line: await bot.say(line, as_="max") for line in ("leaderboard week", "leaderboard all")}
+    assert after == before
