@@ -459,12 +459,18 @@ async def digest_figures(
         median=int(statistics.median_low([c.amount for c in approved])) if approved else None,
         currency=await currency(session, workspace_id=workspace_id),
         highlighted=top,
-        people=len({c.author_id for c in cases if c.author_id}),
+        people=len({c.author_id for c in cases if _a_person(c.author_id)}),
         people_per_budget={
-            b: len({c.author_id for c in cases if c.budget_id == b and c.author_id})
+            b: len({c.author_id for c in cases if c.budget_id == b and _a_person(c.author_id)})
             for b in {c.budget_id for c in cases}
         },
     )
+
+
+def _a_person(author_id: str | None) -> bool:
+    """Whether an author counts as a person behind a figure: an erased author's cases each carry their own
+    tombstone id ("former-…"), and one person must not pass for several."""
+    return bool(author_id) and not (author_id or "").startswith("former-")
 
 
 async def workspaces_with_pending(session: AsyncSession) -> list[str]:

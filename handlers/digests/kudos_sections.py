@@ -16,6 +16,7 @@ from storage import core
 from storage import digests as dq
 from storage.digests import KudosFact
 from storage.models import CompanyValue
+from storage.privacy import TOMBSTONE_PREFIX
 
 TOP_N = 3
 
@@ -38,17 +39,24 @@ class KudosStats:
 
 
 def aggregate(facts: Iterable[KudosFact]) -> KudosStats:
+    """The period's figures. An erased person's kudos count, but the person counts as nobody: each of
+    their rows carries its own tombstone id, and one person must not pass for several behind a figure
+    (nor appear in a ranking)."""
     stats = KudosStats()
     for f in facts:
         stats.kudos += 1
         stats.points += f.points
         stats.cross_team += int(f.cross_team)
-        stats.givers.add(f.giver_id)
-        stats.receivers.add(f.receiver_id)
         stats.value_points[f.value_tag] += f.points
-        stats.value_people.setdefault(f.value_tag, set()).update((f.giver_id, f.receiver_id))
-        stats.received[f.receiver_id] += f.points
-        stats.given[f.giver_id] += f.points
+        people = stats.value_people.setdefault(f.value_tag, set())
+        if not f.giver_id.startswith(TOMBSTONE_PREFIX):
+            stats.givers.add(f.giver_id)
+            stats.given[f.giver_id] += f.points
+            people.add(f.giver_id)
+        if not f.receiver_id.startswith(TOMBSTONE_PREFIX):
+            stats.receivers.add(f.receiver_id)
+            stats.received[f.receiver_id] += f.points
+            people.add(f.receiver_id)
     return stats
 
 

@@ -200,6 +200,7 @@ async def test_an_erased_person_counts_as_nobody_behind_a_team_total(anybot: Bot
     """Erasure gives each of her kudos its own tombstone id; counted as people, one erased person would
     pass for three and lift a team of four over the minimum of five."""
     bot = anybot
+    bot.clock.advance(days=14)  # a week without the demo's history
     assert "Betriebsrat" in await bot.say("privacy profile works-council", as_="max")
     for person in ("anna", "ben", "clara", "emma"):
         await move(bot, person, "Vertrieb")
@@ -215,3 +216,24 @@ async def test_an_erased_person_counts_as_nobody_behind_a_team_total(anybot: Bot
     assert "Gelöscht" in out, out
     after = {line: await bot.say(line, as_="max") for line in ("leaderboard week", "leaderboard all")}
     assert after == before
+
+
+async def test_an_erased_person_counts_as_nobody_behind_a_digest(anybot: BotHarness) -> None:
+    """Three people's kudos are too few for the digest and the leaderboard post; after one of them is
+    erased, her four kudos must not pass for four people."""
+    bot = anybot
+    bot.clock.advance(days=14)
+    assert "Betriebsrat" in await bot.say("privacy profile works-council", as_="max")
+    for giver, text in (
+        ("emma", "@anna @ben danke für die Hilfe beim Jahresabschluss"),
+        ("anna", "@emma danke für die Erklärung der Rechnung"),
+        ("ben", "@emma danke, dass du den Kunden zurückgerufen hast"),
+    ):
+        assert "verschickt" in await bot.say(f"kudos {text}", as_=giver)
+    surfaces = ("digest preview", "digest leaderboard preview #general week")
+    for moment in ("before", "after"):
+        if moment == "after":
+            assert "Gelöscht" in await bot.say("privacy forget-me confirm", as_="emma")
+        for line in surfaces:
+            out = await bot.say(line, as_="max")
+            assert "weniger als 5" in out.lower() and "Vergebene Kudos" not in out, (moment, line, out)
