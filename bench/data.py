@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 
 from bench.core import Config
 from bench.dbs import TMP, _plain, _sqlite_template, create_postgres, drop_postgres, postgres_exists, schema_key
+from storage import kudos_rollup
 from storage.core import DEFAULT_VALUES
 from storage.db import alembic_config, migrate
 
@@ -108,10 +109,14 @@ def _fill_sqlite(path: Path, n: int) -> None:
             f"INSERT INTO member ({MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(*m[:9], _sqlite_ts(NOW), _sqlite_ts(NOW)) for m in _members()],
         )
+        for stmt in kudos_rollup.drop_triggers("sqlite"):  # bulk: the roll-up is made once afterwards
+            conn.execute(stmt)
         conn.executemany(
             f"INSERT INTO kudos ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             ((*r[:13], r[13].isoformat(), _sqlite_ts(r[14])) for r in _rows(n)),  # type: ignore[attr-defined]
         )
+        for stmt in kudos_rollup.rebuild("sqlite") + kudos_rollup.create_triggers("sqlite"):
+            conn.execute(stmt)
         conn.commit()
         conn.execute("ANALYZE")
         conn.commit()
@@ -198,9 +203,13 @@ def _fill_postgres(url: str, n: int) -> None:
             with cur.copy(f"COPY member ({MEMBER_COLUMNS}) FROM STDIN") as copy:
                 for m in _members():
                     copy.write_row((*m[:9], NOW, NOW))
+            for stmt in kudos_rollup.drop_triggers("postgresql"):  # bulk: the roll-up is made once afterwards
+                cur.execute(stmt)
             with cur.copy(f"COPY kudos ({COLUMNS}) FROM STDIN") as copy:
                 for r in _rows(n):
                     copy.write_row(r)
+            for stmt in kudos_rollup.rebuild("postgresql") + kudos_rollup.create_triggers("postgresql"):
+                cur.execute(stmt)
         conn.commit()
     with psycopg.connect(_plain(url), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.privacy_rules import feature_enabled, group_figure_ok, min_group_ok, min_group_size
 from storage import core, goodwill
 from storage import dashboard as q
+from storage import kudos_rollup as rollup
+from storage import pulse as pulse_store
 from storage.models import Workspace
 from storage.suggestions import DigestSummary, digest_summary
 
@@ -68,6 +70,17 @@ class GoodwillFigure:
 
 
 @dataclass
+class PulseFigure:
+    """One closed service-goal pulse: its team's alignment score (0-100) from that many answers."""
+
+    team: str  # the department it asked, or "#channel"
+    closed_on: date
+    score: int
+    answers: int
+    change: int | None = None  # against the team's previous pulse shown here
+
+
+@dataclass
 class Overview:
     workspace_id: str
     department: str | None
@@ -90,6 +103,8 @@ class Overview:
     median_shown: bool = True
     features: dict[str, bool] = field(default_factory=dict)
     goodwill: GoodwillFigure | None = None
+    pulses: list[PulseFigure] = field(default_factory=list)
+    pulses_hidden: int = 0  # closed with fewer answers than today's minimum group
 
     @property
     def cross_share(self) -> float | None:
@@ -140,17 +155,20 @@ async def overview(
         departments=list(sizes),
         allowed=min_group_ok(people, minimum),
         features={
-            f: await feature_enabled(session, workspace.id, f) for f in ("kudos", "prompts", "suggestions", "goodwill")
+            f: await feature_enabled(session, workspace.id, f)
+            for f in ("kudos", "prompts", "suggestions", "goodwill", "pulse")
         },
     )
     p = q.Period(workspace.id, since, until, first, end, department)
     if out.allowed and department is not None:
         # A team's figures are about the people who were in it when they gave or received: a team that
         # reached the minimum today by people moved in still shows nothing of the few who were in it.
-        out.allowed = min_group_ok(await q.team_people(session, p), minimum)
+        out.allowed = min_group_ok(await rollup.team_people(session, _scope(p)), minimum)
     if not out.allowed:
         return out
     await _kudos(session, p, out, workspace, minimum, lang)
+    if out.features["pulse"]:
+        await _pulses(session, p, out, minimum)
     if department is None:  # prompts and suggestions belong to the workspace, not to one team
         await _prompts(session, p, out)
         out.suggestions = await digest_summary(session, workspace.id, since, until)
@@ -161,6 +179,13 @@ async def overview(
     return out
 
 
+def _scope(p: q.Period) -> rollup.Scope:
+    """The kudos figures come from the roll-up (``storage.kudos_rollup``): the same numbers as the grouped
+    statements over the kudos (``storage.dashboard``), read from a few thousand rows however long the history.
+    The period starts on a Monday and runs until now."""
+    return rollup.Scope(p.workspace_id, p.first_day, p.department)
+
+
 async def _kudos(
     session: AsyncSession, p: q.Period, out: Overview, workspace: Workspace, minimum: int, lang: str
 ) -> None:
@@ -169,7 +194,10 @@ async def _kudos(
     while d < p.last_day:
         weeks.setdefault(monday(d), WeekFigure(monday(d)))
         d += timedelta(days=7)
-    for day, n, pts, cross in await q.kudos_by_day(session, p):
+    scope = _scope(p)
+    this_week = monday(p.last_day - timedelta(days=1))
+    for day, n, pts, cross in await rollup.kudos_by_week(session, scope):
+        day = min(day, this_week)  # a giver ahead of the workspace's time zone may already be in next week
         w = weeks.setdefault(monday(day), WeekFigure(monday(day)))
         w.kudos += n
         w.points += pts
@@ -181,16 +209,40 @@ async def _kudos(
         v.tag: (v.label_de if lang == "de" else v.label_en)
         for v in await core.list_values(session, workspace_id=workspace.id)
     }
-    for tag, points, receivers in await q.value_mix(session, p):
+    for tag, points, receivers in await rollup.value_mix(session, scope):
         if min_group_ok(receivers, minimum):
             out.values.append(ValueFigure(tag, labels.get(tag or "", tag or ""), points))
         else:
             out.values_hidden += 1
-    for source, target, n, givers, receivers in await q.department_edges(session, p):
+    for source, target, n, givers, receivers in await rollup.department_edges(session, scope):
         if min_group_ok(givers, minimum) and min_group_ok(receivers, minimum):
             out.edges.append(Edge(source, target, n))
         else:
             out.edges_hidden += 1
+
+
+async def _pulses(session: AsyncSession, p: q.Period, out: Overview, minimum: int) -> None:
+    """The service-goal alignment trend: the period's closed pulses, of the chosen team (by the department a
+    pulse asked) or of all teams. A pulse is a figure about the people who answered it: one that closed with
+    fewer answers than today's minimum group is not shown, only counted."""
+    last: dict[str, int] = {}
+    for found in await pulse_store.closed_between(session, workspace_id=p.workspace_id, since=p.since, until=p.until):
+        if p.department and (found.department or "").lower() != p.department.lower():
+            continue
+        if found.score is None or found.closed_at is None:
+            continue
+        if not min_group_ok(found.answers, minimum):
+            out.pulses_hidden += 1
+            continue
+        team = found.department or f"#{found.channel_id}"
+        closed_on = found.closed_at.astimezone(p.since.tzinfo).date()
+        previous = last.get(team)
+        out.pulses.append(
+            PulseFigure(
+                team, closed_on, found.score, found.answers, None if previous is None else found.score - previous
+            )
+        )
+        last[team] = found.score
 
 
 async def _prompts(session: AsyncSession, p: q.Period, out: Overview) -> None:

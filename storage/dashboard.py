@@ -1,7 +1,9 @@
 """The raw figures behind the web overview: grouped counts only, never a list of people.
 
 Each function is one grouped statement; the rules about what may be shown (minimum group, profile)
-are applied by ``handlers.dashboard``. ``department`` narrows to kudos given or received in one
+are applied by ``handlers.dashboard``. The page reads the kudos figures from their roll-up
+(``storage.kudos_rollup``); the kudos statements here are its reference (the tests compare both) and the
+benchmark's raw queries. ``department`` narrows to kudos given or received in one
 department: by the giver's and receiver's departments stored on each kudos when it was given.
 """
 
@@ -15,11 +17,22 @@ from sqlalchemy import case, func, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Kudos, Member
+from storage.privacy import TOMBSTONE_PREFIX
 from storage.prompts import PromptAnswer, PromptPost
 
 
 def c(model: Any, name: str) -> Any:
     return getattr(model, name)
+
+
+TOMBSTONES = TOMBSTONE_PREFIX + "%"  # an erased person's rows (one random id each)
+
+
+def person(model: Any, name: str) -> Any:
+    """A person column for distinct counts: an erased person's tombstones count nobody (each row has its
+    own, so counting them would make one former person look like many and open a small group)."""
+    column = c(model, name)
+    return case((column.like(TOMBSTONES), None), else_=column)
 
 
 @dataclass(frozen=True)
@@ -43,8 +56,7 @@ def _in_team(p: Period) -> Any:
 def _kudos_where(p: Period) -> list[Any]:
     clauses = [
         c(Kudos, "workspace_id") == p.workspace_id,
-        c(Kudos, "giver_day") >= p.first_day,
-        c(Kudos, "giver_day") < p.last_day,
+        c(Kudos, "giver_day") >= p.first_day,  # until now: a giver ahead of the workspace may be on tomorrow
     ]
     if p.department:
         clauses.append(_in_team(p))
@@ -74,7 +86,7 @@ async def kudos_by_day(session: AsyncSession, p: Period) -> list[tuple[date, int
 async def people_behind(session: AsyncSession, p: Period) -> tuple[int, int]:
     """Distinct givers and distinct receivers behind the period's kudos."""
     stmt = select(
-        func.count(func.distinct(c(Kudos, "giver_id"))), func.count(func.distinct(c(Kudos, "receiver_id")))
+        func.count(func.distinct(person(Kudos, "giver_id"))), func.count(func.distinct(person(Kudos, "receiver_id")))
     ).where(*_kudos_where(p))
     givers, receivers = (await session.execute(stmt)).one()
     return int(givers), int(receivers)
@@ -85,7 +97,7 @@ async def value_mix(session: AsyncSession, p: Period) -> list[tuple[str | None, 
     tag = c(Kudos, "value_tag")
     pts = func.coalesce(func.sum(c(Kudos, "points")), 0)
     stmt = (
-        select(tag, pts, func.count(func.distinct(c(Kudos, "receiver_id"))))
+        select(tag, pts, func.count(func.distinct(person(Kudos, "receiver_id"))))
         .where(*_kudos_where(p))
         .group_by(tag)
         .order_by(pts.desc())
@@ -102,8 +114,8 @@ async def department_edges(session: AsyncSession, p: Period) -> list[tuple[str, 
             gd,
             rd,
             func.count(),
-            func.count(func.distinct(c(Kudos, "giver_id"))),
-            func.count(func.distinct(c(Kudos, "receiver_id"))),
+            func.count(func.distinct(person(Kudos, "giver_id"))),
+            func.count(func.distinct(person(Kudos, "receiver_id"))),
         )
         .where(*_kudos_where(p), gd.is_not(None), rd.is_not(None))
         .group_by(gd, rd)
@@ -118,10 +130,12 @@ async def team_people(session: AsyncSession, p: Period) -> int:
     assert p.department
     d = p.department.lower()
     givers = select(c(Kudos, "giver_id").label("uid")).where(
-        *_kudos_where(p), func.lower(c(Kudos, "giver_department")) == d
+        *_kudos_where(p), func.lower(c(Kudos, "giver_department")) == d, c(Kudos, "giver_id").not_like(TOMBSTONES)
     )
     receivers = select(c(Kudos, "receiver_id").label("uid")).where(
-        *_kudos_where(p), func.lower(c(Kudos, "receiver_department")) == d
+        *_kudos_where(p),
+        func.lower(c(Kudos, "receiver_department")) == d,
+        c(Kudos, "receiver_id").not_like(TOMBSTONES),
     )
     people = union(givers, receivers).subquery()
     return int((await session.execute(select(func.count()).select_from(people))).scalar_one())

@@ -90,6 +90,7 @@ class Kudos(SQLModel, table=True):
         Index("ix_kudos_ws_created_giver", "workspace_id", "created_at", "giver_id", "points"),
         Index("ix_kudos_ws_message", "workspace_id", "message_id"),
         Index("ix_kudos_ws_giver_day", "workspace_id", "giver_id", "giver_day"),
+        Index("ix_kudos_ws_receiver_day", "workspace_id", "receiver_id", "giver_day"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -40,7 +40,15 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 from sqlmodel import select as sm_select
 
-from storage import goodwill, outbox, prompts, pulse, scheduling, suggestions  # noqa: F401  (registers their tables)
+from storage import (  # noqa: F401  (registers their tables)
+    goodwill,
+    kudos_rollup,
+    outbox,
+    prompts,
+    pulse,
+    scheduling,
+    suggestions,
+)
 from storage.core import DEDUPE_WINDOW_DAYS, cached_config, config_changed
 from storage.models import Kudos, Member, Workspace, ts_column
 from storage.teams import FILE_OFFER_HOURS
@@ -596,6 +604,7 @@ ERASE_DELETE = frozenset(
         "suggestion_follower",
         "suggestion_approver",
         "web_session",
+        "kudos_person",  # the roll-up's copy of who gave and received; the triggers on kudos keep it in step
     }
 )
 # Identity columns of other people are never rewritten, even when a name part matches.
@@ -704,6 +713,9 @@ RETENTION: dict[str, Retention] = {
         "delete", "updated_at", reason="people not seen for the retention period and named in no other row (leavers)"
     ),
     "kudos": Retention("delete", "created_at"),
+    # the overview's roll-up of kudos: database triggers keep it equal to the kudos rows that are left
+    "kudos_week": Retention("keep", reason="derived from kudos, follows their deletion"),
+    "kudos_person": Retention("keep", reason="derived from kudos, follows their deletion"),
     "budget_day": Retention("delete", "day"),
     "processed_event": Retention("delete", "created_at", max_days=DEDUPE_WINDOW_DAYS, reason="dedupe window"),
     "dedupe_secret": Retention("delete", "day", max_days=DEDUPE_WINDOW_DAYS, reason="dedupe window"),

@@ -202,6 +202,22 @@ async def latest_results(
     return list((await session.execute(stmt)).scalars().all())
 
 
+async def closed_between(session: AsyncSession, *, workspace_id: str, since: datetime, until: datetime) -> list[Pulse]:
+    """Closed pulses with a score that closed in [since, until), oldest first (the web overview's trend)."""
+    stmt = (
+        select(Pulse)
+        .where(
+            Pulse.workspace_id == workspace_id,
+            Pulse.status == "closed",
+            col(Pulse.score).is_not(None),
+            col(Pulse.closed_at) >= since,
+            col(Pulse.closed_at) < until,
+        )
+        .order_by(col(Pulse.closed_at), col(Pulse.id))
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
 # --- answers ------------------------------------------------------------------------------------------
 
 

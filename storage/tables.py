@@ -2,6 +2,18 @@
 
 from sqlmodel import SQLModel
 
-from storage import goodwill, models, outbox, privacy, prompts, pulse, scheduling, suggestions, teams, web  # noqa: F401
+from storage import (  # noqa: F401
+    goodwill,
+    kudos_rollup,
+    models,
+    outbox,
+    privacy,
+    prompts,
+    pulse,
+    scheduling,
+    suggestions,
+    teams,
+    web,
+)
 
 metadata = SQLModel.metadata

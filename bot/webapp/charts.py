@@ -40,10 +40,13 @@ def nice_max(value: float) -> float:
     return 10 * exp
 
 
-def column_chart(items: list[tuple[str, float, str]], *, width: int = 640, height: int = 220) -> BarChart:
-    """Vertical bars (e.g. one per week). ``items``: (label, value, text shown)."""
+def column_chart(
+    items: list[tuple[str, float, str]], *, width: int = 640, height: int = 220, scale: float | None = None
+) -> BarChart:
+    """Vertical bars (e.g. one per week). ``items``: (label, value, text shown); ``scale``: a fixed top value
+    (a score out of 100), else the next round number above the largest value."""
     top, bottom, left, right = 10, 30, 36, 8
-    top_value = nice_max(max((v for _, v, _ in items), default=0))
+    top_value = scale or nice_max(max((v for _, v, _ in items), default=0))
     inner_w, inner_h = width - left - right, height - top - bottom
     slot = inner_w / max(len(items), 1)
     bars = []

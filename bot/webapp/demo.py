@@ -22,6 +22,7 @@ from storage import web as store
 from storage.db import transaction
 from storage.goodwill import GoodwillCase
 from storage.prompts import PromptAnswer, PromptPost
+from storage.pulse import Pulse
 from storage.suggestions import Suggestion, SuggestionEvent, SuggestionVote
 
 WORKSPACE = "console:local"
@@ -178,8 +179,42 @@ async def seed_web_demo(
                 )
             )
     await _goodwill(session, workspace_id, now)
+    await _pulses(session, workspace_id, now)
     await session.flush()
     return True
+
+
+# Closed service-goal pulses: (days ago, channel, department, answers, score). The last one has fewer
+# answers than the demo's minimum group would allow at 5 (it is shown at the demo's 2, hidden at 5).
+PULSES = (
+    (75, "kundenservice", None, 6, 34),
+    (45, "kundenservice", None, 7, 58),
+    (15, "kundenservice", None, 7, 76),
+    (30, "it-helpdesk", "IT", 3, 49),
+)
+
+
+async def _pulses(session: AsyncSession, workspace_id: str, now: datetime) -> None:
+    """A few closed pulses (their scores only: the answers are gone at the close, as in chat)."""
+    for days, channel, department, answers, score in PULSES:
+        opened = now - timedelta(days=days + 3)
+        session.add(
+            Pulse(
+                workspace_id=workspace_id,
+                channel_id=channel,
+                department=department,
+                question="Was ist in einem Satz das Ziel unseres Kundenservice?",
+                created_by="max",
+                status="closed",
+                audience=answers + 2,
+                answers=answers,
+                score=score,
+                result={"score": score, "answers": answers},
+                opened_at=opened,
+                deadline=now - timedelta(days=days),
+                closed_at=now - timedelta(days=days),
+            )
+        )
 
 
 async def _goodwill(session: AsyncSession, workspace_id: str, now: datetime) -> None:

@@ -13,12 +13,14 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from markupsafe import Markup, escape
 
+from bot.core.i18n import Translator
 from bot.webapp import charts
 from bot.webapp.app import VIEWER, Viewer, WebApp, csv_href, viewer_of
 from handlers import dashboard
 from handlers.goodwill import money
 from handlers.goodwill.common import team_label as chat_team_label
 from handlers.privacy import build_sheet, personal_data
+from handlers.pulse.result import SPARROWS, STARLINGS
 from handlers.suggestions.common import hours_text, status_label
 from handlers.suggestions.decide import VERBS
 from storage import core, privacy
@@ -74,6 +76,20 @@ def percent(v: Viewer, share: float | None) -> str:
         return "—"
     text = f"{share * 100:.0f} %"
     return text if v.lang == "de" else text.replace(" ", "")
+
+
+def signed(change: int | None) -> str:
+    """A change of a score as "+12", "−5", "±0", or "—" for the first of its team."""
+    if change is None:
+        return "—"
+    return f"+{change}" if change > 0 else (f"−{-change}" if change < 0 else "±0")
+
+
+def flock_word(t: Translator, score: int) -> str:
+    """Sparrows, forming, starlings: the pulse's own thresholds."""
+    if score < SPARROWS:
+        return t("web.flock.sparrows")
+    return t("web.flock.forming") if score < STARLINGS else t("web.flock.starlings")
 
 
 def team_label(team: str) -> str:
@@ -172,6 +188,10 @@ class Pages:
             ]
             if ov.goodwill
             else [],
+            "pulse": [
+                [day_text(v, f.closed_on), f.team, f.score, signed(f.change), f.answers, flock_word(t, f.score)]
+                for f in ov.pulses
+            ],
         }
 
     async def overview(self, request: web.Request) -> web.Response:
@@ -217,6 +237,16 @@ class Pages:
             median_text=median_text,
             money=lambda minor: money.fmt(t, minor, ov.goodwill.currency) if ov.goodwill else "",
             goodwill_rows=rows["goodwill"],
+            pulse_rows=rows["pulse"],
+            pulse_chart=charts.column_chart(
+                [
+                    (f"{f.closed_on.strftime('%d.%m.')} {f.team}", f.score, f"{f.score}/100 ({flock_word(t, f.score)})")
+                    for f in ov.pulses
+                ],
+                height=200,
+                scale=100,
+            ),
+            pulse_teams=len({f.team for f in ov.pulses}),
             goodwill_chart=charts.bar_list(
                 [
                     (team_label(team), spent, money.fmt(t, spent, ov.goodwill.currency))
@@ -239,6 +269,14 @@ class Pages:
             "funnel": [t("web.table.stage"), t("web.table.count")],
             "cross": [t("web.table.stage"), t("web.table.count")],
             "goodwill": [t("web.table.team"), t("web.table.spent")],
+            "pulse": [
+                t("web.table.closed"),
+                t("web.table.team"),
+                t("web.table.alignment"),
+                t("web.table.change"),
+                t("web.table.answers"),
+                t("web.table.flock"),
+            ],
         }
         if chart not in heads:
             raise web.HTTPNotFound()

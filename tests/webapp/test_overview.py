@@ -48,3 +48,31 @@ async def test_every_figure_needs_the_minimum_group(web: WebBed) -> None:
         assert person not in body
     _, csv_text, _ = await web.get("/app/overview.csv?chart=graph", token)
     assert csv_text.strip() == "Von,An,Kudos"
+
+
+async def test_the_pulse_trend_shows_only_pulses_with_the_minimum_group_as_chart_table_and_csv(web: WebBed) -> None:
+    token = await web.sign_in("max")
+    assert token
+    _, body, _ = await web.get("/app/overview", token)
+    shown = rows(body, "pulse")  # the demo: three pulses of #kundenservice, one of IT with 3 answers
+    assert len(shown) == 4 and 'aria-labelledby="pulse-t pulse-d"' in body
+    service = [r for r in shown if "#kundenservice" in r]
+    assert [re.findall(r"<td>(.*?)</td>", r)[1:3] for r in service] == [["34", "—"], ["58", "+24"], ["76", "+18"]]
+    assert "Stare" in service[-1] and "Spatzen" in service[0]
+    _, csv_text, _ = await web.get("/app/overview.csv?chart=pulse", token)
+    lines = csv_text.strip().splitlines()
+    assert lines[0] == "Abgeschlossen am,Team,Ausrichtung (0–100),Veränderung,Antworten,Schwarm" and len(lines) == 5
+    # a team's view shows the pulses that asked that team
+    _, body, _ = await web.get("/app/overview?team=IT", token)
+    assert len(rows(body, "pulse")) == 1 and "IT" in rows(body, "pulse")[0]
+    # IT's pulse had 3 answers: under a minimum of 4 it is only counted; the others still show
+    await min_group(web, 4)
+    _, body, _ = await web.get("/app/overview", token)
+    assert len(rows(body, "pulse")) == 3 and "1 Puls mit weniger als 4 Antworten" in body
+    _, csv_text, _ = await web.get("/app/overview.csv?chart=pulse", token)
+    assert len(csv_text.strip().splitlines()) == 4 and "IT" not in csv_text
+    # in the viewer's language
+    status, _, _ = await web.post("/app/language", token, {"lang": "en", "csrf": await web.csrf(token)})
+    assert status == 303
+    _, body, _ = await web.get("/app/overview", token)
+    assert "Service-goal pulse" in body and "1 pulse with fewer than 4 answers is not shown" in body
