@@ -130,7 +130,10 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("STARLING_SLACK_APP_TOKEN", "SLACK_APP_TOKEN")
     )
     slack_api_url: str = "https://slack.com/api/"
-    slack_user_cache_seconds: float = 600.0  # users.info answers kept in memory
+    slack_user_cache_seconds: float = 600.0  # users.info answers (people users.list lacks) kept in memory
+    # The directory is read whole from users.list at start and this often (user_change events keep it current
+    # meanwhile); 0: never, every person is asked about with users.info.
+    slack_directory_refresh_seconds: float = Field(default=3600.0, ge=0)
     # Acknowledged Slack events handled at once per process; the rest wait their turn, so a burst never
     # floods the event loop and new requests are still answered within milliseconds.
     slack_event_concurrency: int = Field(default=4, ge=1)

@@ -111,6 +111,8 @@ class WebServer:
         self.port = int(runner.addresses[0][1])
         self._stop.clear()
         self._outbox_task = asyncio.get_running_loop().create_task(self.starling.outbox.run(self._stop))
+        if self.slack is not None:
+            self.slack.start_directory()
         if self.slack is not None and self.starling.settings.slack_app_token:
             await self.slack.start_socket_mode()
         if self.run_scheduler:

@@ -246,6 +246,24 @@ async def upsert_member(
     return member
 
 
+async def refresh_known_member(
+    session: AsyncSession, *, workspace_id: str, user_id: str, fill_only: Sequence[str] = ("locale",), **info: Any
+) -> bool:
+    """Update the facts of a person Starling already has a row for (a platform told us they changed); nobody is
+    added. Facts given as None are left alone; ``fill_only`` ones only fill an empty column. True if a row was
+    there."""
+    known = {k: v for k, v in info.items() if v is not None}
+    columns = Member.__table__.c  # type: ignore[attr-defined]
+    values = {k: (func.coalesce(columns[k], v) if k in fill_only else v) for k, v in known.items()}
+    stmt = (
+        update(Member)
+        .where(col(Member.workspace_id) == workspace_id, col(Member.user_id) == user_id)
+        .values(**values, updated_at=floor_day(utcnow()))
+    )
+    result = await session.execute(stmt)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def get_member(session: AsyncSession, *, workspace_id: str, user_id: str, refresh: bool = False) -> Member | None:
     stmt = _GET_MEMBER_FRESH if refresh else _GET_MEMBER
     return (await session.execute(stmt, {"ws": workspace_id, "uid": user_id})).scalars().first()

@@ -172,32 +172,43 @@ class Context:
         return answer
 
     async def person(self, user_id: str) -> Member | None:
-        """A person by platform id: from the database, refreshed from the platform's directory when stale.
+        """A person by platform id: from the database, refreshed from the platform's directory.
 
-        The directory is asked before the transaction (see :meth:`before_transaction`), together with
-        everyone else the event names, so a slow directory never holds the database."""
+        A directory that holds its people in memory (``known``, e.g. Slack's, kept warm from ``users.list`` and
+        ``user_change`` events) answers at once, and the row is written only when a fact changed. Otherwise the
+        directory is asked when the row is a day old or missing, before the transaction (see
+        :meth:`before_transaction`), together with everyone else the event names, so a slow directory never
+        holds the database."""
         ws = self.workspace.id
         member = await core.get_member(self.session, workspace_id=ws, user_id=user_id)
         directory = self.services.directories.get(self.actor.platform)
-        # Last-seen times are kept to the day: a person is refreshed at most once a day.
-        age = floor_day(self.now) - member.updated_at if member is not None else None
-        stale = age is None or age >= max(self.services.directory_ttl, timedelta(days=1))
-        if directory is None or not stale:
+        if directory is None:
             return member
-        named = [u for u in dict.fromkeys([user_id, *people_named(self.event)]) if ("person", u) not in self.fetched]
-        calls: Calls = {("person", u): _lookup(directory.fetch, ws, u) for u in named}
-        try:
-            info: PersonInfo | None = await self.before_transaction_many(calls, ("person", user_id))
-        except Exception:
-            if member is None:
-                raise  # nobody knows them: "try again" is the honest answer
-            return member  # a directory outage: what the database knows is the best answer
+        in_memory = getattr(directory, "known", None)
+        found, info = in_memory(ws, user_id) if in_memory is not None else (False, None)
+        if not found:
+            # Last-seen times are kept to the day: a person is refreshed at most once a day.
+            age = floor_day(self.now) - member.updated_at if member is not None else None
+            if age is not None and age < max(self.services.directory_ttl, timedelta(days=1)):
+                return member
+            named = [
+                u for u in dict.fromkeys([user_id, *people_named(self.event)]) if ("person", u) not in self.fetched
+            ]
+            calls: Calls = {("person", u): _lookup(directory.fetch, ws, u) for u in named}
+            try:
+                info = await self.before_transaction_many(calls, ("person", user_id))
+            except Exception:
+                if member is None:
+                    raise  # nobody knows them: "try again" is the honest answer
+                return member  # a directory outage: what the database knows is the best answer
         if info is None:
             return member
         return await core.upsert_member(
             self.session,
             workspace_id=ws,
             user_id=user_id,
+            touch=not found or member is None,  # an answer from memory is written only when a fact changed
+            known_member=member,
             display_name=info.display_name,
             fill_only=("locale",),
             is_bot=info.is_bot,

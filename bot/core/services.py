@@ -59,6 +59,9 @@ class PersonInfo:
 
 
 class Directory(Protocol):
+    """A platform's user directory. One that keeps its people in memory also offers
+    ``known(workspace_id, user_id) -> (found, person)``, answered without a network call (see ``Context.person``)."""
+
     async def fetch(self, workspace_id: str, user_id: str) -> PersonInfo | None: ...
 
 

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Coroutine
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -32,11 +33,14 @@ from bot import edge
 from bot.core.events import ActionEvent, Event, Platform
 from bot.core.i18n import translator_for
 from bot.core.metrics import ACK_SECONDS, EVENT_BACKLOG
-from bot.slack.client import SlackDirectory, SlackSender, make_client
+from bot.core.services import PersonInfo
+from bot.slack.client import ConnectionPool, SlackDirectory, SlackSender, make_client
 from bot.slack.convert import Inbound, Team, from_action, from_command, from_event, from_view_submission
 from bot.slack.inbound import Kind, parse, verify
 from bot.slack.render import OPEN_FORM_ACTION, pending_view
 from bot.slack.respond import Responder
+from storage import core
+from storage.db import transaction
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -60,7 +64,10 @@ class SlackAdapter:
         self.settings = settings
         token, url = settings.slack_bot_token, settings.slack_api_url
         self.client = make_client(token, url, backoff=retry_backoff)
+        self.pool = ConnectionPool(self.client)  # the directory's and the answers' calls share one pool
         self.directory = SlackDirectory(self.client, ttl=settings.slack_user_cache_seconds)
+        self._directory_tasks: set[asyncio.Task[None]] = set()
+        self._refreshes: set[asyncio.Task[None]] = set()  # rows following a user_change
         self.sender = SlackSender(make_client(token, url, retry_rate_limits=False, backoff=retry_backoff))
         self.responder = Responder(self.client)
         # Without a signing secret there is no HTTP endpoint at all (Socket Mode only), so nothing
@@ -96,6 +103,7 @@ class SlackAdapter:
 
         @bolt.event(ANY)
         async def on_event(body: dict[str, Any], context: AsyncBoltContext) -> None:
+            self.learn(body, team_of(context))
             self.spawn(from_event(body, team_of(context)))
 
         @bolt.action(ANY)
@@ -140,6 +148,55 @@ class SlackAdapter:
             return BoltResponse(status=200, body={"response_action": "update", "view": view})
         return BoltResponse(status=200, body="")
 
+    # --- the directory -------------------------------------------------------------------------------------
+    def start_directory(self) -> None:
+        """Keep the directory warm from ``users.list`` (at once, then every ``slack_directory_refresh_seconds``)."""
+        every = self.settings.slack_directory_refresh_seconds
+        if every > 0 and not any(t.get_name() == "slack-directory" for t in self._directory_tasks):
+            self._track(self._keep_warm(every), name="slack-directory")
+
+    async def _keep_warm(self, every: float) -> None:
+        self.pool.use()
+        await self.directory.keep_warm(every)
+
+    def learn(self, body: dict[str, Any], team: Team) -> None:
+        """``team_join`` / ``user_change``: the directory knows at once; for ``user_change`` the person's row, if
+        Starling has one, follows (a new name shows everywhere). Nobody is added to the database by it."""
+        ev = body.get("event") if isinstance(body.get("event"), dict) else None
+        if ev is None or ev.get("type") not in ("team_join", "user_change"):
+            return
+        user = ev.get("user")
+        if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
+            return
+        info = self.directory.update(user)
+        if ev["type"] == "user_change" and info is not None:
+            task = asyncio.get_running_loop().create_task(self._refresh_member(team.workspace_id, info))
+            self._refreshes.add(task)
+            task.add_done_callback(self._refreshes.discard)
+
+    async def _refresh_member(self, workspace_id: str, info: PersonInfo) -> None:
+        try:
+            async with transaction(self.starling.sessions) as session:
+                await core.refresh_known_member(
+                    session,
+                    workspace_id=workspace_id,
+                    user_id=info.user_id,
+                    display_name=info.display_name,
+                    handle=info.handle,
+                    timezone=info.timezone,
+                    locale=info.locale,
+                    is_bot=info.is_bot,
+                    is_guest=info.is_guest,
+                    is_admin=info.is_admin or None,
+                )
+        except Exception as err:
+            log.warning("slack_user_change_failed", error=edge.escape_log(repr(err), 200))
+
+    def _track(self, coro: Coroutine[Any, Any, None], *, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._directory_tasks.add(task)
+        task.add_done_callback(self._directory_tasks.discard)
+
     # --- after the ack -----------------------------------------------------------------------------------
     def spawn(self, inbound: Inbound | None) -> None:
         if inbound is None:
@@ -163,6 +220,7 @@ class SlackAdapter:
         return len(self._tasks)
 
     async def process(self, inbound: Inbound) -> None:
+        self.pool.use()
         async with self._slots:
             await self._process(inbound)
 
@@ -208,9 +266,9 @@ class SlackAdapter:
 
     async def idle(self) -> None:
         """Wait until every request received so far has been answered and handled."""
-        while self._tasks or self._requests:
-            if self._tasks:
-                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        while self._tasks or self._requests or self._refreshes:
+            if self._tasks or self._refreshes:
+                await asyncio.gather(*self._tasks, *self._refreshes, return_exceptions=True)
             else:
                 await self._answered.wait()
 
@@ -278,6 +336,11 @@ class SlackAdapter:
         if self._tasks or self._requests:
             log.info("slack_draining", backlog=len(self._tasks))
             await self.idle()
+        for task in list(self._directory_tasks):
+            task.cancel()
+        if self._directory_tasks:
+            await asyncio.wait(list(self._directory_tasks))
+        await self.pool.close()
 
 
 class _Held:

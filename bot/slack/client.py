@@ -103,24 +103,52 @@ def retry_after(err: SlackApiError) -> float | None:
     return 30.0
 
 
+LIST_PAGE = 200  # users.list page size (Slack recommends no more than 200)
+
+
 class SlackDirectory:
-    """Who a Slack user is, from ``users.info`` (with ``include_locale``), cached in memory for ``ttl``."""
+    """Who a Slack user is, kept warm in memory: the whole list from ``users.list`` (paged, with the locale) at
+    start and every ``refresh`` seconds, and every ``team_join``/``user_change`` event as it arrives
+    (:meth:`update`). ``users.info`` is asked only about someone the list does not know (a newcomer whose event
+    was missed, a guest from another organisation), and that answer is kept for ``ttl``.
+
+    Only Slack's own facts live here, in memory; nobody becomes a member of Starling's database by being listed.
+    A deactivated account is known as gone (``None``)."""
 
     def __init__(
-        self, client: AsyncWebClient, *, ttl: float = 600.0, clock: Callable[[], float] = time.monotonic
+        self,
+        client: AsyncWebClient,
+        *,
+        ttl: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+        page_size: int = LIST_PAGE,
     ) -> None:
         self.client = client
         self.ttl = ttl
         self.clock = clock
+        self.page_size = page_size
         self._cache: dict[tuple[str, str], tuple[float, PersonInfo | None]] = {}
+        # user id → what the list (or a later event) says; None: the account is deactivated
+        self._listed: dict[str, PersonInfo | None] = {}
+        self.listed_at: float | None = None  # when the last complete users.list was read
+        self._changed_while_listing: set[str] = set()
+
+    def known(self, workspace_id: str, user_id: str) -> tuple[bool, PersonInfo | None]:
+        """``(True, person)`` when the answer is in memory (``person`` None: gone), else ``(False, None)``."""
+        if user_id in self._listed:
+            return True, self._listed[user_id]
+        hit = self._cache.get((workspace_id, user_id))
+        if hit is not None and hit[0] > self.clock():
+            return True, hit[1]
+        return False, None
 
     async def fetch(self, workspace_id: str, user_id: str) -> PersonInfo | None:
         """The person, or None when Slack does not know them (or they were deactivated)."""
+        found, info = self.known(workspace_id, user_id)
+        if found:
+            return info
         key = (workspace_id, user_id)
-        hit = self._cache.get(key)
         now = self.clock()
-        if hit is not None and hit[0] > now:
-            return hit[1]
         try:
             resp = await self.client.users_info(user=user_id, include_locale=True)
         except SlackApiError as err:
@@ -134,8 +162,71 @@ class SlackDirectory:
         self._cache[key] = (now + self.ttl, info)
         return info
 
+    async def warm_up(self) -> int:
+        """Read the whole ``users.list`` (paged) and keep it; returns how many accounts it holds. On a failure
+        half-way the list read before stays (a partial list would turn people into strangers)."""
+        listed: dict[str, PersonInfo | None] = {}
+        cursor: str | None = None
+        self._changed_while_listing = set()
+        while True:
+            try:
+                resp = await self.client.users_list(limit=self.page_size, cursor=cursor, include_locale=True)
+            except SlackApiError as err:
+                record_error("users.list", api_error(err))
+                raise
+            for user in resp.get("members") or []:
+                if isinstance(user, dict) and user.get("id"):
+                    listed[str(user["id"])] = person_info(user)
+            cursor = ((resp.get("response_metadata") or {}).get("next_cursor") or "").strip() or None
+            if cursor is None:
+                break
+        # Events that arrived while the pages were read are newer than the list: they win.
+        self._listed = {
+            **listed,
+            **{uid: self._listed[uid] for uid in self._changed_while_listing if uid in self._listed},
+        }
+        self.listed_at = self.clock()
+        self._cache.clear()
+        return len(listed)
+
+    def update(self, user: dict[str, Any]) -> PersonInfo | None:
+        """A ``team_join`` or ``user_change`` event's user object, remembered at once (None: deactivated).
+
+        Events carry no ``locale`` (Slack adds it only when asked, ``include_locale``): the one known from the
+        list is kept, and someone the directory never saw is left to ``users.info``, which tells it."""
+        uid = str(user["id"])
+        info = person_info(user)
+        before = self._listed.get(uid)
+        for key in [k for k in self._cache if k[1] == uid]:
+            del self._cache[key]
+        if info is not None and "locale" not in user:
+            if before is None:
+                self._listed.pop(uid, None)
+                self._changed_while_listing.discard(uid)
+                return info
+            info.locale = before.locale
+        self._listed[uid] = info
+        self._changed_while_listing.add(uid)
+        return info
+
+    async def keep_warm(self, every: float) -> None:
+        """:meth:`warm_up` now and then every ``every`` seconds, until cancelled; a failure is logged and
+        tried again after a minute (meanwhile ``users.info`` answers for the people the list lacks)."""
+        while True:
+            try:
+                count = await self.warm_up()
+                log.info("slack_directory_listed", accounts=count)
+                wait = every
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                log.warning("slack_directory_list_failed", error=repr(err)[:200])
+                wait = min(every, 60.0)
+            await asyncio.sleep(wait)
+
     def forget(self, workspace_id: str, user_id: str) -> None:
         self._cache.pop((workspace_id, user_id), None)
+        self._listed.pop(user_id, None)
 
 
 METADATA_TYPE = "starling_outbox"
@@ -165,6 +256,31 @@ def person_info(user: dict[str, Any]) -> PersonInfo | None:
     )
 
 
+class ConnectionPool:
+    """One HTTP connection pool for a client's calls, opened on first use in the running event loop (slack_sdk
+    would otherwise open a session, a connector and a TCP connection for every call)."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def use(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.client.timeout), trust_env=self.client.trust_env_in_session
+            )
+            self._loop = loop
+            self.client.session = self._session
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        self.client.session = None
+        if session is not None and not session.closed and self._loop is asyncio.get_running_loop():
+            await session.close()
+
+
 class SlackSender:
     """Delivers outbox rows for platform ``slack``: channel posts and DMs; returns the message ts.
 
@@ -175,23 +291,13 @@ class SlackSender:
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
         self._dm_channels: dict[str, str] = {}
-        self._pool: aiohttp.ClientSession | None = None
-        self._pool_loop: asyncio.AbstractEventLoop | None = None
+        self.pool = ConnectionPool(client)
 
     def _use_pool(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self._pool is None or self._pool.closed or self._pool_loop is not loop:
-            self._pool = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.client.timeout), trust_env=self.client.trust_env_in_session
-            )
-            self._pool_loop = loop
-            self.client.session = self._pool
+        self.pool.use()
 
     async def close(self) -> None:
-        pool, self._pool = self._pool, None
-        self.client.session = None
-        if pool is not None and not pool.closed and self._pool_loop is asyncio.get_running_loop():
-            await pool.close()
+        await self.pool.close()
 
     async def send(self, row: OutboxMessage, message: Message) -> str | None:
         method = "chat.postMessage"

@@ -7,6 +7,7 @@ other fakes can import them from one place.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import fnmatch
 import json
@@ -483,6 +484,7 @@ class FakeSlackAPI(FakeHTTPServer):
             "api.test": self._api_test,
             "auth.test": self._auth_test,
             "users.info": self._users_info,
+            "users.list": self._users_list,
             "chat.postMessage": self._chat_post_message,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.update": self._chat_update,
@@ -778,6 +780,28 @@ class FakeSlackAPI(FakeHTTPServer):
         if not _truthy(args.get("include_locale", False)):
             data.pop("locale", None)  # Slack only includes it with include_locale=true
         return {"ok": True, "user": data}
+
+    def _users_list(self, rec: Recorded, args: dict[str, Any]) -> dict[str, Any]:
+        """Paged like Slack: ``limit`` per page (0: all), ``response_metadata.next_cursor`` ("" on the last)."""
+        users = list(self.users.values())
+        try:
+            start = int(base64.b64decode(str(args.get("cursor") or "")).decode().removeprefix("user:") or 0)
+            limit = int(args.get("limit") or 0)
+        except (ValueError, UnicodeDecodeError):
+            return {"ok": False, "error": "invalid_cursor"}
+        end = len(users) if limit <= 0 else start + limit
+        members = json.loads(json.dumps(users[start:end]))
+        if not _truthy(args.get("include_locale", False)):
+            for member in members:
+                member.pop("locale", None)
+        more = end < len(users)
+        cursor = base64.b64encode(f"user:{end}".encode()).decode() if more else ""
+        return {
+            "ok": True,
+            "members": members,
+            "cache_ts": int(time.time()),
+            "response_metadata": {"next_cursor": cursor},
+        }
 
     def _message_object(self, args: dict[str, Any], ts: str) -> dict[str, Any]:
         message: dict[str, Any] = {

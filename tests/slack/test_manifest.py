@@ -23,6 +23,7 @@ EVENT_SCOPES = {
     "reaction_added": "reactions:read",
     "reaction_removed": "reactions:read",
     "team_join": "users:read",
+    "user_change": "users:read",
 }
 
 

@@ -48,7 +48,8 @@ async def test_team_join_sends_one_welcome_dm(testbed: Testbed, fake: SlackWire)
     fake.add_user("UNEW", "nora", real_name="Nora Neu", team_id=TEAM)
     body = payload("team_join.derived.json")
     body["team_id"] = TEAM
-    body["event"]["user"].update(id="UNEW", team_id=TEAM, tz="Europe/Vienna")
+    # The event tells the newcomer's facts as Slack's directory does (the payload's sample says en-US).
+    body["event"]["user"].update(id="UNEW", team_id=TEAM, tz="Europe/Vienna", locale="de-DE")
     for _ in range(2):  # a redelivery
         assert (await testbed.raw_event(body))[0] == 200
     # A new event id for the same person still welcomes them only once.

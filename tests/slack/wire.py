@@ -213,7 +213,16 @@ class Testbed:
     async def start(self) -> Testbed:
         await self.server.start()
         self.http = aiohttp.ClientSession()
+        if self.settings.slack_directory_refresh_seconds > 0:
+            await self.directory_listed()
         return self
+
+    async def directory_listed(self, timeout: float = 10.0) -> None:
+        """Wait until the directory has read ``users.list`` (people added to the fake later are strangers to it)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.slack.directory.listed_at is None:
+            assert asyncio.get_running_loop().time() < deadline, "users.list was never read"
+            await asyncio.sleep(0.01)
 
     async def close(self) -> None:
         if self.http is not None:
