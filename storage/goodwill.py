@@ -211,6 +211,18 @@ async def period(session: AsyncSession, *, budget_id: int, period_key: str) -> G
     return row or GoodwillPeriod(budget_id=budget_id, period_key=period_key)
 
 
+async def period_people(session: AsyncSession, *, budget_id: int, period_key: str) -> int:
+    """How many people logged a budget's cases in one period (an erased author counts as nobody)."""
+    author = col(GoodwillCase.author_id)
+    stmt = select(func.count(func.distinct(author))).where(
+        col(GoodwillCase.budget_id) == budget_id,
+        col(GoodwillCase.period_key) == period_key,
+        author.is_not(None),
+        ~author.startswith("former-"),
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
 async def _ensure_period(session: AsyncSession, budget_id: int, period_key: str) -> None:
     await insert_ignore(
         session,

@@ -1,4 +1,6 @@
-"""Admins set a team's budget; everyone sees what their teams spent and what is left, as bars."""
+"""Admins set a team's budget; everyone sees what their teams spent and what is left, as bars (an admin
+looking at a team that is not theirs, in a profile without per-person figures, only when enough people
+logged its cases)."""
 
 from __future__ import annotations
 
@@ -10,12 +12,14 @@ from bot.core.router import Context, UserError, require_admin
 from handlers.goodwill import money
 from handlers.goodwill.common import (
     DEPT_PREFIXES,
+    is_member,
     period_key,
     period_label,
     team_label,
     team_token,
     teams_of,
 )
+from handlers.privacy_rules import min_group_ok, min_group_size, person_figures_visible
 from storage import goodwill as q
 from storage.goodwill import GoodwillBudget
 from storage.privacy import record_audit
@@ -182,6 +186,12 @@ async def budget_blocks(ctx: Context, budget: GoodwillBudget, code: str) -> list
     row = await q.period(ctx.session, budget_id=budget.id, period_key=key)
     spent, left = row.spent, max(budget.amount - row.spent, 0)
     title = t("goodwill.show.team", team=team_label(budget.team), period=period_label(t, budget.period, key))
+    if not await is_member(ctx, budget, ctx.member) and not await person_figures_visible(ctx.session, ctx.workspace.id):
+        # An admin looking at another team sees its spend as the digest does: a few people's spend would be
+        # their own. The team's own people share the budget and always see where it stands.
+        minimum = await min_group_size(ctx.session, ctx.workspace.id)
+        if not min_group_ok(await q.period_people(ctx.session, budget_id=budget.id, period_key=key), minimum):
+            return [Section(text=f"*{title}*"), Note(text=t("goodwill.digest.few", min=minimum))]
     return [
         Section(text=f"*{title}*"),
         BarList(

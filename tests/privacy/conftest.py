@@ -4,8 +4,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.webapp.demo import seed_web_demo
+from storage.db import transaction
+from tests.fakes.oidc_provider import FakeOIDCProvider
 from tests.kit import BotHarness, Clock
 from tests.slack.wire import SlackWire, Testbed
+from tests.webapp.conftest import ENTRA_TENANT, WORKSPACE, WebBed
 
 
 @pytest.fixture
@@ -29,4 +33,36 @@ async def fake() -> AsyncIterator[SlackWire]:
 async def testbed_any_db(fake: SlackWire, any_db_url: str, clock: Clock) -> AsyncIterator[Testbed]:
     bed = await Testbed(fake, any_db_url, clock).start()
     yield bed
+    await bed.close()
+
+
+@pytest.fixture
+async def oidc() -> AsyncIterator[FakeOIDCProvider]:
+    provider = FakeOIDCProvider()
+    await provider.start()
+    yield provider
+    await provider.stop()
+
+
+@pytest.fixture
+async def web_any(fake: SlackWire, oidc: FakeOIDCProvider, any_db_url: str, clock: Clock) -> AsyncIterator[WebBed]:
+    """``starling serve`` with the web pages over SQLite or PostgreSQL (the demo's minimum group is 2)."""
+    bed = Testbed(
+        fake,
+        any_db_url,
+        clock,
+        web_slack_client_id=oidc.client_id,
+        web_slack_client_secret=oidc.client_secret,
+        web_slack_issuer=oidc.url,
+        web_entra_client_id=oidc.client_id,
+        web_entra_client_secret=oidc.client_secret,
+        web_entra_authority=oidc.url,
+        web_entra_tenant=ENTRA_TENANT,
+    )
+    async with transaction(bed.starling.sessions) as session:
+        await seed_web_demo(session, now=clock(), workspace_id=WORKSPACE, platform="slack")
+    await bed.start()
+    wb = WebBed(bed, oidc)
+    yield wb
+    await wb.close()
     await bed.close()

@@ -7,17 +7,10 @@ total, and a team reached by moving people in shows nothing of the few who were 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-
-import pytest
 
 from bot.core.events import Actor, CommandEvent, Platform
-from bot.webapp.demo import seed_web_demo
-from storage.db import transaction
-from tests.fakes.oidc_provider import FakeOIDCProvider
-from tests.kit import BotHarness, Clock
-from tests.slack.wire import SlackWire, Testbed
-from tests.webapp.conftest import ENTRA_TENANT, WORKSPACE, WebBed
+from tests.kit import BotHarness
+from tests.webapp.conftest import WORKSPACE, WebBed
 
 VERTRIEB = ("anna", "ben", "clara", "deniz", "emma")
 SUPPORT = ("felix", "greta", "hanna", "ida", "jonas")
@@ -100,38 +93,6 @@ async def test_moving_a_person_reveals_nothing_on_the_team_boards(anybot: BotHar
 
 
 # --- the web overview -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def oidc() -> AsyncIterator[FakeOIDCProvider]:
-    provider = FakeOIDCProvider()
-    await provider.start()
-    yield provider
-    await provider.stop()
-
-
-@pytest.fixture
-async def web_any(fake: SlackWire, oidc: FakeOIDCProvider, any_db_url: str, clock: Clock) -> AsyncIterator[WebBed]:
-    """``starling serve`` with the web pages over SQLite or PostgreSQL (the demo's minimum group is 2)."""
-    bed = Testbed(
-        fake,
-        any_db_url,
-        clock,
-        web_slack_client_id=oidc.client_id,
-        web_slack_client_secret=oidc.client_secret,
-        web_slack_issuer=oidc.url,
-        web_entra_client_id=oidc.client_id,
-        web_entra_client_secret=oidc.client_secret,
-        web_entra_authority=oidc.url,
-        web_entra_tenant=ENTRA_TENANT,
-    )
-    async with transaction(bed.starling.sessions) as session:
-        await seed_web_demo(session, now=clock(), workspace_id=WORKSPACE, platform="slack")
-    await bed.start()
-    wb = WebBed(bed, oidc)
-    yield wb
-    await wb.close()
-    await bed.close()
 
 
 async def web_move(web: WebBed, person: str, dept: str) -> None:
