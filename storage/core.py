@@ -356,6 +356,18 @@ async def new_row_id(session: AsyncSession, model: Any, *, anonymous: bool) -> i
     return int(top or 0) + 1
 
 
+async def scattered_ids(session: AsyncSession, model: Any, n: int) -> list[int]:
+    """``n`` random negative ids for rows an anonymous action queues beside named ones (the outbox): their
+    place among the other rows says nothing, and below zero they never move where named rows count on
+    (SQLite gives a new row the largest id plus one)."""
+    table = model.__table__
+    while True:
+        ids = list({-1 - secrets.randbelow(ANON_ID_CEILING) for _ in range(n)})
+        taken = (await session.execute(select(table.c.id).where(table.c.id.in_(ids)))).first()
+        if len(ids) == n and taken is None:
+            return ids
+
+
 def event_key(workspace_id: str, event_id: str, secret: bytes) -> str:
     """The de-duplication key of a platform event: the workspace, then a keyed digest of the platform's id.
 

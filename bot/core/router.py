@@ -32,6 +32,7 @@ from bot.core.messages import Block, Header, Message, Note, Section, Target, use
 from bot.core.services import Services
 from storage import core, privacy
 from storage.db import transaction
+from storage.models import OutboxMessage
 
 log = structlog.get_logger("starling.router")
 TRANSACTION_ATTEMPTS = 5
@@ -645,6 +646,10 @@ async def _queue_proactive(ctx: Context) -> list[Message]:
             )
         else:
             now_msgs.append(msg)
+    if ctx.anonymous and queued:
+        # Counted ids would place the anonymous action's messages between named, precisely timed ones.
+        for row, row_id in zip(queued, await core.scattered_ids(ctx.session, OutboxMessage, len(queued)), strict=True):
+            row["id"] = row_id
     await core.queue_messages(ctx.session, queued)
     return now_msgs
 

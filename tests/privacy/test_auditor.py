@@ -92,6 +92,16 @@ def form_submission(view: dict[str, Any], user: str, values: dict[str, str], che
     return body
 
 
+def assert_outbox_order_says_nothing(outbox: dict[str, dict[str, Any]]) -> None:
+    """Outbox rows queued by an anonymous action have random ids below zero: none sits between two named
+    rows (whose ids count up with their precise times), and named rows keep counting as if it were not there."""
+    anonymous = [r["id"] for r in outbox.values() if r["cause"] == "anonymous"]
+    named = sorted(r["id"] for r in outbox.values() if r["cause"] != "anonymous")
+    assert anonymous and len(named) >= 2, outbox
+    assert all(i < 0 for i in anonymous) and len(set(anonymous)) == len(anonymous), anonymous
+    assert all(0 < i < ANON_ID_FLOOR for i in named), named
+
+
 FORM = {
     "title": "Reisekosten: drei Unterschriften",
     "problem": "Für jede Reisekostenabrechnung braucht es drei Unterschriften, auch bei 20 Euro.",
@@ -208,3 +218,7 @@ async def test_anonymous_answer_on_the_console_cannot_be_traced(anybot: BotHarne
     assert all((a.id or 0) < ANON_ID_FLOOR for a in answers if a.author_id is not None)
     lines = [json.dumps(e, default=str, ensure_ascii=False) for e in logs]
     assert [line for line in lines if names_author(line)] == []
+    # The thread post of her answer is queued with an id that is not counted between named messages:
+    # Clara's named answer right after continues the count of Ben's.
+    await bot.say("prompt antwort Die Warteschleife nennt keine Wartezeit.", as_="clara")
+    assert_outbox_order_says_nothing((await rows(bot.app.sessions))["outbox"])
