@@ -208,7 +208,7 @@ async def set_installed(
                 | col(TeamsConversation.conversation_id).startswith(cid + THREAD_MARK)
                 | (col(TeamsConversation.team_id) == cid),
             )
-            .values(installed=installed, updated_at=utcnow())
+            .values(installed=installed, updated_at=floor_day(utcnow()))  # last seen: the day, as everywhere
         )
         result = await session.execute(stmt)
         changed += int(getattr(result, "rowcount", 0) or 0)
