@@ -19,6 +19,7 @@ from storage.core import ANON_ID_FLOOR
 from storage.prompts import PromptAnswer
 from storage.suggestions import Suggestion
 from storage.tables import metadata
+from tests.handlers.suggestion_kit import TRAVEL, fill_form, tick
 from tests.kit import BotHarness
 from tests.slack.wire import TEAM, SlackWire, Testbed, payload, visible_text
 
@@ -222,3 +223,34 @@ async def test_anonymous_answer_on_the_console_cannot_be_traced(anybot: BotHarne
     # Clara's named answer right after continues the count of Ben's.
     await bot.say("prompt antwort Die Warteschleife nennt keine Wartezeit.", as_="clara")
     assert_outbox_order_says_nothing((await rows(bot.app.sessions))["outbox"])
+
+
+async def test_a_reply_by_receipt_code_cannot_be_traced(anybot: BotHarness) -> None:
+    """The anonymous author answers an approver's question with her receipt code: what the reply writes carries
+    only the hour and no name, and the message to the approver is queued with an id that counts for nothing."""
+    bot = anybot
+    out = await fill_form(bot, "anna", **TRAVEL, department="Buchhaltung", anonymous=True)
+    code = re.search(r"Belegcode: ([A-Z2-9]{5}-[A-Z2-9]{5})", out)
+    number = re.search(r"anonymer Vorschlag #(\d+)", out)
+    assert code and number, out
+    bot.clock.advance(hours=1, minutes=7, seconds=13)
+    assert "→ DM an @max" in await tick(bot)  # announced with the hour's batch
+    asked = await bot.say(f"suggest ask {number.group(1)} Welche Abteilung genau?", as_="max")
+    assert "Belegcode" in asked
+    bot.clock.advance(minutes=3, seconds=41)
+    await bot.say("kudos @ben danke für die schnelle Hilfe beim Kundentermin", as_="clara")  # named, timed rows
+    before = await rows(bot.app.sessions)
+    with capture_logs() as logs:
+        answered = await bot.say(f"suggest reply {code.group(1)} Die Buchhaltung in Graz.", as_="anna")
+    after = await rows(bot.app.sessions)
+    assert "→ DM" not in answered  # the approver hears it with the next hour's batch
+    new = written(before, after)
+    # The only time finer than the hour is the question's own, which the answer keeps so that the trail stays
+    # in order when both fall in one hour: it says no more than the hour does (answered after the question,
+    # within its hour).
+    (asked_at,) = [r["at"] for r in after["suggestion_event"].values() if r["kind"] == "question"]
+    assert new and all((t, k, v) == ("suggestion_event", "at", asked_at) for t, k, v in finer_than_the_hour(new))
+    assert [(t, r) for t, r in new if names_author(r)] == []
+    assert_outbox_order_says_nothing(after["outbox"])
+    lines = [json.dumps(e, default=str, ensure_ascii=False) for e in logs]
+    assert [line for line in lines if names_author(line) or code.group(1) in line] == []
