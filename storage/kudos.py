@@ -16,6 +16,7 @@ from sqlmodel import col, select
 
 from storage.core import dialect_of, insert_for
 from storage.models import BudgetDay, Kudos, Member
+from storage.privacy import TOMBSTONE_PREFIX
 from storage.types import UTCDateTime
 
 
@@ -130,12 +131,13 @@ def _who(direction: str) -> Mapped[str]:
 def _visible(who: Mapped[str], workspace_id: Any, *, require_opt_in: bool) -> ColumnElement[bool]:
     """Who may appear on a leaderboard: not opted out (and, when required, opted in).
 
-    ``workspace_id`` is a value or a bound parameter (the prebuilt board statement)."""
+    ``workspace_id`` is a value or a bound parameter (the prebuilt board statement). An erased person is
+    nobody: each of their kudos carries its own tombstone id, never a place on a board."""
     people = select(Member.user_id).where(Member.workspace_id == workspace_id)
     if require_opt_in:
         opted_in = people.where(col(Member.leaderboard_opt_in).is_(True), col(Member.leaderboard_opt_out).is_(False))
         return who.in_(opted_in)
-    return who.not_in(people.where(col(Member.leaderboard_opt_out).is_(True)))
+    return who.not_in(people.where(col(Member.leaderboard_opt_out).is_(True))) & ~who.startswith(TOMBSTONE_PREFIX)
 
 
 def _department_of(direction: str) -> Mapped[str | None]:

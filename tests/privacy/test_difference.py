@@ -198,3 +198,14 @@ async def test_an_erased_person_counts_as_nobody_behind_a_digest(anybot: BotHarn
         for line in surfaces:
             out = await bot.say(line, as_="max")
             assert "weniger als 5" in out.lower() and "Vergebene Kudos" not in out, (moment, line, out)
+
+
+async def test_an_erased_person_has_no_place_on_a_board_or_in_a_ranking(anybot: BotHarness) -> None:
+    """In the standard profile boards name people: an erased person's kudos stay in the totals, but none of
+    their tombstone ids takes a place (and moves nobody's rank)."""
+    bot = anybot
+    assert "Gelöscht" in await bot.say("privacy forget-me confirm", as_="emma")
+    for line in ("leaderboard all", "leaderboard all given", "leaderboard week", "digest preview"):
+        out = await bot.say(line, as_="max")
+        assert "former-" not in out and "Emma" not in out, (line, out)
+    assert "Max Weber" in await bot.say("leaderboard all", as_="max")
