@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Literal
@@ -52,7 +53,6 @@ PLACEHOLDER_WORDS = (
     "password",
     "todo",
     "fixme",
-    "xxx",
     "test",
     "fake",
     "default",
@@ -63,6 +63,13 @@ PLACEHOLDER_WORDS = (
 SECRET_PREFIXES = ("xoxb-", "xoxp-", "xapp-", "sk-proj-", "sk-")
 MIN_SECRET_LENGTH = 20
 MIN_SECRET_VARIETY = 8  # different characters
+MOSTLY_ONE_CHARACTER = 0.4  # share of the most frequent character (``xxxxxxxx…1234``)
+# Telling words count where they are written to be read: in a run of letters that is lower case, upper case
+# or CamelCase ("changeme", "YOUR_TOKEN", "ReplaceWithTheRealSecret"), at its start or end or as one of its
+# words; not where random letters happen to spell one ("…ETodocKG…"): real keys would hit one in ~500 then.
+_LETTER_RUN = re.compile(r"[A-Za-z]+")
+_READABLE_RUN = re.compile(r"[a-z]+|[A-Z]+|[A-Z]?[a-z]+(?:[A-Z][a-z]+)+|[A-Z][a-z]+")
+_CAMEL_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+")
 SECRET_FIELDS = {
     "slack_bot_token": "SLACK_BOT_TOKEN",
     "slack_signing_secret": "SLACK_SIGNING_SECRET",
@@ -86,12 +93,17 @@ def placeholder_reason(value: str) -> str | None:
             break
     if len(core) < MIN_SECRET_LENGTH:
         return f"it is too short ({len(core)} characters; a real one has at least {MIN_SECRET_LENGTH})"
-    letters = "".join(ch for ch in lowered if ch.isalpha())
-    for word in PLACEHOLDER_WORDS:
-        if word in letters:
-            return f'it contains the word "{word}"'
+    for run in _LETTER_RUN.findall(core):
+        if not _READABLE_RUN.fullmatch(run):
+            continue
+        words = [w.lower() for w in _CAMEL_WORD.findall(run)]
+        for word in PLACEHOLDER_WORDS:
+            if words[0].startswith(word) or words[-1].endswith(word) or word in words:
+                return f'it contains the word "{word}"'
     if len(set(core)) < MIN_SECRET_VARIETY:
         return "it has too little variety to be random"
+    if max(core.count(ch) for ch in set(core)) > len(core) * MOSTLY_ONE_CHARACTER:
+        return "it is mostly one character"
     return None
 
 
