@@ -8,7 +8,7 @@ from typing import Any
 from bot.core.commands import Arg
 from bot.core.i18n import normalize_locale
 from bot.core.jobs import is_zone
-from bot.core.messages import Block, Fields, Header, Message, Note, Section
+from bot.core.messages import Block, Fields, Header, Message, Note, Section, channel_link, mention, user_text
 from bot.core.router import Context, Router, UserError, require_admin
 from storage import core
 from storage.privacy import record_audit
@@ -68,7 +68,7 @@ def shown_value(ctx: Context, key: str, ws: Any) -> str:
     if label == "emoji":
         return f":{ws.kudos_emoji}:"
     if label == "kudos_channel":
-        return f"<#{ws.kudos_channel_id}>" if ws.kudos_channel_id else ctx.t("admin.channel_off")
+        return channel_link(ws.kudos_channel_id) if ws.kudos_channel_id else ctx.t("admin.channel_off")
     if label == "timezone":
         return str(ws.timezone)
     field = INT_SETTINGS.get(key)
@@ -93,7 +93,7 @@ async def settings_blocks(ctx: Context) -> list[Block]:
                 (ctx.t("admin.settings.emoji"), f":{ws.kudos_emoji}:"),
                 (
                     ctx.t("admin.settings.kudos_channel"),
-                    f"<#{ws.kudos_channel_id}>" if ws.kudos_channel_id else "—",
+                    channel_link(ws.kudos_channel_id) if ws.kudos_channel_id else "—",
                 ),
                 (ctx.t("admin.settings.privacy"), ctx.t(f"admin.profiles.{ws.privacy_profile}")),
             ]
@@ -162,7 +162,7 @@ async def values_command(ctx: Context, action: str | None, args: list[str]) -> N
     values = await core.list_values(ctx.session, workspace_id=ws.id)
     sub = action or ("list" if not args else "")
     if sub == "list":
-        lines = [f"#{v.tag} — {v.label_de} / {v.label_en}" for v in values]
+        lines = [user_text(f"#{v.tag} — {v.label_de} / {v.label_en}") for v in values]
         ctx.ephemeral("\n".join(lines) or ctx.t("admin.values.none"))
         return
     require_admin(ctx)
@@ -202,10 +202,10 @@ async def member_command(ctx: Context, key: str, user_id: str, department: str =
     if key == "department":
         dept = department.strip()
         person.department = dept or None
-        ctx.ephemeral(ctx.t("admin.department_set", user=f"<@{person.user_id}>", department=dept or "—"))
+        ctx.ephemeral(ctx.t("admin.department_set", user=mention(person.user_id), department=dept or "—"))
     else:
         person.is_admin = True
-        ctx.ephemeral(ctx.t("admin.admin_set", user=f"<@{person.user_id}>"))
+        ctx.ephemeral(ctx.t("admin.admin_set", user=mention(person.user_id)))
     ctx.session.add(person)
     await record_audit(ctx.session, ctx.workspace.id, ctx.actor.user_id, f"admin.{key}", person.user_id)
 

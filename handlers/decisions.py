@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.i18n import Translator, translator_for
 from bot.core.jobs import zone
-from bot.core.messages import Actions, Button, Form, Input, Message, Note, Section, user_text
+from bot.core.messages import Actions, Button, Form, Input, Message, Note, Section, mention, user_text
 from bot.core.router import Context
 from storage import core
 from storage import suggestions as approvals
@@ -68,7 +68,7 @@ def deadline_note(t: Translator, ws: Workspace, created_at: datetime, days: int)
 def decided_section(
     t: Translator, ws: Workspace, *, decision: str, actor_id: str, at: datetime, note: str | None
 ) -> Section:
-    text = t("decisions.decided", decision=decision, actor=f"<@{actor_id}>", date=fmt_date(t, at, ws.timezone))
+    text = t("decisions.decided", decision=decision, actor=mention(actor_id), date=fmt_date(t, at, ws.timezone))
     if note:
         text += "\n> " + user_text(note)
     return Section(text=text)

@@ -14,7 +14,7 @@ from bot.core.commands import Arg, ArgError, parse_args
 from bot.core.events import CommandEvent, MessageDeletedEvent, MessageEvent, ReactionEvent, mention_ids
 from bot.core.i18n import Translator
 from bot.core.jobs import local_day, zone
-from bot.core.messages import Bar, BarList, Block, Fields, Fold, Header, Message, Note, Section, user_text
+from bot.core.messages import Bar, BarList, Block, Fields, Fold, Header, Message, Note, Section, mention, user_text
 from bot.core.router import Context, Router, UserError
 from handlers.privacy_rules import individual_boards, require_feature, team_board
 from storage import core, moments
@@ -287,7 +287,7 @@ def _announce(
 ) -> None:
     """The celebration in the channel, a DM to each receiver and the confirmation to the giver."""
     ws, giver = ctx.workspace, ctx.actor.user_id
-    names = [f"<@{p.user_id}>" for p in receivers]
+    names = [mention(p.user_id) for p in receivers]
     cross_any = any(ctx.member.department and p.department and p.department != ctx.member.department for p in receivers)
     wt = ctx.translator_for_member(None)  # a public post speaks the workspace's language
     celebration: list[Block] = [
@@ -295,7 +295,7 @@ def _announce(
         Section(
             text=wt(
                 "kudos.celebrate.text" if len(names) > 1 else "kudos.celebrate.text_one",
-                giver=f"<@{giver}>",
+                giver=mention(giver),
                 recipients=wt.join(names),
                 points=points,
             )
@@ -316,20 +316,20 @@ def _announce(
     in_dm = bool(ctx.event.conversation and ctx.event.conversation.kind == "dm")
     channel = ws.kudos_channel_id or (conv if source == "command" and not in_dm else None)
     if channel:
-        line = wt("kudos.fold.line", giver=f"<@{giver}>", recipients=wt.join(names), points=points)
+        line = wt("kudos.fold.line", giver=mention(giver), recipients=wt.join(names), points=points)
         fold = Fold(key="kudos", line=f"{line} {user_text(parsed.reason)}", header=wt("kudos.fold.header"))
         post = Message(blocks=celebration, text=wt("kudos.celebrate.header"), fold=fold)
         ctx.post(channel, post, dedupe_key=f"kudos:{batch}:post")
     for person in receivers:
         t = ctx.translator_for_member(person)
         dm_blocks: list[Block] = [
-            Section(text=t("kudos.dm.text", giver=f"<@{giver}>", points=points) + "\n> " + user_text(parsed.reason))
+            Section(text=t("kudos.dm.text", giver=mention(giver), points=points) + "\n> " + user_text(parsed.reason))
         ]
         if pointed:
             dm_blocks.append(Section(text=moment_line(t, pointed)))
         if value:
             dm_blocks.append(Note(text=t("kudos.celebrate.value", value=label_of(t, value))))
-        line = t("kudos.fold.dm_line", giver=f"<@{giver}>", points=points)
+        line = t("kudos.fold.dm_line", giver=mention(giver), points=points)
         fold = Fold(key="kudos", line=f"{line} {user_text(parsed.reason)}", header=t("kudos.fold.dm_header"))
         text = t("kudos.dm.text", giver=name_of(ctx.member, giver), points=points)
         ctx.dm(
@@ -363,7 +363,7 @@ async def undo(ctx: Context) -> None:
     if not rows:
         raise UserError("kudos.err.nothing_to_undo", minutes=ws.undo_minutes)
     await q.delete_kudos(ctx.session, rows)
-    names = ctx.t.join(f"<@{r.receiver_id}>" for r in rows)
+    names = ctx.t.join(mention(r.receiver_id) for r in rows)
     ctx.ephemeral(ctx.t("kudos.undone", recipients=names, left=ctx.t.plural("kudos.points", await budget_left(ctx))))
 
 
@@ -414,9 +414,9 @@ async def show_leaderboard(ctx: Context) -> None:
     )
     title = ctx.t(f"kudos.board.title.{direction}", period=ctx.t(f"kudos.period.{period}"))
     if tag:
-        title += f" · #{tag}"
+        title += " · " + user_text(f"#{tag}")
     if dept:
-        title += f" · {dept}"
+        title += " · " + user_text(dept)
     if not await individual_boards(ctx):
         return await team_board(ctx, title=title, since=since, direction=direction, value_tag=tag, department=dept)
     blocks: list = [Header(text=title)]
@@ -681,6 +681,6 @@ async def give_reaction(ctx: Context, ev: ReactionEvent) -> None:
     t = ctx.translator_for_member(person)
     ctx.dm(
         person.user_id,
-        t("kudos.dm.reaction", giver=f"<@{ctx.actor.user_id}>"),
+        t("kudos.dm.reaction", giver=mention(ctx.actor.user_id)),
         dedupe_key=f"kudos:react:{ev.event_id or uuid.uuid4().hex}",
     )

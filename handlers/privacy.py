@@ -16,7 +16,7 @@ from bot.core.commands import Arg
 from bot.core.events import ActionEvent, mention_ids
 from bot.core.i18n import Translator, translator_for
 from bot.core.jobs import JobContext, zone
-from bot.core.messages import Actions, Attachment, Button, Fields, Header, Message, Note, Section
+from bot.core.messages import Actions, Attachment, Button, Fields, Header, Message, Note, Section, mention, user_text
 from bot.core.router import Context, Router, UserError, require_admin
 from bot.core.services import ProcessSettings as Settings
 from handlers.privacy_rules import sheet_lines
@@ -160,7 +160,7 @@ async def set_works_council(ctx: Context, args: list[str]) -> None:
         ctx.session, workspace_id=ctx.workspace.id, user_id=ids[0], role=store.WORKS_COUNCIL_ROLE, on=not remove
     )
     await audit(ctx, "privacy.works_council_role", ids[0], granted=not remove)
-    ctx.ephemeral(ctx.t("privacy.wc_removed" if remove else "privacy.wc_added", user=f"<@{ids[0]}>"))
+    ctx.ephemeral(ctx.t("privacy.wc_removed" if remove else "privacy.wc_added", user=mention(ids[0])))
 
 
 # --- audit log ----------------------------------------------------------------------------------------
@@ -175,9 +175,9 @@ async def show_audit(ctx: Context, args: list[str]) -> None:
     lines = []
     for e in entries:
         when = e.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-        subject = f" → <@{e.subject_id}>" if e.subject_id else ""
-        details = ", ".join(f"{k}={v}" for k, v in e.details.items())
-        lines.append(f"`{when}` <@{e.actor_id}> *{e.action}*{subject}" + (f" ({details})" if details else ""))
+        subject = " → " + mention(e.subject_id) if e.subject_id else ""
+        details = user_text(", ".join(f"{k}={v}" for k, v in e.details.items())) if e.details else ""
+        lines.append(f"`{when}` {mention(e.actor_id)} *{e.action}*{subject}" + (f" ({details})" if details else ""))
     ctx.ephemeral(
         Message(
             blocks=[
@@ -215,8 +215,8 @@ async def export(ctx: Context, args: list[str]) -> None:
     ctx.dm(
         ctx.actor.user_id,
         Message(
-            blocks=[Section(text=ctx.t("privacy.export.dm", user=f"<@{subject}>", rows=rows))],
-            text=ctx.t("privacy.export.dm", user=f"<@{subject}>", rows=rows),
+            blocks=[Section(text=ctx.t("privacy.export.dm", user=mention(subject), rows=rows))],
+            text=ctx.t("privacy.export.dm", user=mention(subject), rows=rows),
             attachments=[Attachment.of(f"starling-data-{subject}-{day}.json", body, "application/json")],
         ),
     )
@@ -242,7 +242,7 @@ async def forget(ctx: Context, args: list[str], *, self_: bool) -> None:
         key = "privacy.forget.confirm_self" if self_ else "privacy.forget.confirm_other"
         ctx.ephemeral(
             [
-                Section(text=ctx.t(key, user=f"<@{subject}>")),
+                Section(text=ctx.t(key, user=mention(subject))),
                 Actions(
                     buttons=[
                         Button(
@@ -347,7 +347,7 @@ async def build_sheet(
     session: AsyncSession, *, workspace: Workspace, settings: Settings, lang: str, now: datetime
 ) -> str:
     """The privacy fact sheet, from the live configuration, as Markdown."""
-    t = translator_for(lang, tone="sie")
+    t = translator_for(lang, tone="sie", marked=False)  # a Markdown document, not a chat message
     cfg = await store.get_settings(session, workspace_id=workspace.id)
     states = await store.feature_states(session, workspace_id=workspace.id)
     on, off = t("privacy.state_on"), t("privacy.state_off")

@@ -6,7 +6,7 @@ are left alone."""
 from __future__ import annotations
 
 from bot.core.events import MemberJoinedEvent
-from bot.core.messages import Header, Message, Note, Section
+from bot.core.messages import Header, Message, Note, Section, mention
 from bot.core.router import Context, Router
 from storage import core
 
@@ -32,7 +32,7 @@ async def newcomer_message(ctx: Context) -> Message:
     tags = ", ".join(f"#{v.tag} ({v.label_de if ctx.t.lang == 'de' else v.label_en})" for v in values)
     return Message(
         blocks=[
-            Section(text=ctx.t("welcome.newcomer", user=f"<@{ctx.actor.user_id}>")),
+            Section(text=ctx.t("welcome.newcomer", user=mention(ctx.actor.user_id))),
             Section(text=ctx.t("welcome.intro")),
             Section(text=ctx.t("welcome.values", values=tags or "—")),
             Section(text=ctx.t("kudos.help.text", emoji=ws.kudos_emoji, budget=ws.daily_budget)),

@@ -22,7 +22,7 @@ from sqlmodel import select
 
 from bot.app import Starling
 from bot.console.demo import member_count, seed_demo
-from bot.console.render import render
+from bot.console.render import render, terminal_safe
 from bot.core.events import (
     ActionEvent,
     Actor,
@@ -33,7 +33,7 @@ from bot.core.events import (
     Platform,
     ReactionEvent,
 )
-from bot.core.messages import Form, Message
+from bot.core.messages import Form, Message, plain
 from storage import core
 from storage.db import transaction
 from storage.models import Member, OutboxMessage, Workspace
@@ -447,7 +447,7 @@ class ConsoleAdapter:
     # forms ---------------------------------------------------------------------------------------------
     def _open_form(self, form: Form) -> None:
         self._form, self._form_values, self._form_index = form, {}, 0
-        self.write(self.say("form", title=form.title))
+        self.write(self.say("form", title=_shown(form.title)))
         self._ask()
 
     def _ask(self) -> None:
@@ -455,17 +455,17 @@ class ConsoleAdapter:
         field = self._form.inputs[self._form_index]
         extra = ""
         if field.options:
-            extra = " [" + ", ".join(f"{i}={o.label}" for i, o in enumerate(field.options, 1)) + "]"
+            extra = " [" + ", ".join(f"{i}={_shown(o.label)}" for i, o in enumerate(field.options, 1)) + "]"
         if field.type == "checkbox":
             extra = self.say("yes_no")
-        self.write(f"{field.label}{'' if field.required else self.say('optional')}{extra}:")
+        self.write(f"{_shown(field.label)}{'' if field.required else self.say('optional')}{extra}:")
 
     def _option(self, field: object, value: str) -> str | None:
         """A choice typed as its number, its key or its label (any case); None if it is none of them."""
         options = getattr(field, "options", None) or []
         low = value.strip().lower()
         for i, o in enumerate(options, 1):
-            if low in (str(i), o.value.lower(), o.label.lower()):
+            if low in (str(i), o.value.lower(), plain(o.label).lower()):
                 return str(o.value)
         return None
 
@@ -478,7 +478,7 @@ class ConsoleAdapter:
         elif field.options and value:
             chosen = self._option(field, value)
             if chosen is None:
-                self.write(self.say("pick", options=", ".join(o.label for o in field.options)))
+                self.write(self.say("pick", options=", ".join(_shown(o.label) for o in field.options)))
                 self._ask()
                 return  # the answers so far stay; only this field is asked again
             value = chosen
@@ -560,3 +560,8 @@ async def stdin_lines(stream: TextIO = sys.stdin) -> AsyncIterator[str]:
         if not line:
             return
         yield line
+
+
+def _shown(text: str) -> str:
+    """A form's title, label or choice in the terminal: as typed, without control characters."""
+    return terminal_safe(plain(text))

@@ -4,6 +4,12 @@ Catalogs are YAML files, one per feature and language: ``bot/core/locales/<lang>
 ``handlers/locales/<lang>/*.yaml``. A German entry may be a mapping ``{du: ..., sie: ...}`` for the
 workspace's chosen form of address. Placeholders use ``{name}``; a test checks both languages have
 the same keys and placeholders.
+
+Every value filled into a placeholder is data: it is wrapped with :func:`bot.core.messages.user_text`, so each
+platform's renderer escapes it, unless it is :class:`bot.core.messages.Markup` (another translation, a
+:func:`~bot.core.messages.mention` or :func:`~bot.core.messages.channel_link`). Numbers go in as they are
+(format specs keep working). The template's own markup stays markup. Pages and documents that are not chat
+messages use a translator made with ``marked=False``, which fills values in as they are.
 """
 
 from __future__ import annotations
@@ -11,10 +17,13 @@ from __future__ import annotations
 import string
 from collections.abc import Iterable
 from functools import lru_cache
+from numbers import Number
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from bot.core.messages import Markup, user_text
 
 LANGUAGES = ("de", "en")
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,12 +73,23 @@ class _SafeDict(dict[str, Any]):
         return "{" + key + "}"
 
 
-class Translator:
-    """Looks up ``key`` in one language and form of address."""
+def as_data(value: Any) -> Any:
+    """A value for a chat template: our own markup and numbers as they are, anything else marked as data."""
+    if isinstance(value, Markup) or (isinstance(value, Number) and not isinstance(value, bool)):
+        return value
+    return user_text(str(value))
 
-    def __init__(self, lang: str = "de", tone: str = "du") -> None:
+
+class Translator:
+    """Looks up ``key`` in one language and form of address.
+
+    With ``marked`` (chat messages, the default) every value is data and the result is
+    :class:`~bot.core.messages.Markup`; without it (web pages, documents) values are filled in as they are."""
+
+    def __init__(self, lang: str = "de", tone: str = "du", *, marked: bool = True) -> None:
         self.lang = lang if lang in LANGUAGES else "en"
         self.tone = tone if tone in ("du", "sie") else "du"
+        self.marked = marked
 
     def raw(self, key: str) -> str:
         entry = load_catalog(self.lang).get(key)
@@ -80,7 +100,10 @@ class Translator:
         return str(entry)
 
     def __call__(self, key: str, /, **params: Any) -> str:
-        return self.raw(key).format_map(_SafeDict(params))
+        if not self.marked:
+            return self.raw(key).format_map(_SafeDict(params))
+        filled = {name: as_data(value) for name, value in params.items()}
+        return Markup(self.raw(key).format_map(_SafeDict(filled)))
 
     def has(self, key: str) -> bool:
         return key in load_catalog(self.lang)
@@ -91,16 +114,15 @@ class Translator:
 
     def join(self, items: Iterable[str]) -> str:
         """ "a, b and c" / "a, b und c"."""
-        xs = list(items)
-        if len(xs) <= 1:
-            return "".join(xs)
-        return ", ".join(xs[:-1]) + self("core.and") + xs[-1]
+        xs = [str(as_data(x)) for x in items] if self.marked else list(items)
+        joined = "".join(xs) if len(xs) <= 1 else ", ".join(xs[:-1]) + self("core.and") + xs[-1]
+        return Markup(joined) if self.marked else joined
 
 
-def translator_for(*locales: str | None, tone: str = "du") -> Translator:
+def translator_for(*locales: str | None, tone: str = "du", marked: bool = True) -> Translator:
     """The first usable locale wins: the person's own, then the workspace's."""
     for loc in locales:
         lang = normalize_locale(loc)
         if lang:
-            return Translator(lang, tone)
-    return Translator("en", tone)
+            return Translator(lang, tone, marked=marked)
+    return Translator("en", tone, marked=marked)

@@ -1,16 +1,21 @@
 """The neutral message model. Handlers build these; each adapter renders them natively
 (Block Kit on Slack, Adaptive Cards on Teams, plain text in the terminal).
 
-Text uses a tiny markup: ``*bold*``, ``_italic_`` and ``<@USER_ID>`` mentions. Anything a person typed
-is wrapped with :func:`user_text`, and every renderer escapes the wrapped part for its platform, so
-``<!channel>``, ``@here``, forged ``<@U…>``, Teams ``<at>`` tags and markdown links never ping or link.
+Text uses a tiny markup: ``*bold*``, ``_italic_``, ``<@USER_ID>`` mentions and ``<#CHANNEL>`` links. Values are
+data: the translator (:class:`bot.core.i18n.Translator`) wraps every value it fills into a template with
+:func:`user_text` unless the value is :class:`Markup` (another translation, or a :func:`mention` /
+:func:`channel_link` the bot means), and every renderer escapes the wrapped part for its platform, so
+``<!channel>``, ``@here``, forged ``<@U…>``, Teams ``<at>`` tags, HTML and markdown links never ping, link or
+format, whatever message a value ends up in. Text a handler puts into a block without a template is wrapped
+with :func:`user_text` where it came from a person or a directory (``tests/test_escaping.py`` checks that
+handlers write mentions and channel links only through :func:`mention` and :func:`channel_link`).
 """
 
 from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
@@ -20,24 +25,74 @@ USER_CLOSE = "\ue001"
 _USER_SPAN = re.compile(f"{USER_OPEN}(.*?){USER_CLOSE}", re.S)
 
 
-def user_text(s: str) -> str:
-    """Mark text that came from a person, so renderers escape it."""
-    clean = s.replace(USER_OPEN, "").replace(USER_CLOSE, "")
-    return f"{USER_OPEN}{clean}{USER_CLOSE}"
+_ID_RE = re.compile(r"[A-Za-z0-9_.:\-]+")  # a person: Slack U…/W…, Teams 29:…, a:…, the console's handles
+_CHANNEL_ID_RE = re.compile(r"[A-Za-z0-9_.:@;=\-]+")  # Teams: 19:…@thread.tacv2;messageid=…
+
+
+class Markup(str):
+    """Text that is our own markup: what the translator returns, a :func:`mention`, a :func:`channel_link`.
+
+    A translation inserts a ``Markup`` value as it is; any other value is data (escaped by every renderer).
+    Like any ``str`` subclass it is lost by concatenation and f-strings: what is built that way is data when
+    it goes into a translation (wrap the whole in ``Markup`` only if every piece of it is our own markup or
+    marked with :func:`user_text`).
+    """
+
+    __slots__ = ()
+
+    def __add__(self, other: str) -> str:
+        joined = str.__add__(self, other)
+        return Markup(joined) if isinstance(other, Markup) else joined
+
+    def __radd__(self, other: str) -> str:
+        joined = str.__add__(other, self)
+        return Markup(joined) if isinstance(other, Markup) else joined
+
+    def join(self, parts: Iterable[str]) -> Markup:  # type: ignore[override]
+        """Our markup between the parts; a part that is not :class:`Markup` is data."""
+        return Markup(str.join(self, (p if isinstance(p, Markup) else user_text(p) for p in parts)))
+
+
+def user_text(s: str) -> Markup:
+    """Mark text that came from a person or a directory, so renderers escape it."""
+    clean = str(s).replace(USER_OPEN, "").replace(USER_CLOSE, "")
+    return Markup(f"{USER_OPEN}{clean}{USER_CLOSE}")
+
+
+def mention(user_id: str) -> Markup:
+    """A mention the bot means (Slack ``<@U…>``, a Teams ``<at>`` with its entity, ``@name`` in the terminal).
+
+    An id that is not one (anything but letters, digits and ``_.:-``) is shown as data and mentions no one."""
+    if _ID_RE.fullmatch(user_id or ""):
+        return Markup(f"<@{user_id}>")
+    return user_text(user_id or "")
+
+
+def channel_link(channel_id: str) -> Markup:
+    """A link to a channel the bot means (``<#C…>``); an id that is not one is shown as data."""
+    if _CHANNEL_ID_RE.fullmatch(channel_id or ""):
+        return Markup(f"<#{channel_id}>")
+    return user_text(channel_id or "")
+
+
+_SLOT_OPEN, _SLOT_CLOSE = "\ue010", "\ue011"
+_SLOT = re.compile(f"{_SLOT_OPEN}(\\d+){_SLOT_CLOSE}")
 
 
 def render_markup(text: str, escape: Callable[[str], str], markup: Callable[[str], str] | None = None) -> str:
-    """Escape the user-typed spans with ``escape`` and pass our own markup through ``markup``."""
-    out: list[str] = []
-    pos = 0
-    for m in _USER_SPAN.finditer(text):
-        own = text[pos : m.start()]
-        out.append(markup(own) if markup else own)
-        out.append(escape(m.group(1)))
-        pos = m.end()
-    tail = text[pos:]
-    out.append(markup(tail) if markup else tail)
-    return "".join(out)
+    """Escape the user-typed spans with ``escape`` and pass our own markup through ``markup``.
+
+    ``markup`` sees the whole of our own text at once, each user span standing in it as an opaque slot, so
+    markup around a value (``*{title}*``, a code span around ``{command}``) is still one piece of markup."""
+    spans: list[str] = []
+
+    def slot(m: re.Match[str]) -> str:
+        spans.append(m.group(1))
+        return f"{_SLOT_OPEN}{len(spans) - 1}{_SLOT_CLOSE}"
+
+    own = _USER_SPAN.sub(slot, text.replace(_SLOT_OPEN, "").replace(_SLOT_CLOSE, ""))
+    shown = markup(own) if markup else own
+    return _SLOT.sub(lambda m: escape(spans[int(m.group(1))]), shown)
 
 
 def plain(text: str) -> str:

@@ -28,7 +28,7 @@ from bot.core.events import (
     ReactionEvent,
 )
 from bot.core.i18n import translator_for
-from bot.core.messages import Block, Header, Message, Note, Section, Target, user_text
+from bot.core.messages import Block, Header, Markup, Message, Note, Section, Target, user_text
 from bot.core.services import Services
 from storage import core, privacy
 from storage.db import transaction
@@ -461,7 +461,7 @@ async def run_command(ctx: Context, spec: Command) -> None:
         close = spec.closest(word, ctx.t) if word else []
         needs = spec.fallback_requires
         if close and needs is not None and not any(needs.accept(w) is not None for w in text.split()):
-            hint = ", ".join(f"`{spec.name} {c}`" for c in close)
+            hint = Markup(", ".join(f"`{spec.name} {c}`" for c in close))  # our own command names
             raise UserError("core.unknown_sub_close", command=spec.name, sub=word, suggestions=hint)
         if spec.fallback_handler is not None and (word or spec.default is None):
             await require_on(ctx, spec.fallback_feature or spec.feature)
@@ -473,7 +473,7 @@ async def run_command(ctx: Context, spec: Command) -> None:
             await spec.handler(ctx)
             return
         if close:
-            hint = ", ".join(f"`{spec.name} {c}`" for c in close)
+            hint = Markup(", ".join(f"`{spec.name} {c}`" for c in close))  # our own command names
             raise UserError("core.unknown_sub_close", command=spec.name, sub=word, suggestions=hint)
         raise UserError("core.unknown_sub", command=spec.name, sub=word)
     try:
@@ -548,7 +548,7 @@ async def command_help(ctx: Context, spec: Command) -> Message:
     elif not spec.subs and spec.help_key:  # a command without subcommands: its own line
         blocks.append(Section(text=f"`{spec.name}`: {t(spec.help_key)}"))
     if spec.aliases:
-        blocks.append(Note(text=t("core.help.aliases", words=", ".join(f"`{a}`" for a in spec.aliases))))
+        blocks.append(Note(text=t("core.help.aliases", words=Markup(", ".join(f"`{a}`" for a in spec.aliases)))))
     return Message(blocks=blocks, text=title)
 
 
@@ -617,7 +617,7 @@ def _unknown_command(ctx: Context, router: Router) -> None:
     word = ctx.event.name if isinstance(ctx.event, CommandEvent) else ""
     close = router.closest_commands(word)
     if close:
-        hint = ctx.t("core.unknown_command_close", command=word, suggestions=", ".join(f"`{c}`" for c in close))
+        hint = ctx.t("core.unknown_command_close", command=word, suggestions=Markup(", ".join(f"`{c}`" for c in close)))
     else:
         hint = ctx.t("core.unknown_command", command=word)
     ctx.ephemeral([Section(text=hint), Note(text=ctx.t("core.help_hint"))])

@@ -25,7 +25,7 @@ from bot.core.messages import Message
 from bot.core.metrics import PLATFORM_ERRORS
 from bot.core.services import PersonInfo
 from bot.outbox import PermanentFailure, RetryLater
-from bot.slack.render import render_message
+from bot.slack.render import fallback_text, render_message
 from storage.models import OutboxMessage
 
 log = structlog.get_logger("starling.slack")
@@ -319,7 +319,7 @@ class SlackSender:
                 done = await self.client.files_upload_v2(
                     channel=channel,
                     file_uploads=uploads,
-                    initial_comment=message.fallback() or None,
+                    initial_comment=fallback_text(message).strip() or None,  # mrkdwn: values escaped
                     thread_ts=row.thread_id,
                 )
                 files = done.get("files") or [{}]

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.i18n import Translator
 from bot.core.messages import Attachment as File
+from bot.teams.render import activity_text
 from storage import teams as store
 from storage.db import transaction
 from storage.teams import TeamsConversation
@@ -156,7 +157,9 @@ class FileOffers:
         async with transaction(self.sessions) as session:
             await store.drop_file(session, workspace_id=ws, token=token)
         log.info("teams_file_uploaded", workspace=ws, file=offer.filename, size=offer.size)
-        reply = Activity(type=ActivityTypes.message, text=t("teams.file.uploaded"), attachments=[info_card(upload)])
+        reply = Activity(
+            type=ActivityTypes.message, text=activity_text(t("teams.file.uploaded")), attachments=[info_card(upload)]
+        )
         try:
             await turn.send_activity(reply)
         except (ErrorResponseException, ClientRequestError) as err:
@@ -185,6 +188,6 @@ class FileOffers:
     @staticmethod
     async def _say(turn: TurnContext, text: str) -> None:
         try:
-            await turn.send_activity(Activity(type=ActivityTypes.message, text=text))
+            await turn.send_activity(Activity(type=ActivityTypes.message, text=activity_text(text)))
         except (ErrorResponseException, ClientRequestError) as err:
             log.warning("teams_file_note_failed", error=str(err)[:200])

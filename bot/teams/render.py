@@ -11,7 +11,7 @@ mentions (``<at>Name</at>`` plus an entity) where ``mentions`` is on, plain name
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bot.core.events import MENTION_RE
@@ -46,6 +46,8 @@ _CODE = re.compile(r"`([^`\n]+)`")
 _CHANNEL_RE = re.compile(r"<#([A-Za-z0-9_.:@;=\-]+)(?:\|([^>]*))?>")
 _LIST_ITEM = re.compile(r"^\s*(?:[-•]\s|\d+\.\s)")
 _MD_LINK = re.compile(r"\]\s*\(")
+_MD_EMPHASIS = re.compile(r"[*_~`]")
+_OWN_TOKEN = re.compile(r"<@[A-Za-z0-9_.:\-]+>|<#[A-Za-z0-9_.:@;=\-]+(?:\|[^<>]*)?>")
 
 
 def escape_text(s: str) -> str:
@@ -58,9 +60,28 @@ def escape_text(s: str) -> str:
 
 
 def _inert_plain(s: str) -> str:
-    """User text in plain-text properties (titles, labels, choices, summaries, fallback text): tags, entities
-    and markdown links are broken with a zero-width space, so no client that renders them anyway can."""
+    """User text in plain-text properties (titles, labels, choices, summaries, fallback text): tags, entities,
+    markdown links and emphasis are broken with a zero-width space, so no client that renders them anyway can."""
+    s = _MD_LINK.sub("]" + _ZW + "(", s.replace("<", "<" + _ZW).replace("&", "&" + _ZW))
+    return _MD_EMPHASIS.sub(lambda m: _ZW + m.group(0) + _ZW, s)
+
+
+def _inert_own(s: str) -> str:
+    """Our own markup between its mention and channel tokens: a ``<`` or ``&`` (``<wert>`` in a usage line) is
+    shown, never taken for a tag or an entity, and no ``[x](y)`` becomes a link."""
     return _MD_LINK.sub("]" + _ZW + "(", s.replace("<", "<" + _ZW).replace("&", "&" + _ZW))
+
+
+def _own_parts(s: str, convert: Callable[[str], str]) -> str:
+    """``convert`` applied to our own markup, with every other ``<``/``&``/link made inert first."""
+    out: list[str] = []
+    pos = 0
+    for m in _OWN_TOKEN.finditer(s):
+        out.append(_inert_own(s[pos : m.start()]))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(_inert_own(s[pos:]))
+    return convert("".join(out))
 
 
 class _Text:
@@ -85,6 +106,9 @@ class _Text:
         return tag
 
     def _own(self, s: str) -> str:
+        return _own_parts(s, self._own_markup)
+
+    def _own_markup(self, s: str) -> str:
         s = _BOLD.sub(r"**\1**", s)
         s = _CODE.sub(r"**\1**", s)
         s = _CHANNEL_RE.sub(lambda m: "#" + escape_text(m.group(2) or self.names.get(m.group(1)) or m.group(1)), s)
@@ -118,7 +142,7 @@ class _Text:
             s = _CHANNEL_RE.sub(lambda m: "#" + _inert_plain(m.group(2) or self.names.get(m.group(1)) or m.group(1)), s)
             return MENTION_RE.sub(lambda m: _inert_plain(self.name(m.group(1))), s)
 
-        return render_markup(text, escape=_inert_plain, markup=own)
+        return render_markup(text, escape=_inert_plain, markup=lambda s: _own_parts(s, own))
 
 
 def _text_block(text: str, **props: Any) -> dict[str, Any]:
@@ -371,3 +395,16 @@ def mention_ids_in(message: Message) -> list[str]:
 
 def _number(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:.1f}"
+
+
+def activity_text(text: str, names: Mapping[str, str] | None = None) -> str:
+    """Neutral text as a message activity's ``text``, which Teams renders as markdown (code spans included):
+    values escaped, our ``*bold*`` as ``**bold**``, our own ``<@id>`` mentions and channels as names."""
+    t = _Text(names or {}, mentions=False)
+
+    def own(s: str) -> str:
+        s = _BOLD.sub(r"**\1**", s)
+        s = _CHANNEL_RE.sub(lambda m: "#" + escape_text(m.group(2) or t.names.get(m.group(1)) or m.group(1)), s)
+        return MENTION_RE.sub(lambda m: escape_text(t.name(m.group(1))), s)
+
+    return render_markup(text, escape=escape_text, markup=lambda s: _own_parts(s, own))

@@ -206,7 +206,7 @@ class WebApp:
     # --- rendering ------------------------------------------------------------------------------------
     def guest_translator(self, request: web.Request) -> Translator:
         wanted = request.headers.get("Accept-Language", "").split(",")[0]
-        return translator_for(wanted, self.settings.default_locale, tone="du")
+        return translator_for(wanted, self.settings.default_locale, tone="du", marked=False)
 
     def render(self, request: web.Request, name: str, *, status: int = 200, **context: Any) -> web.Response:
         viewer: Viewer | None = request.get(VIEWER)
@@ -239,7 +239,7 @@ class WebApp:
                 return None
             roles = await roles_of(session, workspace, member)
             lang = normalize_locale(row.data.get("lang")) or normalize_locale(member.locale) or workspace.locale
-            t = translator_for(lang, workspace.locale, tone=workspace.tone)
+            t = translator_for(lang, workspace.locale, tone=workspace.tone, marked=False)
             session.expunge(workspace)
             session.expunge(member)
             return Viewer(token, workspace, member, roles, row.csrf, t.lang, t, dict(row.data))

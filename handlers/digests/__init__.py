@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core.commands import Arg
 from bot.core.jobs import Days, JobContext, ScheduleError, is_zone, next_occurrence, parse_time, zone
-from bot.core.messages import Block, Header, Message, Note, Section
+from bot.core.messages import Block, Header, Markup, Message, Note, Section, channel_link
 from bot.core.router import Context, Router, UserError, require_admin
 from handlers.digests import feature_sections, kudos_sections
 from handlers.digests.compose import (
@@ -125,7 +125,7 @@ def describe(ctx: Context, schedule: Schedule) -> str:
     nxt = next_occurrence(parse_time(schedule.at), days, tz, ctx.now)
     when = ctx.t("digests.when", days=describe_days(ctx.t, days), at=schedule.at, tz=tz.key)
     if nxt is not None:
-        when += " · " + ctx.t("digests.next", when=fmt_when(ctx.t, nxt.due_at, tz))
+        when = Markup(" · ").join([when, ctx.t("digests.next", when=fmt_when(ctx.t, nxt.due_at, tz))])
     return when
 
 
@@ -148,7 +148,7 @@ async def subscribe(ctx: Context, words: list[str]) -> None:
         now=ctx.now,
         created_by=ctx.actor.user_id,
     )
-    ctx.ephemeral(ctx.t("digests.subscribed", channel=f"<#{channel}>", when=describe(ctx, row)))
+    ctx.ephemeral(ctx.t("digests.subscribed", channel=channel_link(channel), when=describe(ctx, row)))
 
 
 BOARD_ACTIONS = {"off": "off", "aus": "off", "stop": "off", "preview": "preview", "vorschau": "preview"}
@@ -186,7 +186,7 @@ async def leaderboard(ctx: Context, action: str | None, words: list[str]) -> Non
     ctx.ephemeral(
         ctx.t(
             "digests.board.subscribed",
-            channel=f"<#{channel}>",
+            channel=channel_link(channel),
             every=ctx.t(f"digests.every.{period}"),
             mode=mode,
             when=describe(ctx, row),
@@ -202,7 +202,7 @@ async def turn_off(ctx: Context, words: list[str], *, kind: str) -> None:
     )
     if not count:
         raise UserError(f"digests.err.nothing_on_{kind}")
-    where = f"<#{args.channel}>" if args.channel else ctx.t("digests.everywhere")
+    where = channel_link(args.channel) if args.channel else ctx.t("digests.everywhere")
     ctx.ephemeral(ctx.t(f"digests.off_{kind}", where=where))
 
 
@@ -232,7 +232,7 @@ async def preview_digest(ctx: Context, words: list[str]) -> None:
     )
     message = await build_digest(scope, fmt_span(ctx.t, s))
     key = "digests.preview_note" if row and row.enabled else "digests.preview_note_unsubscribed"
-    message.blocks.append(Note(text=ctx.t(key, channel=f"<#{channel}>", when=fmt_when(ctx.t, nxt.due_at, tz))))
+    message.blocks.append(Note(text=ctx.t(key, channel=channel_link(channel), when=fmt_when(ctx.t, nxt.due_at, tz))))
     ctx.ephemeral(message)
 
 
@@ -264,7 +264,7 @@ async def status(ctx: Context) -> None:
             if r.settings.get("givers_only"):
                 details.append(ctx.t("digests.board.mode_givers"))
             label += f" ({', '.join(details)})"
-        lines.append(f"• {label} → <#{r.channel_id}>: {describe(ctx, r)}")
+        lines.append(f"• {label} → {channel_link(r.channel_id)}: {describe(ctx, r)}")
     ctx.ephemeral(Message(blocks=[Header(text=ctx.t("digests.status.title")), Section(text="\n".join(lines))]))
 
 

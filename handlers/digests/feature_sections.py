@@ -4,7 +4,7 @@ prompt participation and highlighted answers (:mod:`handlers.prompts`), "you sai
 
 from __future__ import annotations
 
-from bot.core.messages import Bar, BarList, Block, Note, Section, user_text
+from bot.core.messages import Bar, BarList, Block, Note, Section, channel_link, user_text
 from handlers.digests.sections import DigestScope, register_section
 from handlers.privacy_rules import group_figure_ok
 from handlers.prompts import highlighted_answers, participation
@@ -31,7 +31,7 @@ async def prompts_section(scope: DigestScope) -> list[Block]:
             BarList(
                 rows=[
                     Bar(
-                        label=f"<#{r.channel_id}>",
+                        label=channel_link(r.channel_id),
                         value=float(r.answers),
                         display=t(
                             "digests.prompts.answers" if r.prompts != 1 else "digests.prompts.answers_one",
@@ -57,7 +57,7 @@ async def prompts_section(scope: DigestScope) -> list[Block]:
                 text=t(
                     "digests.prompts.highlight",
                     prompt=user_text(_short(answer.prompt, 120)),
-                    channel=f"<#{answer.channel_id}>",
+                    channel=channel_link(answer.channel_id),
                     marks=answer.highlights,
                 )
             )

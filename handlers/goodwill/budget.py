@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from bot.core.events import mention_ids
-from bot.core.messages import Bar, BarList, Block, Header, Message, Note, Section, user_text
+from bot.core.messages import Bar, BarList, Block, Header, Markup, Message, Note, Section, mention, user_text
 from bot.core.router import Context, UserError, require_admin
 from handlers.goodwill import money
 from handlers.goodwill.common import (
@@ -154,7 +154,7 @@ def rule_text(ctx: Context, budget: GoodwillBudget, code: str) -> str:
         parts.append(t.plural("goodwill.rule.cases", budget.rule_cases))
     if budget.case_limit is None and budget.rule_cases is None:
         parts.append(t("goodwill.rule.within_budget"))
-    return ", ".join(parts)
+    return Markup(", ").join(parts)
 
 
 async def members_command(ctx: Context, args: list[str]) -> None:
@@ -173,7 +173,7 @@ async def members_command(ctx: Context, args: list[str]) -> None:
         raise UserError("goodwill.err.team_usage")
     await q.set_members(ctx.session, budget_id=budget.id, user_ids=ids)
     if ids:
-        ctx.ephemeral(ctx.t("goodwill.team.set", team=team_label(team), people=ctx.t.join(f"<@{u}>" for u in ids)))
+        ctx.ephemeral(ctx.t("goodwill.team.set", team=team_label(team), people=ctx.t.join(mention(u) for u in ids)))
     else:
         ctx.ephemeral(ctx.t("goodwill.team.everyone", team=team_label(team)))
 

@@ -9,7 +9,21 @@ from dataclasses import dataclass, field
 
 from bot.core.events import MENTION_RE, ActionEvent, CommandEvent
 from bot.core.i18n import Translator
-from bot.core.messages import Actions, Block, Button, Fields, Form, Header, Input, Message, Note, Section, user_text
+from bot.core.messages import (
+    Actions,
+    Block,
+    Button,
+    Fields,
+    Form,
+    Header,
+    Input,
+    Message,
+    Note,
+    Section,
+    channel_link,
+    mention,
+    user_text,
+)
 from bot.core.router import Context, UserError
 from handlers import decisions
 from handlers.goodwill import money
@@ -288,7 +302,7 @@ async def settled_by_rule(ctx: Context, budget: GoodwillBudget, case: GoodwillCa
 def story_message(t: Translator, ws: Workspace, case: GoodwillCase) -> Message:
     """The short story line for the team channel, with Kudos and Highlight buttons."""
     cid = str(case.id)
-    who = f"<@{case.author_id}>" if names_allowed(ws) and case.author_id else t("goodwill.story.someone")
+    who = mention(case.author_id) if names_allowed(ws) and case.author_id else t("goodwill.story.someone")
     text = t("goodwill.story.line", who=who, amount=money.fmt(t, case.amount, case.currency))
     blocks: list[Block] = [Section(text=text + "\n> " + user_text(case.story))]
     if case.category:
@@ -317,7 +331,7 @@ def decision_card(
         (t("goodwill.card.status"), t(f"goodwill.status.{case.status}")),
     ]
     if names_allowed(ws) and case.author_id:
-        items.insert(0, (t("goodwill.card.by"), f"<@{case.author_id}>"))
+        items.insert(0, (t("goodwill.card.by"), mention(case.author_id)))
     blocks: list[Block] = [
         Header(text=t("goodwill.card.header", id=case.id)),
         Section(text=user_text(case.story)),
@@ -367,9 +381,9 @@ async def to_approvers(
     people = await decisions.deciders(ctx.session, workspace_id=ws.id, department=department_of(budget))
     t = ctx.t
     who = (
-        t("goodwill.review_channel", channel=f"<#{rules.review_channel_id}>")
+        t("goodwill.review_channel", channel=channel_link(rules.review_channel_id))
         if rules.review_channel_id
-        else t.join(f"<@{u}>" for u in people) or t("goodwill.admins")
+        else t.join(mention(u) for u in people) or t("goodwill.admins")
     )
     blocks: list[Block] = [
         Section(
@@ -448,7 +462,7 @@ async def _already(ctx: Context, budget: GoodwillBudget, case: GoodwillCase, *, 
         ctx.update(await card_now(ctx, budget, case))
     status = ctx.t(f"goodwill.status.{case.status}")
     if case.decided_by:
-        ctx.ephemeral(ctx.t("goodwill.already_decided", id=case.id, status=status, actor=f"<@{case.decided_by}>"))
+        ctx.ephemeral(ctx.t("goodwill.already_decided", id=case.id, status=status, actor=mention(case.decided_by)))
     else:
         ctx.ephemeral(ctx.t("goodwill.already_status", id=case.id, status=status))
 
@@ -462,7 +476,7 @@ async def _tell_author(ctx: Context, case: GoodwillCase) -> None:
         f"goodwill.notify.{case.status}",
         id=case.id,
         amount=money.fmt(t, case.amount, case.currency),
-        actor=f"<@{ctx.actor.user_id}>",
+        actor=mention(ctx.actor.user_id),
     )
     blocks: list[Block] = [Section(text=text)]
     if case.decision_note:
@@ -534,7 +548,7 @@ async def thank(ctx: Context, raw_id: str) -> None:
     if case.status not in ("approved", "pending"):
         raise UserError("goodwill.err.thank_status", id=case.id)
     reason = ctx.t("goodwill.thank_reason", id=case.id)
-    await kudos.give(ctx, f"<@{case.author_id}> {reason}", source="goodwill", moment=("goodwill", case.id or 0))
+    await kudos.give(ctx, f"{mention(case.author_id)} {reason}", source="goodwill", moment=("goodwill", case.id or 0))
 
 
 async def on_action(ctx: Context) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from bot.core.events import Platform
 from bot.core.i18n import Translator
 from bot.core.jobs import zone
+from bot.core.messages import channel_link
 from bot.core.router import Context, UserError
 from storage import goodwill as q
 from storage.goodwill import GoodwillBudget, GoodwillCase
@@ -66,7 +67,7 @@ def team_label(team: str) -> str:
     """How a team is shown: a channel link, or the department's name."""
     if team.lower().startswith(DEPT_PREFIXES):
         return team.split(":", 1)[1]
-    return f"<#{team}>"
+    return channel_link(team)
 
 
 def department_of(budget: GoodwillBudget) -> str | None:

@@ -9,7 +9,21 @@ from zoneinfo import ZoneInfo
 from bot.core.commands import Arg
 from bot.core.events import ActionEvent, MessageEvent
 from bot.core.i18n import Translator, translator_for
-from bot.core.messages import Actions, Block, Button, Fields, Form, Header, Input, Message, Note, Section, user_text
+from bot.core.messages import (
+    Actions,
+    Block,
+    Button,
+    Fields,
+    Form,
+    Header,
+    Input,
+    Message,
+    Note,
+    Section,
+    channel_link,
+    mention,
+    user_text,
+)
 from bot.core.router import Context, Priority, Router, UserError, require_admin
 from handlers.privacy_rules import language_model, require_feature
 from handlers.prompts.feedback import FeedbackItem, store_feedback
@@ -71,7 +85,7 @@ async def show_status(ctx: Context) -> None:
     if sub is None:
         ctx.ephemeral(
             [
-                Section(text=ctx.t("prompts.status.none", channel=f"<#{channel}>")),
+                Section(text=ctx.t("prompts.status.none", channel=channel_link(channel))),
                 Note(text=ctx.t("prompts.help_hint")),
             ]
         )
@@ -83,7 +97,7 @@ async def show_status(ctx: Context) -> None:
     ctx.ephemeral(
         Message(
             blocks=[
-                Header(text=ctx.t("prompts.status.title", channel=f"<#{channel}>")),
+                Header(text=ctx.t("prompts.status.title", channel=channel_link(channel))),
                 Fields(
                     items=[
                         (ctx.t("prompts.status.state"), state),
@@ -101,7 +115,7 @@ async def show_status(ctx: Context) -> None:
                 ),
                 Note(text=ctx.t("prompts.help_hint")),
             ],
-            text=ctx.t("prompts.status.title", channel=f"<#{channel}>"),
+            text=ctx.t("prompts.status.title", channel=channel_link(channel)),
         )
     )
 
@@ -146,7 +160,7 @@ async def subscribe(ctx: Context, args: list[str]) -> None:
     ctx.reply(
         ctx.t(
             "prompts.subscribed",
-            channel=f"<#{channel}>",
+            channel=channel_link(channel),
             time=f"{sub.hour:02d}:{sub.minute:02d}",
             days=format_days(sub.days, ctx.t.lang),
             timezone=sub.timezone,
@@ -162,7 +176,7 @@ async def unsubscribe(ctx: Context) -> None:
     channel = _channel(ctx)
     if not await store.delete_subscription(ctx.session, workspace_id=ctx.workspace.id, channel_id=channel):
         raise UserError("prompts.err.not_subscribed")
-    ctx.reply(ctx.t("prompts.unsubscribed", channel=f"<#{channel}>"))
+    ctx.reply(ctx.t("prompts.unsubscribed", channel=channel_link(channel)))
 
 
 async def set_paused(ctx: Context, paused: bool) -> None:
@@ -176,7 +190,7 @@ async def set_paused(ctx: Context, paused: bool) -> None:
     if not paused:
         sub.active_since = ctx.now  # no catching up on days missed while paused
     await store.save_subscription(ctx.session, sub=sub, now=ctx.now)
-    ctx.reply(ctx.t("prompts.paused" if paused else "prompts.resumed", channel=f"<#{channel}>"))
+    ctx.reply(ctx.t("prompts.paused" if paused else "prompts.resumed", channel=channel_link(channel)))
 
 
 async def set_categories(ctx: Context, args: list[str]) -> None:
@@ -265,7 +279,7 @@ async def list_channels(ctx: Context) -> None:
         state = f" ({ctx.t('prompts.status.paused')})" if s.paused else ""
         region = f" {s.holiday_region}" if s.holiday_region else ""
         lines.append(
-            f"<#{s.channel_id}> {s.hour:02d}:{s.minute:02d} {format_days(s.days, ctx.t.lang)} {s.timezone}{region} {s.language}{state}"
+            f"{channel_link(s.channel_id)} {s.hour:02d}:{s.minute:02d} {format_days(s.days, ctx.t.lang)} {s.timezone}{region} {s.language}{state}"
         )
     ctx.ephemeral([Header(text=ctx.t("prompts.channels.title")), Section(text="\n".join(lines))])
 
@@ -514,7 +528,7 @@ async def show_answers(ctx: Context, post: store.PromptPost) -> None:
         blocks.append(Section(text=ctx.t("prompts.answers.none")))
     for view in views[-MAX_LISTED:]:
         a = view.answer
-        who = ctx.t("prompts.answers.anonymous") if a.author_id is None else f"<@{a.author_id}>"
+        who = ctx.t("prompts.answers.anonymous") if a.author_id is None else mention(a.author_id)
         marks = f"  ⭐ {view.highlights}" if view.highlights else ""
         blocks.append(Section(text=f"*{who}*: {user_text(a.text)}{marks}"))
         blocks.append(
@@ -576,7 +590,9 @@ async def on_action(ctx: Context) -> None:
             from handlers import kudos
 
             reason = ctx.translator_for_member(None)("kudos.moment_reason.answer")
-            await kudos.give(ctx, f"<@{answer.author_id}> {reason}", source="answer", moment=("answer", answer.id or 0))
+            await kudos.give(
+                ctx, f"{mention(answer.author_id)} {reason}", source="answer", moment=("answer", answer.id or 0)
+            )
 
 
 def thread_of(ev: MessageEvent) -> str | None:

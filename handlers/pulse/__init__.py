@@ -15,7 +15,7 @@ from bot.core.commands import Arg
 from bot.core.events import ActionEvent, MessageEvent
 from bot.core.i18n import Translator
 from bot.core.jobs import Days, ScheduleError, parse_time
-from bot.core.messages import Bar, BarList, Block, Header, Note, Section, user_text
+from bot.core.messages import Bar, BarList, Block, Header, Note, Section, channel_link, user_text
 from bot.core.router import Context, Priority, Router, UserError, require_admin
 from handlers.digests.sections import DigestScope, register_section
 from handlers.privacy_rules import require_feature
@@ -63,8 +63,8 @@ async def repeat(ctx: Context, words: list[str]) -> None:
             ctx.session, workspace_id=ctx.workspace.id, channel_id=channel, kind="pulse", now=ctx.now
         )
         if not n:
-            raise UserError("pulse.err.no_repeat", channel=f"<#{channel}>")
-        ctx.ephemeral(ctx.t("pulse.repeat.stopped", channel=f"<#{channel}>"))
+            raise UserError("pulse.err.no_repeat", channel=channel_link(channel))
+        ctx.ephemeral(ctx.t("pulse.repeat.stopped", channel=channel_link(channel)))
         return
     days, at = "quarter:1", "10:00"
     for w in others:
@@ -87,7 +87,7 @@ async def repeat(ctx: Context, words: list[str]) -> None:
         now=ctx.now,
         created_by=ctx.actor.user_id,
     )
-    ctx.ephemeral(ctx.t("pulse.repeat.started", channel=f"<#{channel}>", days=days, at=at))
+    ctx.ephemeral(ctx.t("pulse.repeat.started", channel=channel_link(channel), days=days, at=at))
 
 
 # --- goals --------------------------------------------------------------------------------------------
@@ -107,8 +107,8 @@ async def goal_clear(ctx: Context, words: list[str]) -> None:
     require_admin(ctx)
     channel = (flow.channel_of(words[0]) if words else None) or flow.current_channel(ctx) or ""
     if not await q.clear_goal(ctx.session, workspace_id=ctx.workspace.id, channel_id=channel):
-        raise UserError("pulse.err.no_goal", channel=f"<#{channel}>")
-    ctx.ephemeral(ctx.t("pulse.goal.cleared", channel=f"<#{channel}>"))
+        raise UserError("pulse.err.no_goal", channel=channel_link(channel))
+    ctx.ephemeral(ctx.t("pulse.goal.cleared", channel=channel_link(channel)))
 
 
 async def goal_prompt(ctx: Context, words: list[str]) -> None:
@@ -117,10 +117,10 @@ async def goal_prompt(ctx: Context, words: list[str]) -> None:
     channel = (flow.channel_of(words[1]) if len(words) > 1 else None) or flow.current_channel(ctx) or ""
     goal = await q.get_goal(ctx.session, workspace_id=ctx.workspace.id, channel_id=channel)
     if goal is None:
-        raise UserError("pulse.err.no_goal", channel=f"<#{channel}>")
+        raise UserError("pulse.err.no_goal", channel=channel_link(channel))
     goal.above_prompt = on
     ctx.session.add(goal)
-    ctx.ephemeral(ctx.t("pulse.goal.prompt_on" if on else "pulse.goal.prompt_off", channel=f"<#{channel}>"))
+    ctx.ephemeral(ctx.t("pulse.goal.prompt_on" if on else "pulse.goal.prompt_off", channel=channel_link(channel)))
 
 
 async def set_goal(ctx: Context, channel: str, text: str) -> None:
@@ -131,7 +131,7 @@ async def set_goal(ctx: Context, channel: str, text: str) -> None:
     await q.set_goal(
         ctx.session, workspace_id=ctx.workspace.id, channel_id=channel, text=text, by=ctx.actor.user_id, now=ctx.now
     )
-    ctx.ephemeral(ctx.t("pulse.goal.set", channel=f"<#{channel}>", goal=user_text(text)))
+    ctx.ephemeral(ctx.t("pulse.goal.set", channel=channel_link(channel), goal=user_text(text)))
 
 
 async def adopt(ctx: Context, pulse_id: str, value: str) -> None:
@@ -154,7 +154,7 @@ async def goal_blocks(session: object, workspace_id: str, t: Translator, channel
         goals = own or goals
     if not goals:
         return []
-    lines = [t("pulse.goal.line", channel=f"<#{g.channel_id}>", goal=user_text(g.text)) for g in goals[:5]]
+    lines = [t("pulse.goal.line", channel=channel_link(g.channel_id), goal=user_text(g.text)) for g in goals[:5]]
     return [Section(text=t("pulse.goal.title") + "\n" + "\n".join(lines))]
 
 
@@ -187,7 +187,7 @@ async def digest_section(scope: DigestScope) -> list[Block]:
     return [
         Section(text=t("pulse.digest.title")),
         BarList(
-            rows=[Bar(label=f"<#{now.channel_id}>", value=float(score), display=f"{score}/100")],
+            rows=[Bar(label=channel_link(now.channel_id), value=float(score), display=f"{score}/100")],
         ),
         Note(text=res.flock_text(t, score) + " " + res.trend_text(t, score, previous)),
     ]

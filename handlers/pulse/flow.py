@@ -12,7 +12,7 @@ import structlog
 from bot.core.events import CommandEvent
 from bot.core.i18n import Translator, translator_for
 from bot.core.jobs import local_instant, zone
-from bot.core.messages import Actions, Button, Form, Header, Input, Message, Note, Section, user_text
+from bot.core.messages import Actions, Button, Form, Header, Input, Message, Note, Section, channel_link, user_text
 from bot.core.router import Context, UserError, require_admin
 from handlers.privacy_rules import language_model, min_group_size
 from handlers.prompts.schedule import holiday_name
@@ -153,7 +153,7 @@ def fmt_deadline(t: Translator, when: datetime, ws: Workspace) -> str:
 
 def invitation(t: Translator, ws: Workspace, pulse: Pulse, *, starter: bool) -> Message:
     deadline = fmt_deadline(t, pulse.deadline, ws)
-    intro = t("pulse.invite.starter" if starter else "pulse.invite.member", channel=f"<#{pulse.channel_id}>")
+    intro = t("pulse.invite.starter" if starter else "pulse.invite.member", channel=channel_link(pulse.channel_id))
     return Message(
         blocks=[
             Header(text=t("pulse.invite.title")),
@@ -188,7 +188,7 @@ async def start(ctx: Context, words: list[str]) -> None:
         raise UserError("pulse.err.question_long", max=MAX_QUESTION)
     question = args.question or ctx.t("pulse.default_question")
     if await q.open_pulse(ctx.session, workspace_id=ws.id, channel_id=channel):
-        raise UserError("pulse.err.already_open", channel=f"<#{channel}>")
+        raise UserError("pulse.err.already_open", channel=channel_link(channel))
     department = None
     if args.department:
         known = await q.departments(ctx.session, workspace_id=ws.id)
@@ -228,7 +228,7 @@ async def start(ctx: Context, words: list[str]) -> None:
                     text=ctx.t(
                         "pulse.started",
                         id=pulse.id,
-                        channel=f"<#{channel}>",
+                        channel=channel_link(channel),
                         people=len(people),
                         deadline=fmt_deadline(ctx.t, deadline, ws),
                     )
@@ -248,7 +248,7 @@ async def start(ctx: Context, words: list[str]) -> None:
             text=ctx.t(
                 "pulse.started",
                 id=pulse.id,
-                channel=f"<#{channel}>",
+                channel=channel_link(channel),
                 people=len(people),
                 deadline=fmt_deadline(ctx.t, deadline, ws),
             ),
@@ -377,7 +377,7 @@ async def close(ctx: Context, words: list[str]) -> None:
     to_channel, to_starter = await publish(ctx.session, ctx.workspace, pulse, result, ctx.now)
     ctx.post(pulse.channel_id, to_channel, dedupe_key=f"pulse:result:{pulse.id}")
     ctx.dm(pulse.created_by, to_starter, dedupe_key=f"pulse:starter:{pulse.id}")
-    ctx.ephemeral(ctx.t("pulse.closed", channel=f"<#{pulse.channel_id}>"))
+    ctx.ephemeral(ctx.t("pulse.closed", channel=channel_link(pulse.channel_id)))
 
 
 async def publish(
@@ -431,7 +431,7 @@ async def status(ctx: Context) -> None:
         ctx.t(
             "pulse.status.open",
             id=pulse.id,
-            channel=f"<#{pulse.channel_id}>",
+            channel=channel_link(pulse.channel_id),
             question=user_text(pulse.question),
             answers=count,
             audience=pulse.audience,

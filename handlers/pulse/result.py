@@ -13,17 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.i18n import Translator
-from bot.core.messages import (
-    Actions,
-    Block,
-    Button,
-    Divider,
-    Header,
-    Message,
-    Note,
-    Section,
-    user_text,
-)
+from bot.core.messages import Actions, Block, Button, Divider, Header, Message, Note, Section, channel_link, user_text
 from handlers.prompts.scrub import scrub
 from handlers.pulse.method import Analysis, analyse
 from storage import pulse as q
@@ -218,7 +208,7 @@ def starter_message(t: Translator, ws: Workspace, pulse: Pulse, result: dict[str
     allowed = ws.privacy_profile != "works-council"
     blocks = result_blocks(t, pulse, result, for_starter=True)
     blocks += starter_blocks(t, result, allowed=allowed)
-    blocks.append(Note(text=t("pulse.starter.adopt_hint", channel=f"<#{pulse.channel_id}>")))
+    blocks.append(Note(text=t("pulse.starter.adopt_hint", channel=channel_link(pulse.channel_id))))
     return Message(blocks=blocks, text=t("pulse.result.title") + f": {result['score']}/100")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from bot.core.messages import Block, Fields, Header, Message, Note, Section, user_text
+from bot.core.messages import Block, Fields, Header, Message, Note, Section, mention, plain, user_text
 from bot.core.router import Context, UserError
 from handlers.privacy_rules import group_figure_ok, require_feature
 from handlers.suggestions.cards import history_lines, public_card
@@ -180,8 +180,8 @@ async def thank(ctx: Context, raw_id: str) -> None:
     if s.author_id is None:
         raise UserError("suggestions.thank.anonymous")
     title = " ".join(KUDOS_TITLE_RE.sub(" ", s.title).split())[:80]
-    reason = ctx.t("suggestions.thank.reason", id=s.id, title=title)
-    await kudos.give(ctx, f"<@{s.author_id}> {reason}", source="suggestion", moment=("suggestion", s.id or 0))
+    reason = plain(ctx.t("suggestions.thank.reason", id=s.id, title=title))  # kudos text to parse, not a message
+    await kudos.give(ctx, f"{mention(s.author_id)} {reason}", source="suggestion", moment=("suggestion", s.id or 0))
 
 
 async def stats_command(ctx: Context) -> None:

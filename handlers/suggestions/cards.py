@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.i18n import Translator
-from bot.core.messages import Actions, Block, Button, Fields, Header, Message, Note, Section, user_text
+from bot.core.messages import Actions, Block, Button, Fields, Header, Message, Note, Section, mention, user_text
 from handlers import decisions
 from handlers.decisions import Delivery
 from handlers.suggestions.common import category_label, fmt_date, status_label
@@ -15,7 +15,7 @@ from storage.suggestions import Suggestion, SuggestionEvent, SuggestionSettings
 
 
 def body(t: Translator, s: Suggestion, votes: int) -> list[Block]:
-    submitter = f"<@{s.author_id}>" if s.author_id else t("suggestions.card.anonymous")
+    submitter = mention(s.author_id) if s.author_id else t("suggestions.card.anonymous")
     blocks: list[Block] = [
         Header(text=t("suggestions.card.header", id=s.id)),
         Section(text="*" + user_text(s.title) + "*"),
@@ -56,7 +56,7 @@ def decision_lines(t: Translator, ws: Workspace, s: Suggestion, deadline_days: i
     text = t(
         "suggestions.card.decided_duplicate",
         decision=status_label(t, decided),
-        actor=f"<@{s.decided_by}>",
+        actor=mention(s.decided_by),
         date=fmt_date(t, s.decided_at, ws.timezone),
         original=s.duplicate_of_id,
     )
@@ -137,7 +137,7 @@ def public_card(
 def history_lines(t: Translator, ws: Workspace, rows: list[SuggestionEvent]) -> list[str]:
     lines = []
     for ev in rows:
-        who = f"<@{ev.actor_id}>" if ev.actor_id else t("suggestions.card.anonymous")
+        who = mention(ev.actor_id) if ev.actor_id else t("suggestions.card.anonymous")
         when = fmt_date(t, ev.at, ws.timezone)
         if ev.kind == "status":
             line = t("suggestions.history.status", date=when, status=status_label(t, ev.to_status or ""), actor=who)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.core.events import Platform, mention_ids
-from bot.core.messages import Fields, Header, Message, Note, user_text
+from bot.core.messages import Fields, Header, Message, Note, channel_link, mention, user_text
 from bot.core.router import Context, UserError, require_admin
 from storage import suggestions as q
 from storage.suggestions import WORKSPACE_WIDE
@@ -22,12 +22,12 @@ async def show_settings(ctx: Context) -> None:
     approvers = await q.list_approvers(ctx.session, workspace_id=ws.id)
 
     def people(ids: list[str]) -> str:
-        return ", ".join(f"<@{u}>" for u in ids) or "—"
+        return ", ".join(mention(u) for u in ids) or "—"
 
     items = [
         (
             ctx.t("suggestions.settings.review_channel"),
-            f"<#{settings.review_channel_id}>"
+            channel_link(settings.review_channel_id)
             if settings.review_channel_id
             else ctx.t("suggestions.settings.review_dm"),
         ),
@@ -87,7 +87,7 @@ async def approvers_command(ctx: Context, args: list[str]) -> None:
         if person is None:
             raise UserError("suggestions.err.unknown_user", user=uid)
         if person.is_bot:
-            raise UserError("suggestions.err.bot_approver", user=f"<@{uid}>")
+            raise UserError("suggestions.err.bot_approver", user=mention(uid))
         people.append(uid)
     await q.set_approvers(ctx.session, workspace_id=ctx.workspace.id, department=department, user_ids=people)
     scope = (
@@ -97,7 +97,7 @@ async def approvers_command(ctx: Context, args: list[str]) -> None:
     )
     if people:
         ctx.ephemeral(
-            ctx.t("suggestions.settings.approvers_set", scope=scope, people=ctx.t.join(f"<@{u}>" for u in people))
+            ctx.t("suggestions.settings.approvers_set", scope=scope, people=ctx.t.join(mention(u) for u in people))
         )
     else:
         ctx.ephemeral(ctx.t("suggestions.settings.approvers_cleared", scope=scope))
@@ -118,7 +118,7 @@ async def review_channel_command(ctx: Context, args: list[str]) -> None:
     if channel is None:
         raise UserError("suggestions.err.channel")
     await q.save_settings(ctx.session, workspace_id=ctx.workspace.id, review_channel_id=channel)
-    ctx.ephemeral(ctx.t("suggestions.settings.review_channel_set", channel=f"<#{channel}>"))
+    ctx.ephemeral(ctx.t("suggestions.settings.review_channel_set", channel=channel_link(channel)))
 
 
 async def reporting_command(ctx: Context, args: list[str]) -> None:

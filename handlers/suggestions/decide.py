@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.core.messages import Actions, Block, Button, Form, Input, Message, Note, Section, user_text
+from bot.core.messages import Actions, Block, Button, Form, Input, Message, Note, Section, mention, user_text
 from bot.core.router import Context, UserError
 from handlers.suggestions.cards import review_card, thank_blocks
 from handlers.suggestions.common import load, parse_id, require_decider, status_label, translator
@@ -73,7 +73,10 @@ async def already(ctx: Context, s: Suggestion, *, on_card: bool) -> None:
     if s.decided_by:
         ctx.ephemeral(
             ctx.t(
-                "suggestions.already_decided", id=s.id, status=status_label(ctx.t, s.status), actor=f"<@{s.decided_by}>"
+                "suggestions.already_decided",
+                id=s.id,
+                status=status_label(ctx.t, s.status),
+                actor=mention(s.decided_by),
             )
         )
     else:
@@ -204,7 +207,7 @@ async def notify(ctx: Context, s: Suggestion, ev: SuggestionEvent, audience: lis
             id=s.id,
             title=user_text(s.title),
             status=status_label(t, ev.to_status or s.status),
-            actor=f"<@{ev.actor_id}>",
+            actor=mention(ev.actor_id or ctx.actor.user_id),
         )
         blocks: list[Block] = [Section(text=text)]
         if ev.note:
@@ -225,7 +228,7 @@ async def ask_submitter(ctx: Context, s: Suggestion, ev: SuggestionEvent, questi
     member = await core.get_member(ctx.session, workspace_id=ctx.workspace.id, user_id=s.author_id)
     t = translator(ctx.workspace, member)
     sid = str(s.id)
-    text = t("suggestions.ask.dm", id=s.id, title=user_text(s.title), actor=f"<@{ctx.actor.user_id}>")
+    text = t("suggestions.ask.dm", id=s.id, title=user_text(s.title), actor=mention(ctx.actor.user_id))
     ctx.dm(
         s.author_id,
         Message(
@@ -269,7 +272,7 @@ async def reply(ctx: Context, s: Suggestion, answer: str) -> None:
         member = await core.get_member(ctx.session, workspace_id=ctx.workspace.id, user_id=asker)
         t = translator(ctx.workspace, member)
         if s.author_id:
-            text = t("suggestions.ask.answered", id=s.id, title=user_text(s.title), who=f"<@{s.author_id}>")
+            text = t("suggestions.ask.answered", id=s.id, title=user_text(s.title), who=mention(s.author_id))
         else:
             text = t("suggestions.ask.answered_anonymously", id=s.id, title=user_text(s.title))
         settings = await q.get_settings(ctx.session, workspace_id=ctx.workspace.id)

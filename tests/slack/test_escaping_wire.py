@@ -4,9 +4,15 @@ come back inert wherever Starling shows them (errors, the public leaderboard, DM
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
+from bot.scheduler import SchedulerService
+from tests.bot.outbox_kit import only_schedules
+from tests.kit import Clock
 from tests.slack.wire import TEAM, SlackWire, Testbed, payload, visible_text
+
+KUDOS_CHANNEL = "CKUDOS1"
 
 EVIL_NAME = "<!channel> <@U0BEN> *Eve* <https://evil.example|klick>"
 LIVE = re.compile(r"<!|<@U0BEN|<@UANNA>\s*<!|<https?:|(?<![\u200b\w])\*Eve\*")
@@ -59,3 +65,37 @@ async def test_a_hostile_display_name_is_inert_on_the_leaderboard_and_in_dms(
         assert not LIVE.search(text), text  # ... and never pings, links or formats
     dm_texts = [dm["text"] for dm in fake.dms("UANNA")]
     assert dm_texts and all("<!channel>" not in t and "<@U0BEN>" not in t for t in dm_texts)
+
+
+HOSTILE = "<!channel> <@U0BEN> *Eve* [x](javascript:alert(1)) <at>x</at> <b>b</b> <https://evil.example|klick>"
+
+
+async def test_a_hostile_directory_name_is_inert_in_the_scheduled_public_leaderboard_post(
+    testbed_any_db: Testbed, fake: SlackWire, clock: Clock
+) -> None:
+    """The month's leaderboard the scheduler posts into #kudos names the people from ``users.info``: a hostile
+    display name appears as typed, but neither pings, links nor formats, in the blocks and in the notification
+    text of the post that reaches the Slack API."""
+    bed = testbed_any_db
+    fake.add_user("UEVE", "eve", real_name=HOSTILE, display_name=HOSTILE, team_id=TEAM)
+    fake.add_channel(KUDOS_CHANNEL, "kudos")
+    assert (await bed.command(f"leaderboard <#{KUDOS_CHANNEL}|kudos> month", command="/digest", user="UMAX"))[0] == 200
+    for giver in ("UANNA", "UBEN", "UCLARA", "UMAX", "UENGLISH"):  # a board needs five people
+        text = "<@UEVE|eve> danke für die schnelle Hilfe beim Kundenanruf #kundenfokus"
+        assert (await bed.command(text, user=giver))[0] == 200
+    await bed.settle()
+    fake.reset()
+    clock.set(datetime(2026, 12, 1, 8, 5, tzinfo=UTC))  # 09:05 in Berlin on the first: November's board is due
+    service = SchedulerService(only_schedules(bed.starling, "digests"), name="wire")
+    try:
+        await service.tick(clock())
+        await bed.delivered(1)
+    finally:
+        await service.stop()
+    posts = [fake.payload(rec) for rec in fake.ok_calls("chat.postMessage")]
+    board = [p for p in posts if p.get("channel") == KUDOS_CHANNEL]
+    assert len(board) == 1, posts
+    shown = visible_text(board[0])
+    assert "Eve" in shown and "klick" in shown  # the name is shown ...
+    for text in [shown, board[0]["text"]]:  # ... and never pings, links or formats, nor in the notification
+        assert not LIVE.search(text) and "<@U0BEN>" not in text and "<!channel>" not in text, text
