@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -217,8 +218,10 @@ class OutboxWorker:
         concurrency: int | None = None,
         in_flight: int | None = None,
         name: str | None = None,
+        fill_gap: float = 0.05,
     ) -> None:
         self.services = services
+        self.fill_gap = fill_gap  # seconds between two looks for due conversations while running
         self.senders: dict[str, Sender] = dict(senders or {})
         self.batch = batch  # rows leased per lane at a time
         self.lease = lease or timedelta(seconds=settings.outbox_lease_seconds)
@@ -290,8 +293,18 @@ class OutboxWorker:
     async def run(self, stop: asyncio.Event, *, poll_seconds: float = 1.0) -> None:
         """Deliver until ``stop`` is set, waking on new messages, finished lanes or every ``poll_seconds``."""
         self._background = True
+        loop = asyncio.get_running_loop()
+        filled_at = -math.inf
         while not stop.is_set():
+            # A burst of new messages (one wake per event) is looked for together, at most every ``fill_gap``.
+            gap = filled_at + self.fill_gap - loop.time()
+            if gap > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), gap)
+                if stop.is_set():
+                    break
             self._wake.clear()
+            filled_at = loop.time()
             try:
                 await self._fill()
                 await self.refresh_gauges(every=15.0)

@@ -19,7 +19,7 @@ from bot.core.router import Context, Router, UserError
 from handlers.privacy_rules import individual_boards, require_feature, team_board
 from storage import core, moments
 from storage import kudos as q
-from storage.models import CompanyValue, Kudos, Member
+from storage.models import CompanyValue, Kudos, Member, Workspace
 
 # A kudos may point at the customer moment it is for: ``goodwill:12``, ``answer:34``, ``quote:5``, ``suggestion:7``.
 MOMENT_WORDS = {
@@ -182,30 +182,32 @@ async def give(
     day, left = await _charge(ctx, receivers, points)
     batch = uuid.uuid4().hex
     conv = ctx.event.conversation.id if ctx.event.conversation else None
-    for person in receivers:
-        cross = bool(ctx.member.department and person.department and ctx.member.department != person.department)
-        ctx.session.add(
-            Kudos(
-                workspace_id=ctx.workspace.id,
-                batch_id=batch,
-                giver_id=ctx.actor.user_id,
-                receiver_id=person.user_id,
-                points=points,
-                value_tag=value.tag if value else None,
-                reason=parsed.reason,
-                cross_team=cross,
-                source=source,
-                conversation_id=conv,
-                message_id=message_id,
-                moment_kind=pointed.kind if pointed else None,
-                moment_id=pointed.id if pointed else None,
-                giver_department=ctx.member.department,
-                receiver_department=person.department,
-                giver_day=day,
-                created_at=ctx.now,
-            )
-        )
-    await ctx.session.flush()
+    giver_dept = ctx.member.department
+    await q.add_kudos(
+        ctx.session,
+        [
+            {
+                "workspace_id": ctx.workspace.id,
+                "batch_id": batch,
+                "giver_id": ctx.actor.user_id,
+                "receiver_id": person.user_id,
+                "points": points,
+                "value_tag": value.tag if value else None,
+                "reason": parsed.reason,
+                "cross_team": bool(giver_dept and person.department and giver_dept != person.department),
+                "source": source,
+                "conversation_id": conv,
+                "message_id": message_id,
+                "moment_kind": pointed.kind if pointed else None,
+                "moment_id": pointed.id if pointed else None,
+                "giver_department": giver_dept,
+                "receiver_department": person.department,
+                "giver_day": day,
+                "created_at": ctx.now,
+            }
+            for person in receivers
+        ],
+    )
     _announce(ctx, parsed, value, receivers, points=points, left=left, batch=batch, source=source, pointed=pointed)
 
 
@@ -264,6 +266,8 @@ async def _charge(ctx: Context, receivers: list[Member], points: int) -> tuple[d
     if left is None:
         spent = await q.spent_on(ctx.session, workspace_id=ws.id, user_id=giver, day=day)
         budget_refusal(ctx, cost=cost, left=max(ws.daily_budget - spent, 0))
+    if not pair_cap_binds(ws):
+        return day, left
     for person in receivers:
         pair = await q.pair_points_on(
             ctx.session, workspace_id=ws.id, giver_id=giver, receiver_id=person.user_id, day=day
@@ -271,6 +275,12 @@ async def _charge(ctx: Context, receivers: list[Member], points: int) -> tuple[d
         if pair + points > ws.pair_daily_cap:
             pair_refusal(ctx, person, given=pair)
     return day, left
+
+
+def pair_cap_binds(ws: Workspace) -> bool:
+    """Whether the per-pair cap can refuse anything: what a giver gives one person in a day is part of what they
+    spend that day, which the budget already holds to ``daily_budget``; a cap at or above it never binds."""
+    return ws.pair_daily_cap < ws.daily_budget
 
 
 def _announce(
@@ -654,11 +664,12 @@ async def give_reaction(ctx: Context, ev: ReactionEvent) -> None:
     )
     if left is None:
         budget_refusal(ctx, cost=1, left=0)
-    pair = await q.pair_points_on(
-        ctx.session, workspace_id=ws.id, giver_id=ctx.actor.user_id, receiver_id=person.user_id, day=day
-    )
-    if pair + 1 > ws.pair_daily_cap:
-        pair_refusal(ctx, person, given=pair)
+    if pair_cap_binds(ws):
+        pair = await q.pair_points_on(
+            ctx.session, workspace_id=ws.id, giver_id=ctx.actor.user_id, receiver_id=person.user_id, day=day
+        )
+        if pair + 1 > ws.pair_daily_cap:
+            pair_refusal(ctx, person, given=pair)
     cross = bool(ctx.member.department and person.department and ctx.member.department != person.department)
     ctx.session.add(
         Kudos(

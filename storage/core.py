@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
@@ -79,6 +80,14 @@ async def cached_config(session: AsyncSession, *, workspace_id: str, name: str, 
 _LOAD_ACTOR = (
     select(Workspace, Member)
     .outerjoin(Member, (col(Member.workspace_id) == col(Workspace.id)) & (col(Member.user_id) == bindparam("uid")))
+    .where(col(Workspace.id) == bindparam("ws"))
+)
+_LOAD_PEOPLE = (
+    select(Workspace, Member)
+    .outerjoin(
+        Member,
+        (col(Member.workspace_id) == col(Workspace.id)) & col(Member.user_id).in_(bindparam("uids", expanding=True)),
+    )
     .where(col(Workspace.id) == bindparam("ws"))
 )
 _GET_MEMBER = select(Member).where(col(Member.workspace_id) == bindparam("ws"), col(Member.user_id) == bindparam("uid"))
@@ -208,6 +217,21 @@ async def load_actor(
     return row[0], row[1]
 
 
+async def load_people(
+    session: AsyncSession, *, workspace_id: str, user_ids: Sequence[str]
+) -> tuple[Workspace | None, dict[str, Member | None]]:
+    """The workspace and the rows of ``user_ids`` (None for someone without one) in one round trip: the actor
+    and everyone an event names, at its start."""
+    if len(user_ids) == 1:
+        ws, member = await load_actor(session, workspace_id=workspace_id, user_id=user_ids[0])
+        return ws, {user_ids[0]: member}
+    rows = (await session.execute(_LOAD_PEOPLE, {"ws": workspace_id, "uids": list(user_ids)})).all()
+    if not rows:
+        return None, dict.fromkeys(user_ids)
+    found = {m.user_id: m for _ws, m in rows if m is not None}
+    return rows[0][0], {uid: found.get(uid) for uid in user_ids}
+
+
 async def upsert_member(
     session: AsyncSession,
     *,
@@ -307,19 +331,31 @@ async def replace_values(session: AsyncSession, *, workspace_id: str, values: li
 DEDUPE_WINDOW_DAYS = 2
 # Per process and database: the day's secret once read (every replica reads the same row).
 _SECRETS: dict[tuple[str, str], bytes] = {}
+# A past day that has no secret (nothing was received that day) gets none later: once the day is over by more
+# than any transaction (or replica clock) could lag, that is remembered for a while, so every event does not
+# look for it again (monotonic time of the expiry).
+_NO_SECRET: dict[tuple[str, str], float] = {}
+NO_SECRET_SECONDS = 600.0
+SETTLED_AFTER = timedelta(minutes=10)  # after midnight (UTC), yesterday's secret exists or never will
 
 
-async def _dedupe_secret(session: AsyncSession, day: str, *, create: bool) -> bytes | None:
+async def _dedupe_secret(session: AsyncSession, day: str, *, create: bool, settled: bool = False) -> bytes | None:
     bind = session.bind
     cache_key = (str(getattr(bind, "url", id(bind))), day)
     known = _SECRETS.get(cache_key)
     if known is not None:
         return known
+    if not create and _NO_SECRET.get(cache_key, 0.0) > time.monotonic():
+        return None
     created = False
     if create:
         created = await insert_ignore(session, DedupeSecret, {"day": day, "secret": secrets.token_hex(32)}, ["day"])
     row = await session.get(DedupeSecret, day)
     if row is None:
+        if settled:
+            if len(_NO_SECRET) > 64:
+                _NO_SECRET.clear()
+            _NO_SECRET[cache_key] = time.monotonic() + NO_SECRET_SECONDS
         return None
     secret = bytes.fromhex(row.secret)
     if created:
@@ -381,13 +417,19 @@ def event_key(workspace_id: str, event_id: str, secret: bytes) -> str:
 async def claim_platform_event(session: AsyncSession, *, workspace_id: str, event_id: str, now: datetime) -> bool:
     """Record a platform event; False if it was already processed today or yesterday (a retry, a replay,
     a double click). The row keeps only the hour."""
-    today = now.astimezone(UTC).date()
+    utc = now.astimezone(UTC)
+    today = utc.date()
+    settled = utc - utc.replace(hour=0, minute=0, second=0, microsecond=0) > SETTLED_AFTER
     current = await _dedupe_secret(session, today.isoformat(), create=True)
     assert current is not None
     earlier = [
         key
         for back in range(1, DEDUPE_WINDOW_DAYS)
-        if (secret := await _dedupe_secret(session, (today - timedelta(days=back)).isoformat(), create=False))
+        if (
+            secret := await _dedupe_secret(
+                session, (today - timedelta(days=back)).isoformat(), create=False, settled=settled
+            )
+        )
         for key in [event_key(workspace_id, event_id, secret)]
     ]
     if (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,7 +12,13 @@ from typing import Any, TypeVar
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.util import EMPTY_DICT
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -61,6 +68,108 @@ def _sqlite_keep_on_cancel(ctx: Any) -> None:
         ctx.is_disconnect = False
 
 
+class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    """SQLAlchemy's cursor over aiosqlite, in one trip per statement.
+
+    aiosqlite runs each call on the connection's own thread, and SQLAlchemy's adapter makes four of them per
+    statement (open a cursor, execute, fetch, close), each a hand-over to that thread and back to the event
+    loop: most of what a short statement costs. Here the cursor is opened, executed, read and closed in one
+    call on that thread; its description, row count, last row id and rows come back together."""
+
+    __slots__ = ("_description", "_rowcount", "_lastrowid")
+
+    def __init__(self, adapt_connection: Any) -> None:
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment]
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: Any = None
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> Any:
+        return self._lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return 1
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        pass
+
+    async def _async_soft_close(self) -> None:
+        return None  # nothing is open: the statement's cursor was closed on the connection's thread
+
+    def close(self) -> None:
+        self._rows.clear()
+
+    def _run(self, operation: Any, parameters: Any, many: bool) -> tuple[Any, int, Any, list[Any] | None]:
+        cursor = self._connection._conn.cursor()  # on the connection's thread
+        try:
+            if many:
+                cursor.executemany(operation, parameters)
+            elif parameters is None:
+                cursor.execute(operation)
+            else:
+                cursor.execute(operation, parameters)
+            rows = cursor.fetchall() if cursor.description else None
+            return cursor.description, cursor.rowcount, cursor.lastrowid, rows
+        finally:
+            cursor.close()
+
+    async def _trip(self, operation: Any, parameters: Any, many: bool) -> None:
+        async with self._adapt_connection._execute_mutex:
+            description, self._rowcount, self._lastrowid, rows = await self._connection._execute(
+                self._run, operation, parameters, many
+            )
+        self._description = description
+        self._rows = collections.deque(rows or ())
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        await self._trip(operation, parameters, False)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
+        await self._trip(operation, seq_of_parameters, True)
+
+
+class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+    _cursor_cls = _OneTripCursor
+
+
+class _OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    """aiosqlite as SQLAlchemy's dialect sees it, with :class:`_OneTripCursor` cursors."""
+
+    def connect(self, *arg: Any, **kw: Any) -> AsyncAdapt_aiosqlite_connection:
+        adapted = super().connect(*arg, **kw)
+        return _OneTripConnection(self, adapted._connection)
+
+
+_DBAPI: _OneTripDBAPI | None = None
+
+
+def _sqlite_dbapi() -> _OneTripDBAPI:
+    global _DBAPI
+    if _DBAPI is None:
+        import sqlite3
+
+        import aiosqlite
+
+        _DBAPI = _OneTripDBAPI(aiosqlite, sqlite3)
+    return _DBAPI
+
+
 SQLITE_POOL = 3  # connections kept open to a SQLite file
 
 
@@ -73,9 +182,11 @@ def create_engine_for(url: str, *, pool_size: int = 10) -> AsyncEngine:
         # (BEGIN IMMEDIATE), so a few kept connections serve all; each keeps its own page cache, so the
         # ones opened for a burst are closed again.
         if ":memory:" in async_url:
-            engine = create_async_engine(async_url)
+            engine = create_async_engine(async_url, module=_sqlite_dbapi())
         else:
-            engine = create_async_engine(async_url, pool_size=SQLITE_POOL, max_overflow=pool_size)
+            engine = create_async_engine(
+                async_url, pool_size=SQLITE_POOL, max_overflow=pool_size, module=_sqlite_dbapi()
+            )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         event.listen(engine.sync_engine, "handle_error", _sqlite_keep_on_cancel)
@@ -96,7 +207,7 @@ def create_reader_engine_for(url: str, *, pool_size: int = 4) -> AsyncEngine | N
     async_url = to_async_url(url)
     if not async_url.startswith("sqlite") or ":memory:" in async_url:
         return None
-    engine = create_async_engine(async_url, pool_size=1, max_overflow=pool_size)
+    engine = create_async_engine(async_url, pool_size=1, max_overflow=pool_size, module=_sqlite_dbapi())
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     event.listen(engine.sync_engine, "begin", _sqlite_begin_read)
     return engine

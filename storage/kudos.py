@@ -51,6 +51,14 @@ def _spend_statement(dialect: str) -> Any:
     ).returning(spent_col)
 
 
+async def add_kudos(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Store kudos rows (one per receiver) in one statement, without building an ORM object for each."""
+    await session.execute(_ADD_KUDOS, list(rows))
+
+
+_ADD_KUDOS = Kudos.__table__.insert()  # type: ignore[attr-defined]
+
+
 async def refund_budget(session: AsyncSession, *, workspace_id: str, user_id: str, day: date, points: int) -> None:
     spent_col = col(BudgetDay.spent)
     await session.execute(

@@ -74,6 +74,9 @@ class Context:
     #: transaction writes has a finer time than the hour.
     anonymous: bool = False
     fetched: dict[Hashable, Any] = field(default_factory=dict, repr=False)  # answers of calls made before
+    #: Rows of the people the event names, read with the workspace at its start (None: no row); each is
+    #: handed out once by :meth:`person`, which reads the database itself after that.
+    preloaded: dict[str, Member | None] = field(default_factory=dict, repr=False)
 
     @property
     def said_openly(self) -> bool:
@@ -180,7 +183,10 @@ class Context:
         :meth:`before_transaction`), together with everyone else the event names, so a slow directory never
         holds the database."""
         ws = self.workspace.id
-        member = await core.get_member(self.session, workspace_id=ws, user_id=user_id)
+        if user_id in self.preloaded:
+            member = self.preloaded.pop(user_id)
+        else:
+            member = await core.get_member(self.session, workspace_id=ws, user_id=user_id)
         directory = self.services.directories.get(self.actor.platform)
         if directory is None:
             return member

@@ -19,7 +19,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.commands import Arg, ArgError, Command, F, Handler, Intro, Sub, parse_args
-from bot.core.context import Calls, Context, Declined, Failed, FeatureGate, FetchFirst, UserError
+from bot.core.context import Calls, Context, Declined, Failed, FeatureGate, FetchFirst, UserError, people_named
 from bot.core.events import (
     ActionEvent,
     CommandEvent,
@@ -576,7 +576,10 @@ async def _context(event: Event, services: Services, session: AsyncSession) -> C
     """The workspace (created on first contact) and the actor (refreshed when a fact changed)."""
     settings = services.settings
     actor = event.actor
-    ws, known = await core.load_actor(session, workspace_id=actor.workspace_id, user_id=actor.user_id)
+    # The actor and everyone the event names, with the workspace, in one statement.
+    people = list(dict.fromkeys([actor.user_id, *people_named(event)]))
+    ws, rows = await core.load_people(session, workspace_id=actor.workspace_id, user_ids=people)
+    known = rows.pop(actor.user_id)
     if ws is None:
         ws = await core.ensure_workspace(
             session,
@@ -601,7 +604,9 @@ async def _context(event: Event, services: Services, session: AsyncSession) -> C
         department=actor.department,
     )
     t = translator_for(member.locale, ws.locale, tone=ws.tone)
-    return Context(event=event, services=services, session=session, workspace=ws, member=member, t=t)
+    ctx = Context(event=event, services=services, session=session, workspace=ws, member=member, t=t)
+    ctx.preloaded = rows
+    return ctx
 
 
 def _ephemeral(event: Event) -> Target:

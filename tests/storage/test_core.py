@@ -99,3 +99,23 @@ async def test_enqueue_with_the_same_dedupe_key_is_ignored(sessions: async_sessi
         assert await core.enqueue(s, msg()) is True
     async with transaction(sessions) as s:
         assert await core.enqueue(s, msg()) is False
+
+
+async def test_a_retry_after_midnight_is_recognised_whatever_the_day_before_held(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Yesterday's secret is looked for on every event until it is known; a day without any is remembered
+    only once it is over by minutes, so a retry of an event handled just before midnight is still caught."""
+    late = datetime(2026, 11, 17, 23, 58, tzinfo=UTC)
+    early = datetime(2026, 11, 18, 0, 3, tzinfo=UTC)
+    quiet_day = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # the 19th saw no events at all
+
+    async def claim(event_id: str, at: datetime) -> bool:
+        async with transaction(sessions) as s:
+            return await core.claim_platform_event(s, workspace_id=WS, event_id=event_id, now=at)
+
+    assert await claim("Ev-quiet", quiet_day) is True  # no secret for the 19th: remembered as none
+    assert await claim("Ev-quiet", quiet_day) is False
+    assert await claim("Ev-late", late) is True  # the first event of the 17th creates its secret
+    assert await claim("Ev-late", early) is False  # its retry four minutes later, the next day
+    assert await claim("Ev-late", datetime(2026, 11, 18, 23, 0, tzinfo=UTC)) is False
