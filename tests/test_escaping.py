@@ -331,3 +331,22 @@ def test_handlers_write_mentions_and_channels_only_through_mention_and_channel_l
         declared += [f"{name}:{line}: {text}" for line, text in _markup_of_values(tree)]
     assert by_hand == []
     assert declared == []
+
+
+def test_a_hostile_pulse_question_is_inert_in_the_invitation_and_its_notification_text() -> None:
+    """A message a handler composes without a template (the question a person typed, after the title)."""
+    from datetime import UTC, datetime
+
+    from handlers.pulse.flow import invitation
+    from storage.models import Workspace
+    from storage.pulse import Pulse
+
+    when = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    ws = Workspace(id="slack:T1", name="Acme", timezone="Europe/Berlin")
+    pulse = Pulse(
+        id=7, workspace_id=ws.id, channel_id="CTEAM", question=HOSTILE, created_by="UMAX", opened_at=when, deadline=when
+    )
+    for lang in LANGUAGES:
+        message = invitation(Translator(lang), ws, pulse, starter=False)
+        assert slack_live(message) == [] and teams_live(message, {}, mentions=True) == []
+        assert "Eve" in fallback_text(message)

@@ -172,7 +172,7 @@ def invitation(t: Translator, ws: Workspace, pulse: Pulse, *, starter: bool) -> 
             Note(text=t("pulse.invite.how", deadline=deadline, id=pulse.id)),
             Note(text=t("pulse.invite.anonymous")),
         ],
-        text=t("pulse.invite.title") + ": " + pulse.question,
+        text=t("pulse.invite.title") + ": " + user_text(pulse.question),
     )
 
 
