@@ -23,7 +23,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.events import ActionEvent, Actor, CommandEvent, Event, Platform
+from bot.core.events import ActionEvent, Actor, CommandEvent, Conversation, Event, Platform
 from bot.core.i18n import Translator, normalize_locale, translator_for
 from bot.core.messages import Header, Note, Section, plain
 from bot.webapp.cache import SingleFlight
@@ -44,6 +44,7 @@ LOGIN_MINUTES = 10
 LINK_MINUTES = 15
 PUBLIC_PREFIXES = ("/app/signin", "/app/auth/", "/app/static/")
 MENTION = re.compile(r"<@([A-Za-z0-9_.:\-]+)>")
+CHANNEL_MENTION = re.compile(r"<#([^>|]+)(?:\|([^>]*))?>")
 
 
 @dataclass
@@ -420,8 +421,18 @@ class WebApp:
             display_name=viewer.member.display_name,
         )
 
-    async def command(self, viewer: Viewer, name: str, text: str, *, nonce: str | None = None) -> list[str]:
-        event = CommandEvent(actor=self.actor(viewer), name=name, text=text, event_id=_event_id(nonce))
+    async def command(
+        self, viewer: Viewer, name: str, text: str, *, nonce: str | None = None, channel: str | None = None
+    ) -> list[str]:
+        """The chat command ``name text`` as the viewer would type it (in ``channel``, for the commands that act
+        on the channel they are typed in)."""
+        event = CommandEvent(
+            actor=self.actor(viewer),
+            name=name,
+            text=text,
+            event_id=_event_id(nonce),
+            conversation=Conversation(id=channel, kind="channel") if channel else None,
+        )
         return await self.dispatch(viewer, event)
 
     async def action(
@@ -464,6 +475,7 @@ class WebApp:
         out = []
         for line in lines:
             text = MENTION.sub(lambda m: names.get(m.group(1), m.group(1)), plain(line))
+            text = CHANNEL_MENTION.sub(lambda m: "#" + (m.group(2) or m.group(1)), text)
             out.append(text.replace("*", "").replace("`", ""))
         return out
 

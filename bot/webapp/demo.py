@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.console.demo import COLLEAGUES, seed_demo
-from storage import core, goodwill, privacy
+from storage import core, goodwill, privacy, scheduling
 from storage import web as store
 from storage.db import transaction
 from storage.goodwill import GoodwillCase
-from storage.prompts import PromptAnswer, PromptPost
+from storage.prompts import PromptAnswer, PromptPost, PromptSubscription
 from storage.pulse import Pulse
 from storage.suggestions import Suggestion, SuggestionEvent, SuggestionVote
 
@@ -180,8 +180,28 @@ async def seed_web_demo(
             )
     await _goodwill(session, workspace_id, now)
     await _pulses(session, workspace_id, now)
+    await _schedules(session, workspace_id, now)
     await session.flush()
     return True
+
+
+async def _schedules(session: AsyncSession, workspace_id: str, now: datetime) -> None:
+    """A weekly digest and the daily prompt for the service desk's channel (editable on the settings page)."""
+    await scheduling.upsert_schedule(
+        session, workspace_id=workspace_id, channel_id="kundenservice", kind="digest", at="09:00", days="mon", now=now
+    )
+    session.add(
+        PromptSubscription(
+            workspace_id=workspace_id,
+            channel_id="kundenservice",
+            hour=9,
+            minute=30,
+            timezone="Europe/Berlin",
+            created_by="max",
+            created_at=now,
+            active_since=now,
+        )
+    )
 
 
 # Closed service-goal pulses: (days ago, channel, department, answers, score). The last one has fewer

@@ -25,10 +25,26 @@ from handlers.suggestions.common import hours_text, status_label
 from handlers.suggestions.decide import VERBS
 from storage import core, privacy
 from storage import dashboard as dq
+from storage import prompts as prompt_store
 from storage import suggestions as sq
 from storage.scheduling import list_schedules
 
 BOARD_LIMIT = 100
+SCHEDULE_KINDS = ("digest", "leaderboard")  # the schedule table's kinds an admin edits here (and prompts)
+BOARD_PERIODS = ("week", "month", "quarter")
+CHANNEL_ID = re.compile(r"[A-Za-z0-9_.:@;\-]{1,255}")  # a Slack channel id or a Teams conversation id
+DAY_WORDS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def days_text(days: list[int]) -> str:
+    """A prompt's days as ``prompt subscribe`` reads them: ``mon-fri``, ``daily`` or ``mon,wed,fri``."""
+    if sorted(days) == [0, 1, 2, 3, 4]:
+        return "mon-fri"
+    if sorted(days) == list(range(7)):
+        return "daily"
+    return ",".join(DAY_WORDS[d] for d in sorted(days))
+
+
 STATUSES = ("submitted", "in_review", "approved", "in_progress", "done", "declined", "duplicate")
 SETTING_NUMBERS = (
     ("budget", "budget", "daily_budget"),
@@ -496,6 +512,7 @@ class Pages:
             cfg = await privacy.get_settings(session, workspace_id=ws.id)
             states = await privacy.feature_states(session, workspace_id=ws.id)
             schedules = await list_schedules(session, workspace_id=ws.id, enabled=None)
+            prompt_subs = await prompt_store.list_subscriptions(session, workspace_id=ws.id)
             people = await dq.people(session, workspace_id=ws.id)
             numbers = [(key, t(f"web.settings.{label}"), getattr(ws, attr)) for key, label, attr in SETTING_NUMBERS]
             profile = ws.privacy_profile
@@ -503,9 +520,29 @@ class Pages:
         approver_rows = [
             (dept or t("web.team.all"), ", ".join(names.get(u, u) for u in ids)) for dept, ids in approvers.items()
         ]
-        schedule_lines = [
-            f"{s.kind}: {s.days} {s.at} ({s.channel_id}){'' if s.enabled else ' – ' + t('web.settings.feature_off')}"
+        schedule_rows = [
+            {
+                "kind": s.kind,
+                "channel": s.channel_id,
+                "days": s.days,
+                "at": s.at,
+                "timezone": s.timezone or "",
+                "period": str(s.settings.get("period", "month")),
+                "on": s.enabled,
+            }
             for s in schedules
+            if s.kind in SCHEDULE_KINDS
+        ] + [
+            {
+                "kind": "prompt",
+                "channel": sub.channel_id,
+                "days": days_text(sub.days),
+                "at": f"{sub.hour:02d}:{sub.minute:02d}",
+                "timezone": sub.timezone,
+                "period": "",
+                "on": not sub.paused,
+            }
+            for sub in prompt_subs
         ]
         return self.app.render(
             request,
@@ -517,7 +554,9 @@ class Pages:
             approvers=approver_rows,
             departments=departments,
             people=people,
-            schedules=schedule_lines,
+            schedules=schedule_rows,
+            schedule_kinds=(*SCHEDULE_KINDS, "prompt"),
+            board_periods=BOARD_PERIODS,
             profiles=privacy.PROFILES,
             profile=profile,
             min_group=cfg.min_group_size,
@@ -525,6 +564,31 @@ class Pages:
             features=list(states.items()),
             flashes=flashes or [],
         )
+
+    async def _schedule(self, v: Viewer, form: Any, word: Any, run: Any, lines: list[str]) -> None:
+        """A digest, leaderboard post or daily prompt, changed with the chat's own commands: ``digest subscribe
+        #channel mon 09:00``, ``digest leaderboard #channel month 09:00``, and ``prompt subscribe 09:30 mon-fri``
+        typed in the channel (the prompt commands act on the channel they are typed in)."""
+        kind, action = word("kind"), word("action")
+        channel = word("channel").lstrip("#")
+        if not CHANNEL_ID.fullmatch(channel):
+            lines.append(v.t("web.settings.channel_invalid"))
+            return
+        when = " ".join(w for w in (word("days"), word("at"), word("timezone")) if w)
+        if kind == "digest":
+            text = f"off <#{channel}>" if action == "off" else f"subscribe <#{channel}> {when}"
+            await run("digest", text.strip(), 0)
+        elif kind == "leaderboard":
+            period = word("period") if word("period") in BOARD_PERIODS else ""
+            at = " ".join(w for w in (period, word("at"), word("timezone")) if w)
+            text = f"leaderboard off <#{channel}>" if action == "off" else f"leaderboard <#{channel}> {at}"
+            await run("digest", text.strip(), 0)
+        elif kind == "prompt":
+            at = " ".join(w for w in (word("at"), word("days"), word("timezone")) if w)
+            text = {"off": "unsubscribe", "pause": "pause", "resume": "resume"}.get(action, f"subscribe {at}")
+            await run("prompt", text.strip(), 0, channel)
+        else:
+            raise web.HTTPBadRequest()
 
     async def save_settings(self, request: web.Request) -> web.Response:
         """Each change is the chat command an admin would type, so validation and audit are the chat's."""
@@ -539,8 +603,8 @@ class Pages:
         def word(name: str) -> str:
             return re.sub(r"\s+", "", str(form.get(name, "")))[:80]
 
-        async def run(cmd: str, text: str, n: int) -> None:
-            lines.extend(await self.app.command(v, cmd, text, nonce=f"{nonce}-{n}" if nonce else None))
+        async def run(cmd: str, text: str, n: int, channel: str | None = None) -> None:
+            lines.extend(await self.app.command(v, cmd, text, nonce=f"{nonce}-{n}" if nonce else None, channel=channel))
 
         if section == "kudos":
             current = {key: str(getattr(v.workspace, attr)) for key, _label, attr in SETTING_NUMBERS}
@@ -560,6 +624,8 @@ class Pages:
             mentions = " ".join(f"<@{p}>" for p in people)
             scope = f"dept:{dept} " if dept else ""
             await run("suggest", f"approvers {scope}{mentions or 'none'}", 0)
+        elif section == "schedule":
+            await self._schedule(v, form, word, run, lines)
         elif section == "privacy":
             async with self.app.reader() as session:
                 cfg = await privacy.get_settings(session, workspace_id=v.workspace.id)

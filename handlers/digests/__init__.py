@@ -35,6 +35,7 @@ from handlers.digests.sections import DigestScope, digest_section, register_sect
 from handlers.privacy_rules import min_group_size
 from storage import scheduling as sq
 from storage.models import Workspace
+from storage.privacy import record_audit
 from storage.scheduling import Schedule
 
 __all__ = ["DigestScope", "digest_section", "register", "register_section", "sections"]
@@ -132,6 +133,11 @@ def describe(ctx: Context, schedule: Schedule) -> str:
 # --- commands -------------------------------------------------------------------------------------
 
 
+async def _audit(ctx: Context, action: str, **details: object) -> None:
+    """A schedule change enters the audit log in its own transaction (from chat and from the web alike)."""
+    await record_audit(ctx.session, ctx.workspace.id, ctx.actor.user_id, action, None, details, at=ctx.now)
+
+
 async def subscribe(ctx: Context, words: list[str]) -> None:
     require_admin(ctx)
     args = parse_args(words)
@@ -148,6 +154,7 @@ async def subscribe(ctx: Context, words: list[str]) -> None:
         now=ctx.now,
         created_by=ctx.actor.user_id,
     )
+    await _audit(ctx, "digests.subscribe", channel=channel, days=row.days, at=row.at, timezone=row.timezone)
     ctx.ephemeral(ctx.t("digests.subscribed", channel=channel_link(channel), when=describe(ctx, row)))
 
 
@@ -182,6 +189,7 @@ async def leaderboard(ctx: Context, action: str | None, words: list[str]) -> Non
         now=ctx.now,
         created_by=ctx.actor.user_id,
     )
+    await _audit(ctx, "digests.leaderboard", channel=channel, period=period, at=row.at, timezone=row.timezone)
     mode = ctx.t("digests.board.mode_givers") if givers else ctx.t("digests.board.mode_all")
     ctx.ephemeral(
         ctx.t(
@@ -202,6 +210,7 @@ async def turn_off(ctx: Context, words: list[str], *, kind: str) -> None:
     )
     if not count:
         raise UserError(f"digests.err.nothing_on_{kind}")
+    await _audit(ctx, f"digests.off_{kind}", channel=args.channel)
     where = channel_link(args.channel) if args.channel else ctx.t("digests.everywhere")
     ctx.ephemeral(ctx.t(f"digests.off_{kind}", where=where))
 

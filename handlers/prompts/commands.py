@@ -33,6 +33,7 @@ from handlers.prompts.schedule import ScheduleError, format_days, next_due, pars
 from storage import core
 from storage import prompts as store
 from storage.models import ScheduledClaim
+from storage.privacy import record_audit
 from storage.teams import thread_root
 
 MAX_ANSWER = 2000
@@ -42,6 +43,11 @@ VOICE_WORDS = ("voice", "kundenstimme", "kundenstimmen", "customer-voice", "quot
 ALL_WORDS = ("all", "alle")
 ANON_WORDS = ("anon", "anonym", "anonymous", "anonymously")
 TRUE_VALUES = ("true", "1", "yes", "y", "on", "ja", "j", "anonymous", "anonym")
+
+
+async def _audit(ctx: Context, action: str, **details: object) -> None:
+    """A schedule change enters the audit log in its own transaction (from chat and from the web alike)."""
+    await record_audit(ctx.session, ctx.workspace.id, ctx.actor.user_id, action, None, details, at=ctx.now)
 
 
 def _channel(ctx: Context) -> str:
@@ -153,6 +159,7 @@ async def subscribe(ctx: Context, args: list[str]) -> None:
     sub.paused = False
     sub.active_since = ctx.now
     await store.save_subscription(ctx.session, sub=sub, now=ctx.now)
+    await _audit(ctx, "prompts.subscribe", channel=channel, at=f"{sub.hour:02d}:{sub.minute:02d}", days=sub.days)
     nxt = next_due(
         ctx.now, hour=sub.hour, minute=sub.minute, days=sub.days, zone=sub.timezone, region=sub.holiday_region
     )
@@ -176,6 +183,7 @@ async def unsubscribe(ctx: Context) -> None:
     channel = _channel(ctx)
     if not await store.delete_subscription(ctx.session, workspace_id=ctx.workspace.id, channel_id=channel):
         raise UserError("prompts.err.not_subscribed")
+    await _audit(ctx, "prompts.unsubscribe", channel=channel)
     ctx.reply(ctx.t("prompts.unsubscribed", channel=channel_link(channel)))
 
 
@@ -190,6 +198,7 @@ async def set_paused(ctx: Context, paused: bool) -> None:
     if not paused:
         sub.active_since = ctx.now  # no catching up on days missed while paused
     await store.save_subscription(ctx.session, sub=sub, now=ctx.now)
+    await _audit(ctx, "prompts.pause" if paused else "prompts.resume", channel=channel)
     ctx.reply(ctx.t("prompts.paused" if paused else "prompts.resumed", channel=channel_link(channel)))
 
 

@@ -147,6 +147,42 @@ async def test_keyboard_skip_link_and_sign_out(web: WebBed, browser: Browser) ->
     await ctx.close()
 
 
+async def test_an_admin_plans_a_digest_and_the_daily_prompt_in_the_browser(web: WebBed, browser: Browser) -> None:
+    ctx = await new_context(browser)
+    page = await ctx.new_page()
+    await sign_in(page, web, start="/app/settings")
+    new = page.get_by_role("form", name="Neu planen")
+    await new.get_by_label("Art").select_option("digest")
+    await new.get_by_label("Kanal").fill("C0WEEKLY")
+    await new.get_by_label("Tage").fill("fri")
+    await new.get_by_label("Uhrzeit (HH:MM)").fill("16:00")
+    await new.get_by_role("button", name="Neu planen").click()
+    status = page.get_by_role("status")
+    assert "#C0WEEKLY" in await status.inner_text()
+    # the new digest has its own form now: change its time; a wrong one gets the chat's explanation
+    digest = page.get_by_role("form", name="Digest · #C0WEEKLY")
+    await digest.get_by_label("Uhrzeit (HH:MM)").fill("16:61")
+    await digest.get_by_role("button", name="Speichern (Digest #C0WEEKLY)").click()
+    assert "16:61" in await status.inner_text()
+    digest = page.get_by_role("form", name="Digest · #C0WEEKLY")
+    await digest.get_by_label("Uhrzeit (HH:MM)").fill("15:30")
+    await digest.get_by_role("button", name="Speichern (Digest #C0WEEKLY)").click()
+    assert "15:30" in await status.inner_text()
+    # the daily prompt for a channel, then paused
+    new = page.get_by_role("form", name="Neu planen")
+    await new.get_by_label("Art").select_option("prompt")
+    await new.get_by_label("Kanal").fill("C0DAILY")
+    await new.get_by_label("Tage").fill("mon-fri")
+    await new.get_by_label("Uhrzeit (HH:MM)").fill("09:10")
+    await new.get_by_role("button", name="Neu planen").click()
+    prompt = page.get_by_role("form", name="Tägliche Impulsfrage · #C0DAILY")
+    assert await prompt.get_by_label("Uhrzeit (HH:MM)").input_value() == "09:10"
+    await prompt.get_by_role("button", name="Pausieren (#C0DAILY)").click()
+    assert "pausiert" in await page.get_by_role("form", name=re.compile("Tägliche Impulsfrage · #C0DAILY")).inner_text()
+    assert not await axe_violations(page)
+    await ctx.close()
+
+
 PAGES = [
     ("overview", "/app/overview"),
     ("overview-team", "/app/overview?team=IT&period=4w"),
