@@ -550,6 +550,9 @@ class Pages:
             page="settings",
             heading=t("web.settings.title"),
             numbers=numbers,
+            locale=v.workspace.locale,
+            tone=v.workspace.tone,
+            ws_timezone=v.workspace.timezone or "",
             values=values,
             approvers=approver_rows,
             departments=departments,
@@ -609,6 +612,13 @@ class Pages:
         if section == "kudos":
             current = {key: str(getattr(v.workspace, attr)) for key, _label, attr in SETTING_NUMBERS}
             for i, (key, _label, _attr) in enumerate(SETTING_NUMBERS):
+                value = word(key)
+                if value != current[key]:
+                    await run("starling", f"set {key} {value or '?'}", i)
+        elif section == "workspace":  # ``starling set language|tone|timezone …``, each only when it changed
+            ws = v.workspace
+            current = {"language": ws.locale, "tone": ws.tone, "timezone": ws.timezone or ""}
+            for i, key in enumerate(current):
                 value = word(key)
                 if value != current[key]:
                     await run("starling", f"set {key} {value or '?'}", i)

@@ -185,6 +185,16 @@ async def test_values_budgets_approvers_and_the_privacy_profile_change_through_t
         ws = await session.get(Workspace, WORKSPACE)
     assert ws is not None and ws.daily_budget == 7
 
+    # language, form of address and time zone; a zone that does not exist is explained and not saved
+    out = await save(web, token, section="workspace", language="de", tone="du", timezone="Mars/Olympus")
+    assert "Mars/Olympus" in out, out
+    await save(web, token, section="workspace", language="de", tone="sie", timezone="Europe/Vienna")
+    async with web.bed.starling.sessions() as session:
+        ws = await session.get(Workspace, WORKSPACE)
+    assert ws is not None and (ws.tone, ws.timezone) == ("sie", "Europe/Vienna")
+    _, page, _ = await web.get("/app/settings", token)
+    assert "Hier planen Sie genau wie im Chat" in page and 'value="Europe/Vienna"' in page  # Sie from now on
+
     # a value added and removed
     await save(web, token, section="value_add", tag="mut", label_de="Mut", label_en="Courage")
     async with web.bed.starling.sessions() as session:
