@@ -446,7 +446,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = settings.log_level if args.verbose else quiet.get(command, settings.log_level)
     configure(level, settings.log_json, verbose=args.verbose)
     if settings.database_path is not None and settings.database_path.parent == settings.data_dir:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)  # the default place; a chosen one must exist
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)  # the default place; a chosen one must exist
+        except OSError as err:
+            if debug:
+                raise
+            why = err.strerror or type(err).__name__
+            return _mistake(
+                f"cannot create the data folder {settings.data_dir} ({why}); set STARLING_DATA_DIR to a folder "
+                "Starling may write, or STARLING_DATABASE_URL"
+            )
     if command in ("serve", "scheduler"):
         log.info("database", url=safe_url(settings.database_url))
     if command == "demo":

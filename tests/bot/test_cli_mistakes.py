@@ -65,6 +65,14 @@ def test_a_missing_postgresql_database(tmp_path: Path) -> None:
     one_line(run(tmp_path, "migrate", STARLING_DATABASE_URL=url), "starling_does_not_exist_here", "createdb")
 
 
+def test_a_default_data_folder_that_cannot_be_created(tmp_path: Path) -> None:
+    """No database chosen, and the per-user data folder cannot be made (a read-only home, a container's /)."""
+    result = run(tmp_path, "migrate", STARLING_DATABASE_URL="", STARLING_DATA_DIR="/proc/starling-data")
+    one_line(result, "/proc/starling-data", "STARLING_DATA_DIR", "STARLING_DATABASE_URL")
+    result = run(tmp_path, "migrate", STARLING_DATABASE_URL="", HOME="/proc", XDG_DATA_HOME="")
+    one_line(result, "/proc/", "STARLING_DATA_DIR")
+
+
 def test_outbox_on_a_fresh_database_leaves_no_file(tmp_path: Path) -> None:
     one_line(run(tmp_path, "outbox"), "no Starling database", "starling migrate")
     assert not (tmp_path / "starling.db").exists()
