@@ -230,6 +230,9 @@ class Message(BaseModel):
     # The outbox rows one post delivers (set by the outbox worker as it sends; never stored): a platform that
     # can carry them with the post lets a later worker find out whether a post it is about to resend arrived.
     delivers: list[int] = Field(default_factory=list, exclude=True)
+    # Set by the router on what an anonymous action answers at once (never stored): an adapter must not keep
+    # such an answer anywhere, not even to retry it, since it sits next to the anonymous row and names its author.
+    anonymous: bool = Field(default=False, exclude=True)
 
     def fallback(self) -> str:
         if self.text:

@@ -650,6 +650,7 @@ async def _queue_proactive(ctx: Context) -> list[Message]:
                 )
             )
         else:
+            msg.anonymous = ctx.anonymous
             now_msgs.append(msg)
     if ctx.anonymous and queued:
         # Counted ids would place the anonymous action's messages between named, precisely timed ones.

@@ -377,6 +377,11 @@ class TeamsAdapter:
         try:
             await turn.send_activity(message_activity(msg, names, mentions=mentions))
         except (ErrorResponseException, ClientRequestError) as err:
+            if msg.anonymous:
+                # The answer to an anonymous action is not kept to be retried: a stored row addressed to the
+                # author's chat, written right after the anonymous one, would name her.
+                log.warning("teams_reply_dropped", error=str(err)[:200])
+                return
             log.warning("teams_reply_deferred", conversation=ref.conversation_id, error=str(err)[:200])
             await self._queue(ref, "channel", ref.conversation_id, msg)
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
+from bot.scheduler import run_tick
 from storage.prompts import PromptAnswer
-from storage.suggestions import Suggestion
+from storage.suggestions import Suggestion, SuggestionEvent
 from storage.tables import metadata
 from storage.teams import TeamsConversation, TeamsUser
+from storage.types import utcnow
 from tests.teams.conftest import BOT_ID, MAX, MAX_AAD, PERSONAL_ID, TENANT, TeamsClient
 from tests.teams.test_pulse_wire import actions
 from tests.teams.test_wire import texts_of
@@ -186,3 +188,37 @@ async def test_anonymous_answer_receipt_is_the_submitted_card(teams_any_db: Team
     async with teams.app.sessions() as s:
         user = (await s.execute(select(TeamsUser).where(TeamsUser.user_id == MAX))).scalar_one()
     assert (user.updated_at.hour, user.updated_at.minute, user.updated_at.second) == (0, 0, 0)
+
+
+async def test_the_answer_to_an_anonymous_reply_is_not_kept_for_a_retry(teams_any_db: TeamsClient) -> None:
+    """When Teams refuses for now (429) what Starling answers to an anonymous action in the 1:1 chat (here a
+    reply by receipt code), it is not queued for a retry: a stored row addressed to the author's chat, written
+    right after the anonymous one, would name her."""
+    teams = teams_any_db
+    install = teams._base("conversation_update_bot_added_to_team.recorded.json")
+    install["membersAdded"] = [{"id": BOT_ID}]
+    install["from"] = {"id": MAX, "name": "Max Mustermann", "aadObjectId": MAX_AAD}
+    assert (await teams.post(install))[0] == 201  # the installer administers Starling and decides
+    await teams.post(teams.personal_message("suggest", locale="de-DE"))
+    data = button(teams.connector.cards(PERSONAL_ID)[-1], "suggest:new")
+    _, body = await teams.post(in_personal_chat(teams.invoke({**data, **FORM}, verb="suggest:new")))
+    receipt = texts_of(body["value"])
+    code, number = CODE.search(receipt), re.search(r"anonymer Vorschlag #(\d+)", receipt)
+    assert code and number, receipt
+    # the hour's batch announces it to the deciders (the scheduler's tick at the next full hour)
+    await run_tick(teams.app.router, teams.app.services, utcnow() + timedelta(hours=1))
+    asked = await teams.post(teams.channel_message(f"suggest ask {number.group(1)} Welche Beträge?", locale="de-DE"))
+    assert asked[0] == 201
+    await teams.app.outbox.drain()
+    before = {r.id for r in await teams.outbox()}
+
+    for op in ("send_to_conversation", "reply_to_activity"):
+        teams.connector.fail_next(op, status=429, retry_after=3)
+    reply = teams.personal_message(f"suggest reply {code.group(0)} Alles unter 100 Euro.", locale="de-DE")
+    assert (await teams.post(reply))[0] == 201
+    async with teams.app.sessions() as s:
+        kinds = [e.kind for e in (await s.execute(select(SuggestionEvent))).scalars()]
+    assert "answer" in kinds  # the reply was stored
+    queued = [r for r in await teams.outbox() if r.id not in before]
+    assert [r for r in queued if r.target_id == PERSONAL_ID or r.cause == "teams_reply_retry"] == [], queued
+    assert all(r.cause == "anonymous" for r in queued), queued  # only the approver's message, with the hour
