@@ -152,3 +152,24 @@ async def test_without_the_list_every_person_is_looked_up(fake: SlackWire, db_ur
 def test_event_body_shape_is_the_one_slack_sends() -> None:
     body = event_body({"type": "user_change", "user": {"id": "UX"}})
     assert body["type"] == "event_callback" and body["event"]["type"] == "user_change"
+
+
+async def test_a_value_an_admin_adds_or_removes_counts_with_the_next_kudos(testbed: Testbed, fake: SlackWire) -> None:
+    """Company values are kept in memory per workspace; an admin's change reaches the very next kudos."""
+    assert (await testbed.command(f"<@UANNA|anna> {REASON}", user="UBEN"))[0] == 200  # the values are cached
+    await testbed.settle()
+    add = "values add #qualitaet Qualität / Quality"
+    assert (await testbed.command(add, command="/starling", user="UMAX"))[0] == 200
+    await testbed.settle()
+    text = "<@UCLARA|clara> danke für die saubere Übergabe #qualitaet"
+    assert (await testbed.command(text, user="UBEN"))[0] == 200
+    await testbed.settle()
+    assert [r.value_tag for r in await testbed.kudos_rows()] == ["kundenfokus", "qualitaet"]
+
+    assert (await testbed.command("values remove #qualitaet", command="/starling", user="UMAX"))[0] == 200
+    await testbed.settle()
+    assert (await testbed.command(text.replace("saubere", "schnelle"), user="UBEN"))[0] == 200
+    await testbed.settle()
+    assert len(await testbed.kudos_rows()) == 2
+    refusal = "\n".join(fake.texts("chat.postEphemeral", channel=CHANNEL, user="UBEN"))
+    assert "#qualitaet" in refusal
