@@ -21,7 +21,8 @@ from storage.suggestions import Suggestion
 from storage.tables import metadata
 from tests.handlers.suggestion_kit import TRAVEL, fill_form, tick
 from tests.kit import BotHarness
-from tests.slack.wire import TEAM, SlackWire, Testbed, payload, visible_text
+from tests.slack.test_prompt_thread_wire import prompt_in_thread
+from tests.slack.wire import CHANNEL, TEAM, SlackWire, Testbed, message, payload, visible_text
 
 AUTHOR = ("UANNA", "Anna Schmidt")
 Rows = dict[str, dict[str, dict[str, Any]]]
@@ -254,3 +255,78 @@ async def test_a_reply_by_receipt_code_cannot_be_traced(anybot: BotHarness) -> N
     assert_outbox_order_says_nothing(after["outbox"])
     lines = [json.dumps(e, default=str, ensure_ascii=False) for e in logs]
     assert [line for line in lines if names_author(line) or code.group(1) in line] == []
+
+
+async def test_anonymous_answer_over_slack_cannot_be_traced(testbed_any_db: Testbed, fake: SlackWire) -> None:
+    """The daily prompt's Answer button, the modal with "anonymous" ticked, over signed Slack HTTP: the same
+    auditor's checks as for a suggestion (timing, ordering, transaction ids, dedupe keys, logs, DMs)."""
+    bed = testbed_any_db
+    await bed.command("<@UBEN|ben> danke für die Hilfe beim schwierigen Kunden #teamwork", user="UANNA")
+    ts = await prompt_in_thread(bed)
+    await bed.event(
+        {**message("Der Kunde will zuerst wissen, wie lange es dauert.", user="UBEN"), "thread_ts": ts}
+    )  # a named answer in the thread
+    await bed.settle()
+    await bed.delivered(await bed.outbox_count(), timeout=30)
+    click = payload("block_actions.json")
+    click["team"]["id"] = TEAM
+    click["user"].update(id="UANNA", team_id=TEAM)
+    click["trigger_id"] = "13345224609.738474920.answer1"
+    click["container"] = {"type": "message", "message_ts": ts, "channel_id": CHANNEL, "is_ephemeral": False}
+    click["channel"] = {"id": CHANNEL, "name": "general"}
+    click["response_url"] = fake.hook_url()
+    click["actions"] = [{**click["actions"][0], "action_id": "prompt:answer", "value": "1"}]
+    assert (await bed.interactive(click))[0] == 200
+    await bed.settle()
+    opened = fake.ok_calls("views.open")[-1]
+    view = {**fake.payload(opened)["view"], "id": opened.response["view"]["id"]}
+    text_of_answer = "Niemand ruft zurück, wenn das Ticket geschlossen ist."
+    submission = form_submission(view, "UANNA", {"answer": text_of_answer}, {"anonymous"})
+
+    before = await rows(bed.starling.sessions)
+    posts_before = len(fake.ok_calls("chat.postMessage"))
+    with capture_logs() as logs:
+        for _ in range(2):  # a double submission
+            status, body = await bed.interactive(submission)
+            assert status == 200
+        await bed.settle()
+    after = await rows(bed.starling.sessions)
+
+    # The receipt is in the modal; nothing is posted to her, and the answer's thread post waits for the hour.
+    shown = body + "\n".join(visible_text(fake.payload(r)) for r in fake.ok_calls("views.update"))
+    assert "ohne deinen Namen" in shown, shown
+    assert fake.dms("UANNA") == [] and len(fake.ok_calls("chat.postMessage")) == posts_before
+    new = written(before, after)
+    assert new and finer_than_the_hour(new) == []
+    assert [(t, r) for t, r in new if names_author(r)] == []
+    (answer,) = [r for r in after["prompt_answer"].values() if r["text"] == text_of_answer]
+    assert answer["author_id"] is None and answer["id"] >= ANON_ID_FLOOR
+    assert_outbox_order_says_nothing(after["outbox"])
+
+    if bed.settings.database_url.startswith("postgresql"):
+        async with bed.starling.sessions() as s:
+            xid = (
+                await s.execute(text("SELECT xmin::text::bigint FROM prompt_answer WHERE id = :i"), {"i": answer["id"]})
+            ).scalar_one()
+            near = []
+            for table in metadata.sorted_tables:
+                found = await s.execute(
+                    text(f'SELECT * FROM "{table.name}" WHERE xmin::text::bigint BETWEEN :a AND :b'),
+                    {"a": xid - 2, "b": xid + 2},
+                )
+                near += [
+                    (table.name, dict(r))
+                    for r in found.mappings().all()
+                    if not (table.name == "outbox" and repr((r["id"],)) in before["outbox"])
+                ]
+        assert near and [(t, r) for t, r in near if names_author(r)] == []
+
+    # Dedupe keys: no plain digest of the platform's id, and nothing left after the window.
+    event_id = f"view:{view['id']}:{view['id']}-h"
+    plain = f"slack:{TEAM}:{hashlib.sha256(event_id.encode()).hexdigest()[:40]}"
+    assert repr((plain,)) not in after["processed_event"]
+    await run_tick(bed.starling.router, bed.starling.services, bed.clock.now + timedelta(days=3))
+    final = await rows(bed.starling.sessions)
+    assert final["processed_event"] == {} and final["dedupe_secret"] == {}
+    lines = [json.dumps(e, default=str, ensure_ascii=False) for e in logs]
+    assert [line for line in lines if names_author(line) or view["id"] in line] == []
