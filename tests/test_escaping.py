@@ -126,7 +126,9 @@ def test_slack_never_pings_links_or_formats_what_a_person_typed(mark: bool) -> N
     assert "<@UMAX>" in render_message(message)["blocks"][1]["text"]["text"]  # our own mention stays a mention
 
 
-def teams_live(message: Message, names: dict[str, str], *, mentions: bool) -> list[str]:
+def teams_live(
+    message: Message, names: dict[str, str], *, mentions: bool, meant: frozenset[str] = frozenset({"UMAX"})
+) -> list[str]:
     """What a hostile value made live in ``message`` on Teams: in card markdown (TextBlocks, facts) no mention,
     tag, link or emphasis; in plain-text properties (summary, fallbackText, titles, labels) no tag, link or
     emphasis either, in case a client renders them anyway."""
@@ -175,7 +177,7 @@ def teams_live(message: Message, names: dict[str, str], *, mentions: bool) -> li
             if token in text:
                 found.append(f"{token} in plain {text!r}")
     entities = card["msteams"].get("entities", [])
-    if any(e["mentioned"]["id"] != "UMAX" for e in entities):
+    if any(e["mentioned"]["id"] not in meant for e in entities):
         found.append(f"a mention entity of a value: {entities}")
     if any("<at>" + "Eve" in e["text"] for e in entities):
         found.append("a hostile name inside a mention tag")
