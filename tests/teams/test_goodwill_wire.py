@@ -71,6 +71,9 @@ async def test_budget_rule_approver_bars_export_and_a_kudos_for_the_case(teams_a
     celebrations = [c for c in teams.connector.cards(THREAD_ID) if "Kudos!" in texts_of(c)]
     assert len(celebrations) == 1 and "For goodwill case #1 (80 EUR)" in texts_of(celebrations[0])
 
+    # A daily digest at midnight: its preview covers today, whatever the real clock says (the default weekly one
+    # on a Monday morning in Berlin would cover last week, without the kudos just given).
+    await teams.post(teams.channel_message("digest subscribe daily 00:00"))
     await teams.post(teams.channel_message("digest preview"))
     assert "Goodwill case #1" in private_texts(teams, MAX) and "Kudos for customer moments" in private_texts(teams, MAX)
 
