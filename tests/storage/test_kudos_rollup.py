@@ -4,6 +4,7 @@ And the rows the triggers keep are exactly what a rebuild from scratch makes."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from bot.console.demo import COLLEAGUES
 from bot.core.events import ActionEvent, Actor, Conversation, Platform
 from handlers import dashboard
 from storage import core, kudos_rollup
@@ -18,6 +20,7 @@ from storage import dashboard as q
 from storage import privacy as store
 from storage.db import transaction
 from storage.models import Workspace
+from tests.handlers.kudos_helpers import command, team_harness
 from tests.kit import BotHarness, Clock
 
 DEPARTMENTS = (None, "Kundenservice", "IT", "Buchhaltung", "it")
@@ -129,3 +132,22 @@ async def test_the_rollup_equals_the_raw_aggregates_after_gives_undo_moves_erasu
         deleted = await store.apply_retention(s, workspace_id=bot.workspace_id, cutoff=cutoff, cutoff_day=cutoff.date())
     assert deleted.get("kudos")
     await assert_rollup_is_exact(bot)
+
+
+async def test_concurrent_gives_by_everyone_at_once_keep_the_rollup_exact(any_db_url: str, clock: Clock) -> None:
+    """Five people giving to each other at the same moment (several writers on PostgreSQL, queued on SQLite):
+    the week and person rows every kudos touches are shared, and none is counted twice or lost."""
+    bot = await team_harness(any_db_url, clock)
+    try:
+        people = [c[0] for c in COLLEAGUES][:5]
+        events = [
+            command(giver, f"<@{receiver}> danke für die schnelle Hilfe beim Kunden #teamwork")
+            for giver in people
+            for receiver in people
+            if giver != receiver
+        ]
+        answers = await asyncio.gather(*(bot.app.dispatch(ev) for ev in events))
+        assert sum("verschickt" in m.fallback() for msgs in answers for m in msgs) == len(events)
+        await assert_rollup_is_exact(bot)
+    finally:
+        await bot.close()
