@@ -21,6 +21,7 @@ Both tables key their nullable grouping columns by ``k`` (one text, NULL and '' 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -232,6 +233,12 @@ def drop_triggers(dialect: str) -> list[str]:
         "DROP TRIGGER IF EXISTS kudos_rollup_people ON kudos",
         "DROP FUNCTION IF EXISTS kudos_rollup()",
     ]
+
+
+def ddl_digest(dialect: str) -> str:
+    """A short digest of this module's DDL for ``dialect``: a migration pins the version it installed."""
+    text = "\n".join(create_triggers(dialect) + rebuild(dialect) + drop_triggers(dialect))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def rebuild(dialect: str) -> list[str]:

@@ -5,6 +5,7 @@ And the rows the triggers keep are exactly what a rebuild from scratch makes."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
@@ -151,3 +152,11 @@ async def test_concurrent_gives_by_everyone_at_once_keep_the_rollup_exact(any_db
         await assert_rollup_is_exact(bot)
     finally:
         await bot.close()
+
+
+def test_the_triggers_are_the_ones_the_migration_installed() -> None:
+    """A changed trigger or fill in ``storage.kudos_rollup`` needs a new migration that replaces them in existing
+    databases (0011 installed these); then pin the new digest there."""
+    migration = importlib.import_module("storage.migrations.versions.0011_kudos_rollup")
+    latest = {d: kudos_rollup.ddl_digest(d) for d in ("sqlite", "postgresql")}
+    assert latest == migration.DDL_SHA256
