@@ -87,6 +87,23 @@ async def team_board(
         department=department,
     )
     shown = [g for g in groups if min_group_ok(g.people, minimum)]
+    complement = 0
+    # What the shown teams leave over (the hidden teams, people without a team) is a figure too once the
+    # overall total is known (the digest shows it): it must stand for the minimum group, or for nobody.
+    # Otherwise the smallest shown team is left out as well, until it does.
+    while shown:
+        rest = await privacy.people_outside(
+            ctx.session,
+            workspace_id=ctx.workspace.id,
+            since=since,
+            direction=direction,
+            value_tag=value_tag,
+            departments=[g.group for g in shown],
+        )
+        if rest == 0 or min_group_ok(rest, minimum):
+            break
+        shown.remove(min(shown, key=lambda g: (g.people, g.points, g.group)))
+        complement += 1
     blocks: list = [Header(text=title)]
     if shown:
         blocks.append(
@@ -99,9 +116,11 @@ async def team_board(
         )
     else:
         blocks.append(Section(text=ctx.t("privacy.board.no_groups", min=minimum)))
-    hidden = len(groups) - len(shown)
+    hidden = len(groups) - len(shown) - complement
     if hidden:
         blocks.append(Note(text=ctx.t.plural("privacy.board.hidden", hidden, min=minimum)))
+    if complement:
+        blocks.append(Note(text=ctx.t.plural("privacy.board.hidden_complement", complement, min=minimum)))
     blocks.append(Note(text=ctx.t("privacy.board.aggregates_only")))
     ctx.reply(Message(blocks=blocks, text=title))
 

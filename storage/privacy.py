@@ -12,7 +12,7 @@ import calendar
 import json
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -364,6 +364,32 @@ async def department_totals(
         stmt = stmt.where(func.lower(dept) == department.lower())
     stmt = stmt.group_by(dept).order_by(func.sum(col(Kudos, "points")).desc(), dept)
     return [GroupTotal(str(d), int(p), int(n)) for d, p, n in (await session.execute(stmt)).all()]
+
+
+async def people_outside(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    since: datetime | None,
+    direction: str = "received",
+    value_tag: str | None = None,
+    departments: Sequence[str] = (),
+) -> int:
+    """The people behind what ``departments``' totals leave over of the period's kudos: receivers (or givers)
+    counted for another department or for none (an erased person counts as nobody)."""
+    received = direction == "received"
+    who = col(Kudos, "receiver_id") if received else col(Kudos, "giver_id")
+    dept = col(Kudos, "receiver_department") if received else col(Kudos, "giver_department")
+    stmt = select(func.count(func.distinct(who))).where(
+        col(Kudos, "workspace_id") == workspace_id, ~who.startswith(TOMBSTONE_PREFIX, autoescape=True)
+    )
+    if since is not None:
+        stmt = stmt.where(col(Kudos, "created_at") >= since)
+    if value_tag:
+        stmt = stmt.where(col(Kudos, "value_tag") == value_tag)
+    if departments:
+        stmt = stmt.where(or_(dept.is_(None), func.lower(dept).not_in([d.lower() for d in departments])))
+    return int((await session.execute(stmt)).scalar_one())
 
 
 # --- the whole schema ---------------------------------------------------------------------------------
