@@ -75,6 +75,11 @@ class _SafeDict(dict[str, Any]):
 
 def as_data(value: Any) -> Any:
     """A value for a chat template: our own markup and numbers as they are, anything else marked as data."""
+    kind = type(value)
+    if kind is Markup or kind is int or kind is float:
+        return value
+    if kind is str:
+        return user_text(value)
     if isinstance(value, Markup) or (isinstance(value, Number) and not isinstance(value, bool)):
         return value
     return user_text(str(value))

@@ -55,8 +55,10 @@ class Markup(str):
 
 def user_text(s: str) -> Markup:
     """Mark text that came from a person or a directory, so renderers escape it."""
-    clean = str(s).replace(USER_OPEN, "").replace(USER_CLOSE, "")
-    return Markup(f"{USER_OPEN}{clean}{USER_CLOSE}")
+    clean = str(s)
+    if USER_OPEN in clean or USER_CLOSE in clean:
+        clean = clean.replace(USER_OPEN, "").replace(USER_CLOSE, "")
+    return Markup(USER_OPEN + clean + USER_CLOSE)
 
 
 def mention(user_id: str) -> Markup:
