@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.i18n import Translator
 from bot.core.jobs import Days, local_midnight
 from bot.core.messages import Bar, BarList, Block, Divider, Fields, Header, Message, Note, Section
-from handlers.digests.kudos_sections import aggregate, percent, ranking, value_name
+from handlers.digests.kudos_sections import aggregate, percent, ranking, split_values, value_name
 from handlers.digests.sections import DigestScope, sections
 from handlers.privacy_rules import min_group_ok, min_group_size, names_allowed, rankings_allowed
 from storage import core
@@ -187,10 +187,14 @@ async def build_leaderboard(
                 ]
             )
         )
+        shown, _rest = split_values(stats, lambda n: min_group_ok(n, min_size))
         mix = [
-            Bar(label=value_name(t, tag, values), value=float(n), display=t.plural("digests.kudos.points", n))
-            for tag, n in stats.value_points.most_common()
-            if min_group_ok(len(stats.value_people[tag]), min_size)
+            Bar(
+                label=value_name(t, tag, values),
+                value=float(stats.value_points[tag]),
+                display=t.plural("digests.kudos.points", stats.value_points[tag]),
+            )
+            for tag in shown
         ]
         if mix:
             blocks.append(BarList(title=t("digests.kudos.values"), rows=mix))

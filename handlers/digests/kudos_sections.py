@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -103,6 +103,21 @@ async def overview(scope: DigestScope) -> list[Block]:
     return blocks
 
 
+def split_values(stats: KudosStats, group_ok: Callable[[int], bool]) -> tuple[list[str | None], list[str | None]]:
+    """The values shown on their own, and the rest. A value given among fewer than the minimum group joins
+    the rest; and since the period's total is shown too, the rest must stand for the minimum group (or be
+    empty), else the smallest shown value joins it as well: the total minus the shown values is the rest."""
+    shown = [tag for tag, _ in stats.value_points.most_common() if group_ok(len(stats.value_people[tag]))]
+    rest = [tag for tag in stats.value_points if tag not in shown]
+
+    def rest_people() -> set[str]:
+        return set().union(*(stats.value_people[tag] for tag in rest)) if rest else set()
+
+    while rest and shown and not group_ok(len(rest_people())):
+        rest.append(shown.pop())  # most_common order: the last shown has the fewest points
+    return shown, rest
+
+
 async def values_mix(scope: DigestScope) -> list[Block]:
     """Points per company value; a value given among fewer than five people joins "other values"."""
     t = scope.t
@@ -110,15 +125,10 @@ async def values_mix(scope: DigestScope) -> list[Block]:
     if stats.kudos == 0 or not scope.group_ok(len(stats.participants)):
         return []
     values = {v.tag: v for v in await core.list_values(scope.session, workspace_id=scope.workspace.id)}
-    shown: list[tuple[str, float]] = []
-    other_points, other_people = 0, set()
-    for tag, points in stats.value_points.most_common():
-        people = stats.value_people[tag]
-        if scope.group_ok(len(people)):
-            shown.append((value_name(t, tag, values), float(points)))
-        else:
-            other_points += points
-            other_people |= people
+    shown_tags, rest = split_values(stats, scope.group_ok)
+    shown = [(value_name(t, tag, values), float(stats.value_points[tag])) for tag in shown_tags]
+    other_points = sum(stats.value_points[tag] for tag in rest)
+    other_people = set().union(*(stats.value_people[tag] for tag in rest)) if rest else set()
     shown.sort(key=lambda x: -x[1])
     if other_points and scope.group_ok(len(other_people)):
         shown.append((t("digests.kudos.other_values"), float(other_points)))

@@ -218,3 +218,22 @@ async def test_an_erased_person_has_no_place_on_a_board_or_in_a_ranking(anybot: 
         out = await bot.say(line, as_="max")
         assert "former-" not in out and "Emma" not in out, (line, out)
     assert "Max Weber" in await bot.say("leaderboard all", as_="max")
+
+
+async def test_the_values_mix_leaves_no_small_rest_beside_the_total(anybot: BotHarness) -> None:
+    """The digest shows the week's kudos and the points per value; a value given between two people is hidden,
+    but the total minus the shown values would be exactly their points. So the shown value joins the rest."""
+    bot = anybot
+    bot.clock.advance(days=14)  # a week of its own, after the demo's history
+    for giver, text in (
+        ("max", "@anna @ben @clara @deniz danke für die ruhige Übergabe #teamwork"),
+        ("emma", "@felix danke, dass du die Rechnung für den Kunden geklärt hast #kundenfokus"),
+    ):
+        assert "verschickt" in await bot.say(f"kudos {text}", as_=giver)
+    digest = await bot.say("digest preview", as_="max")
+    assert re.search(r"Vergebene Kudos\s+5", digest), digest
+    assert "Teamwork" not in digest and "Kundenfokus" not in digest, digest
+    assert re.search(r"weitere Werte\S*\s+█+\s+5 Punkte", digest), digest
+    assert "Betriebsrat" in await bot.say("privacy profile works-council", as_="max")
+    post = await bot.say("digest leaderboard preview #general week", as_="max")
+    assert re.search(r"Vergebene Kudos\s+5", post) and "Teamwork" not in post and "Kundenfokus" not in post, post
