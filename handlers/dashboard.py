@@ -209,11 +209,19 @@ async def _kudos(
         v.tag: (v.label_de if lang == "de" else v.label_en)
         for v in await core.list_values(session, workspace_id=workspace.id)
     }
-    for tag, points, receivers in await rollup.value_mix(session, scope):
-        if min_group_ok(receivers, minimum):
-            out.values.append(ValueFigure(tag, labels.get(tag or "", tag or ""), points))
-        else:
-            out.values_hidden += 1
+    mix = await rollup.value_mix(session, scope)
+    shown = [(tag, points) for tag, points, receivers in mix if min_group_ok(receivers, minimum)]
+    hidden = [tag for tag, _points, receivers in mix if not min_group_ok(receivers, minimum)]
+    # The weeks' total is shown too: the total minus the shown values is what the hidden ones add up to, so
+    # their receivers together must make the minimum group (or be nobody); else the smallest shown value
+    # is hidden as well.
+    while hidden and shown:
+        rest = await rollup.receivers_of(session, scope, hidden)
+        if rest == 0 or min_group_ok(rest, minimum):
+            break
+        hidden.append(shown.pop()[0])  # value_mix is ordered by points: the last shown has the fewest
+    out.values = [ValueFigure(tag, labels.get(tag or "", tag or ""), points) for tag, points in shown]
+    out.values_hidden = len(hidden)
     for source, target, n, givers, receivers in await rollup.department_edges(session, scope):
         if min_group_ok(givers, minimum) and min_group_ok(receivers, minimum):
             out.edges.append(Edge(source, target, n))

@@ -380,6 +380,16 @@ async def department_edges(session: AsyncSession, s: Scope) -> list[tuple[str, s
     return rows
 
 
+async def receivers_of(session: AsyncSession, s: Scope, tags: list[str | None]) -> int:
+    """Distinct receivers of the kudos with any of ``tags`` (None: no value) since ``s.since``: the people
+    behind what those values add up to."""
+    ptag = c(KudosPerson, "value_tag")
+    named = [t for t in tags if t is not None]
+    which = or_(ptag.in_(named), ptag.is_(None)) if None in tags else ptag.in_(named)
+    stmt = select(func.count(func.distinct(c(KudosPerson, "user_id")))).where(*_people_where(s, "r"), which)
+    return int((await session.execute(stmt)).scalar_one())
+
+
 async def team_people(session: AsyncSession, s: Scope) -> int:
     """The people of the team behind its figures since ``s.since``: its givers and receivers by the
     departments stored on the kudos (as ``dashboard.team_people``)."""

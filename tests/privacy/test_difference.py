@@ -237,3 +237,28 @@ async def test_the_values_mix_leaves_no_small_rest_beside_the_total(anybot: BotH
     assert "Betriebsrat" in await bot.say("privacy profile works-council", as_="max")
     post = await bot.say("digest leaderboard preview #general week", as_="max")
     assert re.search(r"Vergebene Kudos\s+5", post) and "Teamwork" not in post and "Kundenfokus" not in post, post
+
+
+async def say_as(web: WebBed, user: str, name: str, text: str) -> None:
+    event = CommandEvent(
+        actor=Actor(platform=Platform.SLACK, workspace_id=WORKSPACE, user_id=user, is_admin=user == "max"),
+        name=name,
+        text=text,
+    )
+    await web.bed.starling.dispatch(event)
+
+
+async def test_the_overviews_values_leave_no_small_rest_beside_the_weeks_total(web_any: WebBed) -> None:
+    """The overview shows the weeks' points and the points per value; a value only one person received is
+    hidden, but the total minus the shown values would be exactly his points. So the shown value hides too."""
+    web = web_any
+    web.bed.clock.advance(days=42)  # four weeks of their own, after the demo's history
+    await say_as(web, "max", "privacy", "min-group 3")
+    await say_as(web, "max", "kudos", "<@anna> <@ben> <@clara> danke für die ruhige Übergabe #teamwork")
+    await say_as(web, "emma", "kudos", "<@felix> danke, dass du die Rechnung geklärt hast #kundenfokus")
+    token = await web.sign_in("max")
+    assert token
+    _, weeks, _ = await web.get("/app/overview.csv?chart=weeks&period=4w", token)
+    assert sum(int(line.split(",")[2]) for line in data_rows(weeks)) == 4, weeks
+    _, values, _ = await web.get("/app/overview.csv?chart=values&period=4w", token)
+    assert data_rows(values) == [], values
