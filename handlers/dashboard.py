@@ -164,6 +164,10 @@ async def overview(
         # A team's figures are about the people who were in it when they gave or received: a team that
         # reached the minimum today by people moved in still shows nothing of the few who were in it.
         out.allowed = min_group_ok(await rollup.team_people(session, _scope(p)), minimum)
+        # The workspace's page minus the team's is the kudos among everyone else: they must make the minimum
+        # group too (or be nobody), or the team's page would give away their figures.
+        apart = await rollup.people_apart(session, rollup.Scope(workspace.id, first, None), department)
+        out.allowed = out.allowed and (apart == 0 or min_group_ok(apart, minimum))
     if not out.allowed:
         return out
     await _kudos(session, p, out, workspace, minimum, lang)

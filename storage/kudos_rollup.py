@@ -390,6 +390,20 @@ async def receivers_of(session: AsyncSession, s: Scope, tags: list[str | None]) 
     return int((await session.execute(stmt)).scalar_one())
 
 
+async def people_apart(session: AsyncSession, s: Scope, department: str) -> int:
+    """The people behind the kudos since ``s.since`` that touch no one of ``department`` (neither side's
+    stored department is it): what the workspace's figures minus the team's figures are about."""
+    d = department.lower()
+    touches = or_(
+        func.lower(func.coalesce(c(KudosPerson, "giver_department"), "")) == d,
+        func.lower(func.coalesce(c(KudosPerson, "receiver_department"), "")) == d,
+    )
+    stmt = select(func.count(func.distinct(c(KudosPerson, "user_id")))).where(
+        c(KudosPerson, "workspace_id") == s.workspace_id, c(KudosPerson, "last_day") >= s.since, ~touches
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
 async def team_people(session: AsyncSession, s: Scope) -> int:
     """The people of the team behind its figures since ``s.since``: its givers and receivers by the
     departments stored on the kudos (as ``dashboard.team_people``)."""

@@ -262,3 +262,24 @@ async def test_the_overviews_values_leave_no_small_rest_beside_the_weeks_total(w
     assert sum(int(line.split(",")[2]) for line in data_rows(weeks)) == 4, weeks
     _, values, _ = await web.get("/app/overview.csv?chart=values&period=4w", token)
     assert data_rows(values) == [], values
+
+
+async def test_a_teams_page_leaves_no_small_rest_beside_the_workspaces(web_any: WebBed) -> None:
+    """The workspace's page minus a team's page is the kudos among everyone else: when that is two people,
+    the team's page stays hidden."""
+    web = web_any
+    web.bed.clock.advance(days=42)
+    await say_as(web, "max", "privacy", "min-group 3")
+    await say_as(web, "max", "kudos", "<@anna> <@ben> danke für die ruhige Übergabe #teamwork")
+    await say_as(web, "anna", "kudos", "<@max> danke für die Hilfe am Telefon #teamwork")
+    await say_as(web, "emma", "kudos", "<@felix> danke, dass du die Rechnung geklärt hast #kundenfokus")
+    token = await web.sign_in("max")
+    assert token
+    _, weeks, _ = await web.get("/app/overview.csv?chart=weeks&period=4w", token)
+    assert sum(int(line.split(",")[1]) for line in data_rows(weeks)) == 4, weeks
+    # Kundenservice (Max, Anna, Ben) gave and received three kudos among three people: enough on its own,
+    # but beside the workspace's four it would show Emma's one kudos to Felix.
+    _, page, _ = await web.get("/app/overview?period=4w&team=Kundenservice", token)
+    assert "weniger als 3 Personen" in page and "<svg" not in page
+    _, team_weeks, _ = await web.get("/app/overview.csv?chart=weeks&period=4w&team=Kundenservice", token)
+    assert data_rows(team_weeks) == []
