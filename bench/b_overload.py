@@ -450,18 +450,22 @@ def adopt_history(url: str) -> None:
     again from the rows at once, and the triggers come back (row by row, a million rows take minutes)."""
     engine = sync_engine_for(url)
     dialect = engine.dialect.name
+
+    def ddl(stmt: str) -> str:  # psycopg reads a lone % as a placeholder
+        return stmt if dialect == "sqlite" else stmt.replace("%", "%%")
+
     try:
         with engine.begin() as conn:
             ws = conn.execute(text("SELECT id FROM workspace WHERE id <> :h"), {"h": HISTORY_WORKSPACE}).scalar_one()
             for stmt in kudos_rollup.drop_triggers(dialect):
-                conn.exec_driver_sql(stmt)
+                conn.exec_driver_sql(ddl(stmt))
             conn.execute(
                 text("UPDATE kudos SET workspace_id = :ws WHERE workspace_id = :h"), {"ws": ws, "h": HISTORY_WORKSPACE}
             )
             for table in ("kudos_week", "kudos_person"):
                 conn.exec_driver_sql(f"DELETE FROM {table}")
             for stmt in kudos_rollup.rebuild(dialect) + kudos_rollup.create_triggers(dialect):
-                conn.exec_driver_sql(stmt)
+                conn.exec_driver_sql(ddl(stmt))
     finally:
         engine.dispose()
 

@@ -258,14 +258,26 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
     """
     session = factory()
     try:
-        try:
-            yield session
-            await finish(session.commit())
-        except BaseException:
-            await finish(_discard(session))
-            raise
+        yield session
+    except BaseException:
+        await finish(_end(session, commit=False))
+        raise
+    await finish(_end(session, commit=True))
+
+
+async def _end(session: AsyncSession, *, commit: bool) -> None:
+    """Commit (or roll back) and close, as one piece of work: a commit that fails is rolled back."""
+    try:
+        if commit:
+            try:
+                await session.commit()
+            except BaseException:
+                await _discard(session)
+                raise
+        else:
+            await _discard(session)
     finally:
-        await finish(session.close())
+        await session.close()
 
 
 def alembic_config(url: str) -> Config:
