@@ -90,7 +90,8 @@ class Kudos(SQLModel, table=True):
         Index("ix_kudos_ws_created_giver", "workspace_id", "created_at", "giver_id", "points"),
         Index("ix_kudos_ws_message", "workspace_id", "message_id"),
         Index("ix_kudos_ws_giver_day", "workspace_id", "giver_id", "giver_day"),
-        Index("ix_kudos_ws_receiver_day", "workspace_id", "receiver_id", "giver_day"),
+        # and, for the kudos roll-up's triggers, a receiver's other kudos: ix_kudos_ws_receiver_day (PostgreSQL)
+        # or ix_kudos_ws_rdept_receiver_day (SQLite), made by migration 0012 (see there why they differ)
     )
 
     id: int | None = Field(default=None, primary_key=True)
