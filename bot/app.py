@@ -1,4 +1,4 @@
-"""Wiring: settings → storage → router → services → outbox. No feature code here."""
+"""Wiring: settings → storage → router → services → inbox and outbox. No feature code here."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from datetime import datetime
 from bot.core.events import Event
 from bot.core.messages import Message
 from bot.core.metrics import count_event
-from bot.core.router import Router
+from bot.core.router import Done, Router
 from bot.core.services import Directory, LanguageModel, Services
+from bot.inbox import Inbox
 from bot.llm import build_llm
 from bot.outbox import OutboxWorker, Sender
 from bot.settings import Settings
@@ -19,7 +20,7 @@ from storage.types import utcnow
 
 
 class Starling:
-    """One Starling process: its database, router, services and outbox worker."""
+    """One Starling process: its database, router, services, inbox and outbox worker."""
 
     def __init__(
         self,
@@ -40,10 +41,21 @@ class Starling:
         )
         self.outbox = OutboxWorker(self.services, settings)
         self.services.on_outbox = self.outbox.wake
+        # Acknowledged platform events until they are handled (adapters add their handlers: ``inbox.handlers``).
+        self.inbox = Inbox(
+            self.sessions,
+            database_url=settings.database_url,
+            clock=clock,
+            concurrency=settings.slack_event_concurrency,
+            batch=settings.inbox_batch,
+            lease_seconds=settings.inbox_lease_seconds,
+            drain_seconds=settings.inbox_drain_seconds,
+        )
 
-    async def dispatch(self, event: Event) -> list[Message]:
+    async def dispatch(self, event: Event, *, done: Done | None = None) -> list[Message]:
+        """Route one event; ``done(session)`` is written in the transaction that records it (see Router.dispatch)."""
         count_event(event.actor.platform.value, type(event))
-        return await self.router.dispatch(event, self.services)
+        return await self.router.dispatch(event, self.services, done=done)
 
     def attach(self, platform: str, *, sender: Sender | None, directory: Directory | None = None) -> None:
         """Connect a platform: the outbox delivers its messages through ``sender`` and the router asks
@@ -54,6 +66,7 @@ class Starling:
             self.services.directories[platform] = directory
 
     async def close(self) -> None:
+        await self.inbox.close()
         await self.outbox.close_senders()
         close_llm = getattr(self.services.llm, "close", None)
         if close_llm is not None:

@@ -146,11 +146,20 @@ class Settings(BaseSettings):
     # The directory is read whole from users.list at start and this often (user_change events keep it current
     # meanwhile); 0: never, every person is asked about with users.info.
     slack_directory_refresh_seconds: float = Field(default=3600.0, ge=0)
-    # Acknowledged Slack events handled at once per process; the rest wait their turn, so a burst never
-    # floods the event loop and new requests are still answered within milliseconds.
+    # Acknowledged Slack events handled at once per process; the rest wait their turn in the inbox (the
+    # database), so a burst never floods the event loop or the memory.
     slack_event_concurrency: int = Field(default=4, ge=1)
-    # Acknowledged Slack events waiting to be handled, at most; beyond it Slack gets 503 and retries later.
-    slack_event_backlog: int = Field(default=1000, ge=1)
+    # Acknowledged events waiting in the inbox, at most (all replicas); beyond it Slack gets 503 and retries later.
+    slack_event_backlog: int = Field(default=10_000, ge=1)
+    # Slack requests being acknowledged at once per process; more wait for their turn before they are read, so
+    # however many connections send, the acknowledgements leave the handling its share of the processor.
+    slack_ack_concurrency: int = Field(default=4, ge=1)
+    # Inbox rows one process holds in memory at once (claimed, being handled or next in line).
+    inbox_batch: int = Field(default=32, ge=1)
+    # A claimed inbox row is handled again by another worker when its holder has not renewed it for this long.
+    inbox_lease_seconds: float = Field(default=30.0, gt=0)
+    # On SIGTERM: how long the inbox worker goes on handling acknowledged events before handing the rest back.
+    inbox_drain_seconds: float = Field(default=10.0, ge=0)
 
     # Microsoft Teams (Bot Framework)
     teams_app_id: str | None = Field(

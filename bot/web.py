@@ -2,8 +2,8 @@
 
 Routes: ``POST /slack/events`` (Slack over HTTP), ``POST /api/messages`` (Microsoft Teams),
 the web pages under ``/app`` (``bot.webapp``), ``GET /healthz`` (the process is alive), ``GET /readyz`` (started and the database answers) and
-``GET /metrics`` (Prometheus). Next to it run the outbox worker, Slack Socket Mode (with
-``SLACK_APP_TOKEN``) and the scheduler (unless ``--no-scheduler``).
+``GET /metrics`` (Prometheus). Next to it run the inbox worker (acknowledged events), the outbox worker,
+Slack Socket Mode (with ``SLACK_APP_TOKEN``) and the scheduler (unless ``--no-scheduler``).
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ class WebServer:
         self._runner: web.AppRunner | None = None
         self._stop = asyncio.Event()
         self._outbox_task: asyncio.Task[None] | None = None
+        self._inbox_stop = asyncio.Event()
+        self._inbox_task: asyncio.Task[None] | None = None
         self.scheduler: SchedulerService | None = None
         self._ready = False
         self.port = 0
@@ -113,6 +115,9 @@ class WebServer:
         self._outbox_task = asyncio.get_running_loop().create_task(self.starling.outbox.run(self._stop))
         if self.slack is not None:
             self.slack.start_directory()
+        if self.starling.inbox.handlers:  # replays what an earlier process acknowledged and did not handle
+            self._inbox_stop.clear()
+            self._inbox_task = asyncio.get_running_loop().create_task(self.starling.inbox.run(self._inbox_stop))
         if self.slack is not None and self.starling.settings.slack_app_token:
             await self.slack.start_socket_mode()
         if self.run_scheduler:
@@ -134,7 +139,8 @@ class WebServer:
             await scheduler.stop()
 
     async def stop(self) -> None:
-        """Stop accepting first, then finish what was acknowledged, then stop the background services."""
+        """Stop acknowledging first, then handle what was acknowledged (for ``inbox_drain_seconds``; the rest
+        stays in the inbox for the next start), then stop the background services."""
         self._ready = False
         if self.slack is not None:
             self.slack.draining = True  # from now on Slack gets 503 and retries: nothing more is acknowledged
@@ -142,6 +148,12 @@ class WebServer:
             for site in list(self._runner.sites):
                 await site.stop()  # no new connections; requests already being answered are answered
         await self._stop_scheduler()
+        if self.slack is not None:
+            await self.slack.stop_acking()
+        self._inbox_stop.set()
+        inbox, self._inbox_task = self._inbox_task, None
+        if inbox is not None:
+            await asyncio.wait([inbox])
         if self.slack is not None:
             await self.slack.close()
         self._stop.set()
@@ -159,12 +171,15 @@ class WebServer:
         return web.json_response({"status": "ok"})
 
     async def readyz(self, _request: web.Request) -> web.Response:
-        backlog = self.slack.backlog if self.slack is not None else 0
+        """200 when started and the database answers; ``backlog``: acknowledged events waiting in the inbox
+        (all replicas). 503 while starting, without the database, or with the inbox full."""
+        backlog = self.starling.inbox.pending
         if not self._ready:
             return web.json_response({"status": "starting", "backlog": backlog}, status=503)
         try:
             async with self.starling.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
+            backlog = await self.starling.inbox.count()  # SQLite: the inbox's own file answers too
         except Exception as err:
             log.warning("readiness_database_failed", error=repr(err))
             return web.json_response({"status": "unavailable", "database": "error", "backlog": backlog}, status=503)

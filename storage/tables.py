@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from storage import (  # noqa: F401
     goodwill,
+    inbox,
     kudos_rollup,
     models,
     outbox,

@@ -10,8 +10,9 @@ from __future__ import annotations
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
 
 EVENTS = Counter("starling_events", "Events dispatched to the router", ["platform", "kind"])
-EVENT_BACKLOG = Gauge(
-    "starling_event_backlog", "Acknowledged events not yet handled (waiting or being handled)", ["platform"]
+INBOX_PENDING = Gauge(
+    "starling_inbox_pending",
+    "Acknowledged events stored in the inbox and not yet handled, over all replicas (as the database has them)",
 )
 ACK_SECONDS = Histogram(
     "starling_ack_seconds",

@@ -95,6 +95,7 @@ class ScheduleSpec:
 
 
 ScheduledFn = Callable[[Any], Awaitable[None]]
+Done = Callable[[AsyncSession], Awaitable[None]]  # written in the transaction that records an event
 
 
 async def switches_gate(session: AsyncSession, workspace_id: str, feature: str) -> bool:
@@ -282,8 +283,13 @@ class Router:
         return []
 
     # dispatch -------------------------------------------------------------------------------------
-    async def dispatch(self, event: Event, services: Services) -> list[Message]:
-        """Run one event through the middleware and its handler; returns the messages to render now."""
+    async def dispatch(self, event: Event, services: Services, *, done: Done | None = None) -> list[Message]:
+        """Run one event through the middleware and its handler; returns the messages to render now.
+
+        ``done(session)`` runs in the transaction that records the event (its effect, its refusal, or the
+        finding that it was handled before), so whatever it writes (the inbox deleting the event's row) is
+        committed together with the effect or not at all. It does not run when no transaction commits (no
+        route takes the event, or the handler failed): the caller finishes such events itself."""
         steps = self._steps(event)
         if not steps:
             return []
@@ -311,6 +317,8 @@ class Router:
                     ):
                         # Never the platform's id: it can carry the person's id and the exact time.
                         bound.info("duplicate_event_ignored")
+                        if done is not None:
+                            await done(session)
                         return []
                     ctx = await _context(event, services, session)
                     ctx.gate = self.gate
@@ -325,6 +333,8 @@ class Router:
                             refusal = err
                             raise _Refused from err
                     out = await _queue_proactive(ctx)
+                    if done is not None:
+                        await done(session)
                 break
             except _Refused:
                 attempt -= 1  # not a failure: the next pass records the event and answers the refusal

@@ -4,9 +4,16 @@ Every HTTP request passes the boundary first (:mod:`bot.slack.inbound`): the sig
 timestamp window over the raw bytes (401 otherwise), then the body is parsed and checked against Slack's
 published shapes (400 otherwise), each refusal one short log line. Only then does Bolt see it; Bolt verifies
 again, answers ``url_verification`` and drops our own events. A signed payload that still cannot be turned into
-an event is answered as Slack expects (200; a friendly word where a person is waiting), never with a 500. Every listener acknowledges at once and hands the
-neutral event to a background task, so Slack gets its answer in milliseconds whatever the handler does;
-the router de-duplicates retries by the platform id in the same transaction as the effect.
+an event is answered as Slack expects (200; a friendly word where a person is waiting), never with a 500.
+
+Nothing acknowledged is lost: the verified payload is stored in the inbox (``bot.inbox``, one short transaction
+shared with the acknowledgements of the same moment) before Slack gets its 200; if it cannot be stored (the
+database is away), Slack gets 503 and sends it again. The inbox worker handles the stored events after the
+answer, at most ``STARLING_SLACK_EVENT_CONCURRENCY`` at a time, so Slack gets its answer in milliseconds
+whatever the handler does; each event's row is deleted in the transaction of its effect, where the router also
+de-duplicates retries and replays by the platform id. Every kind of request goes through the inbox (the answer
+to a slash command or a submitted form is sent later through Slack's API, as before): only the "open form"
+button, which writes nothing and needs the click's 3-second trigger, is handled straight after its answer.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import re
 import time
 from collections.abc import Coroutine
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -32,8 +40,9 @@ from slack_bolt.response import BoltResponse
 from bot import edge
 from bot.core.events import ActionEvent, Event, Platform
 from bot.core.i18n import translator_for
-from bot.core.metrics import ACK_SECONDS, EVENT_BACKLOG
+from bot.core.metrics import ACK_SECONDS
 from bot.core.services import PersonInfo
+from bot.inbox import Done
 from bot.slack.client import ConnectionPool, SlackDirectory, SlackSender, make_client
 from bot.slack.convert import Inbound, Team, from_action, from_command, from_event, from_view_submission
 from bot.slack.inbound import Kind, parse, verify
@@ -41,6 +50,7 @@ from bot.slack.render import OPEN_FORM_ACTION, pending_view
 from bot.slack.respond import Responder
 from storage import core
 from storage.db import transaction
+from storage.inbox import InboxEvent
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -50,6 +60,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("starling.slack")
 
 EVENTS_PATH = "/slack/events"
+STORE_RETRY_SECONDS = 2.0  # of Slack's 3 s: how long a command or button waits for the inbox to take it
 ANY = re.compile(r".*")
 
 
@@ -83,10 +94,12 @@ class SlackAdapter:
         )
         self._register(self.bolt)
         self.bolt.error(self._on_bolt_error)
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(settings.slack_event_concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()  # "open form" clicks, handled right after their answer
+        self.inbox = starling.inbox
+        self.inbox.handlers[self.platform.value] = self.handle_stored
         self.max_backlog = settings.slack_event_backlog
         self.draining = False  # shutting down: nothing more is acknowledged (503, Slack retries elsewhere/later)
+        self._acks = asyncio.Semaphore(settings.slack_ack_concurrency)
         self._requests = 0  # HTTP requests being answered
         self._answered = asyncio.Event()
         self._socket: AsyncSocketModeHandler | None = None
@@ -95,36 +108,41 @@ class SlackAdapter:
     def _register(self, bolt: AsyncApp) -> None:
         # Each listener converts first, then acknowledges: a payload that cannot become an event raises
         # before the ack and is answered by ``_on_bolt_error``.
+        # Over HTTP ``keep`` only notes the event: ``handle_http`` stores it before the answer is written.
+        # Over Socket Mode it stores the event here, before Bolt sends the acknowledgement.
         @bolt.command(ANY)
         async def on_command(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
-            inbound = from_command(body, team_of(context))
+            team = team_of(context)
+            await self.keep(from_command(body, team), Stored("command", body, team))
             await ack()
-            self.spawn(inbound)
 
         @bolt.event(ANY)
         async def on_event(body: dict[str, Any], context: AsyncBoltContext) -> None:
-            self.learn(body, team_of(context))
-            self.spawn(from_event(body, team_of(context)))
+            team = team_of(context)
+            self.learn(body, team)
+            await self.keep(from_event(body, team), Stored("event", body, team))
 
         @bolt.action(ANY)
         async def on_action(
             ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
         ) -> None:
-            inbound = from_action(body, action, team_of(context))
+            team = team_of(context)
+            await self.keep(from_action(body, action, team), Stored("action", body, team, action))
             await ack()
-            self.spawn(inbound)
 
         @bolt.view(ANY)
         async def on_view(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
-            inbound = from_view_submission(body, team_of(context))
+            team = team_of(context)
+            await self.keep(from_view_submission(body, team), Stored("view", body, team))
             # The modal stays open until its answer replaces it: a receipt (an anonymous one above all)
             # is shown there, where nothing can read it back later, never as a direct message.
             title = ((body.get("view") or {}).get("title") or {}).get("text") or "Starling"
             await ack(response_action="update", view=pending_view(str(title)))
-            self.spawn(inbound)
 
     async def _on_bolt_error(self, error: Exception, body: dict[str, Any]) -> BoltResponse:
         """A signed payload Bolt or the conversion could not handle: one log line, the answer Slack expects."""
+        if isinstance(error, NotStored):  # Socket Mode: no acknowledgement, Slack delivers it again
+            return BoltResponse(status=503, body="")
         log.warning(
             "slack_payload_unreadable",
             kind=edge.escape_log(_kind_of(body), 40),
@@ -197,34 +215,63 @@ class SlackAdapter:
         self._directory_tasks.add(task)
         task.add_done_callback(self._directory_tasks.discard)
 
-    # --- after the ack -----------------------------------------------------------------------------------
-    def spawn(self, inbound: Inbound | None) -> None:
+    # --- the inbox: stored before the answer, handled after it -------------------------------------------
+    async def keep(self, inbound: Inbound | None, stored: Stored) -> None:
+        """An event Slack is about to get its answer for: stored in the inbox (or, for the "open form"
+        button, handled straight after the answer)."""
         if inbound is None:
-            return
+            return  # nothing Starling acts on
+        inline = isinstance(inbound.event, ActionEvent) and inbound.event.action_id == OPEN_FORM_ACTION
         held = _held.get()
         if held is not None and not held.released:
-            held.items.append(inbound)  # started once the HTTP answer is on its way
+            if inline:
+                held.inline.append(inbound)
+            else:
+                held.items.append(stored)
             return
-        task = asyncio.get_running_loop().create_task(self.process(inbound))
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-        EVENT_BACKLOG.labels(self.platform.value).set(len(self._tasks))
+        if inline:
+            self.spawn(inbound)
+            return
+        try:
+            await self.store([stored])
+        except Exception as err:
+            raise NotStored from err
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        EVENT_BACKLOG.labels(self.platform.value).set(len(self._tasks))
+    async def store(self, items: list[Stored]) -> None:
+        """Write events to the inbox; returns once they are committed."""
+        await asyncio.gather(
+            *(
+                self.inbox.put(
+                    platform=self.platform.value,
+                    workspace_id=item.team.workspace_id,
+                    kind=item.kind,
+                    body=item.body,
+                    context=item.context(),
+                )
+                for item in items
+            )
+        )
+
+    async def handle_stored(self, row: InboxEvent, done: Done) -> None:
+        """The inbox worker's handler for a Slack row: converted again from the stored payload, then handled;
+        ``done`` deletes the row in the transaction that records the event."""
+        inbound = restore(row)
+        if inbound is None:
+            return
+        await self._process(inbound, done)
+
+    def spawn(self, inbound: Inbound) -> None:
+        task = asyncio.get_running_loop().create_task(self._process(inbound))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     @property
     def backlog(self) -> int:
-        """Acknowledged events not yet handled."""
-        return len(self._tasks)
+        """Acknowledged events not yet handled (the inbox, over all replicas)."""
+        return self.inbox.pending
 
-    async def process(self, inbound: Inbound) -> None:
+    async def _process(self, inbound: Inbound, done: Done | None = None) -> None:
         self.pool.use()
-        async with self._slots:
-            await self._process(inbound)
-
-    async def _process(self, inbound: Inbound) -> None:
         event = inbound.event
         bound = log.bind(kind=type(event).__name__, workspace=event.actor.workspace_id)  # no platform id
         try:
@@ -234,7 +281,7 @@ class SlackAdapter:
             await self.enrich(event)
             if event.actor.is_bot:
                 return  # other apps' users; Starling's own events never reach here
-            messages = await self.starling.dispatch(event)
+            messages = await self.starling.dispatch(event, done=done)
             for message in messages:
                 await self.responder.deliver(message, inbound.origin, event.actor.user_id)
             if inbound.origin.submitted and not inbound.origin.answered:
@@ -271,6 +318,7 @@ class SlackAdapter:
                 await asyncio.gather(*self._tasks, *self._refreshes, return_exceptions=True)
             else:
                 await self._answered.wait()
+        await self.inbox.idle()
 
     # --- transports ----------------------------------------------------------------------------------------
     def add_routes(self, app: web.Application) -> None:
@@ -278,34 +326,51 @@ class SlackAdapter:
             app.router.add_post(EVENTS_PATH, self.handle_http)
 
     async def handle_http(self, request: web.Request) -> web.Response:
-        """Bolt answers; the answer is written to Slack before any handling starts to compete with it.
+        """Bolt answers; the event is stored in the inbox before the answer is written.
 
-        While shutting down, or with ``slack_event_backlog`` acknowledged events still waiting, nothing more
-        is acknowledged: Slack gets 503 and delivers the event again later (to this or another replica),
-        so an acknowledged event is always one this process will handle."""
-        if self.draining or len(self._tasks) >= self.max_backlog:
-            reason = "shutting_down" if self.draining else "backlog_full"
-            return web.json_response({"ok": False, "error": reason}, status=503, headers={"Retry-After": "1"})
-        started = time.perf_counter()
+        While shutting down, with ``slack_event_backlog`` acknowledged events waiting in the inbox, or when
+        the event cannot be stored, nothing is acknowledged: Slack gets 503 and delivers the event again later
+        (to this or another replica)."""
+        if self.draining or self.inbox.pending >= self.max_backlog:
+            return _busy("shutting_down" if self.draining else "backlog_full")
         self._requests += 1
+        try:
+            return await self._answer(request)
+        finally:
+            self._requests -= 1
+            answered, self._answered = self._answered, asyncio.Event()
+            answered.set()
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
         held = _Held()
         raw = b""
         try:
-            try:
-                raw = await edge.read_body(request)
-                verify(request.headers, raw, self.settings.slack_signing_secret or "")
-                kind, body_text, body = parse(raw, request.headers.get("Content-Type", ""))
-            except edge.Rejected as err:
-                return edge.refuse(log, request, err, raw)
-            token = _held.set(held)
-            try:
-                bolt_response = await self.bolt.async_dispatch(_bolt_request(request, body_text, body))
-            except Exception as err:  # Bolt on a payload that fits the published shape but not its assumptions
-                bolt_response = await self._on_bolt_error(err, body)
-            finally:
-                _held.reset(token)
+            # The processor's part of an acknowledgement (read, verify, parse, Bolt) runs for at most
+            # ``slack_ack_concurrency`` requests at once; the others wait unread. However many connections Slack
+            # opens, the handling of stored events keeps its share of the event loop. Waiting for the inbox's
+            # commit is outside: it costs no processor, and the acknowledgements of one moment share it.
+            async with self._acks:
+                if self.draining:
+                    return _busy("shutting_down")
+                try:
+                    raw = await edge.read_body(request)
+                    verify(request.headers, raw, self.settings.slack_signing_secret or "")
+                    kind, body_text, body = parse(raw, request.headers.get("Content-Type", ""))
+                except edge.Rejected as err:
+                    return edge.refuse(log, request, err, raw)
+                token = _held.set(held)
+                try:
+                    bolt_response = await self.bolt.async_dispatch(_bolt_request(request, body_text, body))
+                except Exception as err:  # Bolt on a payload that fits the published shape but not its assumptions
+                    bolt_response = await self._on_bolt_error(err, body)
+                finally:
+                    _held.reset(token)
             if bolt_response.status >= 500:
                 bolt_response = self.unreadable(kind, body)
+            elif held.items and not await self._stored(held.items, kind, started):
+                held.inline.clear()
+                return _busy("not_stored")
             response = await to_aiohttp_response(bolt_response)
             await response.prepare(request)
             await response.write_eof()
@@ -313,11 +378,28 @@ class SlackAdapter:
         finally:
             ACK_SECONDS.labels(self.platform.value).observe(time.perf_counter() - started)
             held.released = True
-            for inbound in held.items:
+            for inbound in held.inline:
                 self.spawn(inbound)
-            self._requests -= 1
-            answered, self._answered = self._answered, asyncio.Event()
-            answered.set()
+
+    async def _stored(self, items: list[Stored], kind: Kind, started: float) -> bool:
+        """Store the request's events; False if they could not be (so they must not be acknowledged).
+
+        Slack sends an event that got no acknowledgement again, but not a slash command or a button press: for
+        those a database blip is retried for up to ``STORE_RETRY_SECONDS`` of Slack's 3-second window before the
+        person gets Slack's error."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + (STORE_RETRY_SECONDS if kind != "events" else 0.0) - (time.perf_counter() - started)
+        delay = 0.05
+        while True:
+            try:
+                await self.store(items)
+                return True
+            except Exception as err:
+                if loop.time() + delay > give_up:
+                    log.warning("slack_event_not_stored", error=edge.escape_log(f"{type(err).__name__}: {err}", 200))
+                    return False
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.5)
 
     async def start_socket_mode(self) -> None:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -327,15 +409,24 @@ class SlackAdapter:
         await self._socket.connect_async()
         log.info("slack_socket_mode_connected")
 
-    async def close(self) -> None:
-        """Stop acknowledging, then handle every event acknowledged so far (none is dropped)."""
+    async def stop_acking(self) -> None:
+        """Stop acknowledging and finish the requests being answered. What was acknowledged is in the inbox:
+        the inbox worker handles it (now, or after the next start)."""
         self.draining = True
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
-        if self._tasks or self._requests:
-            log.info("slack_draining", backlog=len(self._tasks))
-            await self.idle()
+        while self._tasks or self._requests:
+            if self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            else:
+                await self._answered.wait()
+
+    async def close(self) -> None:
+        """After :meth:`stop_acking` and the inbox worker's stop: the directory's refresh and the connections."""
+        await self.stop_acking()
+        if self._refreshes:
+            await asyncio.gather(*self._refreshes, return_exceptions=True)
         for task in list(self._directory_tasks):
             task.cancel()
         if self._directory_tasks:
@@ -343,11 +434,55 @@ class SlackAdapter:
         await self.pool.close()
 
 
+class NotStored(Exception):
+    """The event could not be stored in the inbox, so it must not be acknowledged."""
+
+
+@dataclass
+class Stored:
+    """What the inbox keeps of a request to turn it into its event again: the payload as Slack sent it, the
+    team Bolt authorized it for, and for a button the element that was pressed."""
+
+    kind: str  # command | event | action | view
+    body: dict[str, Any]
+    team: Team
+    action: dict[str, Any] | None = None
+
+    def context(self) -> dict[str, Any]:
+        team = {
+            "team_id": self.team.team_id,
+            "enterprise_id": self.team.enterprise_id,
+            "is_enterprise_install": self.team.is_enterprise_install,
+            "bot_user_id": self.team.bot_user_id,
+        }
+        return {"team": team} if self.action is None else {"team": team, "action": self.action}
+
+
+def restore(row: InboxEvent) -> Inbound | None:
+    """The event of a stored request, converted as it was before its acknowledgement."""
+    team = Team(**row.context["team"])
+    if row.kind == "command":
+        return from_command(row.body, team)
+    if row.kind == "event":
+        return from_event(row.body, team)
+    if row.kind == "action":
+        return from_action(row.body, row.context["action"], team)
+    if row.kind == "view":
+        return from_view_submission(row.body, team)
+    raise ValueError(f"unknown inbox kind {row.kind!r}")
+
+
+def _busy(reason: str) -> web.Response:
+    return web.json_response({"ok": False, "error": reason}, status=503, headers={"Retry-After": "1"})
+
+
 class _Held:
-    """Events acknowledged in the current HTTP request, not yet started."""
+    """What the current HTTP request is about to acknowledge: events to store first, and "open form" clicks
+    to handle once the answer is written."""
 
     def __init__(self) -> None:
-        self.items: list[Inbound] = []
+        self.items: list[Stored] = []
+        self.inline: list[Inbound] = []
         self.released = False
 
 

@@ -1,8 +1,11 @@
 """The real ``starling serve`` process under faults: nothing it acknowledged to Slack is lost.
 
 The load generator behaves like Slack: every kudos message is one signed ``event_callback``; an answer
-other than 200 (a 503 while shutting down or full, a refused connection) is not an acknowledgement and
-the event is sent again, to this process or a later one. Every event answered 200 must end up stored.
+other than 200 (a 503 while shutting down, full or unable to store it, a refused connection) is not an
+acknowledgement and the event is sent again, to this process or a later one. Every event answered 200 must end
+up stored, exactly once: handled before the process stops, or kept in the inbox and handled after the next
+start (a SIGTERM hands back what it could not handle in ``STARLING_INBOX_DRAIN_SECONDS``; a ``kill -9`` leaves
+rows whose lease runs out).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import aiohttp
 import pytest
 from sqlalchemy import create_engine, text
 
+from bot.inbox import spool_url
 from storage.db import to_sync_url
 from tests.fakes import slack_signed_headers
 from tests.kit import postgres_url
@@ -55,6 +59,11 @@ class Serve:
         self.log_file = tempfile.TemporaryFile()  # noqa: SIM115
 
     async def start(self, http: aiohttp.ClientSession) -> Serve:
+        if self.log_file.closed:  # started again after a stop or a kill: same database, a new port (the old one
+            # may still be held by the dead process's connections); the givers send to the new one
+            self.log_file = tempfile.TemporaryFile()  # noqa: SIM115
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
         self.proc = await asyncio.create_subprocess_exec(
             str(STARLING),
             "serve",
@@ -67,7 +76,10 @@ class Serve:
         )
         deadline = asyncio.get_running_loop().time() + 120
         while True:
-            assert self.proc.returncode is None, "starling serve exited during start"
+            if self.proc.returncode is not None:
+                self.log_file.seek(0)
+                tail = self.log_file.read().decode(errors="replace")[-3000:]
+                raise AssertionError(f"starling serve exited during start:\n{tail}")
             try:
                 async with http.get(self.url + "/readyz") as resp:
                     if resp.status == 200:
@@ -90,6 +102,13 @@ class Serve:
     def kill(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.kill()
+
+    async def kill_9(self) -> None:
+        """SIGKILL: nothing runs after it (no drain, no hand-back)."""
+        assert self.proc is not None
+        self.proc.kill()
+        await self.proc.wait()
+        self.log_file.close()
 
 
 class Giver:
@@ -136,12 +155,36 @@ class Giver:
 
 
 def stored(database_url: str) -> set[str]:
+    return set(stored_list(database_url))
+
+
+def stored_list(database_url: str) -> list[str]:
+    """The message of every kudos row (a kudos stored twice appears twice)."""
     engine = create_engine(to_sync_url(database_url))
     try:
         with engine.connect() as conn:
-            return {row[0] for row in conn.execute(text("SELECT message_id FROM kudos"))}
+            return [row[0] for row in conn.execute(text("SELECT message_id FROM kudos"))]
     finally:
         engine.dispose()
+
+
+def waiting_in_inbox(database_url: str) -> int:
+    """Rows in the inbox (on SQLite its own file next to the database)."""
+    engine = create_engine(spool_url(database_url) or to_sync_url(database_url))
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM inbox")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+async def all_stored(database_url: str, acked: set[str], *, timeout: float = 180) -> None:
+    """Poll (with a deadline) until every acknowledged kudos is stored."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while missing := acked - stored(database_url):
+        assert loop.time() < deadline, f"{len(missing)} of {len(acked)} acknowledged kudos not stored"
+        await asyncio.sleep(0.2)
 
 
 @pytest.fixture
@@ -163,7 +206,8 @@ async def test_sigterm_right_after_a_burst_loses_no_acknowledged_kudos(
     any_db_url: str, slack: SlackWire, http: aiohttp.ClientSession
 ) -> None:
     slack.delay_next(0.1, times=1_000_000)  # Slack answers every call in 100 ms
-    server = await Serve(any_db_url, slack).start(http)
+    # A short drain, so that the stop hands events back for sure: they are handled after the next start.
+    server = await Serve(any_db_url, slack, STARLING_INBOX_DRAIN_SECONDS="2").start(http)
     giver = Giver(http, slack)
     try:
         burst = 300
@@ -176,12 +220,64 @@ async def test_sigterm_right_after_a_burst_loses_no_acknowledged_kudos(
 
         await asyncio.gather(*(one(n) for n in range(burst)))
         assert await server.stop() == 0
+        left = waiting_in_inbox(any_db_url)
+        handled_before_stop = len(giver.acked & stored(any_db_url))
+        await server.start(http)  # the next start replays what the stop handed back
+        await all_stored(any_db_url, giver.acked)
+        assert await server.stop() == 0
     finally:
         server.kill()
     assert giver.acked, "nothing was acknowledged"
-    missing = giver.acked - stored(any_db_url)
-    assert not missing, f"{len(missing)} of {len(giver.acked)} acknowledged kudos lost"
-    print(f"burst {burst}: acknowledged {len(giver.acked)}, refused {giver.refused}")
+    kept = stored_list(any_db_url)
+    assert len(kept) == len(set(kept)) == len(giver.acked), "a kudos was stored twice"
+    assert waiting_in_inbox(any_db_url) == 0
+    print(
+        f"burst {burst}: acknowledged {len(giver.acked)}, refused {giver.refused}, handled before the stop "
+        f"{handled_before_stop}, left in the inbox {left}, all stored once after the restart"
+    )
+
+
+async def test_kill_9_during_a_burst_loses_no_acknowledged_kudos(
+    any_db_url: str, slack: SlackWire, http: aiohttp.ClientSession
+) -> None:
+    slack.delay_next(0.1, times=1_000_000)  # Slack answers every call in 100 ms: a backlog builds up
+    # A short lease, so that the restarted process takes the dead one's rows over within seconds.
+    server = await Serve(any_db_url, slack, STARLING_INBOX_LEASE_SECONDS="3").start(http)
+    giver = Giver(http, slack)
+    burst, kill_after = 300, 150
+    killed = asyncio.Event()
+    try:
+        lanes = asyncio.Semaphore(16)
+        loop = asyncio.get_running_loop()
+
+        async def one(n: int) -> None:
+            async with lanes:
+                # Refused while the process is dead: sent again (as Slack would) until the restart acknowledges it.
+                await giver.give(server, n, give_up_at=loop.time() + 120)
+                if len(giver.acked) >= kill_after and not killed.is_set():
+                    killed.set()
+
+        async def killer() -> tuple[int, int, int]:
+            await killed.wait()
+            await server.kill_9()  # mid-burst: events acknowledged and stored, some being handled, most waiting
+            at_kill = (len(giver.acked), len(giver.acked & stored(any_db_url)), waiting_in_inbox(any_db_url))
+            await server.start(http)
+            return at_kill
+
+        results = await asyncio.gather(killer(), *(one(n) for n in range(burst)))
+        acked_at_kill, handled_at_kill, waiting_at_kill = results[0]
+        await all_stored(any_db_url, giver.acked)
+        assert await server.stop() == 0
+    finally:
+        server.kill()
+    assert len(giver.acked) == burst
+    kept = stored_list(any_db_url)
+    assert len(kept) == len(set(kept)) == burst, "a kudos was stored twice"
+    assert waiting_in_inbox(any_db_url) == 0
+    print(
+        f"kill -9 after {acked_at_kill} acknowledged: {handled_at_kill} handled, {waiting_at_kill} in the inbox; "
+        f"after the restart all {burst} stored once"
+    )
 
 
 class Proxy:
@@ -257,6 +353,8 @@ async def test_a_10_second_postgresql_outage_under_load_loses_no_acknowledged_ku
             assert loop.time() < deadline, f"{len(giver.acked - stored(direct))} acknowledged kudos not stored"
             await asyncio.sleep(0.5)
         assert await server.stop() == 0
+        kept = stored_list(direct)
+        assert len(kept) == len(set(kept)), "a kudos was stored twice"
     finally:
         server.kill()
         if proxy.server is not None:

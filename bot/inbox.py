@@ -1,0 +1,462 @@
+"""The inbox worker: handles the events a platform adapter acknowledged and stored (``storage.inbox``).
+
+Writing: :meth:`Inbox.put` stores one event and returns once it is committed; events stored at the same moment
+share one transaction (group commit), so a burst of acknowledgements costs one commit, not one each. An adapter
+acknowledges an event only after ``put`` returned; if it raised (the database is away), the platform is told to
+try again later (Slack: 503), so nothing is acknowledged that is not stored. No statement on the inbox waits for
+turns of an event loop busy with handling, and none holds a lock across such turns:
+
+- SQLite: the inbox is a file of its own next to the database (``starling-inbox.db`` beside ``starling.db``):
+  SQLite has one write lock per file, and an acknowledgement must not wait for the transactions of the handling.
+  Its statements run right away on the event loop's thread (a commit in WAL mode without a sync is a fraction of
+  a millisecond, less than handing it to another thread would cost), so they never wait for one another either.
+- PostgreSQL: the table ``inbox`` of the database itself, written by one thread with its own connection (a
+  durable commit waits for the disk; the event loop goes on meanwhile), events waiting to be stored together.
+
+Handling: :meth:`Inbox.run` claims rows with a lease (``storage.inbox.claim``: several replicas drain one inbox)
+and hands each to the adapter's ``handle(row, done)``, at most ``concurrency`` at a time and at most ``batch``
+rows held in memory, however many are waiting. ``done(session)`` deletes the row in the transaction that
+records the event's effect (PostgreSQL; on SQLite, whose inbox is another file, with the next claim, as are the
+rows handled without such a transaction: nothing answers them, or the handler failed). The lease of the rows being handled is renewed while they are; a
+process that dies (``kill -9``) leaves rows whose lease runs out, and the next worker (this process restarted,
+or another replica) handles them again: the router's de-duplication key, written with the effect, makes that
+replay count once. On a stop the worker goes on handling for ``drain_seconds`` (nothing new is acknowledged
+meanwhile), then hands what is left back for the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import queue
+import random
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+from sqlalchemy import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.core.metrics import INBOX_PENDING
+from storage import inbox as store
+from storage.db import sync_engine_for, to_sync_url
+from storage.inbox import InboxEvent
+from storage.types import floor_hour
+
+log = structlog.get_logger("starling.inbox")
+
+T = TypeVar("T")
+Done = Callable[[AsyncSession], Awaitable[None]]
+Handle = Callable[[InboxEvent, Done], Awaitable[None]]
+Op = Callable[[Connection], Any]
+
+MAX_ATTEMPTS = 5  # a row claimed this often without being handled (its handling kills the process) is dropped
+WRITE_BATCH = 500
+
+
+def spool_url(database_url: str) -> str | None:
+    """Where the inbox lives: SQLite: its own file next to the database (``""`` for a database in memory, whose
+    inbox is its own table); None: the database itself (PostgreSQL)."""
+    url = to_sync_url(database_url)
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return ""
+    file = Path(path)
+    return f"sqlite:///{file.with_name(file.stem + '-inbox' + (file.suffix or '.db'))}"
+
+
+class _Thread:
+    """One thread with its own connection that runs every statement on the inbox, one transaction at a time;
+    events waiting to be stored are stored together (group commit)."""
+
+    def __init__(self, url: str, *, spool: bool) -> None:
+        self.url = url
+        self.spool = spool
+        self._queue: queue.SimpleQueue[tuple[Op | None, Any, asyncio.Future[Any]] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.engine: Engine | None = None
+
+    async def put(self, row: dict[str, Any]) -> None:
+        await self._submit(None, row)
+
+    async def run(self, op: Op) -> Any:
+        return await self._submit(op, None)
+
+    async def _submit(self, op: Op | None, row: Any) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._start()
+        self._queue.put((op, row, future))
+        return await future
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._work, name="inbox", daemon=True)
+                self._thread.start()
+
+    def _work(self) -> None:
+        pending: list[tuple[Op | None, Any, asyncio.Future[Any]]] = []
+        while True:
+            item = pending.pop(0) if pending else self._queue.get()
+            if item is None:
+                return
+            op, row, future = item
+            if op is not None:
+                self._answer([future], *self._transaction(op))
+                continue
+            rows, futures = [row], [future]
+            while len(rows) < WRITE_BATCH:  # every event waiting now goes into this commit
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None or more[0] is not None:
+                    pending.append(more)  # type: ignore[arg-type]
+                    break
+                rows.append(more[1])
+                futures.append(more[2])
+            batch = rows
+            self._answer(futures, *self._transaction(partial(store.put, rows=batch)))
+
+    def _transaction(self, op: Op) -> tuple[Any, BaseException | None]:
+        try:
+            if self.engine is None:
+                self.engine = sync_engine_for(self.url)
+                if self.spool:
+                    with self.engine.begin() as conn:
+                        store.create(conn)
+            with self.engine.begin() as conn:
+                return op(conn), None
+        except Exception as err:  # the database is away: every caller is told (none acknowledges)
+            if self.engine is not None:
+                self.engine.dispose()  # a broken connection is not used again
+            return None, err
+
+    @staticmethod
+    def _answer(futures: list[asyncio.Future[Any]], result: Any, error: BaseException | None) -> None:
+        for future in futures:
+            future.get_loop().call_soon_threadsafe(_settle, future, result, error)
+
+    def close(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)
+            thread.join(timeout=10)
+        if self.engine is not None:
+            self.engine.dispose()
+            self.engine = None
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
+
+
+_SQLITE_PUT = "INSERT INTO inbox (platform, workspace_id, kind, body, context, received_at, attempts) VALUES (?, ?, ?, ?, ?, ?, 0)"
+
+
+class _Local:
+    """SQLite's inbox file, used straight from the event loop's thread (see the module's docstring)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine | None = None
+
+    def put(self, row: dict[str, Any]) -> None:
+        """The acknowledgement's one statement, on the driver's connection (SQLAlchemy would cost more than SQLite)."""
+        if self.engine is None:
+            self.run(store.pending_count)  # opens and creates the file
+        assert self.engine is not None
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute(_SQLITE_PUT, store.sqlite_values(row))
+                cursor.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    cursor.execute("ROLLBACK")
+                raise
+            finally:
+                cursor.close()
+        finally:
+            raw.close()  # back to the pool
+
+    def run(self, op: Op) -> Any:
+        try:
+            if self.engine is None:
+                self.engine = sync_engine_for(self.url)
+                with self.engine.begin() as conn:
+                    store.create(conn)
+            with self.engine.begin() as conn:
+                return op(conn)
+        except Exception:
+            if self.engine is not None:
+                self.engine.dispose()
+                self.engine = None
+            raise
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+            self.engine = None
+
+
+class Inbox:
+    """The durable queue between an adapter's acknowledgement and the handling of the event."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        database_url: str,
+        clock: Callable[[], datetime],
+        concurrency: int = 4,
+        batch: int = 32,
+        lease_seconds: float = 30.0,
+        drain_seconds: float = 10.0,
+        poll_seconds: float = 1.0,
+        name: str | None = None,
+    ) -> None:
+        spool = spool_url(database_url)
+        # SQLite: the inbox's own file (its own write lock); PostgreSQL: the database itself, from a thread. SQLite
+        # in memory cannot be reached from a second connection: there the statements use the async sessions.
+        self.same_database = not spool
+        self.sessions = sessions
+        self._thread = _Thread(database_url, spool=False) if spool is None else None
+        self._local = _Local(spool) if spool else None
+        self.clock = clock
+        self.concurrency = concurrency
+        self.batch = max(batch, concurrency)
+        self.lease = timedelta(seconds=lease_seconds)
+        self.drain_seconds = drain_seconds
+        self.poll_seconds = poll_seconds
+        self.name = name or f"inbox:{socket.gethostname()[:60]}:{os.getpid()}:{id(self):x}"
+        self.handlers: dict[str, Handle] = {}  # per platform; only those platforms' rows are claimed here
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Event()  # something was stored, handled or finished (for ``idle``)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._finished: list[int] = []  # handled here; deleted with the next claim
+        self._counted = 0  # rows waiting, as last counted in the database
+        self._stored_since = 0  # rows stored by this process since that count
+        self._handled_since = 0
+        self._counted_at = 0.0
+
+    async def _run(self, op: Callable[[Connection], T]) -> T:
+        if self._local is not None:
+            return self._local.run(op)  # type: ignore[no-any-return]
+        if self._thread is not None:
+            return await self._thread.run(op)  # type: ignore[no-any-return]
+        async with self.sessions() as session, session.begin():
+            return await session.run_sync(lambda sync: op(sync.connection()))
+
+    # --- writing (the acknowledgement path) --------------------------------------------------------------
+    async def put(self, *, platform: str, workspace_id: str, kind: str, body: Any, context: dict[str, Any]) -> None:
+        """Store one acknowledged event; returns once it is committed (raises if it could not be)."""
+        row = {
+            "platform": platform,
+            "workspace_id": workspace_id[:120],
+            "kind": kind,
+            "body": body,
+            "context": context,
+            "received_at": floor_hour(self.clock()),  # to the hour: the row says nothing finer about anyone
+        }
+        if self._local is not None:
+            self._local.put(row)
+        elif self._thread is not None:
+            await self._thread.put(row)
+        else:
+            await self._run(partial(store.put, rows=[row]))
+        self._stored_since += 1
+        self.wake()
+
+    @property
+    def pending(self) -> int:
+        """Events waiting or being handled, over all replicas (counted at most a second ago, plus what this
+        process stored and handled since)."""
+        return max(self._counted + self._stored_since - self._handled_since, 0)
+
+    async def count(self) -> int:
+        """Count the waiting events in the database now (and set ``starling_inbox_pending``)."""
+        counted = await self._run(store.pending_count)
+        self._counted, self._stored_since, self._handled_since = counted, 0, 0
+        self._counted_at = time.monotonic()
+        INBOX_PENDING.set(counted)
+        return counted
+
+    async def close(self) -> None:
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.close)
+        if self._local is not None:
+            self._local.close()
+
+    # --- handling ----------------------------------------------------------------------------------------
+    def wake(self) -> None:
+        self._wake.set()
+        self._changed.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Handle events until ``stop`` is set, then for at most ``drain_seconds`` more; hand the rest back."""
+        loop = asyncio.get_running_loop()
+        failures = 0
+        renewed = loop.time()
+        drain_until: float | None = None
+        while True:
+            if stop.is_set() and drain_until is None:
+                drain_until = loop.time() + self.drain_seconds
+                log.info("inbox_draining", pending=self.pending, seconds=self.drain_seconds)
+            if drain_until is not None and loop.time() >= drain_until:
+                break
+            self._wake.clear()
+            claimed = 0
+            try:
+                if loop.time() - renewed > self.lease.total_seconds() / 3:
+                    await self._renew()
+                    renewed = loop.time()
+                # Refilled in chunks (a claim is a transaction): when half the rows held are handled, or none is left.
+                room = self.batch - len(self._tasks)
+                if room >= self.batch // 2 or not self._tasks:
+                    claimed = await self._claim(room)
+                if time.monotonic() - self._counted_at > 1.0:
+                    await self.count()
+                failures = 0
+            except Exception as err:
+                failures += 1
+                log.warning("inbox_claim_failed", error=f"{type(err).__name__}: {err}"[:300], failures=failures)
+                await self._pause(min(0.05 * 2**failures, 2.0), stop)
+                continue
+            if drain_until is not None and not claimed and not self._tasks:
+                break  # everything acknowledged here is handled
+            if claimed and len(self._tasks) < self.batch:
+                continue  # there may be more waiting
+            await self._pause(self.poll_seconds, stop)
+        await self._hand_back()
+
+    async def _renew(self) -> None:
+        ids, until = list(self._tasks), self.clock() + self.lease
+        await self._run(lambda conn: store.renew(conn, ids, holder=self.name, until=until))
+
+    async def _pause(self, seconds: float, stop: asyncio.Event) -> None:
+        """Until woken (a new event, a finished one), stopped, or ``seconds`` passed."""
+        waker = asyncio.ensure_future(self._wake.wait())
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({waker, stopper}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waker.cancel()
+            stopper.cancel()
+
+    async def _claim(self, room: int) -> int:
+        finished, self._finished = self._finished, []
+        now, exclude, platforms = self.clock(), list(self._tasks), list(self.handlers)
+
+        def claim(conn: Connection) -> list[InboxEvent]:
+            store.finish(conn, finished, holder=self.name)
+            return store.claim(
+                conn,
+                holder=self.name,
+                now=now,
+                lease=self.lease,
+                limit=room,
+                platforms=platforms,
+                exclude=exclude,
+            )
+
+        try:
+            rows = await self._run(claim)
+        except BaseException:
+            self._finished = finished + self._finished
+            raise
+        for row in rows:
+            assert row.id is not None
+            if row.attempts > MAX_ATTEMPTS:
+                # Claimed again and again and never finished: its handling brings the process down. Dropped (with
+                # its payload), or it would take every next process down too.
+                log.error("inbox_event_dropped", inbox_id=row.id, attempts=row.attempts - 1)
+                self._finished.append(row.id)
+                continue
+            if row.attempts > 1:
+                log.info("inbox_replayed", inbox_id=row.id, attempt=row.attempts)  # its holder died or stopped
+            task = asyncio.get_running_loop().create_task(self._one(row), name=f"inbox {row.id}")
+            self._tasks[row.id] = task
+        return len(rows)
+
+    async def _one(self, row: InboxEvent) -> None:
+        assert row.id is not None
+        row_id = row.id
+        handle = self.handlers[row.platform]
+
+        async def done(session: AsyncSession) -> None:
+            if self.same_database:  # deleted with the event's effect; else (SQLite) with the next claim
+                await store.done(session, [row_id])
+
+        try:
+            async with self._slots:
+                await handle(row, done)
+        except asyncio.CancelledError:
+            raise  # stopped: the row is handed back (or its lease runs out) and handled again
+        except Exception:
+            log.exception("inbox_event_failed", inbox_id=row_id)
+            self._finished.append(row_id)
+        else:
+            self._finished.append(row_id)
+        finally:
+            self._tasks.pop(row_id, None)
+            self._handled_since += 1
+            self.wake()
+
+    async def _hand_back(self) -> None:
+        """Stop: cancel what is still being handled (its transaction rolls back) and release those rows."""
+        unfinished = dict(self._tasks)
+        for task in unfinished.values():
+            task.cancel()
+        if unfinished:
+            await asyncio.wait(unfinished.values())
+        ids = [row_id for row_id, task in unfinished.items() if task.cancelled()]
+        finished, self._finished = self._finished, []
+
+        def hand_back(conn: Connection) -> None:
+            store.finish(conn, finished, holder=self.name)
+            store.release(conn, ids, holder=self.name)
+
+        try:
+            await self._run(hand_back)
+        except Exception as err:  # the leases run out by themselves
+            log.warning("inbox_hand_back_failed", error=f"{type(err).__name__}: {err}"[:300], rows=len(ids))
+        if ids:
+            log.info("inbox_handed_back", rows=len(ids))
+
+    async def idle(self, *, timeout: float = 60.0) -> None:
+        """Wait until no event is waiting in the inbox or being handled (tests, benchmarks)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            self._changed.clear()
+            if not self._tasks and await self.count() == 0 and not self._tasks:
+                return
+            if loop.time() > deadline:
+                raise TimeoutError(f"inbox not idle: {self.pending} waiting, {len(self._tasks)} being handled")
+            self.wake()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=random.uniform(0.005, 0.02))
