@@ -48,6 +48,7 @@ class Starling:
             clock=clock,
             concurrency=settings.slack_event_concurrency,
             batch=settings.inbox_batch,
+            synchronous_commit=settings.inbox_synchronous_commit,
             lease_seconds=settings.inbox_lease_seconds,
             drain_seconds=settings.inbox_drain_seconds,
         )

@@ -78,9 +78,10 @@ class _Thread:
     """One thread with its own connection that runs every statement on the inbox, one transaction at a time;
     events waiting to be stored are stored together (group commit)."""
 
-    def __init__(self, url: str, *, spool: bool) -> None:
+    def __init__(self, url: str, *, spool: bool, synchronous_commit: bool = True) -> None:
         self.url = url
         self.spool = spool
+        self.synchronous_commit = synchronous_commit
         self._queue: queue.SimpleQueue[tuple[Op | None, Any, asyncio.Future[Any]] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -126,7 +127,12 @@ class _Thread:
                 rows.append(more[1])
                 futures.append(more[2])
             batch = rows
-            self._answer(futures, *self._transaction(partial(store.put, rows=batch)))
+            self._answer(futures, *self._transaction(partial(self._put, rows=batch)))
+
+    def _put(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if not self.synchronous_commit:
+            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+        store.put(conn, rows)
 
     def _transaction(self, op: Op) -> tuple[Any, BaseException | None]:
         try:
@@ -229,6 +235,7 @@ class Inbox:
         clock: Callable[[], datetime],
         concurrency: int = 4,
         batch: int = 32,
+        synchronous_commit: bool = True,
         lease_seconds: float = 30.0,
         drain_seconds: float = 10.0,
         poll_seconds: float = 1.0,
@@ -239,7 +246,9 @@ class Inbox:
         # in memory cannot be reached from a second connection: there the statements use the async sessions.
         self.same_database = not spool
         self.sessions = sessions
-        self._thread = _Thread(database_url, spool=False) if spool is None else None
+        self._thread = (
+            _Thread(database_url, spool=False, synchronous_commit=synchronous_commit) if spool is None else None
+        )
         self._local = _Local(spool) if spool else None
         self.clock = clock
         self.concurrency = concurrency

@@ -160,6 +160,10 @@ class Settings(BaseSettings):
     inbox_lease_seconds: float = Field(default=30.0, gt=0)
     # On SIGTERM: how long the inbox worker goes on handling acknowledged events before handing the rest back.
     inbox_drain_seconds: float = Field(default=10.0, ge=0)
+    # PostgreSQL: false acknowledges once the inbox row is in the server's memory, not yet on its disk (flushed
+    # within 3 × wal_writer_delay, 0.6 s by default): it survives Starling's crash and a lost connection, not a
+    # crash of the PostgreSQL server in that window. Faster acknowledgements on a slow disk; true is the default.
+    inbox_synchronous_commit: bool = True
 
     # Microsoft Teams (Bot Framework)
     teams_app_id: str | None = Field(
