@@ -226,11 +226,19 @@ async def _kudos(
         hidden.append(shown.pop()[0])  # value_mix is ordered by points: the last shown has the fewest
     out.values = [ValueFigure(tag, labels.get(tag or "", tag or ""), points) for tag, points in shown]
     out.values_hidden = len(hidden)
-    for source, target, n, givers, receivers in await rollup.department_edges(session, scope):
-        if min_group_ok(givers, minimum) and min_group_ok(receivers, minimum):
-            out.edges.append(Edge(source, target, n))
-        else:
-            out.edges_hidden += 1
+    edges = await rollup.department_edges(session, scope)
+    arrows = [(a, b, n) for a, b, n, g, r in edges if min_group_ok(g, minimum) and min_group_ok(r, minimum)]
+    hidden_pairs = [(a, b) for a, b, _n, g, r in edges if not (min_group_ok(g, minimum) and min_group_ok(r, minimum))]
+    # Beside the weeks' total, what the shown arrows leave over (hidden arrows, kudos with a side without a
+    # department) is a figure too: its people must make the minimum group (or be nobody).
+    while arrows:
+        rest = await rollup.people_beside(session, scope, hidden_pairs)
+        if rest == 0 or min_group_ok(rest, minimum):
+            break
+        a, b, _n = arrows.pop()  # ordered by kudos: the last shown arrow is the smallest
+        hidden_pairs.append((a, b))
+    out.edges = [Edge(a, b, n) for a, b, n in arrows]
+    out.edges_hidden = len(hidden_pairs)
 
 
 async def _pulses(session: AsyncSession, p: q.Period, out: Overview, minimum: int) -> None:

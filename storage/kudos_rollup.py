@@ -390,6 +390,18 @@ async def receivers_of(session: AsyncSession, s: Scope, tags: list[str | None]) 
     return int((await session.execute(stmt)).scalar_one())
 
 
+async def people_beside(session: AsyncSession, s: Scope, pairs: list[tuple[str, str]]) -> int:
+    """The givers and receivers of the kudos since ``s.since`` that no shown arrow carries: between the
+    department ``pairs`` (the hidden arrows) or with a side that has no department."""
+    gd, rd = c(KudosPerson, "giver_department"), c(KudosPerson, "receiver_department")
+    which = or_(gd.is_(None), rd.is_(None), *(and_(gd == a, rd == b) for a, b in pairs))
+    where = [c(KudosPerson, "workspace_id") == s.workspace_id, c(KudosPerson, "last_day") >= s.since, which]
+    if s.department:
+        where.append(_in_team(KudosPerson, s.department))
+    stmt = select(func.count(func.distinct(c(KudosPerson, "user_id")))).where(*where)
+    return int((await session.execute(stmt)).scalar_one())
+
+
 async def people_apart(session: AsyncSession, s: Scope, department: str) -> int:
     """The people behind the kudos since ``s.since`` that touch no one of ``department`` (neither side's
     stored department is it): what the workspace's figures minus the team's figures are about."""

@@ -283,3 +283,20 @@ async def test_a_teams_page_leaves_no_small_rest_beside_the_workspaces(web_any: 
     assert "weniger als 3 Personen" in page and "<svg" not in page
     _, team_weeks, _ = await web.get("/app/overview.csv?chart=weeks&period=4w&team=Kundenservice", token)
     assert data_rows(team_weeks) == []
+
+
+async def test_the_department_graph_leaves_no_small_rest_beside_the_weeks_total(web_any: WebBed) -> None:
+    """An arrow is shown when enough people give and receive along it; the weeks' total minus the shown
+    arrows is what the hidden ones carry. When that is one person's kudos to another, no arrow shows."""
+    web = web_any
+    web.bed.clock.advance(days=42)
+    await say_as(web, "max", "privacy", "min-group 3")
+    for giver in ("max", "anna", "ben"):  # Kundenservice → IT: three givers, three receivers
+        await say_as(web, giver, "kudos", "<@clara> <@deniz> <@greta> danke für die schnelle Hilfe #teamwork")
+    await say_as(web, "emma", "kudos", "<@felix> danke, dass du die Rechnung geklärt hast #teamwork")
+    token = await web.sign_in("max")
+    assert token
+    _, weeks, _ = await web.get("/app/overview.csv?chart=weeks&period=4w", token)
+    assert sum(int(line.split(",")[1]) for line in data_rows(weeks)) == 10, weeks
+    _, graph, _ = await web.get("/app/overview.csv?chart=graph&period=4w", token)
+    assert data_rows(graph) == [], graph  # 10 − 9 would be Emma's one kudos to Felix
