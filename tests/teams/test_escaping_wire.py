@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any
 
-from tests.teams.conftest import MAX, TEAM_ID, THREAD_ID, TeamsClient
+from tests.teams.conftest import ANNA, MAX, PERSONAL_ID, TEAM_ID, THREAD_ID, TeamsClient
 
 HOSTILE = "<!channel> <@U0BEN> *Eve* [x](javascript:alert(1)) <at>x</at> <b>b</b> _y_"
 EVE = "29:1eVeFakeHostileUserBase64IdStringForTeamsPlatformAbcDeFgHiJkLmNoPqRsTuV012345"
@@ -58,3 +58,31 @@ async def test_a_hostile_roster_name_is_inert_in_the_public_leaderboard_reply(te
     entities = [e for r in replies for e in r["attachments"][0]["content"].get("msteams", {}).get("entities", [])]
     assert {e["mentioned"]["id"] for e in entities} <= {EVE, MAX}  # only the people the bot means to mention
     assert "<at>x" not in json.dumps([e["text"] for e in entities])
+
+
+async def test_a_typed_department_is_inert_in_the_refusal(teams_any_db: TeamsClient) -> None:
+    """Finding 4 on Teams: a department typed into the suggestion form (Action.Execute from the 1:1 chat) that
+    Starling does not know comes back in the answer to the click as typed, never as markdown, a link, HTML or
+    a mention, and nothing else Starling sends carries it live."""
+    from tests.teams.test_anonymous_wire import FORM, button, in_personal_chat
+
+    teams = teams_any_db
+    await teams.post(teams.channel_message("help", locale="de-DE"))
+    await teams.post(teams.personal_message("suggest", locale="de-DE"))
+    data = button(teams.connector.cards(PERSONAL_ID)[-1], "suggest:new")
+    typed = {"f.title": HOSTILE, "f.problem": HOSTILE, "f.department": HOSTILE, "f.anonymous": ""}
+    status, body = await teams.post(in_personal_chat(teams.invoke({**data, **FORM, **typed}, verb="suggest:new")))
+    assert status == 200, body
+    await teams.app.outbox.drain()
+    sent = [body] + [a for a in teams.connector.activities() if a.get("attachments")]
+    found = strings(sent)
+    assert "Eve" in body["value"] and "kenne ich nicht" in body["value"], body  # the refusal shows it ...
+    for prop, _, text in found:  # ... inert
+        if prop == "name":
+            continue
+        assert "<at>x" not in text and "<b>" not in text and "<!channel>" not in text, (prop, text)
+        assert not re.search(r"(?<!\\)\]\(", text), (prop, text)
+        bare = text.replace("\\*", "").replace("\\_", "")
+        assert "*Eve*" not in bare and "_y_" not in bare, (prop, text)
+    entities = [e for a in sent[1:] for e in a["attachments"][0]["content"].get("msteams", {}).get("entities", [])]
+    assert all(e["mentioned"]["id"] in (MAX, ANNA) for e in entities), entities
