@@ -1,7 +1,7 @@
 """inbox: acknowledged platform events kept until they are handled
 
-Revision ID: 0012_inbox
-Revises: 0011_kudos_rollup
+Revision ID: 0013_inbox
+Revises: 0012_kudos_receiver_index
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from alembic import op
 
 import storage.types
 
-revision: str = "0012_inbox"
-down_revision: str | Sequence[str] | None = "0011_kudos_rollup"
+revision: str = "0013_inbox"
+down_revision: str | Sequence[str] | None = "0012_kudos_receiver_index"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
