@@ -67,6 +67,7 @@ class GoodwillFigure:
     by_team: list[tuple[str, int]] = field(default_factory=list)
     few: bool = False  # fewer people than the minimum group logged cases: no figures at all
     hidden_teams: int = 0  # teams with fewer people logging cases than the minimum group
+    rest_hidden: bool = False  # no team's spend: beside the total it would give away the hidden teams' spend
 
 
 @dataclass
@@ -291,12 +292,20 @@ async def _goodwill(
         if line.team in shown:
             teams[line.team] = teams.get(line.team, 0) + line.entry.amount
     with_cases = {b.team for b in budgets if figures.people_per_budget.get(b.id or 0, 0)}
+    # Beside the total, the shown teams' spend leaves over the hidden teams' spend: the people who logged
+    # those cases must make the minimum group together, or no team's spend is shown.
+    rest: set[str] = set()
+    for b in budgets:
+        if b.team not in shown:
+            rest |= figures.authors_per_budget.get(b.id or 0, set())
+    rest_hidden = bool(teams) and bool(rest) and not min_group_ok(len(rest), minimum)
     return GoodwillFigure(
         figures.currency,
         figures.spent,
         figures.cases,
         figures.by_rule,
         figures.median,
-        sorted(teams.items(), key=lambda kv: -kv[1]),
+        [] if rest_hidden else sorted(teams.items(), key=lambda kv: -kv[1]),
         hidden_teams=len(with_cases - shown),
+        rest_hidden=rest_hidden,
     )

@@ -431,6 +431,7 @@ class DigestFigures:
     highlighted: list[GoodwillCase] | None = None
     people: int = 0  # distinct people who logged the period's cases (the minimum-group rule)
     people_per_budget: dict[int, int] = field(default_factory=dict)
+    authors_per_budget: dict[int, set[str]] = field(default_factory=dict)  # who, for the rest beside a total
 
 
 async def digest_figures(
@@ -474,6 +475,10 @@ async def digest_figures(
         people=len({c.author_id for c in cases if _a_person(c.author_id)}),
         people_per_budget={
             b: len({c.author_id for c in cases if c.budget_id == b and _a_person(c.author_id)})
+            for b in {c.budget_id for c in cases}
+        },
+        authors_per_budget={
+            b: {c.author_id for c in cases if c.budget_id == b and c.author_id and _a_person(c.author_id)}
             for b in {c.budget_id for c in cases}
         },
     )
