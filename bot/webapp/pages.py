@@ -25,6 +25,7 @@ from handlers.suggestions.common import hours_text, status_label
 from handlers.suggestions.decide import VERBS
 from storage import core, privacy
 from storage import dashboard as dq
+from storage import goodwill as goodwill_store
 from storage import prompts as prompt_store
 from storage import suggestions as sq
 from storage.scheduling import list_schedules
@@ -32,6 +33,7 @@ from storage.scheduling import list_schedules
 BOARD_LIMIT = 100
 SCHEDULE_KINDS = ("digest", "leaderboard")  # the schedule table's kinds an admin edits here (and prompts)
 BOARD_PERIODS = ("week", "month", "quarter")
+GOODWILL_PERIODS = ("year", "quarter", "month")
 CHANNEL_ID = re.compile(r"[A-Za-z0-9_.:@;\-]{1,255}")  # a Slack channel id or a Teams conversation id
 DAY_WORDS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -513,6 +515,8 @@ class Pages:
             states = await privacy.feature_states(session, workspace_id=ws.id)
             schedules = await list_schedules(session, workspace_id=ws.id, enabled=None)
             prompt_subs = await prompt_store.list_subscriptions(session, workspace_id=ws.id)
+            budgets = await goodwill_store.budgets(session, workspace_id=ws.id)
+            currency = await goodwill_store.currency(session, workspace_id=ws.id)
             people = await dq.people(session, workspace_id=ws.id)
             numbers = [(key, t(f"web.settings.{label}"), getattr(ws, attr)) for key, label, attr in SETTING_NUMBERS]
             profile = ws.privacy_profile
@@ -558,6 +562,20 @@ class Pages:
             departments=departments,
             people=people,
             schedules=schedule_rows,
+            budgets=[
+                {
+                    "team": b.team,
+                    "label": team_label(b.team),
+                    "amount": money.plain(b.amount, currency or "EUR"),
+                    "period": b.period,
+                    "case_limit": money.plain(b.case_limit, currency or "EUR") if b.case_limit is not None else "",
+                    "rule_cases": b.rule_cases or "",
+                    "stories": b.stories,
+                }
+                for b in budgets
+            ],
+            currency=currency or "EUR",
+            budget_periods=GOODWILL_PERIODS,
             schedule_kinds=(*SCHEDULE_KINDS, "prompt"),
             board_periods=BOARD_PERIODS,
             profiles=privacy.PROFILES,
@@ -592,6 +610,25 @@ class Pages:
             await run("prompt", text.strip(), 0, channel)
         else:
             raise web.HTTPBadRequest()
+
+    async def _goodwill_budget(self, v: Viewer, form: Any, word: Any, run: Any, lines: list[str]) -> None:
+        """``goodwill budget <team> <amount> <currency> per <period>[, per case <limit>][, <n> cases][, stories]``."""
+        team = str(form.get("team", "")).strip()[:160]
+        if team.lower().startswith("dept:"):
+            token = "dept:" + "".join(team.split(":", 1)[1].split())
+        elif CHANNEL_ID.fullmatch(team.lstrip("#")):
+            token = f"<#{team.lstrip('#')}>"
+        else:
+            lines.append(v.t("web.settings.team_invalid"))
+            return
+        period = word("period") if word("period") in GOODWILL_PERIODS else "year"
+        parts = [f"budget {token} {word('amount') or '?'} {word('currency')} per {period}"]
+        if word("case_limit"):
+            parts.append(f"per case {word('case_limit')}")
+        if word("rule_cases"):
+            parts.append(f"{word('rule_cases')} cases")
+        parts.append("stories" if form.get("stories") else "no-stories")
+        await run("goodwill", ", ".join(parts), 0)
 
     async def save_settings(self, request: web.Request) -> web.Response:
         """Each change is the chat command an admin would type, so validation and audit are the chat's."""
@@ -634,6 +671,8 @@ class Pages:
             mentions = " ".join(f"<@{p}>" for p in people)
             scope = f"dept:{dept} " if dept else ""
             await run("suggest", f"approvers {scope}{mentions or 'none'}", 0)
+        elif section == "goodwill":
+            await self._goodwill_budget(v, form, word, run, lines)
         elif section == "schedule":
             await self._schedule(v, form, word, run, lines)
         elif section == "privacy":

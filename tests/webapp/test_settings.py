@@ -1,6 +1,6 @@
 """Admins change settings on the web through the chat's own commands: the same validation messages, the same
 audit log, CSRF-protected. Digests, leaderboard posts and daily prompts are planned, changed, paused and
-turned off here; values, kudos budgets, approvers and the privacy profile are changed here."""
+turned off here; language, values, kudos and goodwill budgets, approvers and the privacy profile are changed here."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from storage import core, privacy, scheduling
+from storage import core, goodwill, privacy, scheduling
 from storage import prompts as prompt_store
 from storage import suggestions as sq
 from storage.models import Workspace
@@ -195,6 +195,34 @@ async def test_values_budgets_approvers_and_the_privacy_profile_change_through_t
     _, page, _ = await web.get("/app/settings", token)
     assert "Hier planen Sie genau wie im Chat" in page and 'value="Europe/Vienna"' in page  # Sie from now on
 
+    # goodwill budgets: the demo's IT budget changed, a new team's budget, a wrong amount explained as in chat
+    _, page, _ = await web.get("/app/settings", token)
+    assert 'value="dept:IT"' in page and 'value="1000.00"' in page
+    await save(
+        web, token, section="goodwill", team="dept:IT", amount="500", currency="EUR", period="month", case_limit="50"
+    )
+    await save(
+        web,
+        token,
+        section="goodwill",
+        team="dept:Buchhaltung",
+        amount="200",
+        currency="EUR",
+        period="quarter",
+        rule_cases="3",
+        stories="1",
+    )
+    out = await save(web, token, section="goodwill", team="dept:Vertrieb", amount="viel", currency="EUR", period="year")
+    assert "goodwill budget" in out, out
+    out = await save(web, token, section="goodwill", team="<b>IT</b>", amount="100", currency="EUR", period="year")
+    assert "kein Team" in out and "<b>" not in out
+    async with web.bed.starling.sessions() as session:
+        found = {b.team: b for b in await goodwill.budgets(session, workspace_id=WORKSPACE)}
+    it, books = found["dept:IT"], found["dept:Buchhaltung"]
+    assert (it.amount, it.period, it.case_limit) == (50000, "month", 5000)
+    assert (books.amount, books.period, books.rule_cases, books.stories) == (20000, "quarter", 3, True)
+    assert "dept:Vertrieb" not in found
+
     # a value added and removed
     await save(web, token, section="value_add", tag="mut", label_de="Mut", label_en="Courage")
     async with web.bed.starling.sessions() as session:
@@ -224,7 +252,14 @@ async def test_values_budgets_approvers_and_the_privacy_profile_change_through_t
     assert ws is not None and ws.privacy_profile == "works-council" and cfg.min_group_size == 6
 
     actions = [a for a, _ in await audit_actions(web)]
-    for expected in ("admin.set", "admin.value_add", "admin.value_remove", "privacy.profile", "privacy.min-group"):
+    for expected in (
+        "admin.set",
+        "admin.value_add",
+        "admin.value_remove",
+        "goodwill.budget",
+        "privacy.profile",
+        "privacy.min-group",
+    ):
         assert expected in actions, (expected, actions)
     async with web.bed.starling.sessions() as session:
         rows = (
