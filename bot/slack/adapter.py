@@ -366,7 +366,9 @@ class SlackAdapter:
                     bolt_response = await self._on_bolt_error(err, body)
                 finally:
                     _held.reset(token)
-            if bolt_response.status >= 500:
+            if bolt_response.status >= 500 or bolt_response.status == 404:
+                # 404: signed, but nothing here listens for it (an event callback without an event, a shortcut,
+                # a closed modal, a type Slack may add): acknowledged, so Slack does not retry it.
                 bolt_response = self.unreadable(kind, body)
             elif held.items and not await self._stored(held.items, kind, started):
                 held.inline.clear()

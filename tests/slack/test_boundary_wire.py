@@ -192,3 +192,36 @@ async def test_wellformed_requests_still_work(bed: Testbed, fake: SlackWire, log
     await bed.settle()
     assert len(await bed.kudos_rows()) == 1
     log.assert_clean()
+
+
+UNROUTED = {
+    "event_without_event": {"type": "event_callback", "team_id": TEAM, "api_app_id": "A1", "event_id": "Ev0UNROUTED"},
+    "unknown_type": {"type": "app_something_new", "team_id": TEAM},
+}
+UNROUTED_INTERACTIVE = {
+    "shortcut": {
+        "type": "shortcut",
+        "callback_id": "x",
+        "team": {"id": TEAM},
+        "user": {"id": "UMAX"},
+        "trigger_id": "1",
+    },
+    "view_closed": {"type": "view_closed", "team": {"id": TEAM}, "user": {"id": "UMAX"}, "view": {"callback_id": "z"}},
+}
+
+
+@pytest.mark.parametrize("name", [*UNROUTED, *UNROUTED_INTERACTIVE])
+async def test_signed_requests_nothing_listens_for_are_acknowledged(
+    bed: Testbed, fake: SlackWire, log: ServerLog, name: str
+) -> None:
+    """Bolt answers 404 to a signed request no listener matches; Slack counts that as a failed delivery and
+    retries. Starling acknowledges it (200) and does nothing."""
+    if name in UNROUTED:
+        body = json.dumps(UNROUTED[name]).encode()
+        status, _ = await post_raw(bed, body, signed(body))
+    else:
+        body = ("payload=" + quote(json.dumps(UNROUTED_INTERACTIVE[name]))).encode()
+        status, _ = await post_raw(bed, body, signed(body, "application/x-www-form-urlencoded"))
+    assert status == 200
+    await nothing_done(bed, fake)
+    log.assert_clean()
