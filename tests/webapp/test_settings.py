@@ -194,6 +194,7 @@ async def test_values_budgets_approvers_and_the_privacy_profile_change_through_t
     assert ws is not None and (ws.tone, ws.timezone) == ("sie", "Europe/Vienna")
     _, page, _ = await web.get("/app/settings", token)
     assert "Hier planen Sie genau wie im Chat" in page and 'value="Europe/Vienna"' in page  # Sie from now on
+    assert '<option value="sie" selected>Sie</option>' in page and "web.settings" not in page  # named, not keys
 
     # goodwill budgets: the demo's IT budget changed, a new team's budget, a wrong amount explained as in chat
     _, page, _ = await web.get("/app/settings", token)
