@@ -443,6 +443,8 @@ def _retention_rule(t: Translator, table: Any, months: int) -> str:
         return t("privacy.sheet.rule_days", days=policy.max_days)
     if policy.min_months is not None:
         return t("privacy.sheet.rule_floor", months=max(months, policy.min_months), floor=policy.min_months)
+    if policy.derived_from:
+        return t("privacy.sheet.rule_derived", table=policy.derived_from, months=months)
     if policy.action == "keep":
         return t("privacy.sheet.rule_keep_person" if store.person_columns(table) else "privacy.sheet.rule_keep")
     if policy.expires:

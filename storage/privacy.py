@@ -725,6 +725,7 @@ class Retention:
     only: dict[str, tuple[str, ...]] = field(default_factory=dict)  # column -> allowed values
     clear: tuple[str, ...] = ()
     reason: str = ""
+    derived_from: str | None = None  # ``keep``: rows computed from another table's, which go when those go
 
 
 KEEP_CONFIG = Retention("keep", reason="configuration")
@@ -740,8 +741,8 @@ RETENTION: dict[str, Retention] = {
     ),
     "kudos": Retention("delete", "created_at"),
     # the overview's roll-up of kudos: database triggers keep it equal to the kudos rows that are left
-    "kudos_week": Retention("keep", reason="derived from kudos, follows their deletion"),
-    "kudos_person": Retention("keep", reason="derived from kudos, follows their deletion"),
+    "kudos_week": Retention("keep", reason="derived from kudos, follows their deletion", derived_from="kudos"),
+    "kudos_person": Retention("keep", reason="derived from kudos, follows their deletion", derived_from="kudos"),
     "budget_day": Retention("delete", "day"),
     "processed_event": Retention("delete", "created_at", max_days=DEDUPE_WINDOW_DAYS, reason="dedupe window"),
     "dedupe_secret": Retention("delete", "day", max_days=DEDUPE_WINDOW_DAYS, reason="dedupe window"),

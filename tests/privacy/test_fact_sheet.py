@@ -53,3 +53,7 @@ async def test_sheet_lists_every_person_column_and_the_real_retention(bot: BotHa
     assert "nicht zustellbare nach 7 Tagen" in text
     assert "gelöscht nach 2 Tagen" in text  # dedupe keys
     assert "Ausgeschiedene" in text
+    # the overview's roll-up is history computed from the kudos, not configuration
+    for table in ("kudos_week", "kudos_person"):
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{table}` |"))
+        assert "aus `kudos` berechnet und mit diesen Zeilen gelöscht (nach 6 Monaten" in row, row
