@@ -10,8 +10,9 @@ turns of an event loop busy with handling, and none holds a lock across such tur
   SQLite has one write lock per file, and an acknowledgement must not wait for the transactions of the handling.
   Its statements run right away on the event loop's thread (a commit in WAL mode without a sync is a fraction of
   a millisecond, less than handing it to another thread would cost), so they never wait for one another either.
-- PostgreSQL: the table ``inbox`` of the database itself, written by one thread with its own connection (a
-  durable commit waits for the disk; the event loop goes on meanwhile), events waiting to be stored together.
+- PostgreSQL: the table ``inbox`` of the database itself. The acknowledgements' rows are written by one thread
+  with its own connection (a durable commit waits for the disk; the event loop goes on meanwhile), the rows
+  waiting at that moment in one commit; claims and the rest use the event loop's connections.
 
 Handling: :meth:`Inbox.run` claims rows with a lease (``storage.inbox.claim``: several replicas drain one inbox)
 and hands each to the adapter's ``handle(row, done)``, at most ``concurrency`` at a time and at most ``batch``
@@ -271,8 +272,8 @@ class Inbox:
     async def _run(self, op: Callable[[Connection], T]) -> T:
         if self._local is not None:
             return self._local.run(op)  # type: ignore[no-any-return]
-        if self._thread is not None:
-            return await self._thread.run(op)  # type: ignore[no-any-return]
+        # PostgreSQL: claims and the like on the event loop's connections (row locks only, nothing global), so the
+        # acknowledgements' thread commits nothing but their rows and never waits behind a claim.
         async with self.sessions() as session, session.begin():
             return await session.run_sync(lambda sync: op(sync.connection()))
 
