@@ -17,6 +17,7 @@ from bench.registry import require, require_command
 NAME = "ack"
 TITLE = "Ack latency of /kudos over signed HTTP vs a bare Bolt app that only acks"
 GIVERS = 400
+ALONE = 100  # requests one at a time
 
 
 async def _series(endpoint: str, make: load.Request, rate: int, count: int, first: int) -> load.LoadResult:
@@ -63,6 +64,28 @@ async def run(cfg: Config) -> list[Row]:
                             raise RuntimeError(f"starling serve refused every /kudos: {dict(warm.statuses)}")
                         await asyncio.to_thread(raise_limits, url)
                         sent = givers
+                        # One request at a time, each handled before the next: what the acknowledgement itself costs
+                        # (for Starling: storing the event in the inbox), without handling competing for the loop.
+                        alone: dict[str, list[float]] = {"starling": [], "floor": []}
+                        for _i in range(cfg.size(ALONE, 10)):
+                            for side, target in (("floor", floor_endpoint), ("starling", endpoint)):
+                                if side == "starling":
+                                    await drained(port)
+                                res = await load.closed_loop(target, make, count=1, concurrency=1, first=sent)
+                                sent += 1
+                                alone[side] += res.latencies_ms
+                        for stat, q in (("p50", 50), ("p99", 99)):
+                            rows.append(
+                                Row(
+                                    NAME,
+                                    f"/kudos ack one at a time (handled in between), {label(kind)}, {stat}",
+                                    percentile(alone["starling"], q),
+                                    percentile(alone["floor"], q),
+                                    "ms",
+                                    target=2.0,
+                                    samples={"count": len(alone["starling"])},
+                                )
+                            )
                         for rate in rates:
                             count = int(rate * duration)
                             per_side: dict[str, dict[str, list[float]]] = {
