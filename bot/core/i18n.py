@@ -14,6 +14,7 @@ messages use a translator made with ``marked=False``, which fills values in as t
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Iterable
 from functools import lru_cache
@@ -38,6 +39,19 @@ def normalize_locale(value: str | None) -> str | None:
     return lang if lang in LANGUAGES else None
 
 
+class _CatalogLoader(yaml.SafeLoader):
+    """YAML as people write catalogs: ``off:``, ``on:``, ``yes:`` and ``no:`` are words (a subcommand's ``off``),
+    not the booleans YAML 1.1 makes of them; only true/false are booleans (as in YAML 1.2)."""
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_CatalogLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_CatalogLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
 def _flatten(prefix: str, data: Any, out: dict[str, Any]) -> None:
     if isinstance(data, dict) and not ({"du", "sie"} >= set(data) and data):
         for k, v in data.items():
@@ -54,7 +68,7 @@ def load_catalog(lang: str, dirs: tuple[Path, ...] = CATALOG_DIRS) -> dict[str, 
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob("*.yaml")):
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_CatalogLoader) or {}
             flat: dict[str, Any] = {}
             _flatten("", data, flat)
             dupes = set(flat) & set(catalog)

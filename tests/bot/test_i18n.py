@@ -20,6 +20,7 @@ CODE_DIRS = ("bot", "handlers")
 KEY = r"""\(\s*["']([a-z_]+(?:\.[a-z0-9_]+)+)["']"""
 KEY_USE = re.compile(r"(?:\bt|\.t|UserError)" + KEY)
 PLURAL_USE = re.compile(r"\.plural" + KEY)
+HELP_KEY_USE = re.compile(r"""help_key\s*=\s*["']([a-z_]+(?:\.[a-z0-9_]+)+)["']""")
 
 
 def variants(entry: Any) -> dict[str, str]:
@@ -28,7 +29,7 @@ def variants(entry: Any) -> dict[str, str]:
 
 
 def code_sources() -> dict[str, str]:
-    files = [p for d in CODE_DIRS for p in sorted((ROOT / d).rglob("*.py"))]
+    files = [p for d in CODE_DIRS for pattern in ("*.py", "*.html") for p in sorted((ROOT / d).rglob(pattern))]
     return {p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8") for p in files}
 
 
@@ -88,13 +89,21 @@ def test_placeholders_are_plain_names() -> None:
 
 def test_every_key_the_code_uses_exists() -> None:
     sources = code_sources()
-    used = {(path, key) for path, src in sources.items() for key in KEY_USE.findall(src)}
+    used = {
+        (path, key)
+        for path, src in sources.items()
+        for pattern in (KEY_USE, HELP_KEY_USE)
+        for key in pattern.findall(src)
+        if not key.endswith("_")  # the literal start of a computed key (``"web.settings.tone_" ~ tone``)
+    }
     used |= {
         (path, f"{key}.{form}")
         for path, src in sources.items()
         for key in PLURAL_USE.findall(src)
         for form in ("one", "other")
     }
+    assert ("handlers/digests/__init__.py", "digests.help.sub.off") in used
+    assert ("bot/webapp/templates/overview.html", "web.overview.off") in used
     assert ("handlers/kudos.py", "kudos.err.self") in used and ("handlers/kudos.py", "kudos.points.one") in used
     missing = [
         (path, key, lang) for path, key in sorted(used) for lang, cat in (("de", DE), ("en", EN)) if key not in cat
