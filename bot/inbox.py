@@ -33,6 +33,7 @@ import os
 import queue
 import random
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -42,7 +43,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.metrics import INBOX_PENDING
@@ -209,6 +210,9 @@ class _Local:
         try:
             if self.engine is None:
                 self.engine = sync_engine_for(self.url)
+                # No checkpoint inside a commit on the event loop's thread (it syncs the file, milliseconds to tens
+                # of them on a busy disk): :meth:`checkpoint` runs on another thread instead.
+                event.listen(self.engine, "connect", _no_autocheckpoint)
                 with self.engine.begin() as conn:
                     store.create(conn)
             with self.engine.begin() as conn:
@@ -219,10 +223,23 @@ class _Local:
                 self.engine = None
             raise
 
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log back into the file (on a thread of its own; writers go on meanwhile)."""
+        path = self.url.split("///", 1)[1]
+        conn = sqlite3.connect(path, timeout=5)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
+
     def close(self) -> None:
         if self.engine is not None:
             self.engine.dispose()
             self.engine = None
+
+
+def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
 
 
 class Inbox:
@@ -350,6 +367,8 @@ class Inbox:
                     claimed = await self._claim(room)
                 if time.monotonic() - self._counted_at > 1.0:
                     await self.count()
+                    if self._local is not None and self._local.engine is not None:
+                        await asyncio.to_thread(self._local.checkpoint)
                 failures = 0
             except Exception as err:
                 failures += 1
@@ -358,7 +377,7 @@ class Inbox:
                 continue
             if drain_until is not None and not claimed and not self._tasks:
                 break  # everything acknowledged here is handled
-            if claimed and len(self._tasks) < self.batch:
+            if claimed and claimed == room:
                 continue  # there may be more waiting
             await self._pause(self.poll_seconds, stop)
         await self._hand_back()

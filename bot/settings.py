@@ -152,8 +152,9 @@ class Settings(BaseSettings):
     # Acknowledged events waiting in the inbox, at most (all replicas); beyond it Slack gets 503 and retries later.
     slack_event_backlog: int = Field(default=10_000, ge=1)
     # Slack requests being acknowledged at once per process; more wait for their turn before they are read, so
-    # however many connections send, the acknowledgements leave the handling its share of the processor.
-    slack_ack_concurrency: int = Field(default=4, ge=1)
+    # however many connections send, the acknowledgements leave the handling its share of the event loop (each
+    # step of a handler waits for a turn of the loop, and every acknowledgement under way makes each turn longer).
+    slack_ack_concurrency: int = Field(default=1, ge=1)
     # Inbox rows one process holds in memory at once (claimed, being handled or next in line).
     inbox_batch: int = Field(default=32, ge=1)
     # A claimed inbox row is handled again by another worker when its holder has not renewed it for this long.

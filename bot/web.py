@@ -12,7 +12,9 @@ import asyncio
 import contextlib
 import gc
 import signal
+import sqlite3
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 from aiohttp import web
@@ -177,8 +179,7 @@ class WebServer:
         if not self._ready:
             return web.json_response({"status": "starting", "backlog": backlog}, status=503)
         try:
-            async with self.starling.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            await self._probe_database()
             backlog = await self.starling.inbox.count()  # SQLite: the inbox's own file answers too
         except Exception as err:
             log.warning("readiness_database_failed", error=repr(err))
@@ -188,8 +189,26 @@ class WebServer:
             return web.json_response({"status": "busy", "database": "ok", "backlog": backlog}, status=503)
         return web.json_response({"status": "ready", "database": "ok", "backlog": backlog})
 
+    async def _probe_database(self) -> None:
+        """The database answers. SQLite: a new connection to the file as it is now (a pooled one keeps working on a
+        file that was deleted or replaced); PostgreSQL: a pooled connection (checked before use)."""
+        url = self.starling.engine.url
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            await asyncio.to_thread(_probe_sqlite, url.database)
+            return
+        async with self.starling.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
     async def metrics(self, _request: web.Request) -> web.Response:
         return web.Response(body=exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _probe_sqlite(path: str) -> None:
+    conn = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, timeout=5)  # never creates the file
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    finally:
+        conn.close()
 
 
 async def serve(settings: Settings, *, port: int | None = None, scheduler: bool = True) -> None:
