@@ -348,8 +348,9 @@ class SlackAdapter:
         try:
             # The processor's part of an acknowledgement (read, verify, parse, Bolt) runs for at most
             # ``slack_ack_concurrency`` requests at once; the others wait unread. However many connections Slack
-            # opens, the handling of stored events keeps its share of the event loop. Waiting for the inbox's
-            # commit is outside: it costs no processor, and the acknowledgements of one moment share it.
+            # opens, the handling of stored events keeps its share of the event loop. Storing is outside: on
+            # PostgreSQL the wait for the commit costs no processor (and the acknowledgements of one moment share
+            # it); on SQLite it is a fraction of a millisecond.
             async with self._acks:
                 if self.draining:
                     return _busy("shutting_down")
