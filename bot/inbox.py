@@ -47,6 +47,7 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.metrics import INBOX_PENDING
+from bot.outbox import woken_or_stopped
 from storage import inbox as store
 from storage.db import sync_engine_for, to_sync_url
 from storage.inbox import InboxEvent
@@ -388,13 +389,7 @@ class Inbox:
 
     async def _pause(self, seconds: float, stop: asyncio.Event) -> None:
         """Until woken (a new event, a finished one), stopped, or ``seconds`` passed."""
-        waker = asyncio.ensure_future(self._wake.wait())
-        stopper = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait({waker, stopper}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waker.cancel()
-            stopper.cancel()
+        await woken_or_stopped(self._wake, stop, seconds)
 
     async def _claim(self, room: int) -> int:
         finished, self._finished = self._finished, []

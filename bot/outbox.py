@@ -48,6 +48,17 @@ log = structlog.get_logger("starling.outbox")
 T = TypeVar("T")
 
 
+async def woken_or_stopped(wake: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:
+    """Wait until ``wake`` or ``stop`` is set, or ``seconds`` have passed (a worker's idle pause)."""
+    waker = asyncio.ensure_future(wake.wait())
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({waker, stopper}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waker.cancel()
+        stopper.cancel()
+
+
 class RetryLater(Exception):
     """The platform asked us to wait (HTTP 429 ``Retry-After``) or had a transient failure.
 
@@ -310,14 +321,7 @@ class OutboxWorker:
                 await self.refresh_gauges(every=15.0)
             except Exception:
                 log.exception("outbox_fill_failed")
-            with contextlib.suppress(TimeoutError):
-                waker = asyncio.ensure_future(self._wake.wait())
-                stopper = asyncio.ensure_future(stop.wait())
-                try:
-                    await asyncio.wait({waker, stopper}, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    waker.cancel()
-                    stopper.cancel()
+            await woken_or_stopped(self._wake, stop, poll_seconds)
         await self._finish()
         self._background = False
 

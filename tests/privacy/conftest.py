@@ -4,12 +4,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.webapp.demo import seed_web_demo
-from storage.db import transaction
 from tests.fakes.oidc_provider import FakeOIDCProvider
 from tests.kit import BotHarness, Clock
 from tests.slack.wire import SlackWire, Testbed
-from tests.webapp.conftest import ENTRA_TENANT, WORKSPACE, WebBed
+from tests.webapp.conftest import WebBed, start_web_bed
 
 
 @pytest.fixture
@@ -47,22 +45,7 @@ async def oidc() -> AsyncIterator[FakeOIDCProvider]:
 @pytest.fixture
 async def web_any(fake: SlackWire, oidc: FakeOIDCProvider, any_db_url: str, clock: Clock) -> AsyncIterator[WebBed]:
     """``starling serve`` with the web pages over SQLite or PostgreSQL (the demo's minimum group is 2)."""
-    bed = Testbed(
-        fake,
-        any_db_url,
-        clock,
-        web_slack_client_id=oidc.client_id,
-        web_slack_client_secret=oidc.client_secret,
-        web_slack_issuer=oidc.url,
-        web_entra_client_id=oidc.client_id,
-        web_entra_client_secret=oidc.client_secret,
-        web_entra_authority=oidc.url,
-        web_entra_tenant=ENTRA_TENANT,
-    )
-    async with transaction(bed.starling.sessions) as session:
-        await seed_web_demo(session, now=clock(), workspace_id=WORKSPACE, platform="slack")
-    await bed.start()
-    wb = WebBed(bed, oidc)
+    wb = await start_web_bed(fake, oidc, any_db_url, clock)
     yield wb
     await wb.close()
-    await bed.close()
+    await wb.bed.close()

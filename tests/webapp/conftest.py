@@ -115,6 +115,14 @@ async def oidc() -> AsyncIterator[FakeOIDCProvider]:
 
 @pytest.fixture
 async def web(fake: SlackWire, oidc: FakeOIDCProvider, db_url: str, clock: Clock) -> AsyncIterator[WebBed]:  # noqa: F811
+    wb = await start_web_bed(fake, oidc, db_url, clock)
+    yield wb
+    await wb.close()
+    await wb.bed.close()
+
+
+async def start_web_bed(fake: SlackWire, oidc: FakeOIDCProvider, db_url: str, clock: Clock) -> WebBed:  # noqa: F811
+    """``starling serve`` with the web pages, signed in through ``oidc``, over the demo data (minimum group 2)."""
     bed = Testbed(
         fake,
         db_url,
@@ -130,7 +138,4 @@ async def web(fake: SlackWire, oidc: FakeOIDCProvider, db_url: str, clock: Clock
     async with transaction(bed.starling.sessions) as session:
         await seed_web_demo(session, now=clock(), workspace_id=WORKSPACE, platform="slack")
     await bed.start()
-    wb = WebBed(bed, oidc)
-    yield wb
-    await wb.close()
-    await bed.close()
+    return WebBed(bed, oidc)
