@@ -247,7 +247,10 @@ def register(router: Router) -> None:
     @starling.sub(
         "values",
         de="werte",
-        args=(Arg.choice("action", VALUE_ACTIONS, optional=True), Arg.text(optional=True)),
+        args=(
+            Arg.choice("action", VALUE_ACTIONS, optional=True, label_key="admin.help.arg.value_action"),
+            Arg.text(optional=True),
+        ),
         help_key="admin.help.sub.values",
     )
     async def _values(ctx: Context) -> None:

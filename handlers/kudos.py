@@ -382,7 +382,7 @@ async def undo(ctx: Context) -> None:
 
 BOARD_ARGS = (
     Arg.period(optional=True),
-    Arg.choice("direction", DIRECTION_WORDS, optional=True),
+    Arg.choice("direction", DIRECTION_WORDS, optional=True, label_key="kudos.help.direction"),
     Arg.value(optional=True),
     Arg.keyed("department", ("dept", "team", "abteilung"), optional=True),
 )

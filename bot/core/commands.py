@@ -106,8 +106,18 @@ class Arg:
         return cls(name, Kind.NUMBER, optional)
 
     @classmethod
-    def choice(cls, name: str, choices: Mapping[str, str], *, optional: bool = False, many: bool = False) -> Arg:
-        return cls(name, Kind.CHOICE, optional, choices={k.lower(): v for k, v in choices.items()}, many=many)
+    def choice(
+        cls,
+        name: str,
+        choices: Mapping[str, str],
+        *,
+        optional: bool = False,
+        many: bool = False,
+        label_key: str | None = None,
+    ) -> Arg:
+        """One of ``choices`` (every spelling → its meaning); ``label_key`` shows them in the reader's language."""
+        choices = {k.lower(): v for k, v in choices.items()}
+        return cls(name, Kind.CHOICE, optional, choices=choices, many=many, label_key=label_key)
 
     @classmethod
     def keyed(cls, name: str, prefixes: Sequence[str], *, optional: bool = False) -> Arg:

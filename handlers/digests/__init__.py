@@ -381,7 +381,7 @@ def register(router: Router) -> None:
         de="rangliste",
         aliases=("board",),
         feature="leaderboards",
-        args=(Arg.choice("action", BOARD_ACTIONS, optional=True), *words),
+        args=(Arg.choice("action", BOARD_ACTIONS, optional=True, label_key="digests.help.arg.board_action"), *words),
         help_key="digests.help.sub.leaderboard",
     )
     async def _leaderboard(ctx: Context) -> None:

@@ -20,7 +20,7 @@ CODE_DIRS = ("bot", "handlers")
 KEY = r"""\(\s*["']([a-z_]+(?:\.[a-z0-9_]+)+)["']"""
 KEY_USE = re.compile(r"(?:\bt|\.t|UserError)" + KEY)
 PLURAL_USE = re.compile(r"\.plural" + KEY)
-HELP_KEY_USE = re.compile(r"""help_key\s*=\s*["']([a-z_]+(?:\.[a-z0-9_]+)+)["']""")
+HELP_KEY_USE = re.compile(r"""(?:help_key|label_key)\s*=\s*["']([a-z_]+(?:\.[a-z0-9_]+)+)["']""")
 
 
 def variants(entry: Any) -> dict[str, str]:

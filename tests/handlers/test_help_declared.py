@@ -40,6 +40,9 @@ async def test_help_lists_exactly_the_declared_subcommands(bot: BotHarness, lang
         out = await bot.say(f"{t('core.help.word')} {command.name}", as_="max")
         declared = [s.word_for(t) for s in command.subs if not s.hidden] + fallback_word(command, lang)
         assert sorted(listed(out, command.name)) == sorted(declared), out
+        shown = {"digest": ("[aus|vorschau]", "[off|preview]"), "kudos": ("[gegeben|erhalten]", "[given|received]")}
+        if command.name in shown:  # a choice of words is shown in the reader's language
+            assert shown[command.name][lang == "en"] in out, out
         # ``<command> help`` is the same text
         assert await bot.say(f"{command.name} {t('core.help.word')}", as_="max") == out
 
