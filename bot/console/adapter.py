@@ -9,6 +9,7 @@ channel, ``/click N`` presses button N of any message shown so far, ``/react N :
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
 import tempfile
@@ -514,7 +515,15 @@ class ConsoleAdapter:
     # loop --------------------------------------------------------------------------------------------
     async def run(self, lines: AsyncIterator[str]) -> None:
         async for line in lines:
-            if not await self.handle_line(line):
+            handling = asyncio.ensure_future(self.handle_line(line))
+            try:
+                keep_going = await asyncio.shield(handling)
+            except asyncio.CancelledError:
+                # Ctrl-C while a line is handled: its transaction ends whole (nothing half-written, no connection
+                # cancelled in its rollback), then the console ends
+                await asyncio.gather(handling, return_exceptions=True)
+                raise
+            if not keep_going:
                 break
 
 
