@@ -3,16 +3,16 @@
 Writing: :meth:`Inbox.put` stores one event and returns once it is committed; events stored at the same moment
 share one transaction (group commit), so a burst of acknowledgements costs one commit, not one each. An adapter
 acknowledges an event only after ``put`` returned; if it raised (the database is away), the platform is told to
-try again later (Slack: 503), so nothing is acknowledged that is not stored. No statement on the inbox waits for
-turns of an event loop busy with handling, and none holds a lock across such turns:
+try again later (Slack: 503), so nothing is acknowledged that is not stored. No statement of an acknowledgement
+waits for the handling's transactions, and none holds a lock across turns of the event loop:
 
 - SQLite: the inbox is a file of its own next to the database (``starling-inbox.db`` beside ``starling.db``):
   SQLite has one write lock per file, and an acknowledgement must not wait for the transactions of the handling.
   Its statements run right away on the event loop's thread (a commit in WAL mode without a sync is a fraction of
   a millisecond, less than handing it to another thread would cost), so they never wait for one another either.
-- PostgreSQL: the table ``inbox`` of the database itself. The acknowledgements' rows are written by one thread
-  with its own connection (a durable commit waits for the disk; the event loop goes on meanwhile), the rows
-  waiting at that moment in one commit; claims and the rest use the event loop's connections.
+- PostgreSQL: the table ``inbox`` of the database itself. The acknowledgements' rows are written on the event
+  loop over a connection of their own (a durable commit waits for the disk; the event loop goes on meanwhile),
+  the rows waiting at that moment in one commit; claims and the rest use the event loop's connections.
 
 Handling: :meth:`Inbox.run` claims rows with a lease (``storage.inbox.claim``: several replicas drain one inbox)
 and hands each to the adapter's ``handle(row, done)``, at most ``concurrency`` at a time and at most ``batch``
@@ -30,11 +30,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import queue
 import random
 import socket
 import sqlite3
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -61,7 +59,6 @@ Handle = Callable[[InboxEvent, Done], Awaitable[None]]
 Op = Callable[[Connection], Any]
 
 MAX_ATTEMPTS = 5  # a row claimed this often without being handled (its handling kills the process) is dropped
-WRITE_BATCH = 500
 
 
 def spool_url(database_url: str) -> str | None:
@@ -77,94 +74,84 @@ def spool_url(database_url: str) -> str | None:
     return f"sqlite:///{file.with_name(file.stem + '-inbox' + (file.suffix or '.db'))}"
 
 
-class _Thread:
-    """One thread with its own connection that runs every statement on the inbox, one transaction at a time;
-    events waiting to be stored are stored together (group commit)."""
+class _PgWriter:
+    """PostgreSQL: the acknowledgements' rows, written on the event loop over one connection of their own.
 
-    def __init__(self, url: str, *, spool: bool, synchronous_commit: bool = True) -> None:
-        self.url = url
-        self.spool = spool
+    The durable commit waits for the disk without the event loop waiting (psycopg's asynchronous connection); the
+    rows of acknowledgements that arrive meanwhile go into the next commit together (group commit). Nothing else
+    uses this connection, so an acknowledgement never waits for the handling's pool, and no thread is involved (a
+    thread would wait for the interpreter's lock while the event loop runs handlers). A commit that fails or takes
+    longer than ``timeout`` raises for every row in it (none is acknowledged) and the connection is opened anew."""
+
+    SQL = (
+        "INSERT INTO inbox (platform, workspace_id, kind, body, context, received_at, attempts) "
+        "VALUES (%s, %s, %s, %s, %s, %s, 0)"
+    )
+
+    def __init__(self, url: str, *, synchronous_commit: bool = True, timeout: float = 2.5) -> None:
+        self.url = "postgresql://" + url.split("://", 1)[1]  # psycopg's own form (no SQLAlchemy driver name)
         self.synchronous_commit = synchronous_commit
-        self._queue: queue.SimpleQueue[tuple[Op | None, Any, asyncio.Future[Any]] | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self.engine: Engine | None = None
+        self.timeout = timeout
+        self._conn: Any = None
+        self._lock = asyncio.Lock()
+        self._waiting: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
 
     async def put(self, row: dict[str, Any]) -> None:
-        await self._submit(None, row)
+        from psycopg.types.json import Json
 
-    async def run(self, op: Op) -> Any:
-        return await self._submit(op, None)
+        values = (
+            row["platform"],
+            row["workspace_id"],
+            row["kind"],
+            Json(row["body"]),
+            Json(row["context"]),
+            row["received_at"],
+        )
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((values, future))
+        async with self._lock:
+            if not future.done():  # not committed by the one before: this one commits all that are waiting
+                batch, self._waiting = self._waiting, []
+                await self._commit(batch)
+        return future.result()
 
-    async def _submit(self, op: Op | None, row: Any) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._start()
-        self._queue.put((op, row, future))
-        return await future
-
-    def _start(self) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._work, name="inbox", daemon=True)
-                self._thread.start()
-
-    def _work(self) -> None:
-        pending: list[tuple[Op | None, Any, asyncio.Future[Any]]] = []
-        while True:
-            item = pending.pop(0) if pending else self._queue.get()
-            if item is None:
-                return
-            op, row, future = item
-            if op is not None:
-                self._answer([future], *self._transaction(op))
-                continue
-            rows, futures = [row], [future]
-            while len(rows) < WRITE_BATCH:  # every event waiting now goes into this commit
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None or more[0] is not None:
-                    pending.append(more)  # type: ignore[arg-type]
-                    break
-                rows.append(more[1])
-                futures.append(more[2])
-            batch = rows
-            self._answer(futures, *self._transaction(partial(self._put, rows=batch)))
-
-    def _put(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        if not self.synchronous_commit:
-            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-        store.put(conn, rows)
-
-    def _transaction(self, op: Op) -> tuple[Any, BaseException | None]:
+    async def _commit(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[None]]]) -> None:
+        error: BaseException | None = None
         try:
-            if self.engine is None:
-                self.engine = sync_engine_for(self.url)
-                if self.spool:
-                    with self.engine.begin() as conn:
-                        store.create(conn)
-            with self.engine.begin() as conn:
-                return op(conn), None
-        except Exception as err:  # the database is away: every caller is told (none acknowledges)
-            if self.engine is not None:
-                self.engine.dispose()  # a broken connection is not used again
-            return None, err
+            async with asyncio.timeout(self.timeout):
+                conn = await self._connection()
+                async with conn.cursor() as cursor:
+                    await cursor.executemany(self.SQL, [values for values, _ in batch])
+                await conn.commit()
+        except BaseException as err:  # the database is away, or this request was cancelled: nobody acknowledges
+            error = err if isinstance(err, Exception) else ConnectionError("the inbox write was cancelled")
+            await self._discard()
+            if not isinstance(err, Exception):
+                for _, future in batch:
+                    _settle(future, None, error)
+                raise
+        for _, future in batch:
+            _settle(future, None, error)
 
-    @staticmethod
-    def _answer(futures: list[asyncio.Future[Any]], result: Any, error: BaseException | None) -> None:
-        for future in futures:
-            future.get_loop().call_soon_threadsafe(_settle, future, result, error)
+    async def _connection(self) -> Any:
+        if self._conn is None or self._conn.closed:
+            import psycopg
 
-    def close(self) -> None:
-        with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None and thread.is_alive():
-            self._queue.put(None)
-            thread.join(timeout=10)
-        if self.engine is not None:
-            self.engine.dispose()
-            self.engine = None
+            self._conn = await psycopg.AsyncConnection.connect(self.url, connect_timeout=max(int(self.timeout), 2))
+            if not self.synchronous_commit:
+                await self._conn.execute("SET synchronous_commit = off")
+                await self._conn.commit()
+        return self._conn
+
+    async def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._discard()
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -265,9 +252,7 @@ class Inbox:
         # in memory cannot be reached from a second connection: there the statements use the async sessions.
         self.same_database = not spool
         self.sessions = sessions
-        self._thread = (
-            _Thread(database_url, spool=False, synchronous_commit=synchronous_commit) if spool is None else None
-        )
+        self._writer = _PgWriter(database_url, synchronous_commit=synchronous_commit) if spool is None else None
         self._local = _Local(spool) if spool else None
         self.clock = clock
         self.concurrency = concurrency
@@ -308,8 +293,8 @@ class Inbox:
         }
         if self._local is not None:
             self._local.put(row)
-        elif self._thread is not None:
-            await self._thread.put(row)
+        elif self._writer is not None:
+            await self._writer.put(row)
         else:
             await self._run(partial(store.put, rows=[row]))
         self._stored_since += 1
@@ -330,8 +315,8 @@ class Inbox:
         return counted
 
     async def close(self) -> None:
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.close)
+        if self._writer is not None:
+            await self._writer.close()
         if self._local is not None:
             self._local.close()
 

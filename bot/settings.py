@@ -155,6 +155,10 @@ class Settings(BaseSettings):
     # however many connections send, the acknowledgements leave the handling its share of the event loop (each
     # step of a handler waits for a turn of the loop, and every acknowledgement under way makes each turn longer).
     slack_ack_concurrency: int = Field(default=1, ge=1)
+    # While acknowledged events wait in the inbox beyond what the worker holds, acknowledgements take at most this
+    # share of the event loop's time: after one that took t, the next waits t × (1/share − 1). However fast the
+    # requests come, the handling keeps the rest (under overload more requests wait for their answer instead).
+    slack_ack_share: float = Field(default=0.5, gt=0, le=1)
     # Inbox rows one process holds in memory at once (claimed, being handled or next in line).
     inbox_batch: int = Field(default=32, ge=1)
     # A claimed inbox row is handled again by another worker when its holder has not renewed it for this long.

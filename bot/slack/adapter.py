@@ -100,6 +100,7 @@ class SlackAdapter:
         self.max_backlog = settings.slack_event_backlog
         self.draining = False  # shutting down: nothing more is acknowledged (503, Slack retries elsewhere/later)
         self._acks = asyncio.Semaphore(settings.slack_ack_concurrency)
+        self._ack_pause = 1 / settings.slack_ack_share - 1  # × an acknowledgement's time, while a backlog waits
         self._requests = 0  # HTTP requests being answered
         self._answered = asyncio.Event()
         self._socket: AsyncSocketModeHandler | None = None
@@ -352,6 +353,7 @@ class SlackAdapter:
             # PostgreSQL the wait for the commit costs no processor (and the acknowledgements of one moment share
             # it); on SQLite it is a fraction of a millisecond.
             async with self._acks:
+                section = time.perf_counter()
                 if self.draining:
                     return _busy("shutting_down")
                 try:
@@ -367,6 +369,7 @@ class SlackAdapter:
                     bolt_response = await self._on_bolt_error(err, body)
                 finally:
                     _held.reset(token)
+                await self._leave_handling_its_share(time.perf_counter() - section)
             if bolt_response.status >= 500 or bolt_response.status == 404:
                 # 404: signed, but nothing here listens for it (an event callback without an event, a shortcut,
                 # a closed modal, a type Slack may add): acknowledged, so Slack does not retry it.
@@ -383,6 +386,13 @@ class SlackAdapter:
             held.released = True
             for inbound in held.inline:
                 self.spawn(inbound)
+
+    async def _leave_handling_its_share(self, took: float) -> None:
+        """While more events wait in the inbox than the worker holds, hold the acknowledgements' turn for a while
+        after each one (``slack_ack_share``): the handling keeps its part of the event loop however many requests
+        come, and the requests that come meanwhile wait for their answer (in the network, not in memory)."""
+        if self._ack_pause > 0 and self.inbox.pending > self.inbox.batch:
+            await asyncio.sleep(took * self._ack_pause)
 
     async def _stored(self, items: list[Stored], kind: Kind, started: float) -> bool:
         """Store the request's events; False if they could not be (so they must not be acknowledged).
