@@ -58,6 +58,7 @@ Done = Callable[[AsyncSession], Awaitable[None]]
 Handle = Callable[[InboxEvent, Done], Awaitable[None]]
 Op = Callable[[Connection], Any]
 
+MAX_ROWS = 1000  # inbox rows written by one statement at most (PostgreSQL takes 65,535 parameters)
 MAX_ATTEMPTS = 5  # a row claimed this often without being handled (its handling kills the process) is dropped
 
 
@@ -83,10 +84,8 @@ class _PgWriter:
     thread would wait for the interpreter's lock while the event loop runs handlers). A commit that fails or takes
     longer than ``timeout`` raises for every row in it (none is acknowledged) and the connection is opened anew."""
 
-    SQL = (
-        "INSERT INTO inbox (platform, workspace_id, kind, body, context, received_at, attempts) "
-        "VALUES (%s, %s, %s, %s, %s, %s, 0)"
-    )
+    SQL = "INSERT INTO inbox (platform, workspace_id, kind, body, context, received_at, attempts) VALUES "
+    ROW = "(%s, %s, %s, %s, %s, %s, 0)"
 
     def __init__(self, url: str, *, synchronous_commit: bool = True, timeout: float = 2.5) -> None:
         self.url = "postgresql://" + url.split("://", 1)[1]  # psycopg's own form (no SQLAlchemy driver name)
@@ -111,7 +110,7 @@ class _PgWriter:
         self._waiting.append((values, future))
         async with self._lock:
             if not future.done():  # not committed by the one before: this one commits all that are waiting
-                batch, self._waiting = self._waiting, []
+                batch, self._waiting = self._waiting[:MAX_ROWS], self._waiting[MAX_ROWS:]
                 await self._commit(batch)
         return future.result()
 
@@ -120,9 +119,9 @@ class _PgWriter:
         try:
             async with asyncio.timeout(self.timeout):
                 conn = await self._connection()
-                async with conn.cursor() as cursor:
-                    await cursor.executemany(self.SQL, [values for values, _ in batch])
-                await conn.commit()
+                # One statement in autocommit: stored and committed in one round trip, all of the rows or none.
+                rows = ", ".join([self.ROW] * len(batch))
+                await conn.execute(self.SQL + rows, [value for values, _ in batch for value in values])
         except BaseException as err:  # the database is away, or this request was cancelled: nobody acknowledges
             error = err if isinstance(err, Exception) else ConnectionError("the inbox write was cancelled")
             await self._discard()
@@ -137,10 +136,11 @@ class _PgWriter:
         if self._conn is None or self._conn.closed:
             import psycopg
 
-            self._conn = await psycopg.AsyncConnection.connect(self.url, connect_timeout=max(int(self.timeout), 2))
+            self._conn = await psycopg.AsyncConnection.connect(
+                self.url, autocommit=True, connect_timeout=max(int(self.timeout), 2)
+            )
             if not self.synchronous_commit:
                 await self._conn.execute("SET synchronous_commit = off")
-                await self._conn.commit()
         return self._conn
 
     async def _discard(self) -> None:
