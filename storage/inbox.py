@@ -66,8 +66,9 @@ INBOX: Table = InboxEvent.__table__  # type: ignore[attr-defined]
 _INSERT = INBOX.insert()
 _COUNT = select(func.count()).select_from(INBOX)
 
-# The inbox is written by one thread with its own connection (``bot.inbox``), so these take a synchronous
-# ``Connection``; only :func:`done` runs in an event's (asynchronous) transaction.
+# The inbox's statements run on a synchronous ``Connection`` (``bot.inbox``: SQLite's inbox file from the event
+# loop's thread, PostgreSQL's claims inside ``run_sync``); only :func:`done` runs in an event's (asynchronous)
+# transaction, and the acknowledgements' rows on PostgreSQL are written by ``bot.inbox`` directly.
 
 
 def create(conn: Connection) -> None:
