@@ -94,6 +94,24 @@ Op = Callable[[AsyncSession], Awaitable[Any]]
 Flush = Callable[[AsyncSession, list[Any]], Awaitable[list[Any]]]  # one result per item, in order
 
 
+FOLD_ROWS = 500  # rows of one conversation looked at for one folded post (a post holds about this many lines)
+
+
+def foldable_tail(claimed: Sequence[Claimed], start: int) -> bool:
+    """Every row from ``start`` on is a fresh foldable message of one fold key and thread (so more of the same
+    may be waiting behind them)."""
+    key: str | None = None
+    for item in claimed[start:]:
+        fold = item.row.payload.get("fold")
+        if item.resend or not isinstance(fold, dict) or item.row.thread_id != claimed[start].row.thread_id:
+            return False
+        if key is None:
+            key = fold.get("key")
+        elif fold.get("key") != key:
+            return False
+    return key is not None
+
+
 def folded(claimed: Sequence[Claimed], start: int) -> tuple[Message, list[Claimed]]:
     """The message to send for ``claimed[start]``: alone, or folded with the foldable ones right after it
     (same fold key; none of them a resend, which must go as it was); and the rows it stands for."""
@@ -419,6 +437,12 @@ class OutboxWorker:
                             return
                         leased_at = loop.time()
                     # Waiting messages that may be folded (kudos celebrations behind a channel's pace) go as one.
+                    # When all rows held are of one fold and the batch was full, more are waiting behind: take up
+                    # to FOLD_ROWS of them into this post, so a channel behind its pace catches up at any rate.
+                    if len(claimed) - position >= self.batch and foldable_tail(claimed, position):
+                        more = await self._top_up(lane, FOLD_ROWS - (len(claimed) - position))
+                        claimed = [*claimed, *more]
+                        unsent += [c.row.id for c in more if c.row.id is not None]
                     message, group = folded(claimed, position)
                     trying = [item.row.id for item in group if item.row.id is not None]
                     paused_until, last_done, done = await self._deliver(lane, group[0], message, also=group[1:])
@@ -447,6 +471,23 @@ class OutboxWorker:
         finally:
             self._lanes.pop(lane, None)
             self._wake.set()
+
+    async def _top_up(self, lane: Lane, limit: int) -> list[Claimed]:
+        """More due rows of a lane this worker holds and is still sending (never releases it)."""
+        if limit <= 0:
+            return []
+        more = await self._db(
+            lambda session: oq.claim_lane_rows(
+                session,
+                lane=lane,
+                holder=self.name,
+                now=self.clock(),
+                lease=self.lease,
+                limit=limit,
+                release_when_empty=False,
+            )
+        )
+        return more or []
 
     async def _release_idle(self, session: AsyncSession, lanes: list[Any]) -> list[Any]:
         released = await oq.release_idle_lanes(session, lanes=lanes, holder=self.name, now=self.clock())

@@ -178,12 +178,20 @@ _CLAIM, _RELEASE_EMPTY = _claim_statements()
 
 
 async def claim_lane_rows(
-    session: AsyncSession, *, lane: Lane, holder: str, now: datetime, lease: timedelta, limit: int
+    session: AsyncSession,
+    *,
+    lane: Lane,
+    holder: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    release_when_empty: bool = True,
 ) -> list[Claimed] | None:
     """Lease the lane's next due rows (attempts + 1), oldest first, if the lane is still ours.
 
     Returns None if the lane is no longer ours (our lease ran out and someone took it). When nothing
-    is due the lane is released in the same transaction and the list is empty. The caller keeps the
+    is due the lane is released in the same transaction and the list is empty (unless
+    ``release_when_empty`` is false: the caller still has rows of the lane to send). The caller keeps the
     lane's own lease fresh with :func:`renew_lane`.
     """
     key = {f"p_{name}": getattr(lane, name) for name in _LANE_COLS}
@@ -192,6 +200,8 @@ async def claim_lane_rows(
     if rows:
         claimed = [Claimed(OutboxMessage(**dict(r._mapping)), r.last_error == RESEND) for r in rows]
         return sorted(claimed, key=lambda item: item.row.id or 0)
+    if not release_when_empty:
+        return []
     released = await session.execute(_RELEASE_EMPTY, {**key, "p_holder": holder})
     return [] if released.first() is not None else None
 

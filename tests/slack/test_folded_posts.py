@@ -63,3 +63,39 @@ async def test_celebrations_behind_the_channel_pace_are_folded_and_each_kudos_is
     # The 429s were waited out, not dropped: every outbox row is sent.
     rows = await bed.delivered(len(await bed.outbox_rows()), timeout=30)
     assert {r.status for r in rows} == {"sent"}
+
+
+async def test_a_channel_far_behind_its_pace_catches_up_in_a_few_posts(testbed: Testbed, fake: SlackWire) -> None:
+    """More celebrations waiting than one batch of the outbox (50): the next post takes all that fit (up to 500),
+    so at any rate the channel is at most a post or two behind, not one batch per second further behind."""
+    bed, many = testbed, 200
+    fake.enforce_channel_rate(1.0)
+    form = "application/x-www-form-urlencoded"
+    first = command_body(fake, "<@UANNA|anna> danke ref0", user="UBEN", trigger_id="t.0")
+    assert (await bed.post(first, content_type=form))[0] == 200
+    await bed.settle()
+    async with transaction(bed.starling.sessions) as session:
+        await session.execute(update(Workspace).values(daily_budget=10_000, pair_daily_cap=10_000))
+    while not named(fake.posts(CHANNEL)):
+        bed.starling.outbox.wake()
+        await asyncio.sleep(0.05)
+    # Slack asks the channel to wait 8 s: meanwhile every celebration queues behind it.
+    fake.fail_next(lambda r: r.op == "chat.postMessage" and fake.payload(r).get("channel") == CHANNEL, retry_after=8)
+    bodies = [
+        command_body(fake, f"<@UANNA|anna> danke für die Hilfe ref{i}", user="UBEN", trigger_id=f"t.{i}")
+        for i in range(1, many + 1)
+    ]
+    answers = await asyncio.gather(*(bed.post(b, content_type=form) for b in bodies))
+    assert {status for status, _ in answers} == {200}
+    await bed.settle()
+    assert len(await bed.kudos_rows()) == many + 1
+    bed.clock.advance(seconds=9)  # the channel's wait is over
+    deadline = time.monotonic() + 60
+    want = list(range(many + 1))
+    while sorted(named(fake.posts(CHANNEL))) != want:
+        assert time.monotonic() < deadline, sorted(named(fake.posts(CHANNEL)))
+        bed.starling.outbox.wake()
+        await asyncio.sleep(0.1)
+    posts = fake.posts(CHANNEL)
+    # One batch of 50 per post would need at least 1 + 200 / 50 = 5 posts; all that waited go in one or two.
+    assert len(posts) <= 3, [len(named([p])) for p in posts]
