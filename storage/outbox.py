@@ -16,7 +16,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Table, and_, bindparam, case, func, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
@@ -93,12 +106,20 @@ async def due_lanes(session: AsyncSession, *, now: datetime, platforms: Sequence
     """Lanes with something to send now, oldest first, skipping lanes another worker holds or that wait."""
     if not platforms or limit <= 0:
         return []
-    busy = select(LANES.c.holder).where(*(LANES.c[n] == OUTBOX.c[n] for n in _LANE_COLS), ~_lane_free(now)).exists()
-    keys = [OUTBOX.c[n] for n in _LANE_COLS]
+    # The two kinds of due rows as two index searches on (status, next_attempt_at): with the OR of ``_due`` the
+    # planner walked every row of the platform, sent ones included, so each look grew with the outbox's history.
+    c, on = OUTBOX.c, OUTBOX.c.platform.in_(list(platforms))
+    keys = [c[n] for n in _LANE_COLS]
+    due = union_all(
+        select(*keys, c.next_attempt_at.label("at")).where(c.status == "pending", c.next_attempt_at <= now, on),
+        select(*keys, c.next_attempt_at.label("at")).where(c.status == "sending", c.lease_until <= now, on),
+    ).subquery()
+    busy = select(LANES.c.holder).where(*(LANES.c[n] == due.c[n] for n in _LANE_COLS), ~_lane_free(now)).exists()
+    due_keys = [due.c[n] for n in _LANE_COLS]
     stmt = (
-        select(*keys, func.min(OUTBOX.c.next_attempt_at).label("first"))
-        .where(OUTBOX.c.platform.in_(list(platforms)), _due(now), ~busy)
-        .group_by(*keys)
+        select(*due_keys, func.min(due.c.at).label("first"))
+        .where(~busy)
+        .group_by(*due_keys)
         .order_by("first")
         .limit(limit)
     )
