@@ -171,6 +171,11 @@ class Claimed:
 RESEND = "lease expired while sending"
 
 
+def _checked(due: ColumnElement[bool]) -> ColumnElement[bool]:
+    """``due`` as a filter on rows already found by their ids (not an index search of its own)."""
+    return func.coalesce(due, False)
+
+
 def _claim_statements() -> tuple[Any, Any]:
     """The claim and release statements, built once with bind parameters (the hot path of delivery)."""
     c, lanes = OUTBOX.c, LANES.c
@@ -178,11 +183,18 @@ def _claim_statements() -> tuple[Any, Any]:
     lane_is = [c[n] == bindparam(f"p_{n}") for n in _LANE_COLS]
     lane_held = [*(lanes[n] == bindparam(f"p_{n}") for n in _LANE_COLS), lanes.holder == bindparam("p_holder")]
     due = or_(and_(c.status == "pending", c.next_attempt_at <= now), and_(c.status == "sending", c.lease_until <= now))
-    head = select(c.id).where(*lane_is, due).order_by(c.id).limit(bindparam("max_rows", type_=Integer()))
+    # The lane's unsent rows by the lane index (its columns and the status): one search per kind of due row. With
+    # the OR of ``due`` the planner read every row of the workspace, sent ones included, on every claim.
+    pending = select(c.id).where(*lane_is, c.status == "pending", c.next_attempt_at <= now)
+    stale = select(c.id).where(*lane_is, c.status == "sending", c.lease_until <= now)
+    due_ids = union_all(pending, stale).subquery()
+    head = select(due_ids.c.id).order_by(due_ids.c.id).limit(bindparam("max_rows", type_=Integer()))
     held = select(lanes.holder).where(*lane_held, lanes.lease_until > now).exists()
     claim = (
         update(OUTBOX)
-        .where(c.id.in_(head.scalar_subquery()), due, held)
+        # ``due`` again as a check of each row found by its id (a row may have changed since the subquery read it):
+        # written with ``coalesce`` so that no planner takes it for an index search over every due row.
+        .where(c.id.in_(head.scalar_subquery()), _checked(due), held)
         .values(
             status="sending",
             lease_until=bindparam("until", type_=UTCDateTime()),
@@ -241,18 +253,22 @@ async def claim_rows_of_lanes(
         return {}
     c = OUTBOX.c
     lane_cols = [c[n] for n in _LANE_COLS]
-    ranked = (
-        select(c.id, func.row_number().over(partition_by=lane_cols, order_by=c.id).label("rn"))
-        .where(_lane_tuple(lanes), _due(now))
-        .subquery()
-    )
+    on_lanes = _lane_tuple(lanes)
+    due = union_all(  # by the lane index, as in ``_claim_statements``
+        select(c.id, *lane_cols).where(on_lanes, c.status == "pending", c.next_attempt_at <= now),
+        select(c.id, *lane_cols).where(on_lanes, c.status == "sending", c.lease_until <= now),
+    ).subquery()
+    ranked = select(
+        due.c.id,
+        func.row_number().over(partition_by=[due.c[n] for n in _LANE_COLS], order_by=due.c.id).label("rn"),
+    ).subquery()
     ids = list((await session.execute(select(ranked.c.id).where(ranked.c.rn <= limit))).scalars())
     if not ids:
         return {lane: [] for lane in lanes}
     rows = (
         await session.execute(
             update(OUTBOX)
-            .where(c.id.in_(ids), _due(now))
+            .where(c.id.in_(ids), _checked(_due(now)))
             .values(
                 status="sending",
                 lease_until=now + lease,
