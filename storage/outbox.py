@@ -106,6 +106,11 @@ async def due_lanes(session: AsyncSession, *, now: datetime, platforms: Sequence
     """Lanes with something to send now, oldest first, skipping lanes another worker holds or that wait."""
     if not platforms or limit <= 0:
         return []
+    stmt = due_lanes_statement(now=now, platforms=platforms, limit=limit)
+    return [Lane(r[0], r[1], r[2], r[3]) for r in (await session.execute(stmt)).all()]
+
+
+def due_lanes_statement(*, now: datetime, platforms: Sequence[str], limit: int) -> Any:
     # The two kinds of due rows as two index searches on (status, next_attempt_at): with the OR of ``_due`` the
     # planner walked every row of the platform, sent ones included, so each look grew with the outbox's history.
     c, on = OUTBOX.c, OUTBOX.c.platform.in_(list(platforms))
@@ -123,7 +128,7 @@ async def due_lanes(session: AsyncSession, *, now: datetime, platforms: Sequence
         .order_by("first")
         .limit(limit)
     )
-    return [Lane(r[0], r[1], r[2], r[3]) for r in (await session.execute(stmt)).all()]
+    return stmt
 
 
 async def acquire_lanes(
@@ -208,6 +213,7 @@ def _claim_statements() -> tuple[Any, Any]:
 
 
 _CLAIM, _RELEASE_EMPTY = _claim_statements()
+CLAIM_STATEMENT = _CLAIM  # for the query-plan test
 
 
 async def claim_lane_rows(
