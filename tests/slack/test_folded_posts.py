@@ -17,10 +17,23 @@ from tests.slack.wire import CHANNEL, SlackWire, Testbed
 
 REF = re.compile(r"\bref(\d+)\b")
 KUDOS = 24
+FORM = "application/x-www-form-urlencoded"
 
 
 def named(payloads: list[dict]) -> list[int]:
     return [int(m.group(1)) for p in payloads for m in REF.finditer(json.dumps(p, ensure_ascii=False))]
+
+
+async def give_many(bed: Testbed, fake: SlackWire, refs: range) -> None:
+    """Ben gives Anna one kudos per ref over signed ``/kudos`` requests, all at once; each is stored."""
+    bodies = [
+        command_body(fake, f"<@UANNA|anna> danke für die Hilfe am Telefon ref{i}", user="UBEN", trigger_id=f"t.{i}")
+        for i in refs
+    ]
+    answers = await asyncio.gather(*(bed.post(b, content_type=FORM) for b in bodies))
+    assert {status for status, _ in answers} == {200}
+    await bed.settle()
+    assert len(await bed.kudos_rows()) == refs.stop
 
 
 async def test_celebrations_behind_the_channel_pace_are_folded_and_each_kudos_is_named_once(
@@ -28,21 +41,13 @@ async def test_celebrations_behind_the_channel_pace_are_folded_and_each_kudos_is
 ) -> None:
     bed = testbed_any_db
     fake.enforce_channel_rate(1.0)  # as Slack: a second post within a second is answered 429
-    form = "application/x-www-form-urlencoded"
     first = command_body(fake, "<@UANNA|anna> danke für die Hilfe am Telefon ref0", user="UBEN", trigger_id="t.0")
-    assert (await bed.post(first, content_type=form))[0] == 200
+    assert (await bed.post(first, content_type=FORM))[0] == 200
     await bed.settle()
     async with transaction(bed.starling.sessions) as session:  # an admin raised the budgets
         await session.execute(update(Workspace).values(daily_budget=1000, pair_daily_cap=1000))
 
-    bodies = [
-        command_body(fake, f"<@UANNA|anna> danke für die Hilfe am Telefon ref{i}", user="UBEN", trigger_id=f"t.{i}")
-        for i in range(1, KUDOS + 1)
-    ]
-    answers = await asyncio.gather(*(bed.post(b, content_type=form) for b in bodies))
-    assert {status for status, _ in answers} == {200}
-    await bed.settle()
-    assert len(await bed.kudos_rows()) == KUDOS + 1
+    await give_many(bed, fake, range(1, KUDOS + 1))
 
     deadline = time.monotonic() + 60
     want = list(range(KUDOS + 1))
@@ -70,9 +75,8 @@ async def test_a_channel_far_behind_its_pace_catches_up_in_a_few_posts(testbed: 
     so at any rate the channel is at most a post or two behind, not one batch per second further behind."""
     bed, many = testbed, 200
     fake.enforce_channel_rate(1.0)
-    form = "application/x-www-form-urlencoded"
     first = command_body(fake, "<@UANNA|anna> danke ref0", user="UBEN", trigger_id="t.0")
-    assert (await bed.post(first, content_type=form))[0] == 200
+    assert (await bed.post(first, content_type=FORM))[0] == 200
     await bed.settle()
     async with transaction(bed.starling.sessions) as session:
         await session.execute(update(Workspace).values(daily_budget=10_000, pair_daily_cap=10_000))
@@ -81,14 +85,7 @@ async def test_a_channel_far_behind_its_pace_catches_up_in_a_few_posts(testbed: 
         await asyncio.sleep(0.05)
     # Slack asks the channel to wait 8 s: meanwhile every celebration queues behind it.
     fake.fail_next(lambda r: r.op == "chat.postMessage" and fake.payload(r).get("channel") == CHANNEL, retry_after=8)
-    bodies = [
-        command_body(fake, f"<@UANNA|anna> danke für die Hilfe ref{i}", user="UBEN", trigger_id=f"t.{i}")
-        for i in range(1, many + 1)
-    ]
-    answers = await asyncio.gather(*(bed.post(b, content_type=form) for b in bodies))
-    assert {status for status, _ in answers} == {200}
-    await bed.settle()
-    assert len(await bed.kudos_rows()) == many + 1
+    await give_many(bed, fake, range(1, many + 1))
     bed.clock.advance(seconds=9)  # the channel's wait is over
     deadline = time.monotonic() + 60
     want = list(range(many + 1))
