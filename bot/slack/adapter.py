@@ -392,7 +392,8 @@ class SlackAdapter:
         after each one (``slack_ack_share``): the handling keeps its part of the event loop however many requests
         come, and the requests that come meanwhile wait for their answer (in the network, not in memory)."""
         if self._ack_pause > 0 and self.inbox.pending > self.inbox.batch:
-            await asyncio.sleep(took * self._ack_pause)
+            # at most 50 ms of it counted: a request whose body came slowly over the network used no processor
+            await asyncio.sleep(min(took, 0.05) * self._ack_pause)
 
     async def _stored(self, items: list[Stored], kind: Kind, started: float) -> bool:
         """Store the request's events; False if they could not be (so they must not be acknowledged).
