@@ -87,6 +87,8 @@ async def _until_interrupted(work: Coroutine[Any, Any, None]) -> None:
         print(GOODBYE, file=sys.stderr)  # noqa: T201 - CLI output
     else:
         task.result()
+        if interrupted.is_set():  # Ctrl-C and the end of the work came together
+            print(GOODBYE, file=sys.stderr)  # noqa: T201 - CLI output
 
 
 def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
