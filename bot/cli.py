@@ -81,6 +81,8 @@ async def _until_interrupted(work: Coroutine[Any, Any, None]) -> None:
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         waiter.cancel()
+    if interrupted.is_set():
+        _exit_soon()
     if not task.done():
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -89,6 +91,17 @@ async def _until_interrupted(work: Coroutine[Any, Any, None]) -> None:
         task.result()
         if interrupted.is_set():  # Ctrl-C and the end of the work came together
             print(GOODBYE, file=sys.stderr)  # noqa: T201 - CLI output
+
+
+def _exit_soon(seconds: float = 15.0) -> None:
+    """After Ctrl-C the process ends within ``seconds`` even if a clean-up step hangs (the line being handled
+    has ended whole by then; what the clean-up did not finish is done at the next start)."""
+    import os
+    import threading
+
+    timer = threading.Timer(seconds, os._exit, (130,))
+    timer.daemon = True
+    timer.start()
 
 
 def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
