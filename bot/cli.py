@@ -29,24 +29,31 @@ def _console(args: argparse.Namespace, settings: Settings) -> int:
     from bot.console.adapter import ConsoleAdapter, stdin_lines
 
     async def main() -> None:
-        from bot.scheduler import start_scheduler
+        from bot.scheduler import SchedulerService, start_scheduler
 
-        starling = Starling(settings)
-        console = ConsoleAdapter(starling, user=args.user)
-        starling.attach("console", sender=console)
-        scheduler = None
-        try:
+        starling: Starling | None = None
+        scheduler: SchedulerService | None = None
+
+        async def session() -> None:
+            nonlocal starling, scheduler
+            starling = Starling(settings)
+            console = ConsoleAdapter(starling, user=args.user)
+            starling.attach("console", sender=console)
             where = settings.database_path or safe_url(settings.database_url)
             console.write(console.say("database", path=where))
             await console.start(demo=args.demo)
             scheduler = await start_scheduler(starling)  # scheduled posts appear in the terminal when due
             await starling.outbox.start()
-            await _until_interrupted(console.run(stdin_lines()))
+            await console.run(stdin_lines())
+
+        try:
+            await _until_interrupted(session())
         finally:
             if scheduler is not None:
                 await scheduler.stop()
-            await starling.outbox.stop()
-            await starling.close()
+            if starling is not None:
+                await starling.outbox.stop()
+                await starling.close()
 
     try:
         asyncio.run(main())
@@ -63,13 +70,18 @@ def _progress(settings: Settings, line: str) -> None:
 
 
 async def _until_interrupted(work: Coroutine[Any, Any, None]) -> None:
-    """Run ``work`` until it ends or Ctrl-C is pressed; then the caller shuts down in order and says goodbye
-    (instead of the event loop cancelling whatever is in flight)."""
+    """Run ``work`` until it ends or Ctrl-C is pressed; then the caller shuts down in order and says goodbye.
+
+    Ctrl-C is taken over before ``work`` starts, so it ends the console the same way while it is still
+    starting; a SIGINT blocked by whatever started the process is unblocked (a terminal's Ctrl-C must work).
+    """
     import signal
 
     loop = asyncio.get_running_loop()
     interrupted = asyncio.Event()
     try:
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         loop.add_signal_handler(signal.SIGINT, interrupted.set)
     except (NotImplementedError, RuntimeError):  # no signal handlers here (Windows, a thread): Ctrl-C as usual
         await work
@@ -79,18 +91,20 @@ async def _until_interrupted(work: Coroutine[Any, Any, None]) -> None:
     try:
         await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
         waiter.cancel()
+        if not interrupted.is_set():
+            loop.remove_signal_handler(signal.SIGINT)
     if interrupted.is_set():
         _exit_soon()
-    if not task.done():
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        # (a second Ctrl-C while the console shuts down changes nothing: the exit timer ends it anyway)
+        while not task.done():  # asked again after a while: a cancellation swallowed on the way cannot keep it
+            task.cancel()
+            await asyncio.wait({task}, timeout=3.0)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("console_ended_with_error", error=repr(task.exception()))
         print(GOODBYE, file=sys.stderr)  # noqa: T201 - CLI output
     else:
         task.result()
-        if interrupted.is_set():  # Ctrl-C and the end of the work came together
-            print(GOODBYE, file=sys.stderr)  # noqa: T201 - CLI output
 
 
 def _exit_soon(seconds: float = 15.0) -> None:
@@ -99,7 +113,11 @@ def _exit_soon(seconds: float = 15.0) -> None:
     import os
     import threading
 
-    timer = threading.Timer(seconds, os._exit, (130,))
+    def leave() -> None:
+        print(GOODBYE, file=sys.stderr, flush=True)  # noqa: T201 - CLI output
+        os._exit(130)
+
+    timer = threading.Timer(seconds, leave)
     timer.daemon = True
     timer.start()
 

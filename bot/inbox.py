@@ -161,6 +161,7 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_result(result)
     else:
         future.set_exception(error)
+        future.exception()  # marks it seen (a waiter that was cancelled leaves no complaint); an await still raises
 
 
 _SQLITE_PUT = "INSERT INTO inbox (platform, workspace_id, kind, body, context, received_at, attempts) VALUES (?, ?, ?, ?, ?, ?, 0)"

@@ -172,11 +172,12 @@ class GroupCommit:
             await self._flush_all()
         except BaseException as err:
             # Cancelled (shutdown) or broken: nobody may wait forever for a batch that will never commit.
-            failure = err if isinstance(err, Exception) else asyncio.CancelledError()
             waiting, self._queue = self._queue, []
             for _op, _many, future in waiting + self._batch:
-                if not future.done():
-                    future.set_exception(failure)
+                if isinstance(err, Exception):
+                    _fail(future, err)
+                elif not future.done():
+                    future.cancel()
             raise
         finally:
             self._batch = []
@@ -193,8 +194,7 @@ class GroupCommit:
                     try:
                         (result,) = await self._commit([entry])
                     except Exception as err:
-                        if not future.done():
-                            future.set_exception(err)
+                        _fail(future, err)
                     else:
                         if not future.done():
                             future.set_result(result)
@@ -220,6 +220,14 @@ class GroupCommit:
                 for i, result in zip(positions, await flush(session, items), strict=True):
                     results[i] = result
         return results
+
+
+def _fail(future: asyncio.Future[Any], err: BaseException) -> None:
+    """Hand ``err`` to whoever waits for ``future``; one who has stopped waiting (cancelled) leaves no
+    "exception was never retrieved" complaint behind."""
+    if not future.done():
+        future.set_exception(err)
+        future.exception()  # marks it seen; an await still raises it
 
 
 SENT_RECORD_SECONDS = 30.0  # how long a "sent" record is retried before its lane is given up

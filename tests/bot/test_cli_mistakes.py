@@ -154,8 +154,7 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     assert result.returncode != 0 and "Traceback" in result.stderr
 
 
-@pytest.fixture
-def console(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+def start_console(tmp_path: Path, *, block_ctrl_c: bool = False) -> subprocess.Popen[str]:
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
@@ -163,7 +162,7 @@ def console(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
         "STARLING_DATABASE_URL": f"sqlite:///{tmp_path}/starling.db",
         "PYTHONUNBUFFERED": "1",
     }
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [*STARLING, "console"],
         cwd=tmp_path,
         env=env,
@@ -171,25 +170,66 @@ def console(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # some supervisors start programs with SIGINT blocked, and a blocked signal stays blocked across exec
+        preexec_fn=(lambda: signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})) if block_ctrl_c else None,
     )
-    yield proc
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
 
 
-def test_ctrl_c_ends_the_console_at_once_with_a_goodbye(console: subprocess.Popen[str]) -> None:
-    assert console.stdin is not None and console.stdout is not None
-    console.stdin.write("help\n")
-    console.stdin.flush()
+@pytest.fixture
+def consoles() -> Iterator[list[subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def read_until(console: subprocess.Popen[str], wanted: str) -> str:
+    assert console.stdout is not None
     seen = ""
     deadline = time.monotonic() + 180
-    while "kudos" not in seen.lower():  # the console answered: it is waiting for the next line
+    while wanted not in seen:
         assert time.monotonic() < deadline, seen
         line = console.stdout.readline()
         assert line, seen
         seen += line
-    console.send_signal(signal.SIGINT)  # no further input: stdin stays open, as at a terminal
-    rest, _ = console.communicate(timeout=60)
+    return seen
+
+
+def ctrl_c_and_the_rest(console: subprocess.Popen[str]) -> str:
+    """Ctrl-C with nothing more typed: stdin stays open, as at a terminal (``communicate`` would close it,
+    and the end of input alone also ends the console)."""
+    assert console.stdout is not None
+    console.send_signal(signal.SIGINT)
+    try:
+        console.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        console.kill()
+        pytest.fail("the console was still running 60 s after Ctrl-C: " + console.communicate()[0][-2000:])
+    rest = console.stdout.read()
     assert console.returncode in (0, 130), rest
-    assert "Bye" in rest and "Traceback" not in seen + rest and "CancelledError" not in rest
+    return rest
+
+
+def test_ctrl_c_ends_the_console_at_once_with_a_goodbye(tmp_path: Path, consoles: list[subprocess.Popen[str]]) -> None:
+    consoles.append(console := start_console(tmp_path))
+    assert console.stdin is not None
+    seen = read_until(console, "Beenden mit exit")  # the start is over: it waits for the first line
+    console.stdin.write("hilfe\n")
+    console.stdin.flush()
+    seen += read_until(console, "Was Starling kann")  # it answered: it is waiting for the next line
+    rest = ctrl_c_and_the_rest(console)
+    assert "Bye" in rest, seen + rest
+    assert "Traceback" not in seen + rest and "CancelledError" not in rest and "never retrieved" not in rest, rest
+
+
+@pytest.mark.parametrize("block_ctrl_c", [False, True], ids=["while-starting", "started-with-sigint-blocked"])
+def test_ctrl_c_while_the_console_is_still_starting_ends_it_too(
+    tmp_path: Path, consoles: list[subprocess.Popen[str]], block_ctrl_c: bool
+) -> None:
+    consoles.append(console := start_console(tmp_path, block_ctrl_c=block_ctrl_c))
+    seen = read_until(console, "(Daten: ")  # its first line: the database is being opened, the demo loaded
+    rest = ctrl_c_and_the_rest(console)
+    assert "Bye" in rest, seen + rest
+    assert "Traceback" not in seen + rest and "CancelledError" not in rest and "never retrieved" not in rest, rest
