@@ -373,10 +373,14 @@ async def _fifty(
     seconds = cfg.size(20, 2)
     first = 60_000_000 + (1_000_000 if kind == "postgres" else 0)
     floor = await at_rate(floor_url, make, rate=50, seconds=seconds, first=first)
+    base = endpoint.rsplit("/slack/", 1)[0]
+    gc0 = await gc_pauses(base)
     cpu0 = cpu_seconds(proc.pid)
     win = await at_rate(endpoint, make, rate=50, seconds=seconds, first=first + 500_000)
+    gc1 = await gc_pauses(base)
     have, _drain = await drained(db, set(win.acked), timeout=cfg.size(120, 60))
     cpu = cpu_seconds(proc.pid) - cpu0
+    paused_ms, long_pauses = 1000 * (gc1[0] - gc0[0]), gc1[1] - gc0[1]
     deadline = time.perf_counter() + cfg.size(120, 5)
     posted = named_in_posts(fake)
     while not set(win.acked) <= set(posted) and time.perf_counter() < deadline:
@@ -408,6 +412,14 @@ async def _fifty(
         ),
         Row(
             NAME,
+            f"event loop paused by the garbage collector at 50 req/s, {db_label}",
+            paused_ms / win.seconds,
+            1000.0,
+            "ms/s",
+            note=f"floor column: a second; {long_pauses:g} pauses of 25 ms or more in {win.seconds:.0f} s",
+        ),
+        Row(
+            NAME,
             f"request → celebration post p50 at 50 kudos/s, {db_label}",
             median(delays) if delays else math.inf,
             5.0,
@@ -424,6 +436,19 @@ async def _fifty(
             note="floor column: the 5 s target; Slack's one post per second per channel enforced",
         ),
     ]
+
+
+async def gc_pauses(base: str) -> tuple[float, float]:
+    """From the server's ``/metrics``: seconds spent in garbage-collector pauses so far, and how many of those
+    pauses took 25 ms or more."""
+    async with _session() as http, http.get(base + "/metrics") as resp:
+        text = await resp.text()
+    total = sum(float(v) for v in re.findall(r"^starling_gc_pause_seconds_sum\{[^}]*\} (\S+)$", text, re.M))
+    count = sum(float(v) for v in re.findall(r"^starling_gc_pause_seconds_count\{[^}]*\} (\S+)$", text, re.M))
+    short = sum(
+        float(v) for v in re.findall(r'^starling_gc_pause_seconds_bucket\{[^}]*le="0\.025"[^}]*\} (\S+)$', text, re.M)
+    )
+    return total, count - short
 
 
 @contextlib.contextmanager

@@ -211,3 +211,8 @@ async def test_slack_signed_requests_into_starling_serve(tmp_path: Path) -> None
                 assert resp.status == 401
             async with http.post(server.url + "/api/messages", json={"type": "message"}) as resp:
                 assert resp.status == 404  # Slack is set: no unauthenticated Teams next to it
+            async with http.get(server.url + "/metrics") as resp:
+                exposed = await resp.text()
+            # the full collection at the end of the start is timed, as is every collection after it
+            full = re.search(r'^starling_gc_pause_seconds_count\{generation="2"\} (\S+)$', exposed, re.M)
+            assert full is not None and float(full.group(1)) >= 1, exposed[:2000]

@@ -20,6 +20,12 @@ ACK_SECONDS = Histogram(
     ["platform"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+GC_PAUSE_SECONDS = Histogram(
+    "starling_gc_pause_seconds",
+    "Garbage-collector pauses: the event loop, acknowledgements included, waits for each",
+    ["generation"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5),
+)
 PLATFORM_ERRORS = Counter("starling_platform_errors", "Failed platform API calls", ["platform", "method", "error"])
 
 
@@ -67,3 +73,22 @@ def count_event(platform: str, event_type: type) -> None:
 
 def exposition() -> bytes:
     return generate_latest(REGISTRY)
+
+
+def watch_gc_pauses() -> None:
+    """Time every garbage collection into ``starling_gc_pause_seconds`` (once per process)."""
+    import gc
+    import time
+
+    if any(getattr(cb, "_starling", False) for cb in gc.callbacks):
+        return
+    started = [0.0]
+
+    def timed(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            GC_PAUSE_SECONDS.labels(str(info["generation"])).observe(time.perf_counter() - started[0])
+
+    timed._starling = True  # type: ignore[attr-defined]
+    gc.callbacks.append(timed)
