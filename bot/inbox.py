@@ -272,6 +272,11 @@ class Inbox:
         self._stored_since = 0  # rows stored by this process since that count
         self._handled_since = 0
         self._counted_at = 0.0
+        # The claim loop is owed a turn when a handled event frees room: rows may be waiting that the last claim
+        # left (it filled the room, or it was put off for lack of room), or the stop waits for the last one.
+        # Otherwise a handled event does not wake it: its row is deleted with the next claim, which a new event
+        # or the poll brings (a claim per finished event would double the transactions of a quiet stream).
+        self._owed = False
 
     async def _run(self, op: Callable[[Connection], T]) -> T:
         if self._local is not None:
@@ -350,8 +355,12 @@ class Inbox:
                     renewed = loop.time()
                 # Refilled in chunks (a claim is a transaction): when half the rows held are handled, or none is left.
                 room = self.batch - len(self._tasks)
+                self._owed = drain_until is not None
                 if room >= self.batch // 2 or not self._tasks:
                     claimed = await self._claim(room)
+                    self._owed = self._owed or claimed == room
+                else:
+                    self._owed = True
                 if time.monotonic() - self._counted_at > 1.0:
                     await self.count()
                     if self._local is not None and self._local.engine is not None:
@@ -434,7 +443,9 @@ class Inbox:
         finally:
             self._tasks.pop(row_id, None)
             self._handled_since += 1
-            self.wake()
+            self._changed.set()
+            if self._owed:
+                self._wake.set()
 
     async def _hand_back(self) -> None:
         """Stop: cancel what is still being handled (its transaction rolls back) and release those rows."""
