@@ -176,6 +176,15 @@ class _Local:
 
     def put(self, row: dict[str, Any]) -> None:
         """The acknowledgement's one statement, on the driver's connection (SQLAlchemy would cost more than SQLite)."""
+        values = store.sqlite_values(row)
+        self._raw(lambda cursor: cursor.execute(_SQLITE_PUT, values))
+
+    def claim(self, finished: list[int], **claim: Any) -> list[InboxEvent]:
+        """Delete ``finished`` and lease what is claimable (``storage.inbox.sqlite_claim``) in one transaction."""
+        return self._raw(partial(store.sqlite_claim, finished=finished, **claim))  # type: ignore[no-any-return]
+
+    def _raw(self, op: Callable[[Any], Any]) -> Any:
+        """``op(cursor)`` in one ``BEGIN IMMEDIATE`` transaction on a pooled driver connection."""
         if self.engine is None:
             self.run(store.pending_count)  # opens and creates the file
         assert self.engine is not None
@@ -184,8 +193,9 @@ class _Local:
             cursor = raw.cursor()
             try:
                 cursor.execute("BEGIN IMMEDIATE")
-                cursor.execute(_SQLITE_PUT, store.sqlite_values(row))
+                result = op(cursor)
                 cursor.execute("COMMIT")
+                return result
             except BaseException:
                 with contextlib.suppress(Exception):
                     cursor.execute("ROLLBACK")
@@ -403,7 +413,18 @@ class Inbox:
             )
 
         try:
-            rows = await self._run(claim)
+            if self._local is not None:  # SQLite's inbox file: the driver's statements (a claim per event)
+                rows = self._local.claim(
+                    finished,
+                    holder=self.name,
+                    now=now,
+                    lease=self.lease,
+                    limit=room,
+                    platforms=platforms,
+                    exclude=exclude,
+                )
+            else:
+                rows = await self._run(claim)
         except BaseException:
             self._finished = finished + self._finished
             raise

@@ -141,6 +141,62 @@ def claim(
     return sorted((InboxEvent.model_validate(dict(r)) for r in found), key=lambda r: r.id or 0)
 
 
+_SQLITE_COLUMNS = "id, platform, workspace_id, kind, body, context, received_at, lease_until, holder, attempts"
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # what the column type writes on SQLite (UTC text that sorts)
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" * len(values))
+
+
+def _sqlite_time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def sqlite_claim(
+    cursor: Any,
+    *,
+    finished: Sequence[int],
+    holder: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    platforms: Sequence[str],
+    exclude: Sequence[int] = (),
+) -> list[InboxEvent]:
+    """:func:`finish` and :func:`claim` in the caller's transaction, on a SQLite driver cursor (SQLite's inbox file
+    takes a claim per event; its statements built by SQLAlchemy cost several times what SQLite takes for them)."""
+    if finished:
+        cursor.execute(f"DELETE FROM inbox WHERE holder = ? AND id IN ({_marks(finished)})", (holder, *finished))
+    if limit <= 0 or not platforms:
+        return []
+    at = now.astimezone(UTC).strftime(_SQLITE_TIME)
+    until = (now + lease).astimezone(UTC).strftime(_SQLITE_TIME)
+    skip = f" AND id NOT IN ({_marks(exclude)})" if exclude else ""
+    cursor.execute(
+        f"UPDATE inbox SET holder = ?, lease_until = ?, attempts = attempts + 1 WHERE id IN ("
+        f"SELECT id FROM inbox WHERE (lease_until IS NULL OR lease_until <= ?) AND platform IN ({_marks(platforms)})"
+        f"{skip} ORDER BY id LIMIT ?) RETURNING {_SQLITE_COLUMNS}",
+        (holder, until, at, *platforms, *exclude, limit),
+    )
+    rows = [
+        InboxEvent(
+            id=row[0],
+            platform=row[1],
+            workspace_id=row[2],
+            kind=row[3],
+            body=json.loads(row[4]),
+            context=json.loads(row[5]),
+            received_at=datetime.fromisoformat(row[6]).replace(tzinfo=UTC),
+            lease_until=_sqlite_time(row[7]),
+            holder=row[8],
+            attempts=row[9],
+        )
+        for row in cursor.fetchall()
+    ]
+    return sorted(rows, key=lambda r: r.id or 0)
+
+
 def finish(conn: Connection, ids: Sequence[int], *, holder: str) -> None:
     """Delete handled rows while ``holder`` still holds them (a row already deleted is no error)."""
     if ids:
