@@ -11,6 +11,7 @@ The delivery path uses table-level (Core) statements: they cost about half of OR
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -90,7 +91,7 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _lane_free(now: datetime) -> ColumnElement[bool]:
+def _lane_free(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
     c = LANES.c
     return and_(
         or_(c.lease_until.is_(None), c.lease_until <= now),
@@ -106,11 +107,19 @@ async def due_lanes(session: AsyncSession, *, now: datetime, platforms: Sequence
     """Lanes with something to send now, oldest first, skipping lanes another worker holds or that wait."""
     if not platforms or limit <= 0:
         return []
-    stmt = due_lanes_statement(now=now, platforms=platforms, limit=limit)
-    return [Lane(r[0], r[1], r[2], r[3]) for r in (await session.execute(stmt)).all()]
+    stmt = _due_lanes(tuple(platforms), limit)
+    return [Lane(r[0], r[1], r[2], r[3]) for r in (await session.execute(stmt, {"now": now})).all()]
 
 
 def due_lanes_statement(*, now: datetime, platforms: Sequence[str], limit: int) -> Any:
+    """The statement of :func:`due_lanes` with ``now`` bound (for query plans)."""
+    return _due_lanes(tuple(platforms), limit).params(now=now)
+
+
+@functools.lru_cache(maxsize=64)
+def _due_lanes(platforms: tuple[str, ...], limit: int) -> Any:
+    """Built once per platforms and limit (the outbox looks several times a second), ``now`` a parameter."""
+    now = bindparam("now", type_=UTCDateTime())
     # The two kinds of due rows as two index searches on (status, next_attempt_at): with the OR of ``_due`` the
     # planner walked every row of the platform, sent ones included, so each look grew with the outbox's history.
     c, on = OUTBOX.c, OUTBOX.c.platform.in_(list(platforms))
