@@ -400,29 +400,22 @@ class Inbox:
         finished, self._finished = self._finished, []
         now, exclude, platforms = self.clock(), list(self._tasks), list(self.handlers)
 
+        wanted: dict[str, Any] = {
+            "holder": self.name,
+            "now": now,
+            "lease": self.lease,
+            "limit": room,
+            "platforms": platforms,
+            "exclude": exclude,
+        }
+
         def claim(conn: Connection) -> list[InboxEvent]:
             store.finish(conn, finished, holder=self.name)
-            return store.claim(
-                conn,
-                holder=self.name,
-                now=now,
-                lease=self.lease,
-                limit=room,
-                platforms=platforms,
-                exclude=exclude,
-            )
+            return store.claim(conn, **wanted)
 
         try:
             if self._local is not None:  # SQLite's inbox file: the driver's statements (a claim per event)
-                rows = self._local.claim(
-                    finished,
-                    holder=self.name,
-                    now=now,
-                    lease=self.lease,
-                    limit=room,
-                    platforms=platforms,
-                    exclude=exclude,
-                )
+                rows = self._local.claim(finished, **wanted)
             else:
                 rows = await self._run(claim)
         except BaseException:
