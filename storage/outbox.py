@@ -82,7 +82,7 @@ def _in_lane(lane: Lane) -> ColumnElement[bool]:
     return and_(*(OUTBOX.c[name] == getattr(lane, name) for name in _LANE_COLS))
 
 
-def _due(now: datetime) -> ColumnElement[bool]:
+def _due(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
     """Pending and due, or being sent by a worker whose lease ran out (it crashed)."""
     c = OUTBOX.c
     return or_(
@@ -304,19 +304,29 @@ async def release_idle_lanes(session: AsyncSession, *, lanes: Sequence[Lane], ho
     """Give back the lanes that have nothing due any more, in one statement; returns those released."""
     if not lanes:
         return set()
+    keys = [tuple(getattr(lane, n) for n in _LANE_COLS) for lane in lanes]
+    rows = await session.execute(_RELEASE_IDLE, {"p_holder": holder, "p_lanes": keys, "now": now})
+    return {Lane(r[0], r[1], r[2], r[3]) for r in rows.all()}
+
+
+def _release_idle_statement() -> Any:
+    """Built once (a sending worker gives back its finished conversations many times a second)."""
+    now = bindparam("now", type_=UTCDateTime())
     pending = select(OUTBOX.c.id).where(*(OUTBOX.c[n] == LANES.c[n] for n in _LANE_COLS), _due(now)).exists()
     keys = [LANES.c[n] for n in _LANE_COLS]
-    stmt = (
+    return (
         update(LANES)
         .where(
-            LANES.c.holder == holder,
-            tuple_(*keys).in_([tuple(getattr(lane, n) for n in _LANE_COLS) for lane in lanes]),
+            LANES.c.holder == bindparam("p_holder"),
+            tuple_(*keys).in_(bindparam("p_lanes", expanding=True)),
             ~pending,
         )
         .values(holder=None, lease_until=None)
         .returning(*keys)
     )
-    return {Lane(r[0], r[1], r[2], r[3]) for r in (await session.execute(stmt)).all()}
+
+
+_RELEASE_IDLE = _release_idle_statement()
 
 
 async def renew_lane(
