@@ -48,14 +48,14 @@ from bot.core.metrics import INBOX_PENDING
 from bot.outbox import woken_or_stopped
 from storage import inbox as store
 from storage.db import sync_engine_for, to_sync_url
-from storage.inbox import InboxEvent
+from storage.inbox import HeldEvent
 from storage.types import floor_hour
 
 log = structlog.get_logger("starling.inbox")
 
 T = TypeVar("T")
 Done = Callable[[AsyncSession], Awaitable[None]]
-Handle = Callable[[InboxEvent, Done], Awaitable[None]]
+Handle = Callable[[HeldEvent, Done], Awaitable[None]]
 Op = Callable[[Connection], Any]
 
 MAX_ROWS = 1000  # inbox rows written by one statement at most (PostgreSQL takes 65,535 parameters)
@@ -179,7 +179,7 @@ class _Local:
         values = store.sqlite_values(row)
         self._raw(lambda cursor: cursor.execute(_SQLITE_PUT, values))
 
-    def claim(self, finished: list[int], **claim: Any) -> list[InboxEvent]:
+    def claim(self, finished: list[int], **claim: Any) -> list[HeldEvent]:
         """Delete ``finished`` and lease what is claimable (``storage.inbox.sqlite_claim``) in one transaction."""
         return self._raw(partial(store.sqlite_claim, finished=finished, **claim))  # type: ignore[no-any-return]
 
@@ -409,7 +409,7 @@ class Inbox:
             "exclude": exclude,
         }
 
-        def claim(conn: Connection) -> list[InboxEvent]:
+        def claim(conn: Connection) -> list[HeldEvent]:
             store.finish(conn, finished, holder=self.name)
             return store.claim(conn, **wanted)
 
@@ -435,7 +435,7 @@ class Inbox:
             self._tasks[row.id] = task
         return len(rows)
 
-    async def _one(self, row: InboxEvent) -> None:
+    async def _one(self, row: HeldEvent) -> None:
         assert row.id is not None
         row_id = row.id
         handle = self.handlers[row.platform]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -60,6 +61,23 @@ class InboxEvent(SQLModel, table=True):
     lease_until: datetime | None = opt_ts_column()
     holder: str | None = Field(default=None, max_length=120)
     attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HeldEvent:
+    """A claimed row as a worker holds it: plain values (building the table's model for every claimed row cost
+    more than the claim's statements)."""
+
+    id: int
+    platform: str
+    workspace_id: str
+    kind: str
+    body: Any
+    context: dict[str, Any]
+    received_at: datetime
+    lease_until: datetime | None
+    holder: str | None
+    attempts: int
 
 
 INBOX: Table = InboxEvent.__table__  # type: ignore[attr-defined]
@@ -111,7 +129,7 @@ def claim(
     limit: int,
     platforms: Sequence[str],
     exclude: Sequence[int] = (),
-) -> list[InboxEvent]:
+) -> list[HeldEvent]:
     """Lease up to ``limit`` rows nobody holds (or whose holder's lease ran out), oldest first.
 
     ``platforms``: the platforms this worker can handle. ``exclude``: rows this worker is still handling (their
@@ -138,7 +156,7 @@ def claim(
         .returning(*INBOX.c)
     )
     found = conn.execute(stmt).mappings().all()
-    return sorted((InboxEvent.model_validate(dict(r)) for r in found), key=lambda r: r.id or 0)
+    return sorted((HeldEvent(**r) for r in found), key=lambda r: r.id)
 
 
 _SQLITE_COLUMNS = "id, platform, workspace_id, kind, body, context, received_at, lease_until, holder, attempts"
@@ -163,7 +181,7 @@ def sqlite_claim(
     limit: int,
     platforms: Sequence[str],
     exclude: Sequence[int] = (),
-) -> list[InboxEvent]:
+) -> list[HeldEvent]:
     """:func:`finish` and :func:`claim` in the caller's transaction, on a SQLite driver cursor (SQLite's inbox file
     takes a claim per event; its statements built by SQLAlchemy cost several times what SQLite takes for them)."""
     if finished:
@@ -180,7 +198,7 @@ def sqlite_claim(
         (holder, until, at, *platforms, *exclude, limit),
     )
     rows = [
-        InboxEvent(
+        HeldEvent(
             id=row[0],
             platform=row[1],
             workspace_id=row[2],
@@ -194,7 +212,7 @@ def sqlite_claim(
         )
         for row in cursor.fetchall()
     ]
-    return sorted(rows, key=lambda r: r.id or 0)
+    return sorted(rows, key=lambda r: r.id)
 
 
 def finish(conn: Connection, ids: Sequence[int], *, holder: str) -> None:

@@ -50,7 +50,7 @@ from bot.slack.render import OPEN_FORM_ACTION, pending_view
 from bot.slack.respond import Responder
 from storage import core
 from storage.db import transaction
-from storage.inbox import InboxEvent
+from storage.inbox import HeldEvent
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -253,7 +253,7 @@ class SlackAdapter:
             )
         )
 
-    async def handle_stored(self, row: InboxEvent, done: Done) -> None:
+    async def handle_stored(self, row: HeldEvent, done: Done) -> None:
         """The inbox worker's handler for a Slack row: converted again from the stored payload, then handled;
         ``done`` deletes the row in the transaction that records the event."""
         inbound = restore(row)
@@ -472,7 +472,7 @@ class Stored:
         return {"team": team} if self.action is None else {"team": team, "action": self.action}
 
 
-def restore(row: InboxEvent) -> Inbound | None:
+def restore(row: HeldEvent) -> Inbound | None:
     """The event of a stored request, converted as it was before its acknowledgement."""
     team = Team(**row.context["team"])
     if row.kind == "command":

@@ -13,26 +13,26 @@ import pytest
 
 from bot.inbox import _Local, spool_url
 from storage import inbox as store
-from storage.inbox import InboxEvent
+from storage.inbox import HeldEvent
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
 
-Claim = Callable[..., list[InboxEvent]]
+Claim = Callable[..., list[HeldEvent]]
 
 
 def driver_claim(local: _Local) -> Claim:
-    def claim(finished: list[int], **kw: Any) -> list[InboxEvent]:
+    def claim(finished: list[int], **kw: Any) -> list[HeldEvent]:
         return local.claim(finished, **kw)
 
     return claim
 
 
 def sqlalchemy_claim(local: _Local) -> Claim:
-    def claim(finished: list[int], **kw: Any) -> list[InboxEvent]:
+    def claim(finished: list[int], **kw: Any) -> list[HeldEvent]:
         holder = kw["holder"]
 
-        def op(conn: Any) -> list[InboxEvent]:
+        def op(conn: Any) -> list[HeldEvent]:
             store.finish(conn, finished, holder=holder)
             return store.claim(conn, **kw)
 
