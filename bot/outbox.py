@@ -42,7 +42,7 @@ from bot.settings import Settings
 from storage import outbox as oq
 from storage.db import transaction
 from storage.models import OutboxMessage
-from storage.outbox import Claimed, Lane
+from storage.outbox import Claimed, Lane, Sendable
 
 log = structlog.get_logger("starling.outbox")
 T = TypeVar("T")
@@ -87,7 +87,7 @@ class Sender(Protocol):
     counts as transient and is retried with backoff.
     """
 
-    async def send(self, row: OutboxMessage, message: Message) -> str | None: ...
+    async def send(self, row: Sendable, message: Message) -> str | None: ...
 
 
 Op = Callable[[AsyncSession], Awaitable[Any]]
@@ -618,7 +618,7 @@ class OutboxWorker:
         return None
 
     async def _record_sent(
-        self, bound: structlog.typing.FilteringBoundLogger, rows: Sequence[OutboxMessage], platform_id: str | None
+        self, bound: structlog.typing.FilteringBoundLogger, rows: Sequence[Sendable], platform_id: str | None
     ) -> None:
         """Record "sent", together with other lanes' records in one commit. The platform has the post now,
         so a failed write is tried again (a database blip must not send it twice) for up to
@@ -641,7 +641,7 @@ class OutboxWorker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
-    async def _dead(self, bound: structlog.typing.FilteringBoundLogger, row: OutboxMessage, error: str) -> None:
+    async def _dead(self, bound: structlog.typing.FilteringBoundLogger, row: Sendable, error: str) -> None:
         assert row.id is not None
         await self._record(row.id, "dead", error=error[:2000])
         metrics.OUTBOX_DEAD.labels(row.platform).inc()

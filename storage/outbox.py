@@ -66,7 +66,7 @@ class Lane:
     target_id: str
 
     @classmethod
-    def of(cls, row: OutboxMessage) -> Lane:
+    def of(cls, row: OutboxMessage | QueuedRow) -> Lane:
         return cls(row.platform, row.workspace_id, row.target_kind, row.target_id)
 
     def __str__(self) -> str:
@@ -176,9 +176,37 @@ async def _renew(session: AsyncSession, lane: Lane, holder: str, until: datetime
     return (await session.execute(stmt)).first() is not None
 
 
+@dataclass(slots=True)
+class QueuedRow:
+    """An outbox row as a worker holds it: plain values. Building the table's model for every claimed row (a busy
+    channel's conversation has dozens) held the event loop for milliseconds at a time."""
+
+    id: int
+    workspace_id: str
+    platform: str
+    target_kind: str
+    target_id: str
+    thread_id: str | None
+    payload: dict[str, Any]
+    cause: str
+    dedupe_key: str | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    lease_until: datetime | None
+    last_error: str | None
+    platform_message_id: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+#: What a sender is given: a claimed row, or a message a platform adapter sends straight away.
+Sendable = OutboxMessage | QueuedRow
+
+
 @dataclass
 class Claimed:
-    row: OutboxMessage
+    row: QueuedRow
     resend: bool  # it was being sent by a worker that died: the platform may or may not have it
 
 
@@ -246,7 +274,7 @@ async def claim_lane_rows(
     params = {**key, "p_holder": holder, "now": now, "until": now + lease, "max_rows": limit}
     rows = (await session.execute(_CLAIM, params)).all()
     if rows:
-        claimed = [Claimed(OutboxMessage(**dict(r._mapping)), r.last_error == RESEND) for r in rows]
+        claimed = [Claimed(QueuedRow(**r._mapping), r.last_error == RESEND) for r in rows]
         return sorted(claimed, key=lambda item: item.row.id or 0)
     if not release_when_empty:
         return []
@@ -295,7 +323,7 @@ async def claim_rows_of_lanes(
     ).all()
     out: dict[Lane, list[Claimed]] = {lane: [] for lane in lanes}
     for r in sorted(rows, key=lambda r: r.id):
-        row = OutboxMessage(**dict(r._mapping))
+        row = QueuedRow(**r._mapping)
         out.setdefault(Lane.of(row), []).append(Claimed(row, r.last_error == RESEND))
     return out
 

@@ -37,7 +37,8 @@ from bot.core.events import (
 from bot.core.messages import Form, Message, plain
 from storage import core
 from storage.db import transaction
-from storage.models import Member, OutboxMessage, Workspace
+from storage.models import Member, Workspace
+from storage.outbox import Sendable
 
 WORKSPACE = "console:local"
 # ``@anna``, ``@anna.schmidt``, ``@ben-2``; a trailing ``.`` or ``-`` ends the sentence, not the handle.
@@ -502,7 +503,7 @@ class ConsoleAdapter:
         )
 
     # outbox sender -----------------------------------------------------------------------------------
-    async def send(self, row: OutboxMessage, message: Message) -> str | None:
+    async def send(self, row: Sendable, message: Message) -> str | None:
         names = await self._current_names()
         if row.target_kind == "dm":
             where = (await self._chrome_of(row.target_id))["dm"].format(user=row.target_id)

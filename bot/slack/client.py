@@ -26,7 +26,7 @@ from bot.core.metrics import PLATFORM_ERRORS
 from bot.core.services import PersonInfo
 from bot.outbox import PermanentFailure, RetryLater
 from bot.slack.render import fallback_text, render_message
-from storage.models import OutboxMessage
+from storage.outbox import Sendable
 
 log = structlog.get_logger("starling.slack")
 
@@ -234,7 +234,7 @@ HISTORY_PAGE = 200  # messages per conversations.history page when looking for a
 HISTORY_PAGES = 3
 
 
-def outbox_metadata(row: OutboxMessage, message: Message) -> dict[str, Any]:
+def outbox_metadata(row: Sendable, message: Message) -> dict[str, Any]:
     """Slack message metadata naming the outbox rows a post delivers (one, or several folded into it)."""
     return {"event_type": METADATA_TYPE, "event_payload": {"outbox_ids": message.delivers or [row.id]}}
 
@@ -299,7 +299,7 @@ class SlackSender:
     async def close(self) -> None:
         await self.pool.close()
 
-    async def send(self, row: OutboxMessage, message: Message) -> str | None:
+    async def send(self, row: Sendable, message: Message) -> str | None:
         method = "chat.postMessage"
         self._use_pool()
         try:
@@ -339,7 +339,7 @@ class SlackSender:
             raise
         return str(resp.get("ts") or "") or None
 
-    async def delivered(self, row: OutboxMessage) -> str | None:
+    async def delivered(self, row: Sendable) -> str | None:
         """The ts of ``row``'s post if Slack already has it, else None.
 
         Asked before a post whose lease ran out is sent again (its sender may have died after Slack

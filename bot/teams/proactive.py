@@ -32,7 +32,7 @@ from bot.teams.files import FileOffers
 from bot.teams.render import ADAPTIVE_CARD, mention_ids_in, plain_text, render_card
 from storage import teams as store
 from storage.db import transaction
-from storage.models import OutboxMessage
+from storage.outbox import Sendable
 from storage.teams import THREAD_MARK, TeamsConversation
 from storage.types import utcnow
 
@@ -112,7 +112,7 @@ class TeamsSender:
         self._opening: dict[tuple[str, str], asyncio.Lock] = {}
 
     # -- the outbox Sender protocol -----------------------------------------------------------------
-    async def send(self, row: OutboxMessage, message: Message) -> str | None:
+    async def send(self, row: Sendable, message: Message) -> str | None:
         try:
             if row.target_kind == "dm":
                 return await self.to_user(row.workspace_id, row.target_id, message, outbox_id=row.id)
