@@ -365,12 +365,11 @@ class Inbox:
                     renewed = loop.time()
                 # Refilled in chunks (a claim is a transaction): when half the rows held are handled, or none is left.
                 room = self.batch - len(self._tasks)
-                self._owed = drain_until is not None
-                if room >= self.batch // 2 or not self._tasks:
+                claiming = room >= self.batch // 2 or not self._tasks
+                self._owed = drain_until is not None or not claiming
+                if claiming:
                     claimed = await self._claim(room)
                     self._owed = self._owed or claimed == room
-                else:
-                    self._owed = True
                 if time.monotonic() - self._counted_at > 1.0:
                     await self.count()
                     if self._local is not None and self._local.engine is not None:

@@ -66,7 +66,7 @@ class Lane:
     target_id: str
 
     @classmethod
-    def of(cls, row: OutboxMessage | QueuedRow) -> Lane:
+    def of(cls, row: Sendable) -> Lane:
         return cls(row.platform, row.workspace_id, row.target_kind, row.target_id)
 
     def __str__(self) -> str:
@@ -275,7 +275,7 @@ async def claim_lane_rows(
     rows = (await session.execute(_CLAIM, params)).all()
     if rows:
         claimed = [Claimed(QueuedRow(**r._mapping), r.last_error == RESEND) for r in rows]
-        return sorted(claimed, key=lambda item: item.row.id or 0)
+        return sorted(claimed, key=lambda item: item.row.id)
     if not release_when_empty:
         return []
     released = await session.execute(_RELEASE_EMPTY, {**key, "p_holder": holder})
