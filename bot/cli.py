@@ -134,13 +134,15 @@ def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.eventloop import new_event_loop
     from bot.web import ConfigurationError, serve
 
     port = settings.port if args.port is None else args.port
     if not 0 <= port <= 65535:
         raise Mistake(f"--port {port} is not a TCP port: choose one from 1 to 65535")
     try:
-        asyncio.run(serve(settings, port=args.port, scheduler=not args.no_scheduler))
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            runner.run(serve(settings, port=args.port, scheduler=not args.no_scheduler))
     except ConfigurationError as err:
         print(f"starling serve: {err}", file=sys.stderr)  # noqa: T201 - CLI output
         return 2

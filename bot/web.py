@@ -23,6 +23,7 @@ from sqlalchemy import text
 
 from bot.app import Starling
 from bot.core.metrics import exposition, watch_gc_pauses
+from bot.eventloop import answer_first_middleware
 from bot.scheduler import SchedulerService, start_scheduler
 from bot.settings import Settings
 from bot.webapp import mount
@@ -57,7 +58,7 @@ class WebServer:
         self.host = host
         self.requested_port = port
         self.run_scheduler = scheduler
-        self.app = web.Application()
+        self.app = web.Application(middlewares=[answer_first_middleware])
         self.app.router.add_get("/healthz", self.healthz)
         self.app.router.add_get("/readyz", self.readyz)
         self.app.router.add_get("/metrics", self.metrics)
