@@ -22,6 +22,8 @@ INT_SETTINGS = {
     "undo-minutes": ("undo_minutes", 0, 120),
 }
 TAG_RE = re.compile(r"^#?([^\W_][\w\-]{0,39})$")
+# An emoji's short name as Slack and Teams write it between colons (star, taco, +1, thumbsup_all).
+EMOJI_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_+\-']{0,63}")
 CHANNEL_RE = re.compile(r"^<#([A-Za-z0-9_.:@;\-]+)(?:\|[^>]*)?>$")
 
 
@@ -66,7 +68,7 @@ def shown_value(ctx: Context, key: str, ws: Any) -> str:
     if label == "tone":
         return tone_name(ctx, ws.tone)
     if label == "emoji":
-        return f":{ws.kudos_emoji}:"
+        return user_text(f":{ws.kudos_emoji}:")
     if label == "kudos_channel":
         return channel_link(ws.kudos_channel_id) if ws.kudos_channel_id else ctx.t("admin.channel_off")
     if label == "timezone":
@@ -90,7 +92,7 @@ async def settings_blocks(ctx: Context) -> list[Block]:
                 (ctx.t("admin.settings.min_reason"), str(ws.min_reason_length)),
                 (ctx.t("admin.settings.max_recipients"), str(ws.max_recipients)),
                 (ctx.t("admin.settings.pair_cap"), str(ws.pair_daily_cap)),
-                (ctx.t("admin.settings.emoji"), f":{ws.kudos_emoji}:"),
+                (ctx.t("admin.settings.emoji"), user_text(f":{ws.kudos_emoji}:")),
                 (
                     ctx.t("admin.settings.kudos_channel"),
                     channel_link(ws.kudos_channel_id) if ws.kudos_channel_id else "—",
@@ -132,7 +134,10 @@ async def set_setting(ctx: Context, key: str, raw: list[str]) -> None:
             raise UserError("admin.err.timezone", value=value)
         ws.timezone = value
     elif key == "emoji":
-        ws.kudos_emoji = value.strip(":").lower()
+        name = value.strip().strip(":").lower()
+        if not EMOJI_NAME_RE.fullmatch(name):
+            raise UserError("admin.err.emoji", value=value)
+        ws.kudos_emoji = name
     elif key in ("kudos-channel", "channel"):
         m = CHANNEL_RE.match(value)
         if value.lower() in ("off", "none", "aus"):

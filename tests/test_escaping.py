@@ -352,3 +352,102 @@ def test_a_hostile_pulse_question_is_inert_in_the_invitation_and_its_notificatio
         message = invitation(Translator(lang), ws, pulse, starter=False)
         assert slack_live(message) == [] and teams_live(message, {}, mentions=True) == []
         assert "Eve" in fallback_text(message)
+
+
+# --- text a handler builds with an f-string ------------------------------------------------------------------
+
+BLOCK_KINDS = {"Section", "Header", "Note", "Fields", "Message", "Button", "Option", "Fold", "Bar", "BarList", "Input"}
+TEXT_ARGUMENTS = {"text", "title", "line", "header", "label", "placeholder", "items", "hint", "submit"}
+MARKUP_CALLS = {"user_text", "mention", "channel_link"}  # our own markup, or a value marked as data
+TEXT_CALLS = {"t", "wt", "raw", "plural"}  # a translator: its template is ours, every value it fills is data
+NUMBER_CALLS = {"int", "len", "round", "percent"}
+
+
+def _called(node: ast.Call) -> str | None:
+    func = node.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+
+
+def _ours(expr: ast.AST, names: set[str]) -> bool:
+    """Whether ``expr`` can only be our own text, a value marked as data, or a number."""
+    if isinstance(expr, ast.Constant):
+        return True
+    if isinstance(expr, ast.Call):
+        return _called(expr) in MARKUP_CALLS | TEXT_CALLS | NUMBER_CALLS
+    if isinstance(expr, ast.Name):
+        return expr.id in names
+    if isinstance(expr, ast.IfExp):
+        return _ours(expr.body, names) and _ours(expr.orelse, names)
+    if isinstance(expr, ast.BinOp) and not isinstance(expr.op, ast.Mod):
+        return _ours(expr.left, names) and _ours(expr.right, names)
+    if isinstance(expr, ast.UnaryOp):
+        return _ours(expr.operand, names)
+    if isinstance(expr, ast.JoinedStr):
+        return all(_filled_ours(v, names) for v in expr.values)
+    return False
+
+
+def _filled_ours(part: ast.AST, names: set[str]) -> bool:
+    if not isinstance(part, ast.FormattedValue):
+        return True
+    return part.format_spec is not None or _ours(part.value, names)  # a format spec formats a number (:02d, :.1f)
+
+
+def f_strings_filling_values_into_blocks(root: Path) -> list[str]:
+    """Every f-string that is (part of) a block's text in ``root`` and fills in something that is not our own text,
+    a value marked with ``user_text``, a mention, a channel link or a number: such a value reaches the renderer as
+    our markup, so a display name or a typed word in it would ping, link or format."""
+    found: list[str] = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            assigned: dict[str, list[ast.AST | None]] = {}
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    assigned.setdefault(node.targets[0].id, []).append(node.value)
+                elif isinstance(node, ast.arg):
+                    assigned.setdefault(node.arg, []).append(None)  # a parameter: anything
+            names: set[str] = set()
+            for _ in range(3):  # names assigned from names assigned from ...
+                names = {k for k, vs in assigned.items() if all(v is not None and _ours(v, names) for v in vs)}
+            for node in ast.walk(fn):
+                if not (isinstance(node, ast.Call) and _called(node) in BLOCK_KINDS):
+                    continue
+                todo: list[ast.AST] = [*node.args, *(k.value for k in node.keywords if k.arg in TEXT_ARGUMENTS)]
+                while todo:
+                    part = todo.pop()
+                    if isinstance(part, ast.JoinedStr):
+                        if not all(_filled_ours(v, names) for v in part.values):
+                            found.append(f"{path.relative_to(root.parent)}:{part.lineno}: {ast.unparse(part)}")
+                    elif isinstance(part, ast.BinOp | ast.IfExp | ast.List | ast.Tuple | ast.BoolOp):
+                        todo.extend(ast.iter_child_nodes(part))  # not into calls: a call's arguments are its own
+    return sorted(set(found))
+
+
+def test_handlers_fill_only_marked_values_into_the_f_strings_of_their_blocks() -> None:
+    handlers = Path(__file__).resolve().parents[1] / "handlers"
+    assert f_strings_filling_values_into_blocks(handlers) == []
+
+
+def test_the_f_string_check_finds_a_display_name_filled_in_unmarked(tmp_path: Path) -> None:
+    """The check above can fail: a name from the directory in an f-string of a block's text is found, the same
+    name marked with ``user_text`` (or a number, or a template's output) is not."""
+    module = tmp_path / "handlers" / "example.py"
+    module.parent.mkdir()
+    module.write_text(
+        "def blocks(ctx, member, n):\n"
+        "    title = ctx.t('x.title')\n"
+        "    name = member.display_name\n"
+        "    return [\n"
+        "        Section(text=f'*{title}* {user_text(member.display_name)} {n:d}'),\n"
+        "        Section(text=f'Danke, {member.display_name}!'),\n"
+        "        Note(text=ctx.t('x.intro') + f' ({name})'),\n"
+        "    ]\n",
+        encoding="utf-8",
+    )
+    assert f_strings_filling_values_into_blocks(module.parent) == [
+        "handlers/example.py:6: f'Danke, {member.display_name}!'",
+        "handlers/example.py:7: f' ({name})'",
+    ]

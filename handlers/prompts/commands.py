@@ -538,7 +538,7 @@ async def show_answers(ctx: Context, post: store.PromptPost) -> None:
     for view in views[-MAX_LISTED:]:
         a = view.answer
         who = ctx.t("prompts.answers.anonymous") if a.author_id is None else mention(a.author_id)
-        marks = f"  ⭐ {view.highlights}" if view.highlights else ""
+        marks = f"  ⭐ {view.highlights:d}" if view.highlights else ""
         blocks.append(Section(text=f"*{who}*: {user_text(a.text)}{marks}"))
         blocks.append(
             Actions(

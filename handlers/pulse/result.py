@@ -142,7 +142,7 @@ def result_blocks(t: Translator, pulse: Pulse, result: dict[str, Any], *, for_st
     blocks: list[Block] = [
         Header(text=t("pulse.result.title")),
         Section(text=t("pulse.result.question", question=user_text(pulse.question))),
-        Section(text=t("pulse.result.score_title") + f": *{score}/100*\n{flock_picture(t, score)}"),
+        Section(text=t("pulse.result.score_title") + f": *{score:d}/100*\n" + flock_picture(t, score)),
         Section(text=flock_text(t, score)),
         Note(
             text=t("pulse.result.counts", answers=result["answers"], audience=pulse.audience)
@@ -201,7 +201,7 @@ def starter_blocks(t: Translator, result: dict[str, Any], *, allowed: bool) -> l
 
 def channel_message(t: Translator, pulse: Pulse, result: dict[str, Any]) -> Message:
     blocks = result_blocks(t, pulse, result, for_starter=False)
-    return Message(blocks=blocks, text=t("pulse.result.title") + f": {result['score']}/100")
+    return Message(blocks=blocks, text=t("pulse.result.title") + f": {int(result['score']):d}/100")
 
 
 def starter_message(t: Translator, ws: Workspace, pulse: Pulse, result: dict[str, Any]) -> Message:
@@ -209,7 +209,7 @@ def starter_message(t: Translator, ws: Workspace, pulse: Pulse, result: dict[str
     blocks = result_blocks(t, pulse, result, for_starter=True)
     blocks += starter_blocks(t, result, allowed=allowed)
     blocks.append(Note(text=t("pulse.starter.adopt_hint", channel=channel_link(pulse.channel_id))))
-    return Message(blocks=blocks, text=t("pulse.result.title") + f": {result['score']}/100")
+    return Message(blocks=blocks, text=t("pulse.result.title") + f": {int(result['score']):d}/100")
 
 
 def short_message(t: Translator, pulse: Pulse, minimum: int) -> Message:

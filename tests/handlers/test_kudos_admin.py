@@ -43,6 +43,7 @@ async def settings_of(bot: BotHarness) -> tuple[object, ...]:
         ws.timezone,
         ws.tone,
         ws.pair_daily_cap,
+        ws.kudos_emoji,
         tuple(values),
         ben.department,
         ben.is_admin,
@@ -112,7 +113,16 @@ async def test_admin_setting_out_of_range_refused(team: BotHarness) -> None:
     await refused(team, "starling set timezone Mars/Olympus", "Die Zeitzone `Mars/Olympus` kenne ich nicht", as_="max")
     await refused(team, "starling set language fr", "Bitte wähle `de` oder `en`.", as_="max")
     await refused(team, "starling set tone ihr", "Bitte wähle `du` oder `sie`.", as_="max")
+    await refused(team, "starling set emoji <@anna> *x*", "ist kein Emoji-Name", as_="max")
     assert await settings_of(team) == before
+
+
+async def test_admin_sets_the_kudos_emoji_by_its_name(team: BotHarness) -> None:
+    assert_only_you(
+        await team.say("starling set emoji :Taco:", as_="max"), "Gespeichert: Kudos-Emoji ist jetzt :taco:."
+    )
+    assert (await workspace(team)).kudos_emoji == "taco"
+    assert "verschickt" in await team.say(f"@anna :taco: {REASON}", as_="max")
 
 
 async def test_admin_sets_min_reason_length(team: BotHarness) -> None:

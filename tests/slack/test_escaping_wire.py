@@ -99,3 +99,18 @@ async def test_a_hostile_directory_name_is_inert_in_the_scheduled_public_leaderb
     assert "Eve" in shown and "klick" in shown  # the name is shown ...
     for text in [shown, board[0]["text"]]:  # ... and never pings, links or formats, nor in the notification
         assert not LIVE.search(text) and "<@U0BEN>" not in text and "<!channel>" not in text, text
+
+
+async def test_an_admins_hostile_emoji_setting_is_refused_inert(testbed_any_db: Testbed, fake: SlackWire) -> None:
+    """``starling set emoji`` takes an emoji's name; anything else is refused, and the refusal shows it inert."""
+    bed = testbed_any_db
+    assert (await bed.command("set emoji <@U0BEN> <!channel>", command="/starling"))[0] == 200
+    await bed.settle()
+    shown = everything_sent(fake)
+    refusals = [s for s in shown if "kein Emoji-Name" in s or "not an emoji name" in s]
+    assert refusals, shown
+    for text in refusals:
+        assert "<@U0BEN>" not in text and "<!channel>" not in text and not LIVE.search(text), text
+    assert (await bed.command("settings", command="/starling"))[0] == 200
+    await bed.settle()
+    assert not any(LIVE.search(s) for s in everything_sent(fake))
