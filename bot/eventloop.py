@@ -23,9 +23,10 @@ background. And since asyncio counts on the callbacks that one step schedules ru
 scheduled before it along.
 
 Nothing background is skipped: every step that was ready when an iteration of the loop began still runs in that
-iteration (the steps of requests run in addition, between them). How much of the loop the requests may take under
-overload is not decided here: the Slack adapter holds its acknowledgements back while events wait
-(``slack_ack_share``), so the handling keeps its share of the processor however many requests come.
+iteration (the steps of requests run in addition, between them). And requests go first only while the background
+keeps up (``answer_first_middleware``: the inbox holds no more than its worker takes at once). Under overload the
+loop serves first come, first served, and the Slack adapter's hold-back (``slack_ack_share``) keeps the handling's
+share of the processor: answering first then would only let the backlog grow faster than it is handled.
 """
 
 from __future__ import annotations
@@ -117,6 +118,8 @@ class AnswerFirstLoop(asyncio.SelectorEventLoop):
         super().__init__(selector)
         self._ready: _Ready = _Ready(self)  # type: ignore[assignment]
         self._answering: set[asyncio.Task[Any]] = set()
+        # False while the background falls behind (see :func:`answer_first_middleware`): first come, first served
+        self.requests_first = True
         self._creating = False
         # what a request's step waits on: a socket it reads or writes (the inbox's own database connection)
         self._first_io: weakref.WeakSet[events.Handle] = weakref.WeakSet()
@@ -129,7 +132,7 @@ class AnswerFirstLoop(asyncio.SelectorEventLoop):
         task.add_done_callback(self._answering.discard)
 
     def _call_soon(self, callback: Callable[..., Any], args: Any, context: Any) -> events.Handle:
-        if threading.get_ident() != self._thread_id:  # type: ignore[attr-defined]
+        if not self.requests_first or threading.get_ident() != self._thread_id:  # type: ignore[attr-defined]
             return super()._call_soon(callback, args, context)  # type: ignore[misc,no-any-return]
         ready = self._ready
         owner = getattr(callback, "__self__", None)
@@ -174,6 +177,9 @@ class AnswerFirstLoop(asyncio.SelectorEventLoop):
         transport = getattr(getattr(handle, "_callback", None), "__self__", None)
         if handle._cancelled:
             return
+        if not self.requests_first:
+            super()._add_callback(handle)  # type: ignore[misc]
+            return
         if getattr(transport, "_server", None) is not None:
             # aiohttp: the connection's task, which reads the request and starts the one that answers it
             self.answer_first(getattr(getattr(transport, "_protocol", None), "_task_handler", None))
@@ -192,11 +198,23 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return AnswerFirstLoop()
 
 
-@web.middleware
-async def answer_first_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """The application's first middleware: every request's steps go before the background's."""
-    answer_first(request)
-    return await handler(request)  # type: ignore[no-any-return]
+def answer_first_middleware(keeping_up: Callable[[], bool]) -> Any:
+    """The application's first middleware: every request's steps go before the background's while
+    ``keeping_up()`` says the background keeps up with what the requests bring (the inbox holds no more than its
+    worker takes at once). While it does not (a burst, an overload), the loop serves first come, first served
+    again: answering first would then only let the backlog grow, and the handling keeps its share of the
+    processor (with the Slack adapter's own hold-back, ``slack_ack_share``)."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        loop = asyncio.get_running_loop()
+        if isinstance(loop, AnswerFirstLoop):
+            loop.requests_first = keeping_up()
+            if loop.requests_first:
+                answer_first(request)
+        return await handler(request)  # type: ignore[no-any-return]
+
+    return middleware
 
 
 def answer_first(request: web.BaseRequest) -> None:

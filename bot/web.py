@@ -58,7 +58,8 @@ class WebServer:
         self.host = host
         self.requested_port = port
         self.run_scheduler = scheduler
-        self.app = web.Application(middlewares=[answer_first_middleware])
+        inbox = starling.inbox
+        self.app = web.Application(middlewares=[answer_first_middleware(lambda: inbox.pending <= inbox.batch)])
         self.app.router.add_get("/healthz", self.healthz)
         self.app.router.add_get("/readyz", self.readyz)
         self.app.router.add_get("/metrics", self.metrics)

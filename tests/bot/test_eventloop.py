@@ -62,7 +62,7 @@ async def serving(app: web.Application) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}"
 
 
-async def background_steps_per_request(*, keep_alive: bool) -> list[int]:
+async def background_steps_per_request(*, keep_alive: bool, keeping_up: bool = True) -> list[int]:
     """For 30 requests: how many background steps ran between the handler's first and last step."""
     background = Background()
 
@@ -72,7 +72,7 @@ async def background_steps_per_request(*, keep_alive: bool) -> list[int]:
             await asyncio.sleep(0)
         return web.json_response({"background_steps": background.steps - before})
 
-    app = web.Application(middlewares=[answer_first_middleware])
+    app = web.Application(middlewares=[answer_first_middleware(lambda: keeping_up)])
     app.router.add_get("/", handler)
     runner, url = await serving(app)
     seen: list[int] = []
@@ -99,6 +99,13 @@ def test_on_asyncios_own_loop_the_same_request_waits_for_every_ready_step() -> N
     """The scenario above can tell the two apart: first come, first served, each of the request's own steps
     waits for a step of every background task."""
     seen = run_on(asyncio.new_event_loop, lambda: background_steps_per_request(keep_alive=True))
+    assert min(seen) >= REQUEST_STEPS * BACKGROUND_TASKS - BACKGROUND_TASKS, seen
+
+
+def test_while_the_background_falls_behind_requests_wait_their_turn() -> None:
+    """Answering first only while the background keeps up: behind (a backlog), a request waits for the ready
+    background steps as on asyncio's own loop, so the handling keeps its share under overload."""
+    seen = run_on(AnswerFirstLoop, lambda: background_steps_per_request(keep_alive=True, keeping_up=False))
     assert min(seen) >= REQUEST_STEPS * BACKGROUND_TASKS - BACKGROUND_TASKS, seen
 
 
@@ -138,7 +145,7 @@ async def outbound_calls_then_idle() -> tuple[int, int]:
         ):
             return web.Response(text=await resp.text())
 
-    app = web.Application(middlewares=[answer_first_middleware])
+    app = web.Application(middlewares=[answer_first_middleware(lambda: True)])
     app.router.add_get("/", handler)
     runner, url = await serving(app)
     answered = 0
@@ -174,7 +181,7 @@ async def background_order_while_requests_come() -> tuple[list[int], int]:
             await asyncio.sleep(0)
         return web.Response(text="ok")
 
-    app = web.Application(middlewares=[answer_first_middleware])
+    app = web.Application(middlewares=[answer_first_middleware(lambda: True)])
     app.router.add_get("/", handler)
     runner, url = await serving(app)
     try:
@@ -223,7 +230,7 @@ async def callbacks_seen_by_requests() -> list[list[str]]:
         await fut
         return web.json_response(list(effects))
 
-    app = web.Application(middlewares=[answer_first_middleware])
+    app = web.Application(middlewares=[answer_first_middleware(lambda: True)])
     app.router.add_get("/", handler)
     runner, url = await serving(app)
     seen: list[list[str]] = []
