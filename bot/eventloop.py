@@ -174,12 +174,12 @@ class AnswerFirstLoop(asyncio.SelectorEventLoop):
     def _add_callback(self, handle: events.Handle) -> None:
         # A connection a client opened to this server (an accepted socket's transport has ``_server``) has data:
         # the start of a request, or the next part of one; or a socket a request's step waits on is ready.
-        transport = getattr(getattr(handle, "_callback", None), "__self__", None)
         if handle._cancelled:
             return
         if not self.requests_first:
             super()._add_callback(handle)  # type: ignore[misc]
             return
+        transport = getattr(getattr(handle, "_callback", None), "__self__", None)
         if getattr(transport, "_server", None) is not None:
             # aiohttp: the connection's task, which reads the request and starts the one that answers it
             self.answer_first(getattr(getattr(transport, "_protocol", None), "_task_handler", None))

@@ -421,7 +421,6 @@ class Inbox:
             self._finished = finished + self._finished
             raise
         for row in rows:
-            assert row.id is not None
             if row.attempts > MAX_ATTEMPTS:
                 # Claimed again and again and never finished: its handling brings the process down. Dropped (with
                 # its payload), or it would take every next process down too.
@@ -435,7 +434,6 @@ class Inbox:
         return len(rows)
 
     async def _one(self, row: HeldEvent) -> None:
-        assert row.id is not None
         row_id = row.id
         handle = self.handlers[row.platform]
 
