@@ -132,7 +132,13 @@ class WebServer:
         gc.collect()
         gc.freeze()
         self._ready = True
-        log.info("serving", host=self.host, port=self.port, scheduler=self.scheduler is not None)
+        log.info(
+            "serving",
+            host=self.host,
+            port=self.port,
+            scheduler=self.scheduler is not None,
+            event_loop=type(asyncio.get_running_loop()).__name__,
+        )
 
     async def _start_scheduler(self) -> None:
         self.scheduler = await start_scheduler(self.starling)

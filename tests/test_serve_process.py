@@ -216,3 +216,54 @@ async def test_slack_signed_requests_into_starling_serve(tmp_path: Path) -> None
             # the full collection at the end of the start is timed, as is every collection after it
             full = re.search(r'^starling_gc_pause_seconds_count\{generation="2"\} (\S+)$', exposed, re.M)
             assert full is not None and float(full.group(1)) >= 1, exposed[:2000]
+
+
+async def test_serve_answers_requests_first_and_refuses_a_hostile_emoji_setting_inert(tmp_path: Path) -> None:
+    """The real process runs on the event loop whose request steps go first (``bot.eventloop``; what that loop
+    does is shown in ``tests/bot/test_eventloop.py``), and an admin's ``/starling set emoji`` with a mention and
+    ``<!channel>`` in it is refused, shown back inert, and changes nothing."""
+    from tests.fakes import slack_form_body, slack_signed_headers
+    from tests.slack.test_escaping_wire import LIVE
+    from tests.slack.wire import visible_text
+
+    async with SlackWire() as fake:
+        fake.seed()
+        db = sqlite_url(tmp_path)
+        env = base_env(
+            db, SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, STARLING_SLACK_API_URL=fake.url + "/api/"
+        )
+        async with serving(env, tmp_path) as server, aiohttp.ClientSession() as http:
+            assert "event_loop=AnswerFirstLoop" in server.log(), server.log()
+
+            async def starling(text: str, trigger: str) -> None:
+                fields = {
+                    "team_id": "T1",
+                    "channel_id": "C0GENERAL",
+                    "channel_name": "general",
+                    "user_id": "UMAX",
+                    "user_name": "max",
+                    "command": "/starling",
+                    "text": text,
+                    "api_app_id": "AAPP1",
+                    "response_url": fake.hook_url(),
+                    "trigger_id": trigger,
+                }
+                body = slack_form_body(fields)
+                headers = slack_signed_headers(SECRET, body, content_type="application/x-www-form-urlencoded")
+                async with http.post(server.url + "/slack/events", data=body, headers=headers) as resp:
+                    assert resp.status == 200, server.log()
+
+            def shown(rec: Any) -> str:
+                if rec.op not in ("response_url", "chat.postEphemeral", "chat.postMessage"):
+                    return ""
+                return visible_text(fake.payload(rec))
+
+            await starling("set emoji <@U0BEN> <!channel>", "1.2.3")
+            refusals = await fake.wait_for(lambda rec: "kein Emoji-Name" in shown(rec), timeout=30)
+            for rec in refusals:
+                text = shown(rec)
+                assert "<@U0BEN>" not in text and "<!channel>" not in text and not LIVE.search(text), text
+
+            await starling("settings", "1.2.4")
+            await fake.wait_for(lambda rec: ":star:" in shown(rec), timeout=30)  # the emoji is still the default
+            assert not any(LIVE.search(shown(rec)) for rec in fake.requests)
