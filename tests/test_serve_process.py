@@ -112,6 +112,26 @@ def said(rec: Any, text: str) -> bool:
     return text in json.dumps(rec.params, ensure_ascii=False)
 
 
+def command_body(response_url: str, command: str, text: str, trigger: str = "1.2.3") -> bytes:
+    """A slash command from Max (an admin) in #general, as Slack posts it."""
+    from tests.fakes import slack_form_body
+
+    return slack_form_body(
+        {
+            "team_id": "T1",
+            "channel_id": "C0GENERAL",
+            "channel_name": "general",
+            "user_id": "UMAX",
+            "user_name": "max",
+            "command": command,
+            "text": text,
+            "api_app_id": "AAPP1",
+            "response_url": response_url,
+            "trigger_id": trigger,
+        }
+    )
+
+
 def base_env(db: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in PLATFORM_VARIABLES}
     env.update({"STARLING_DATABASE_URL": db, "STARLING_HOST": "127.0.0.1", "STARLING_ENVIRONMENT": "dev"})
@@ -182,21 +202,9 @@ async def test_slack_signed_requests_into_starling_serve(tmp_path: Path) -> None
         )
         async with serving(env, tmp_path) as server, aiohttp.ClientSession() as http:
             assert "teams_unauthenticated_local_mode" not in server.log()
-            from tests.fakes import slack_form_body, slack_signed_headers
+            from tests.fakes import slack_signed_headers
 
-            fields = {
-                "team_id": "T1",
-                "channel_id": "C0GENERAL",
-                "channel_name": "general",
-                "user_id": "UMAX",
-                "user_name": "max",
-                "command": "/kudos",
-                "text": "<@UANNA|anna> danke für die schnelle Hilfe #kundenfokus",
-                "api_app_id": "AAPP1",
-                "response_url": fake.hook_url(),
-                "trigger_id": "1.2.3",
-            }
-            body = slack_form_body(fields)
+            body = command_body(fake.hook_url(), "/kudos", "<@UANNA|anna> danke für die schnelle Hilfe #kundenfokus")
             headers = slack_signed_headers(SECRET, body, content_type="application/x-www-form-urlencoded")
             async with http.post(server.url + "/slack/events", data=body, headers=headers) as resp:
                 assert resp.status == 200, server.log()
@@ -222,7 +230,7 @@ async def test_serve_answers_requests_first_and_refuses_a_hostile_emoji_setting_
     """The real process runs on the event loop whose request steps go first (``bot.eventloop``; what that loop
     does is shown in ``tests/bot/test_eventloop.py``), and an admin's ``/starling set emoji`` with a mention and
     ``<!channel>`` in it is refused, shown back inert, and changes nothing."""
-    from tests.fakes import slack_form_body, slack_signed_headers
+    from tests.fakes import slack_signed_headers
     from tests.slack.test_escaping_wire import LIVE
     from tests.slack.wire import visible_text
 
@@ -236,19 +244,7 @@ async def test_serve_answers_requests_first_and_refuses_a_hostile_emoji_setting_
             assert "event_loop=AnswerFirstLoop" in server.log(), server.log()
 
             async def starling(text: str, trigger: str) -> None:
-                fields = {
-                    "team_id": "T1",
-                    "channel_id": "C0GENERAL",
-                    "channel_name": "general",
-                    "user_id": "UMAX",
-                    "user_name": "max",
-                    "command": "/starling",
-                    "text": text,
-                    "api_app_id": "AAPP1",
-                    "response_url": fake.hook_url(),
-                    "trigger_id": trigger,
-                }
-                body = slack_form_body(fields)
+                body = command_body(fake.hook_url(), "/starling", text, trigger)
                 headers = slack_signed_headers(SECRET, body, content_type="application/x-www-form-urlencoded")
                 async with http.post(server.url + "/slack/events", data=body, headers=headers) as resp:
                     assert resp.status == 200, server.log()
