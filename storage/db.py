@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import sqlite3
+import time
+import weakref
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,7 +22,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.util import EMPTY_DICT
+from sqlalchemy.util import EMPTY_DICT, await_
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -156,18 +160,254 @@ class _OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
         return _OneTripConnection(self, adapted._connection)
 
 
+class _InlineCursor(_OneTripCursor):
+    """A SQLite statement run where it is called, on the event loop's thread (:class:`_InlineConnection`)."""
+
+    __slots__ = ()
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        self._inline(operation, parameters, False)
+
+    def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
+        self._inline(operation, seq_of_parameters, True)
+
+    def _inline(self, operation: Any, parameters: Any, many: bool) -> None:
+        # One turn of the event loop before each statement: the requests waiting meanwhile are answered first
+        # (``bot.eventloop``), as they were while a statement ran on a thread.
+        await_(asyncio.sleep(0))
+        try:
+            description, self._rowcount, self._lastrowid, rows = self._run(operation, parameters, many)
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+        self._description = description
+        self._rows = collections.deque(rows or ())
+
+
+async def _nothing() -> None:
+    return None
+
+
+class _Driver:
+    """The plain ``sqlite3`` connection, where SQLAlchemy's adapter looks for aiosqlite's."""
+
+    __slots__ = ("_conn", "_connection")
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._connection = conn
+
+    @property
+    def isolation_level(self) -> Any:
+        return self._conn.isolation_level
+
+    async def close(self) -> None:
+        self._conn.close()
+
+    def stop(self) -> None:
+        self._conn.close()
+
+
+class _InlineConnection(AsyncAdapt_aiosqlite_connection):
+    """SQLite for the request path, on the event loop's thread: no hand-over to a thread per statement.
+
+    A statement on a local file takes microseconds, less than the two thread switches and the event loop's
+    wake-up that aiosqlite spends on each. What could make one wait is SQLite's write lock; every transaction
+    takes it up front (``BEGIN IMMEDIATE``) and this process's transactions take turns for it in the event loop
+    (:class:`_Writer`), so a statement never waits for a lock: the connection's busy timeout is 0 and a ``BEGIN``
+    that finds the lock held by another process is tried again after an asynchronous pause. The write-ahead log is
+    copied back into the file on another thread (:func:`_checkpoint_later`), not inside a commit."""
+
+    __slots__ = ("writer", "checkpoints")
+    _cursor_cls = _InlineCursor
+
+    def __init__(self, dbapi: Any, connection: Any, checkpoints: _Checkpoints | None) -> None:
+        super().__init__(dbapi, connection)
+        self.writer: _Writer | None = None
+        self.checkpoints = checkpoints
+
+    @property  # type: ignore[override]
+    def isolation_level(self) -> Any:
+        return self._connection._conn.isolation_level
+
+    @isolation_level.setter
+    def isolation_level(self, value: Any) -> None:
+        self._connection._conn.isolation_level = value
+
+    def create_function(self, *args: Any, **kw: Any) -> None:
+        self._connection._conn.create_function(*args, **kw)
+
+    def commit(self) -> None:
+        try:
+            self._connection._conn.commit()
+        finally:
+            self._release()
+        if self.checkpoints is not None:
+            self.checkpoints.after_commit()
+
+    def rollback(self) -> None:
+        try:
+            self._connection._conn.rollback()
+        finally:
+            self._release()
+
+    def close(self) -> None:
+        try:
+            self._connection._conn.close()
+        finally:
+            self._release()
+
+    async def _terminate_graceful_close(self) -> None:
+        self.close()
+
+    def _terminate_force_close(self) -> None:
+        self.close()
+
+    def _release(self) -> None:
+        writer, self.writer = self.writer, None
+        if writer is not None:
+            writer.release()
+
+
+class _Writer:
+    """SQLite's one write lock, taken in turn by the transactions of one engine on one event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.held = False
+        self.waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def acquire(self) -> None:
+        """Take the lock (in SQLAlchemy's greenlet): at once when it is free, else after the ones waiting before."""
+        if not self.held and not self.waiting:
+            self.held = True
+            return
+        future = self.loop.create_future()
+        self.waiting.append(future)
+        try:
+            await_(asyncio.wait_for(asyncio.shield(future), LOCK_WAIT_SECONDS))
+        except BaseException:
+            if future.done() and not future.cancelled():
+                self.release()  # it was handed over just as the wait ended: pass it on
+            else:
+                future.cancel()
+            with contextlib.suppress(ValueError):
+                self.waiting.remove(future)
+            raise
+
+    def release(self) -> None:
+        while self.waiting:
+            future = self.waiting.popleft()
+            if not future.done():
+                future.set_result(None)  # handed over: ``held`` stays True
+                return
+        self.held = False
+
+
+LOCK_WAIT_SECONDS = 30.0  # as long as SQLite's busy timeout on the other connections
+CHECKPOINT_SECONDS = 1.0  # the write-ahead log is copied back at most this often while there are commits
+
+
+class _Checkpoints:
+    """Copies the write-ahead log back into the database file on a thread of its own, at most once every
+    ``CHECKPOINT_SECONDS`` after commits: a checkpoint syncs the file (milliseconds, on a busy disk tens of them)
+    and a commit on the event loop's thread must not wait for it, as it would for SQLite's own automatic one."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.last = -CHECKPOINT_SECONDS
+        self.running: asyncio.Future[None] | None = None
+
+    def after_commit(self) -> None:
+        now = time.monotonic()
+        if now - self.last < CHECKPOINT_SECONDS or (self.running is not None and not self.running.done()):
+            return
+        self.last = now
+        self.running = asyncio.get_running_loop().run_in_executor(None, self.checkpoint)
+
+    def checkpoint(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            conn = sqlite3.connect(self.path, timeout=5)
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                conn.close()
+
+
+class _InlineDBAPI(_OneTripDBAPI):
+    """``sqlite3`` as SQLAlchemy's async dialect sees it, run on the event loop's thread (:class:`_InlineConnection`)."""
+
+    def connect(self, *arg: Any, **kw: Any) -> AsyncAdapt_aiosqlite_connection:
+        kw.pop("async_creator_fn", None)
+        conn = sqlite3.connect(*arg, **{**kw, "check_same_thread": False})
+        path = str(arg[0]) if arg else str(kw.get("database", ""))
+        file = path.removeprefix("file:").split("?", 1)[0]
+        checkpoints = _Checkpoints(file) if file and file != ":memory:" and "mode=memory" not in path else None
+        try:
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+        except BaseException:
+            conn.close()
+            raise
+        return _InlineConnection(self, _Driver(conn), checkpoints)
+
+
+def _inline_begin(writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Writer]) -> Any:
+    def begin(conn: Any) -> None:
+        adapted = conn.connection.dbapi_connection
+        loop = asyncio.get_running_loop()
+        writer = writers.get(loop)
+        if writer is None:
+            writer = writers[loop] = _Writer(loop)
+        writer.acquire()
+        adapted.writer = writer
+        try:
+            _begin_immediate(adapted._connection._conn)
+        except BaseException:
+            adapted._release()
+            raise
+
+    return begin
+
+
+def _begin_immediate(conn: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE``; while another process holds the write lock, tried again after a pause in which the
+    event loop goes on (for as long as SQLite's busy timeout would have waited)."""
+    delay, deadline = 0.001, time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) and "busy" not in str(err) or time.monotonic() + delay > deadline:
+                raise
+        await_(asyncio.sleep(delay))
+        delay = min(delay * 2, 0.05)
+
+
 _DBAPI: _OneTripDBAPI | None = None
+_INLINE: _InlineDBAPI | None = None
 
 
 def _sqlite_dbapi() -> _OneTripDBAPI:
     global _DBAPI
     if _DBAPI is None:
-        import sqlite3
-
         import aiosqlite
 
         _DBAPI = _OneTripDBAPI(aiosqlite, sqlite3)
     return _DBAPI
+
+
+def _inline_dbapi() -> _InlineDBAPI:
+    global _INLINE
+    if _INLINE is None:
+        import aiosqlite
+
+        _INLINE = _InlineDBAPI(aiosqlite, sqlite3)
+    return _INLINE
+
+
+def _inline_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, _record)
+    dbapi_connection.execute("PRAGMA busy_timeout=0")  # a statement never waits: see _InlineConnection
 
 
 SQLITE_POOL = 3  # connections kept open to a SQLite file
@@ -177,18 +417,19 @@ def create_engine_for(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An async engine for the request path."""
     async_url = to_async_url(url)
     if async_url.startswith("sqlite"):
-        # A small pool of open connections: opening one costs a thread, a file open and four PRAGMAs,
-        # more than most of Starling's transactions. Every transaction takes SQLite's one write lock
-        # (BEGIN IMMEDIATE), so a few kept connections serve all; each keeps its own page cache, so the
-        # ones opened for a burst are closed again.
+        # A small pool of open connections: opening one costs a file open and six PRAGMAs, more than most
+        # of Starling's transactions. Every transaction takes SQLite's one write lock (BEGIN IMMEDIATE), so a
+        # few kept connections serve all; each keeps its own page cache, so the ones opened for a burst are
+        # closed again. Statements run on the event loop's thread (``_InlineConnection``).
         if ":memory:" in async_url:
-            engine = create_async_engine(async_url, module=_sqlite_dbapi())
+            engine = create_async_engine(async_url, module=_inline_dbapi())
         else:
             engine = create_async_engine(
-                async_url, pool_size=SQLITE_POOL, max_overflow=pool_size, module=_sqlite_dbapi()
+                async_url, pool_size=SQLITE_POOL, max_overflow=pool_size, module=_inline_dbapi()
             )
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Writer] = weakref.WeakKeyDictionary()
+        event.listen(engine.sync_engine, "connect", _inline_pragmas)
+        event.listen(engine.sync_engine, "begin", _inline_begin(writers))
         event.listen(engine.sync_engine, "handle_error", _sqlite_keep_on_cancel)
         return engine
     return create_async_engine(async_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
