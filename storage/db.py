@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import os
 import sqlite3
+import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Coroutine
@@ -325,12 +327,21 @@ class _Checkpoints:
         self.running = asyncio.get_running_loop().run_in_executor(None, self.checkpoint)
 
     def checkpoint(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
+        with _CHECKPOINTING, contextlib.suppress(sqlite3.Error):
             conn = sqlite3.connect(self.path, timeout=5)
             try:
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
             finally:
                 conn.close()
+
+
+# A process forked while a checkpoint's thread is inside SQLite would inherit SQLite's mutexes held by a thread it
+# does not have, and hang on its first connection: a fork waits for a running checkpoint to end.
+_CHECKPOINTING = threading.Lock()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_CHECKPOINTING.acquire, after_in_parent=_CHECKPOINTING.release, after_in_child=_CHECKPOINTING.release
+    )
 
 
 class _InlineDBAPI(_OneTripDBAPI):

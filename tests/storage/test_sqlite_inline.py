@@ -5,6 +5,9 @@ and the write-ahead log is copied back into the file off the event loop, so it d
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -118,3 +121,43 @@ async def test_the_write_ahead_log_is_copied_back_off_the_event_loop(
         assert wal < 6_000_000, f"the write-ahead log grew to {wal} bytes"
     else:
         assert wal > 12_000_000, wal
+
+
+def _open_and_read(path: str) -> None:
+    conn = sqlite3.connect(path, timeout=5)
+    try:
+        conn.execute("SELECT count(*) FROM blob").fetchone()
+    finally:
+        conn.close()
+    os._exit(0)
+
+
+async def test_a_process_forked_while_the_log_is_copied_back_can_open_the_database(
+    engine: AsyncEngine, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fork while a checkpoint's thread is inside SQLite would leave the child SQLite's mutexes held by a thread
+    it does not have (it hung on its first connection): every child here must open the file and read at once."""
+    monkeypatch.setattr(storage.db, "CHECKPOINT_SECONDS", 0.0)
+    path = db_url.split(":///", 1)[1]
+    sessions = session_factory(engine)
+    async with transaction(sessions) as session:
+        await session.execute(text("CREATE TABLE blob (id INTEGER PRIMARY KEY, data BLOB NOT NULL)"))
+    fork = multiprocessing.get_context("fork")
+    hung = 0
+    for i in range(60):
+        async with transaction(sessions) as session:  # its commit starts a checkpoint on a thread
+            await session.execute(
+                text("INSERT OR REPLACE INTO blob (id, data) VALUES (:id, randomblob(262144))"), {"id": i % 3}
+            )
+        for _ in range(i % 4):
+            await asyncio.sleep(0)  # forks at several points of the checkpoint's run
+        child = fork.Process(target=_open_and_read, args=(path,), daemon=True)
+        child.start()
+        await asyncio.to_thread(child.join, 10)
+        if child.exitcode is None:
+            hung += 1
+            child.kill()
+            child.join()
+        else:
+            assert child.exitcode == 0
+    assert hung == 0, f"{hung} of 60 forked processes hung opening the database"
