@@ -9,6 +9,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 import weakref
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
@@ -328,7 +329,8 @@ class _Checkpoints:
 
     def checkpoint(self) -> None:
         with _CHECKPOINTING, contextlib.suppress(sqlite3.Error):
-            conn = sqlite3.connect(self.path, timeout=5)
+            # mode=rw: a database that was removed meanwhile is not made again, empty
+            conn = sqlite3.connect(f"file:{urllib.parse.quote(self.path)}?mode=rw", uri=True, timeout=5)
             try:
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
             finally:

@@ -161,3 +161,19 @@ async def test_a_process_forked_while_the_log_is_copied_back_can_open_the_databa
         else:
             assert child.exitcode == 0
     assert hung == 0, f"{hung} of 60 forked processes hung opening the database"
+
+
+async def test_a_checkpoint_never_makes_a_database_that_was_removed(
+    engine: AsyncEngine, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit's checkpoint may start just as the file is removed (an operator's mistake, a test): it must not
+    create an empty database in its place, which ``/readyz`` would then take for a working one."""
+    path = Path(db_url.split(":///", 1)[1])
+    checkpoints = storage.db._Checkpoints(str(path))
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    checkpoints.checkpoint()
+    assert not path.exists()
+    checkpoints = storage.db._Checkpoints(str(path.with_name("näme with space.db")))
+    checkpoints.checkpoint()
+    assert not path.with_name("näme with space.db").exists()
