@@ -158,7 +158,9 @@ class Settings(BaseSettings):
     # While acknowledged events wait in the inbox beyond what the worker holds, acknowledgements take at most this
     # share of the event loop's time: after one that took t, the next waits t × (1/share − 1). However fast the
     # requests come, the handling keeps the rest (under overload more requests wait for their answer instead).
-    slack_ack_share: float = Field(default=0.5, gt=0, le=1)
+    # 0.25: a kudos costs the handling several times an acknowledgement's processor time, all of it in the event
+    # loop (SQLite's statements included), so under overload three quarters go to the handling.
+    slack_ack_share: float = Field(default=0.25, gt=0, le=1)
     # Inbox rows one process holds in memory at once (claimed, being handled or next in line).
     inbox_batch: int = Field(default=32, ge=1)
     # A claimed inbox row is handled again by another worker when its holder has not renewed it for this long.
