@@ -322,10 +322,13 @@ class _Checkpoints:
 
     def after_commit(self) -> None:
         now = time.monotonic()
-        if now - self.last < CHECKPOINT_SECONDS or (self.running is not None and not self.running.done()):
+        if now - self.last < CHECKPOINT_SECONDS:
+            return
+        loop = asyncio.get_running_loop()
+        if self.running is not None and not self.running.done() and self.running.get_loop() is loop:
             return
         self.last = now
-        self.running = asyncio.get_running_loop().run_in_executor(None, self.checkpoint)
+        self.running = loop.run_in_executor(None, self.checkpoint)
 
     def checkpoint(self) -> None:
         with _CHECKPOINTING, contextlib.suppress(sqlite3.Error):
@@ -335,6 +338,9 @@ class _Checkpoints:
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
             finally:
                 conn.close()
+
+
+_CHECKPOINTS: dict[str, _Checkpoints] = {}  # one per database file, for all of its connections
 
 
 # A process forked while a checkpoint's thread is inside SQLite would inherit SQLite's mutexes held by a thread it
@@ -354,7 +360,9 @@ class _InlineDBAPI(_OneTripDBAPI):
         conn = sqlite3.connect(*arg, **{**kw, "check_same_thread": False})
         path = str(arg[0]) if arg else str(kw.get("database", ""))
         file = path.removeprefix("file:").split("?", 1)[0]
-        checkpoints = _Checkpoints(file) if file and file != ":memory:" and "mode=memory" not in path else None
+        checkpoints = None
+        if file and file != ":memory:" and "mode=memory" not in path:
+            checkpoints = _CHECKPOINTS.setdefault(file, _Checkpoints(file))
         try:
             conn.execute("PRAGMA wal_autocheckpoint=0")
         except BaseException:
