@@ -186,10 +186,6 @@ class _InlineCursor(_OneTripCursor):
         self._rows = collections.deque(rows or ())
 
 
-async def _nothing() -> None:
-    return None
-
-
 class _Driver:
     """The plain ``sqlite3`` connection, where SQLAlchemy's adapter looks for aiosqlite's."""
 
@@ -357,7 +353,7 @@ class _InlineDBAPI(_OneTripDBAPI):
 
     def connect(self, *arg: Any, **kw: Any) -> AsyncAdapt_aiosqlite_connection:
         kw.pop("async_creator_fn", None)
-        conn = sqlite3.connect(*arg, **{**kw, "check_same_thread": False})
+        conn = sqlite3.connect(*arg, **{**kw, "check_same_thread": False, "timeout": 0})
         path = str(arg[0]) if arg else str(kw.get("database", ""))
         file = path.removeprefix("file:").split("?", 1)[0]
         checkpoints = None
@@ -390,13 +386,16 @@ def _inline_begin(writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, 
 
 
 def _begin_immediate(conn: sqlite3.Connection) -> None:
-    """``BEGIN IMMEDIATE``; while another process holds the write lock, tried again after a pause in which the
-    event loop goes on (for as long as SQLite's busy timeout would have waited)."""
+    _waiting_for_others(conn, "BEGIN IMMEDIATE")
+
+
+def _waiting_for_others(conn: sqlite3.Connection, sql: str) -> Any:
+    """``sql``; while another process holds a lock it needs, tried again after a pause in which the event loop goes
+    on (for as long as SQLite's busy timeout would have waited)."""
     delay, deadline = 0.001, time.monotonic() + LOCK_WAIT_SECONDS
     while True:
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            return
+            return conn.execute(sql).fetchall()
         except sqlite3.OperationalError as err:
             if "locked" not in str(err) and "busy" not in str(err) or time.monotonic() + delay > deadline:
                 raise
@@ -427,8 +426,15 @@ def _inline_dbapi() -> _InlineDBAPI:
 
 
 def _inline_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    _sqlite_pragmas(dbapi_connection, _record)
-    dbapi_connection.execute("PRAGMA busy_timeout=0")  # a statement never waits: see _InlineConnection
+    """``_sqlite_pragmas`` for :class:`_InlineConnection`: no statement waits inside SQLite (busy timeout 0, from the
+    open on), and the switch to WAL, which needs the lock another process may hold, waits in the event loop."""
+    conn = dbapi_connection._connection._conn
+    conn.isolation_level = None
+    conn.execute("PRAGMA busy_timeout=0")
+    if _waiting_for_others(conn, "PRAGMA journal_mode") != [("wal",)]:
+        _waiting_for_others(conn, "PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA synchronous=NORMAL")
 
 
 SQLITE_POOL = 3  # connections kept open to a SQLite file

@@ -263,3 +263,43 @@ async def test_serve_answers_requests_first_and_refuses_a_hostile_emoji_setting_
             await starling("settings", "1.2.4")
             await fake.wait_for(lambda rec: ":star:" in shown(rec), timeout=30)  # the emoji is still the default
             assert not any(LIVE.search(shown(rec)) for rec in fake.requests)
+
+
+async def test_serve_keeps_answering_while_another_process_holds_the_sqlite_write_lock(tmp_path: Path) -> None:
+    """SQLite's statements run on the event loop of ``starling serve`` (``storage.db``). While another process holds
+    the database's write lock, a kudos is acknowledged, the process keeps answering, and the kudos is stored and
+    celebrated once the lock is released. A handling that waited for the lock inside SQLite would hold the whole
+    process: ``/healthz`` would not answer until the lock was released."""
+    import sqlite3
+
+    from tests.fakes import slack_signed_headers
+
+    async with SlackWire() as fake:
+        fake.seed()
+        db = sqlite_url(tmp_path)
+        env = base_env(
+            db, SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, STARLING_SLACK_API_URL=fake.url + "/api/"
+        )
+        async with serving(env, tmp_path) as server, aiohttp.ClientSession() as http:
+            holder = sqlite3.connect(db.removeprefix("sqlite:///"), isolation_level=None)
+            try:
+                holder.execute("BEGIN IMMEDIATE")  # another process's transaction, held open
+                body = command_body(fake.hook_url(), "/kudos", "<@UANNA|anna> danke für den Rückruf #kundenfokus")
+                headers = slack_signed_headers(SECRET, body, content_type="application/x-www-form-urlencoded")
+                async with http.post(server.url + "/slack/events", data=body, headers=headers) as resp:
+                    assert resp.status == 200, server.log()
+                await asyncio.sleep(0.5)  # the handling is waiting for the lock by now
+                timeout = aiohttp.ClientTimeout(total=10)
+                for _ in range(3):
+                    async with http.get(server.url + "/healthz", timeout=timeout) as resp:
+                        assert resp.status == 200
+                assert holder.execute("SELECT count(*) FROM kudos").fetchone() == (0,)  # nothing stored yet
+            finally:
+                holder.execute("ROLLBACK")
+                holder.close()
+
+            def anna_thanked(rec: Any) -> bool:
+                return rec.op == "chat.postMessage" and said(rec, "danke für den Rückruf")
+
+            await fake.wait_for(anna_thanked, timeout=30)
+            assert "database is locked" not in server.log(), server.log()
