@@ -214,7 +214,7 @@ class _InlineConnection(AsyncAdapt_aiosqlite_connection):
     takes it up front (``BEGIN IMMEDIATE``) and this process's transactions take turns for it in the event loop
     (:class:`_Writer`), so a statement never waits for a lock: the connection's busy timeout is 0 and a ``BEGIN``
     that finds the lock held by another process is tried again after an asynchronous pause. The write-ahead log is
-    copied back into the file on another thread (:func:`_checkpoint_later`), not inside a commit."""
+    copied back into the file on another thread (:class:`_Checkpoints`), not inside a commit."""
 
     __slots__ = ("writer", "checkpoints")
     _cursor_cls = _InlineCursor
