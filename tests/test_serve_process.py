@@ -139,6 +139,11 @@ def base_env(db: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def slack_env(fake: SlackWire, db: str) -> dict[str, str]:
+    """Slack set, its Web API at the fake."""
+    return base_env(db, SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, STARLING_SLACK_API_URL=fake.url + "/api/")
+
+
 @contextlib.asynccontextmanager
 async def serving(env: dict[str, str], cwd: Path) -> AsyncIterator[ServeProcess]:
     process = ServeProcess(env, cwd)
@@ -237,10 +242,7 @@ async def test_serve_answers_requests_first_and_refuses_a_hostile_emoji_setting_
     async with SlackWire() as fake:
         fake.seed()
         db = sqlite_url(tmp_path)
-        env = base_env(
-            db, SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, STARLING_SLACK_API_URL=fake.url + "/api/"
-        )
-        async with serving(env, tmp_path) as server, aiohttp.ClientSession() as http:
+        async with serving(slack_env(fake, db), tmp_path) as server, aiohttp.ClientSession() as http:
             assert "event_loop=AnswerFirstLoop" in server.log(), server.log()
 
             async def starling(text: str, trigger: str) -> None:
@@ -277,10 +279,7 @@ async def test_serve_keeps_answering_while_another_process_holds_the_sqlite_writ
     async with SlackWire() as fake:
         fake.seed()
         db = sqlite_url(tmp_path)
-        env = base_env(
-            db, SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, STARLING_SLACK_API_URL=fake.url + "/api/"
-        )
-        async with serving(env, tmp_path) as server, aiohttp.ClientSession() as http:
+        async with serving(slack_env(fake, db), tmp_path) as server, aiohttp.ClientSession() as http:
             holder = sqlite3.connect(db.removeprefix("sqlite:///"), isolation_level=None)
             try:
                 holder.execute("BEGIN IMMEDIATE")  # another process's transaction, held open
