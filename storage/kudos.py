@@ -39,9 +39,10 @@ async def spend_budget(
 @functools.cache
 def _spend_statement(dialect: str) -> Any:
     """One upsert: the first kudos of the day creates the row, later ones add to it while the budget allows."""
-    spent_col = col(BudgetDay.spent)
+    table = BudgetDay.__table__  # type: ignore[attr-defined]
+    spent_col = table.c.spent  # the table, not the ORM entity: a plain INSERT skips the ORM's bulk-insert machinery
     points: Any = bindparam("points", type_=Integer())
-    insert = insert_for(dialect)(BudgetDay).values(
+    insert = insert_for(dialect)(table).values(
         workspace_id=bindparam("ws"), user_id=bindparam("uid"), day=bindparam("day"), spent=points
     )
     return insert.on_conflict_do_update(
