@@ -302,3 +302,49 @@ async def test_serve_keeps_answering_while_another_process_holds_the_sqlite_writ
 
             await fake.wait_for(anna_thanked, timeout=30)
             assert "database is locked" not in server.log(), server.log()
+
+
+async def test_a_burst_the_handling_cannot_keep_up_with_is_acknowledged_within_slacks_deadline(tmp_path: Path) -> None:
+    """While acknowledged events wait, the acknowledgements leave the handling most of the event loop: after each one
+    the next request waits several times as long (``STARLING_SLACK_ACK_SHARE``). A burst that this share cannot
+    answer in time must still be acknowledged well within Slack's 3 seconds, after which a slash command fails for
+    the person: beyond ``HOLD_BACK_BUDGET_SECONDS`` of waiting, requests are answered as fast as they come and the
+    events wait in the inbox. None of them is lost."""
+    import time
+
+    from tests.fakes import slack_signed_headers
+
+    async with SlackWire() as fake:
+        fake.seed()
+        fake.delay_next(1.0, "chat.postEphemeral", times=4)  # the handling is stuck for a while: a backlog forms
+        db = sqlite_url(tmp_path)
+        env = slack_env(fake, db) | {
+            "STARLING_SLACK_ACK_SHARE": "0.01",  # after an acknowledgement that took t, the next waits 99 t
+            "STARLING_INBOX_BATCH": "1",
+            "STARLING_SLACK_EVENT_CONCURRENCY": "1",
+        }
+        async with serving(env, tmp_path) as server, aiohttp.ClientSession() as http:
+
+            async def kudos(n: int) -> tuple[int, float]:
+                text = f"<@UANNA|anna> danke für Termin {n} #kundenfokus"
+                body = command_body(fake.hook_url(), "/kudos", text, trigger=f"{n}.2.3")
+                headers = slack_signed_headers(SECRET, body, content_type="application/x-www-form-urlencoded")
+                started = time.perf_counter()
+                async with http.post(server.url + "/slack/events", data=body, headers=headers) as resp:
+                    return resp.status, time.perf_counter() - started
+
+            for n in range(3):
+                assert (await kudos(n))[0] == 200, server.log()
+            burst = await asyncio.gather(*(kudos(n) for n in range(3, 43)))
+            assert [status for status, _ in burst] == [200] * 40, server.log()
+            slowest = max(took for _, took in burst)
+            assert slowest < 2.5, f"the slowest acknowledgement of the burst took {slowest:.2f} s"
+
+            def answered() -> int:  # one private answer for each command (a confirmation or "budget spent")
+                return len(fake.ok_calls("chat.postEphemeral"))
+
+            deadline = time.perf_counter() + 60
+            while answered() < 43 and time.perf_counter() < deadline:
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(0.5)
+            assert answered() == 43, server.log()

@@ -61,6 +61,10 @@ log = structlog.get_logger("starling.slack")
 
 EVENTS_PATH = "/slack/events"
 STORE_RETRY_SECONDS = 2.0  # of Slack's 3 s: how long a command or button waits for the inbox to take it
+# Of Slack's 3 s: the longest a request waits for its turn while the acknowledgements leave the handling its share.
+# Beyond it the turns are not held back: a sustained burst is acknowledged and waits in the inbox, not in the network
+# (where, after 3 s, a slash command fails for the person and an event is sent again).
+HOLD_BACK_BUDGET_SECONDS = 0.5
 ANY = re.compile(r".*")
 
 
@@ -101,6 +105,7 @@ class SlackAdapter:
         self.draining = False  # shutting down: nothing more is acknowledged (503, Slack retries elsewhere/later)
         self._acks = asyncio.Semaphore(settings.slack_ack_concurrency)
         self._ack_pause = 1 / settings.slack_ack_share - 1  # × an acknowledgement's time, while a backlog waits
+        self._waiting: dict[object, float] = {}  # requests waiting for their turn → since when (oldest first)
         self._requests = 0  # HTTP requests being answered
         self._answered = asyncio.Event()
         self._socket: AsyncSocketModeHandler | None = None
@@ -346,13 +351,16 @@ class SlackAdapter:
         started = time.perf_counter()
         held = _Held()
         raw = b""
+        ticket = object()
         try:
             # The processor's part of an acknowledgement (read, verify, parse, Bolt) runs for at most
             # ``slack_ack_concurrency`` requests at once; the others wait unread. However many connections Slack
             # opens, the handling of stored events keeps its share of the event loop. Storing is outside: on
             # PostgreSQL the wait for the commit costs no processor (and the acknowledgements of one moment share
             # it); on SQLite it is a fraction of a millisecond.
+            self._waiting[ticket] = started
             async with self._acks:
+                del self._waiting[ticket]
                 section = time.perf_counter()
                 if self.draining:
                     return _busy("shutting_down")
@@ -382,6 +390,7 @@ class SlackAdapter:
             await response.write_eof()
             return response
         finally:
+            self._waiting.pop(ticket, None)  # cancelled while waiting for its turn
             ACK_SECONDS.labels(self.platform.value).observe(time.perf_counter() - started)
             held.released = True
             for inbound in held.inline:
@@ -390,10 +399,17 @@ class SlackAdapter:
     async def _leave_handling_its_share(self, took: float) -> None:
         """While more events wait in the inbox than the worker holds, hold the acknowledgements' turn for a while
         after each one (``slack_ack_share``): the handling keeps its part of the event loop however many requests
-        come, and the requests that come meanwhile wait for their answer (in the network, not in memory)."""
+        come, and the requests that come meanwhile wait for their answer (in the network, not in memory), but never
+        past ``HOLD_BACK_BUDGET_SECONDS``: when more come than that share can answer in time (a burst that lasts), they
+        are answered as fast as they come and the backlog waits in the inbox, up to ``slack_event_backlog``."""
         if self._ack_pause > 0 and self.inbox.pending > self.inbox.batch:
             # at most 50 ms of it counted: a request whose body came slowly over the network used no processor
-            await asyncio.sleep(min(took, 0.05) * self._ack_pause)
+            pause = min(took, 0.05) * self._ack_pause
+            if self._waiting:  # never so long that the oldest waiting request would miss its budget
+                oldest = next(iter(self._waiting.values()))
+                pause = min(pause, HOLD_BACK_BUDGET_SECONDS - (time.perf_counter() - oldest))
+            if pause > 0:
+                await asyncio.sleep(pause)
 
     async def _stored(self, items: list[Stored], kind: Kind, started: float) -> bool:
         """Store the request's events; False if they could not be (so they must not be acknowledged).
