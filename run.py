@@ -149,13 +149,20 @@ def main(argv):
         command = [uv] + argv[1:]
     elif argv[:1] == ["test"]:
         os.chdir(HERE)  # pytest finds its configuration and the tests from the clone's root
-        command = [uv, "run", "--locked", "pytest"] + argv[1:]
+        command = [uv, "run", "--locked", "pytest"] + (argv[1:] or whole_suite())
     else:
         command = [uv, "run", "--locked", "--project", HERE, "starling"] + argv
     if WINDOWS:
         return subprocess.call(command, env=env)
     os.execve(command[0], command, env)
     return 0  # not reached
+
+
+def whole_suite():
+    """The whole suite in parallel worker processes (pytest-xdist), a test file per worker at a time: most tests
+    wait on processes, sockets and databases, so a worker more than the machine has cores keeps them busy."""
+    workers = min(max((os.cpu_count() or 1) + 1, 2), 8)
+    return ["-n", str(workers), "--dist", "loadfile"]
 
 
 if __name__ == "__main__":
