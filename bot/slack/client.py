@@ -247,13 +247,18 @@ def person_info(user: dict[str, Any]) -> PersonInfo | None:
     return PersonInfo(
         user_id=str(user["id"]),
         display_name=str(name),
-        handle=user.get("name"),
+        handle=_text(user.get("name")),
         is_bot=bool(user.get("is_bot") or user.get("is_app_user") or user.get("id") == "USLACKBOT"),
         is_admin=bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner")),
         is_guest=bool(user.get("is_restricted") or user.get("is_ultra_restricted")),
-        locale=user.get("locale"),
-        timezone=user.get("tz"),
+        locale=_text(user.get("locale")),
+        timezone=_text(user.get("tz")),
     )
+
+
+def _text(value: Any) -> str | None:
+    """A directory fact that must be text: anything else (a malformed or hostile payload) counts as not given."""
+    return value if isinstance(value, str) else None
 
 
 class ConnectionPool:

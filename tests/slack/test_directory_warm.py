@@ -173,3 +173,19 @@ async def test_a_value_an_admin_adds_or_removes_counts_with_the_next_kudos(testb
     assert len(await testbed.kudos_rows()) == 2
     refusal = "\n".join(fake.texts("chat.postEphemeral", channel=CHANNEL, user="UBEN"))
     assert "#qualitaet" in refusal
+
+
+async def test_a_user_change_with_facts_that_are_not_text_breaks_nobodys_next_kudos(
+    testbed: Testbed, fake: SlackWire
+) -> None:
+    """A signed ``user_change`` whose locale is a list (a malformed or hostile payload that passes the edge's shape
+    check): the fact counts as not given, and the person's next kudos is stored as any other (it was lost: the
+    directory handed the list to the member row's upsert)."""
+    event = user_event(fake, "user_change", "UBEN")
+    event["user"]["locale"] = ["de-DE", "<!here|here>"]
+    assert (await testbed.event(event))[0] == 200
+    assert (await testbed.command(f"<@UANNA|anna> {REASON}", user="UBEN"))[0] == 200
+    await testbed.settle()
+    assert [(r.giver_id, r.receiver_id) for r in await testbed.kudos_rows()] == [("UBEN", "UANNA")]
+    ben = (await members(testbed))["UBEN"]
+    assert ben.locale is None or isinstance(ben.locale, str)
