@@ -377,16 +377,12 @@ def _inline_begin(writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, 
         writer.acquire()
         adapted.writer = writer
         try:
-            _begin_immediate(adapted._connection._conn)
+            _waiting_for_others(adapted._connection._conn, "BEGIN IMMEDIATE")
         except BaseException:
             adapted._release()
             raise
 
     return begin
-
-
-def _begin_immediate(conn: sqlite3.Connection) -> None:
-    _waiting_for_others(conn, "BEGIN IMMEDIATE")
 
 
 def _waiting_for_others(conn: sqlite3.Connection, sql: str) -> Any:
