@@ -26,7 +26,7 @@ import contextlib
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -281,7 +281,14 @@ class OutboxWorker:
         self._batcher = GroupCommit(services.sessions)
         self._background = False  # run() is delivering continuously (not a one-off drain)
 
-    def wake(self) -> None:
+    def wake(self, lanes: Collection[Lane] | None = None) -> None:
+        """Look for due conversations now (new messages were committed). With ``lanes``, the conversations just
+        written to, only when one of them is not being delivered by this worker: a conversation it holds sends the
+        new rows in its next round (before it gives a conversation back it looks for due rows in the same statement,
+        and once it has given one back, the end of its delivery wakes the worker), so a busy conversation costs no
+        look over all of them per message."""
+        if lanes and all((task := self._lanes.get(lane)) is not None and not task.done() for lane in lanes):
+            return
         self._wake.set()
 
     async def _db(self, op: Callable[[AsyncSession], Awaitable[T]]) -> T:

@@ -84,7 +84,7 @@ async def run_tick(
             metrics.SCHEDULER_JOB_FAILURES.labels(name).inc()
             log.exception("scheduled_job_failed", job=name)
     if queued and services.on_outbox is not None:
-        services.on_outbox()
+        services.on_outbox(None)
     return queued
 
 

@@ -33,6 +33,7 @@ from bot.core.services import Services
 from storage import core, privacy
 from storage.db import transaction
 from storage.models import OutboxMessage
+from storage.outbox import Lane
 
 log = structlog.get_logger("starling.router")
 TRANSACTION_ATTEMPTS = 5
@@ -367,8 +368,8 @@ class Router:
                         continue
                 bound.exception("handler_failed")
                 return [_failure(event, settings.default_locale)]
-        if len(out) != len(ctx.out) and services.on_outbox is not None:
-            services.on_outbox()
+        if ctx.queued_lanes and services.on_outbox is not None:
+            services.on_outbox(ctx.queued_lanes)
         return out
 
 
@@ -667,6 +668,9 @@ async def _queue_proactive(ctx: Context) -> list[Message]:
         for row, row_id in zip(queued, await core.scattered_ids(ctx.session, OutboxMessage, len(queued)), strict=True):
             row["id"] = row_id
     await core.queue_messages(ctx.session, queued)
+    ctx.queued_lanes = frozenset(
+        Lane(r["platform"], r["workspace_id"], r["target_kind"], r["target_id"]) for r in queued
+    )
     return now_msgs
 
 

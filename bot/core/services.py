@@ -15,6 +15,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.model import ModelGate
+from storage.outbox import Lane
 from storage.types import utcnow
 
 
@@ -81,7 +82,8 @@ class Services:
     directories: dict[str, Directory] = field(default_factory=dict)
     #: The configured model provider. Features never call it: they use :attr:`model`, the one gate.
     llm: LanguageModel | None = None
-    on_outbox: Callable[[], None] | None = None  # wakes the outbox worker after a commit
+    #: Wakes the outbox worker after a commit, with the conversations written to (None: any of them).
+    on_outbox: Callable[[frozenset[Lane] | None], None] | None = None
     directory_ttl: timedelta = timedelta(hours=12)
 
     @property

@@ -230,3 +230,50 @@ async def test_calls_in_flight_stay_within_the_limit_while_many_channels_are_ser
         calls = fake.calls("chat.postMessage")
         assert len(calls) == len(channels) and fake.max_open <= 3
         assert keys_delivered(fake) == {f"{c}:hello": 1 for c in channels}
+
+
+async def test_a_wake_for_conversations_being_delivered_leaves_them_to_their_round_and_looks_up_the_others(
+    db_url: str,
+) -> None:
+    """A handler's commit wakes the running worker with the conversations it wrote to. A conversation the worker is
+    delivering (held for Slack's one post per second) sends the new message in its next round without a wake; one
+    it does not hold is looked up at once. With the poll an hour away, only these two paths can deliver."""
+    from storage.outbox import Lane
+
+    def lane(channel: str) -> Lane:
+        return Lane("slack", "slack:T1", "channel", channel)
+
+    async with FakeSlackAPI() as fake:
+        app = with_fake_slack(make_app(db_url), fake.api_url)
+        try:
+            await ensure_slack_workspace(app)
+            await app.outbox.start(poll_seconds=3600)
+            await queue_posts(app, [("C1", "eins")])
+            app.outbox.wake({lane("C1")})
+            await wait_for(lambda: len(delivered(fake)) == 1)
+            assert lane("C1") in app.outbox._lanes  # held for the channel's pace after its post
+
+            await queue_posts(app, [("C1", "zwei")])
+            app.outbox._wake.clear()
+            app.outbox.wake({lane("C1")})
+            assert not app.outbox._wake.is_set()  # left to the conversation's own round
+            await queue_posts(app, [("C2", "drei")])
+            app.outbox.wake({lane("C1"), lane("C2")})
+            assert app.outbox._wake.is_set()  # C2 is nobody's yet: looked up at once
+
+            await wait_for(lambda: len(delivered(fake)) == 3)
+            sent = [(p["channel"], p["text"]) for p in delivered(fake)]
+            assert sent == [("C1", "eins"), ("C2", "drei"), ("C1", "zwei")]  # C1's second waits for its pace
+            await app.outbox.stop()
+            assert await outbox_statuses(app) == {"sent": 3}
+        finally:
+            await app.outbox.stop()
+            await app.close()
+
+
+async def wait_for(ready: Callable[[], bool], seconds: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not ready():
+        assert loop.time() < deadline, "not delivered (only the hourly poll would have found it)"
+        await asyncio.sleep(0.02)
