@@ -189,6 +189,13 @@ async def clients_for(url: str, make: load.Request, *, clients: int, seconds: fl
     """``clients`` clients, each sending its next request when the last is answered, for ``seconds``."""
     window = Window()
     counter = iter(range(first, first + 10_000_000))
+    with load.collector_held_off():
+        return await _clients_for(url, make, clients=clients, seconds=seconds, counter=counter, window=window)
+
+
+async def _clients_for(
+    url: str, make: load.Request, *, clients: int, seconds: float, counter: Iterator[int], window: Window
+) -> Window:
     async with _session() as http:
         t0 = time.perf_counter()
         end = t0 + seconds
@@ -206,16 +213,17 @@ async def at_rate(url: str, make: load.Request, *, rate: float, seconds: float, 
     """``rate`` requests per second for ``seconds``, whatever the answers take (open loop)."""
     window = Window()
     count = int(rate * seconds)
-    async with _session() as http:
-        t0 = time.perf_counter()
-        tasks = []
-        for i in range(count):
-            delay = t0 + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(_send(http, url, make, first + i, window)))
-        await asyncio.gather(*tasks)
-        window.seconds = time.perf_counter() - t0
+    with load.collector_held_off():
+        async with _session() as http:
+            t0 = time.perf_counter()
+            tasks = []
+            for i in range(count):
+                delay = t0 + i / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(_send(http, url, make, first + i, window)))
+            await asyncio.gather(*tasks)
+            window.seconds = time.perf_counter() - t0
     return window
 
 
