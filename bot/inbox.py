@@ -76,7 +76,36 @@ def spool_url(database_url: str) -> str | None:
     return f"sqlite:///{file.with_name(file.stem + '-inbox' + (file.suffix or '.db'))}"
 
 
-class _PgWriter:
+class _OwnConnection:
+    """A PostgreSQL connection of one purpose of this process (psycopg's own, in autocommit): opened when first needed,
+    and discarded after a failure or a cancellation, so the next use opens it anew."""
+
+    def __init__(self, url: str, *, timeout: float) -> None:
+        self.url = "postgresql://" + url.split("://", 1)[1]  # psycopg's own form (no SQLAlchemy driver name)
+        self.timeout = timeout
+        self._conn: Any = None
+
+    async def _opened(self, conn: Any) -> None:
+        """Settings for a connection just opened."""
+
+    async def _connection(self) -> Any:
+        if self._conn is None or self._conn.closed:
+            import psycopg
+
+            self._conn = await psycopg.AsyncConnection.connect(
+                self.url, autocommit=True, connect_timeout=max(int(self.timeout), 2)
+            )
+            await self._opened(self._conn)
+        return self._conn
+
+    async def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+
+class _PgWriter(_OwnConnection):
     """PostgreSQL: the acknowledgements' rows, written on the event loop over one connection of their own.
 
     The durable commit waits for the disk without the event loop waiting (psycopg's asynchronous connection); the
@@ -89,10 +118,8 @@ class _PgWriter:
     ROW = "(%s, %s, %s, %s, %s, %s, 0)"
 
     def __init__(self, url: str, *, synchronous_commit: bool = True, timeout: float = 2.5) -> None:
-        self.url = "postgresql://" + url.split("://", 1)[1]  # psycopg's own form (no SQLAlchemy driver name)
+        super().__init__(url, timeout=timeout)
         self.synchronous_commit = synchronous_commit
-        self.timeout = timeout
-        self._conn: Any = None
         self._lock = asyncio.Lock()
         self._waiting: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
 
@@ -133,29 +160,16 @@ class _PgWriter:
         for _, future in batch:
             _settle(future, None, error)
 
-    async def _connection(self) -> Any:
-        if self._conn is None or self._conn.closed:
-            import psycopg
-
-            self._conn = await psycopg.AsyncConnection.connect(
-                self.url, autocommit=True, connect_timeout=max(int(self.timeout), 2)
-            )
-            if not self.synchronous_commit:
-                await self._conn.execute("SET synchronous_commit = off")
-        return self._conn
-
-    async def _discard(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close()
+    async def _opened(self, conn: Any) -> None:
+        if not self.synchronous_commit:
+            await conn.execute("SET synchronous_commit = off")
 
     async def close(self) -> None:
         async with self._lock:
             await self._discard()
 
 
-class _PgClaims:
+class _PgClaims(_OwnConnection):
     """PostgreSQL: the worker's claims, one statement each over a connection of its own.
 
     Deleting the rows this worker finished and leasing the next ones is one statement in autocommit (a
@@ -173,14 +187,12 @@ class _PgClaims:
         "AND id NOT IN (SELECT id FROM gone) "  # the statement's snapshot still shows what it deletes
         "ORDER BY id LIMIT %(limit)s FOR UPDATE OF inbox SKIP LOCKED) "
         "AND (lease_until IS NULL OR lease_until <= %(now)s) "
-        "RETURNING id, platform, workspace_id, kind, body, context, received_at, lease_until, holder, attempts"
+        f"RETURNING {store.COLUMNS}"
     )
     FINISH = "DELETE FROM inbox WHERE holder = %(holder)s AND id = ANY(%(finished)s::bigint[])"
 
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
-        self.url = "postgresql://" + url.split("://", 1)[1]
-        self.timeout = timeout
-        self._conn: Any = None
+        super().__init__(url, timeout=timeout)
 
     async def claim(
         self,
@@ -215,40 +227,18 @@ class _PgClaims:
         except BaseException:
             await self._discard()
             raise
-        rows = [
-            HeldEvent(
-                id=r[0],
-                platform=r[1],
-                workspace_id=r[2],
-                kind=r[3],
-                body=r[4],
-                context=r[5],
-                received_at=r[6].astimezone(UTC),
-                lease_until=None if r[7] is None else r[7].astimezone(UTC),
-                holder=r[8],
-                attempts=r[9],
-            )
-            for r in found
-        ]
-        return sorted(rows, key=lambda r: r.id)
-
-    async def _connection(self) -> Any:
-        if self._conn is None or self._conn.closed:
-            import psycopg
-
-            self._conn = await psycopg.AsyncConnection.connect(
-                self.url, autocommit=True, connect_timeout=max(int(self.timeout), 2)
-            )
-        return self._conn
-
-    async def _discard(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close()
+        return sorted((store.held_event(r, _as_is, _in_utc) for r in found), key=lambda r: r.id)
 
     async def close(self) -> None:
         await self._discard()
+
+
+def _as_is(value: Any) -> Any:
+    return value  # psycopg reads JSON columns into Python values itself
+
+
+def _in_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

@@ -14,7 +14,7 @@ the database's one write lock, which serializes claims anyway).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -159,7 +159,7 @@ def claim(
     return sorted((HeldEvent(**r) for r in found), key=lambda r: r.id)
 
 
-_SQLITE_COLUMNS = "id, platform, workspace_id, kind, body, context, received_at, lease_until, holder, attempts"
+COLUMNS = "id, platform, workspace_id, kind, body, context, received_at, lease_until, holder, attempts"  # HeldEvent's
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # what the column type writes on SQLite (UTC text that sorts)
 
 
@@ -194,25 +194,29 @@ def sqlite_claim(
     cursor.execute(
         f"UPDATE inbox SET holder = ?, lease_until = ?, attempts = attempts + 1 WHERE id IN ("
         f"SELECT id FROM inbox WHERE (lease_until IS NULL OR lease_until <= ?) AND platform IN ({_marks(platforms)})"
-        f"{skip} ORDER BY id LIMIT ?) RETURNING {_SQLITE_COLUMNS}",
+        f"{skip} ORDER BY id LIMIT ?) RETURNING {COLUMNS}",
         (holder, until, at, *platforms, *exclude, limit),
     )
-    rows = [
-        HeldEvent(
-            id=row[0],
-            platform=row[1],
-            workspace_id=row[2],
-            kind=row[3],
-            body=json.loads(row[4]),
-            context=json.loads(row[5]),
-            received_at=datetime.fromisoformat(row[6]).replace(tzinfo=UTC),
-            lease_until=_sqlite_time(row[7]),
-            holder=row[8],
-            attempts=row[9],
-        )
-        for row in cursor.fetchall()
-    ]
+    rows = [held_event(row, json.loads, _sqlite_time) for row in cursor.fetchall()]
     return sorted(rows, key=lambda r: r.id)
+
+
+def held_event(row: Sequence[Any], load: Callable[[Any], Any], moment: Callable[[Any], datetime | None]) -> HeldEvent:
+    """A row of :data:`COLUMNS` as a :class:`HeldEvent`; ``load`` reads a JSON column, ``moment`` a time column."""
+    received_at = moment(row[6])
+    assert received_at is not None
+    return HeldEvent(
+        id=row[0],
+        platform=row[1],
+        workspace_id=row[2],
+        kind=row[3],
+        body=load(row[4]),
+        context=load(row[5]),
+        received_at=received_at,
+        lease_until=moment(row[7]),
+        holder=row[8],
+        attempts=row[9],
+    )
 
 
 def finish(conn: Connection, ids: Sequence[int], *, holder: str) -> None:
