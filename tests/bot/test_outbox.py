@@ -244,7 +244,8 @@ async def test_a_wake_for_conversations_being_delivered_leaves_them_to_their_rou
         return Lane("slack", "slack:T1", "channel", channel)
 
     async with FakeSlackAPI() as fake:
-        app = with_fake_slack(make_app(db_url), fake.api_url)
+        # a pace of 3 s: the channel stays held while the test looks, however slow the machine
+        app = with_fake_slack(make_app(db_url, outbox_pace_seconds={"slack": 3.0}), fake.api_url)
         try:
             await ensure_slack_workspace(app)
             await app.outbox.start(poll_seconds=3600)
