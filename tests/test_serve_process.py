@@ -348,3 +348,47 @@ async def test_a_burst_the_handling_cannot_keep_up_with_is_acknowledged_within_s
                 await asyncio.sleep(0.2)
             await asyncio.sleep(0.5)
             assert answered() == 43, server.log()
+
+
+async def test_kudos_into_a_channel_being_delivered_are_all_posted_through_starling_serve(tmp_path: Path) -> None:
+    """Kudos that arrive while the outbox holds their channel (and the receiver's direct messages) for Slack's pace
+    are not looked up by a wake of their own: the held conversations must still send every one of them, in the
+    channel and in the receiver's direct messages, each kudos named exactly once."""
+    import sqlite3
+
+    from tests.fakes import slack_signed_headers
+
+    ref = re.compile(r"\bref(\d+)\b")
+
+    def named(payloads: list[dict[str, Any]]) -> list[int]:
+        return sorted(int(m.group(1)) for p in payloads for m in ref.finditer(json.dumps(p, ensure_ascii=False)))
+
+    async with SlackWire() as fake:
+        fake.seed()
+        fake.enforce_channel_rate(1.0)  # as Slack: a second post to a channel within a second is refused
+        db = sqlite_url(tmp_path)
+        env = base_env(
+            db, SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, STARLING_SLACK_API_URL=fake.url + "/api/"
+        )
+        async with serving(env, tmp_path) as server, aiohttp.ClientSession() as http:
+
+            async def give(n: int) -> None:
+                text = f"<@UANNA|anna> danke für die schnelle Hilfe ref{n} #kundenfokus"
+                body = command_body(fake.hook_url(), "/kudos", text, trigger=f"{n}.2.3")
+                headers = slack_signed_headers(SECRET, body, content_type="application/x-www-form-urlencoded")
+                async with http.post(server.url + "/slack/events", data=body, headers=headers) as resp:
+                    assert resp.status == 200, server.log()
+
+            await give(0)
+            await fake.wait_for(lambda rec: rec.op == "chat.postMessage" and said(rec, "ref0"), timeout=30)
+            with contextlib.closing(sqlite3.connect(db.split("///", 1)[1])) as conn, conn:
+                conn.execute("UPDATE workspace SET daily_budget = 1000, pair_daily_cap = 1000")  # an admin's change
+            for n in range(1, 7):  # while #general and Anna's direct messages wait out their pace
+                await give(n)
+
+            want = list(range(7))
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 60
+            while named(fake.posts("C0GENERAL")) != want or named(fake.dms("UANNA")) != want:
+                assert loop.time() < deadline, (named(fake.posts("C0GENERAL")), named(fake.dms("UANNA")), server.log())
+                await asyncio.sleep(0.1)
