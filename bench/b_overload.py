@@ -190,22 +190,16 @@ async def clients_for(url: str, make: load.Request, *, clients: int, seconds: fl
     window = Window()
     counter = iter(range(first, first + 10_000_000))
     with load.collector_held_off():
-        return await _clients_for(url, make, clients=clients, seconds=seconds, counter=counter, window=window)
+        async with _session() as http:
+            t0 = time.perf_counter()
+            end = t0 + seconds
 
+            async def client() -> None:
+                while time.perf_counter() < end:
+                    await _send(http, url, make, next(counter), window)
 
-async def _clients_for(
-    url: str, make: load.Request, *, clients: int, seconds: float, counter: Iterator[int], window: Window
-) -> Window:
-    async with _session() as http:
-        t0 = time.perf_counter()
-        end = t0 + seconds
-
-        async def client() -> None:
-            while time.perf_counter() < end:
-                await _send(http, url, make, next(counter), window)
-
-        await asyncio.gather(*(client() for _ in range(clients)))
-        window.seconds = time.perf_counter() - t0
+            await asyncio.gather(*(client() for _ in range(clients)))
+            window.seconds = time.perf_counter() - t0
     return window
 
 

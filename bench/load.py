@@ -73,22 +73,16 @@ async def fixed_rate(url: str, make: Request, *, count: int, rate: float, timeou
     """Send ``count`` requests at ``rate`` per second whatever the answers take (open loop)."""
     result = LoadResult()
     with collector_held_off():
-        return await _fixed_rate(url, make, count=count, rate=rate, timeout=timeout, result=result)
-
-
-async def _fixed_rate(
-    url: str, make: Request, *, count: int, rate: float, timeout: float, result: LoadResult
-) -> LoadResult:
-    async with _session(timeout) as http:
-        tasks = []
-        t0 = time.perf_counter()
-        for i in range(count):
-            delay = t0 + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(_one(http, url, make, i, result)))
-        await asyncio.wait_for(asyncio.gather(*tasks), timeout=timeout + 5)
-        result.seconds = time.perf_counter() - t0
+        async with _session(timeout) as http:
+            tasks = []
+            t0 = time.perf_counter()
+            for i in range(count):
+                delay = t0 + i / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(_one(http, url, make, i, result)))
+            await asyncio.wait_for(asyncio.gather(*tasks), timeout=timeout + 5)
+            result.seconds = time.perf_counter() - t0
     return result
 
 

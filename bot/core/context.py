@@ -17,7 +17,6 @@ from bot.core.messages import Block, Form, Message, Section, Target
 from bot.core.services import PersonInfo, Services
 from storage import core
 from storage.models import Member, Workspace
-from storage.outbox import Lane
 from storage.types import floor_day, floor_hour
 
 FeatureGate = Callable[[AsyncSession, str, str], Awaitable[bool]]
@@ -78,8 +77,6 @@ class Context:
     #: Rows of the people the event names, read with the workspace at its start (None: no row); each is
     #: handed out once by :meth:`person`, which reads the database itself after that.
     preloaded: dict[str, Member | None] = field(default_factory=dict, repr=False)
-    #: The conversations the event's proactive messages were queued for (set when they are queued).
-    queued_lanes: frozenset[Lane] = frozenset()
 
     @property
     def said_openly(self) -> bool:

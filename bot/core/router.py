@@ -309,6 +309,7 @@ class Router:
         outage_until: float | None = None
         outage_waits = 0
         attempt = 0
+        lanes: frozenset[Lane] = frozenset()  # the conversations the committed messages were queued for
         while True:
             attempt += 1
             try:
@@ -333,7 +334,7 @@ class Router:
                         except UserError as err:
                             refusal = err
                             raise _Refused from err
-                    out = await _queue_proactive(ctx)
+                    out, lanes = await _queue_proactive(ctx)
                     if done is not None:
                         await done(session)
                 break
@@ -368,8 +369,8 @@ class Router:
                         continue
                 bound.exception("handler_failed")
                 return [_failure(event, settings.default_locale)]
-        if ctx.queued_lanes and services.on_outbox is not None:
-            services.on_outbox(ctx.queued_lanes)
+        if lanes and services.on_outbox is not None:
+            services.on_outbox(lanes)
         return out
 
 
@@ -639,8 +640,9 @@ def _unknown_command(ctx: Context, router: Router) -> None:
     ctx.ephemeral([Section(text=hint), Note(text=ctx.t("core.help_hint"))])
 
 
-async def _queue_proactive(ctx: Context) -> list[Message]:
-    """Proactive messages go to the outbox in the event's transaction; the rest is rendered now."""
+async def _queue_proactive(ctx: Context) -> tuple[list[Message], frozenset[Lane]]:
+    """Proactive messages go to the outbox in the event's transaction; the rest is rendered now. Returns the messages
+    to render and the conversations the queued ones are for."""
     now_msgs: list[Message] = []
     queued: list[dict[str, Any]] = []
     for msg in ctx.out:
@@ -668,10 +670,7 @@ async def _queue_proactive(ctx: Context) -> list[Message]:
         for row, row_id in zip(queued, await core.scattered_ids(ctx.session, OutboxMessage, len(queued)), strict=True):
             row["id"] = row_id
     await core.queue_messages(ctx.session, queued)
-    ctx.queued_lanes = frozenset(
-        Lane(r["platform"], r["workspace_id"], r["target_kind"], r["target_id"]) for r in queued
-    )
-    return now_msgs
+    return now_msgs, frozenset(Lane(r["platform"], r["workspace_id"], r["target_kind"], r["target_id"]) for r in queued)
 
 
 def require_admin(ctx: Context) -> None:

@@ -245,20 +245,18 @@ class SlackAdapter:
 
     async def store(self, items: list[Stored]) -> None:
         """Write events to the inbox; returns once they are committed."""
-        puts = [
-            self.inbox.put(
-                platform=self.platform.value,
-                workspace_id=item.team.workspace_id,
-                kind=item.kind,
-                body=item.body,
-                context=item.context(),
+        await asyncio.gather(
+            *(
+                self.inbox.put(
+                    platform=self.platform.value,
+                    workspace_id=item.team.workspace_id,
+                    kind=item.kind,
+                    body=item.body,
+                    context=item.context(),
+                )
+                for item in items
             )
-            for item in items
-        ]
-        if len(puts) == 1:
-            await puts[0]  # a request carries one event: stored in its own turn, without a task of its own
-        else:
-            await asyncio.gather(*puts)
+        )
 
     async def handle_stored(self, row: HeldEvent, done: Done) -> None:
         """The inbox worker's handler for a Slack row: converted again from the stored payload, then handled;
