@@ -7,11 +7,13 @@ import asyncio
 import time
 
 import aiohttp
+import psycopg
+from psycopg.types.json import Json
 
 from bench import load
 from bench.b_throughput import raise_limits
 from bench.core import Config, Row, median, percentile
-from bench.dbs import database, label
+from bench.dbs import database, label, psycopg_url
 from bench.procs import fake_server, floor_server, free_port, slack_env, starling_serve
 from bench.registry import require, require_command
 
@@ -133,12 +135,8 @@ async def durable_writes(url: str, floor: dict[str, float], count: int) -> list[
     committed, over one connection, one every 20 ms (the gap between requests at 50 req/s), against the floor's whole
     ack at 50 req/s. Between requests both the database's process and the disk are idle, and waking them is part of
     every such write (back to back, the same INSERT takes a fraction of it)."""
-    import psycopg
-    from psycopg.types.json import Json
-
-    plain = "postgresql://" + url.split("://", 1)[1]
     latencies: list[float] = []
-    async with await psycopg.AsyncConnection.connect(plain, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(psycopg_url(url), autocommit=True) as conn:
         await conn.execute("CREATE TABLE bench_probe (id bigserial PRIMARY KEY, body jsonb, at timestamptz)")
         for n in range(count + 5):
             t0 = time.perf_counter()

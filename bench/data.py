@@ -15,7 +15,7 @@ import psycopg
 from alembic.script import ScriptDirectory
 
 from bench.core import Config
-from bench.dbs import TMP, _plain, _sqlite_template, create_postgres, drop_postgres, postgres_exists, schema_key
+from bench.dbs import TMP, _sqlite_template, create_postgres, drop_postgres, postgres_exists, psycopg_url, schema_key
 from storage import kudos_rollup
 from storage.core import DEFAULT_VALUES
 from storage.db import alembic_config, migrate
@@ -169,7 +169,7 @@ def _sqlite_revisions(path: Path) -> list[str]:
 
 
 def _postgres_revisions(cfg: Config, name: str) -> list[str]:
-    url = f"{_plain(cfg.postgres_admin_url).rpartition('/')[0]}/{name}"
+    url = f"{psycopg_url(cfg.postgres_admin_url).rpartition('/')[0]}/{name}"
     try:
         with psycopg.connect(url, connect_timeout=3) as conn:
             return [r[0] for r in conn.execute("SELECT version_num FROM alembic_version").fetchall()]
@@ -185,7 +185,7 @@ def sqlite_history_copy(n: int) -> tuple[str, Path]:
 
 
 def _fill_postgres(url: str, n: int) -> None:
-    with psycopg.connect(_plain(url)) as conn:
+    with psycopg.connect(psycopg_url(url)) as conn:
         conn.execute(
             "INSERT INTO workspace (id, platform, name, locale, tone, timezone, daily_budget, min_reason_length, "
             "max_recipients, pair_daily_cap, max_text_length, undo_minutes, kudos_emoji, privacy_profile, created_at) "
@@ -211,7 +211,7 @@ def _fill_postgres(url: str, n: int) -> None:
             for stmt in kudos_rollup.rebuild("postgresql") + kudos_rollup.create_triggers("postgresql"):
                 cur.execute(stmt)
         conn.commit()
-    with psycopg.connect(_plain(url), autocommit=True) as conn:
+    with psycopg.connect(psycopg_url(url), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
 
 
@@ -227,7 +227,7 @@ def postgres_history(cfg: Config, n: int) -> str:
                 migrate(building)
             else:
                 _fill_postgres(building, n)
-            with psycopg.connect(_plain(cfg.postgres_admin_url), autocommit=True) as conn:
+            with psycopg.connect(psycopg_url(cfg.postgres_admin_url), autocommit=True) as conn:
                 conn.execute(f'ALTER DATABASE "{building.rpartition("/")[2]}" RENAME TO "{name}"')
         except BaseException:
             drop_postgres(cfg, building)
@@ -238,7 +238,7 @@ def postgres_history(cfg: Config, n: int) -> str:
 
 
 def _older_postgres(cfg: Config, n: int, current: str) -> str | None:
-    with psycopg.connect(_plain(cfg.postgres_admin_url), autocommit=True) as conn:
+    with psycopg.connect(psycopg_url(cfg.postgres_admin_url), autocommit=True) as conn:
         rows = conn.execute(
             "SELECT datname FROM pg_database WHERE datname LIKE %s AND datname <> %s",
             (f"starling_bench_kudos_%\\_{n}", current),

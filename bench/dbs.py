@@ -47,13 +47,14 @@ def sqlite_db() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _plain(url: str) -> str:
+def psycopg_url(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL in psycopg's own form (no driver name)."""
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 def postgres_check(cfg: Config) -> None:
     try:
-        with psycopg.connect(_plain(cfg.postgres_admin_url), connect_timeout=3) as conn:
+        with psycopg.connect(psycopg_url(cfg.postgres_admin_url), connect_timeout=3) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error as err:
         raise NotAvailable(f"PostgreSQL not reachable at {cfg.postgres_admin_url}: {err}".strip()) from err
@@ -64,7 +65,7 @@ def create_postgres(
 ) -> str:
     postgres_check(cfg)
     name = name or f"starling_bench_{uuid.uuid4().hex[:10]}"
-    admin = _plain(cfg.postgres_admin_url)
+    admin = psycopg_url(cfg.postgres_admin_url)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     url = f"{admin.rpartition('/')[0]}/{name}"
@@ -75,12 +76,12 @@ def create_postgres(
 
 def drop_postgres(cfg: Config, url: str) -> None:
     name = url.rpartition("/")[2]
-    with psycopg.connect(_plain(cfg.postgres_admin_url), autocommit=True) as conn:
+    with psycopg.connect(psycopg_url(cfg.postgres_admin_url), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def postgres_exists(cfg: Config, name: str) -> bool:
-    with psycopg.connect(_plain(cfg.postgres_admin_url), autocommit=True) as conn:
+    with psycopg.connect(psycopg_url(cfg.postgres_admin_url), autocommit=True) as conn:
         return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
 
 
